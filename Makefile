@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh Debian/Ubuntu machine with Python 3.11+:
+#   make demo   - scan the bundled example list against the bundled local nameserver
+#   make test   - install what the tests need, then run ruff, mypy and the whole test suite
+PY ?= python3
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: demo test lint typecheck pytest system-deps bench-quick bench clean
+
+$(UV):
+	$(PY) -m venv .tools
+	.tools/bin/pip install -q "uv>=0.5,<1"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras --python $(PY)
+	touch $@
+
+demo: $(VENV)/.synced
+	$(VENV)/bin/sovmap demo --out out/demo
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.synced
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+test: system-deps lint typecheck pytest
+
+bench-quick: $(VENV)/.synced system-deps
+	$(VENV)/bin/python bench/scan_bench.py --quick
+
+bench: $(VENV)/.synced system-deps
+	$(VENV)/bin/python bench/scan_bench.py
+
+clean:
+	rm -rf $(VENV) .tools out .pytest_cache .mypy_cache .ruff_cache

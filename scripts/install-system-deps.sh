@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system programs the tests and benchmarks use, from Debian's packages,
+# only where they are missing: Knot DNS (knotd, kdig), dnsperf, PostgreSQL, Chromium.
+set -euo pipefail
+need=()
+command -v knotd >/dev/null || need+=(knot)
+command -v kdig >/dev/null || need+=(knot-dnsutils)
+command -v dnsperf >/dev/null || need+=(dnsperf)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing system packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts a PostgreSQL cluster on install; the tests run their own on a free port.

@@ -1,0 +1,5 @@
+import sys
+
+from sovmap.cli import main
+
+sys.exit(main())

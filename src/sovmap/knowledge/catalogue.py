@@ -1,0 +1,288 @@
+"""The provider catalogue: validated data files turned into an index for fast matching."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from sovmap.model import Capability
+
+FINGERPRINT_KINDS = ("mx", "spf", "txt", "dkim", "dmarc", "cname", "srv", "ns", "asn", "ip")
+
+
+class KnowledgeError(ValueError):
+    """A data file of the knowledge base is malformed; the message names file and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    provider: str
+    kind: str
+    pattern: str
+    match: str
+    capability: Capability
+    service: str
+    weight: float
+    source: str
+    probes: frozenset[str] = frozenset()
+
+    def applies_to(self, probe: str) -> bool:
+        return not self.probes or probe in self.probes
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    id: str
+    name: str
+    kind: str
+    legal_name: str
+    legal_country: str
+    parent_name: str
+    parent_country: str
+    jurisdiction: str
+    tags: tuple[str, ...]
+    capabilities: frozenset[Capability]
+    services: dict[str, str]
+    sources: tuple[str, ...]
+    alternatives_for: frozenset[Capability] = frozenset()
+    file: str = ""
+
+    @property
+    def us_controlled(self) -> bool:
+        return self.jurisdiction == "US" or "us-cloud-act" in self.tags
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    fingerprint: Fingerprint
+    matched: str  # the name / address / token that matched
+
+
+@dataclass
+class Catalogue:
+    """All providers and an index over their fingerprints."""
+
+    providers: dict[str, Provider]
+    fingerprints: tuple[Fingerprint, ...]
+    version: str
+    _suffix: dict[str, dict[str, list[Fingerprint]]] = field(default_factory=dict)
+    _exact: dict[str, dict[str, list[Fingerprint]]] = field(default_factory=dict)
+    _regex: dict[str, list[tuple[re.Pattern[str], Fingerprint]]] = field(default_factory=dict)
+    _asn: dict[int, list[Fingerprint]] = field(default_factory=dict)
+    _nets: dict[int, tuple[list[int], list[tuple[int, int, Fingerprint]]]] = field(
+        default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        nets: dict[int, list[tuple[int, int, Fingerprint]]] = {4: [], 6: []}
+        for fp in self.fingerprints:
+            if fp.kind == "asn":
+                self._asn.setdefault(int(fp.pattern.upper().removeprefix("AS")), []).append(fp)
+            elif fp.kind == "ip":
+                net = ipaddress.ip_network(fp.pattern, strict=False)
+                nets[net.version].append((int(net.network_address), int(net.broadcast_address), fp))
+            elif fp.match == "regex":
+                self._regex.setdefault(fp.kind, []).append((re.compile(fp.pattern, re.I), fp))
+            elif fp.match == "exact":
+                self._exact.setdefault(fp.kind, {}).setdefault(_norm(fp.pattern), []).append(fp)
+            else:
+                self._suffix.setdefault(fp.kind, {}).setdefault(_norm(fp.pattern), []).append(fp)
+        for version, items in nets.items():
+            items.sort(key=lambda t: (t[0], -t[1]))
+            self._nets[version] = ([s for s, _, _ in items], items)
+
+    def provider(self, pid: str) -> Provider:
+        return self.providers[pid]
+
+    def match_name(self, kind: str, name: str, probe: str = "") -> list[Match]:
+        """Fingerprints of ``kind`` that match a DNS name (suffix/exact/regex)."""
+        name = _norm(name)
+        out: list[Match] = []
+        exact = self._exact.get(kind)
+        if exact:
+            for fp in exact.get(name, ()):
+                if fp.applies_to(probe):
+                    out.append(Match(fp, name))
+        suffix = self._suffix.get(kind)
+        if suffix:
+            labels = name.split(".")
+            for i in range(len(labels)):
+                for fp in suffix.get(".".join(labels[i:]), ()):
+                    if fp.applies_to(probe):
+                        out.append(Match(fp, name))
+        for rx, fp in self._regex.get(kind, ()):
+            if fp.applies_to(probe) and rx.search(name):
+                out.append(Match(fp, name))
+        return out
+
+    def match_text(self, kind: str, text: str, probe: str = "") -> list[Match]:
+        """Fingerprints of ``kind`` (txt, dkim key records) whose regex finds ``text``."""
+        out: list[Match] = []
+        for rx, fp in self._regex.get(kind, ()):
+            if fp.applies_to(probe) and rx.search(text):
+                out.append(Match(fp, text))
+        for fp in self._exact.get(kind, {}).get(text.strip().lower(), ()):
+            if fp.applies_to(probe):
+                out.append(Match(fp, text))
+        return out
+
+    def match_asn(self, asn: int, probe: str = "") -> list[Match]:
+        return [Match(fp, f"AS{asn}") for fp in self._asn.get(asn, ()) if fp.applies_to(probe)]
+
+    def match_ip(self, address: str, probe: str = "") -> list[Match]:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return []
+        starts, items = self._nets[ip.version]
+        value = int(ip)
+        out: list[Match] = []
+        # candidates are networks that start at or before the address; scan back while any
+        # could still contain it (prefix lists are small per provider and rarely nested deep)
+        i = bisect.bisect_right(starts, value) - 1
+        seen = 0
+        while i >= 0 and seen < 64:
+            start, end, fp = items[i]
+            if start <= value <= end and fp.applies_to(probe):
+                out.append(Match(fp, address))
+            i -= 1
+            seen += 1
+        return out
+
+
+def _norm(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+def _data_root() -> Path:
+    return Path(str(resources.files("sovmap.knowledge") / "data"))
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    text = (resources.files("sovmap.knowledge") / "schema" / "provider.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def validate_provider(raw: Any, where: str) -> None:
+    """Validate one provider document; raise KnowledgeError naming the file and field."""
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        path = "/".join(str(p) for p in e.absolute_path) or "(document)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise KnowledgeError(f"{where}: field {path}: {e.message}{more}")
+    assert isinstance(raw, dict)
+    for i, fp in enumerate(raw.get("fingerprints", ())):
+        if fp.get("match") == "regex":
+            try:
+                re.compile(fp["pattern"])
+            except re.error as exc:
+                raise KnowledgeError(f"{where}: field fingerprints/{i}/pattern: {exc}") from exc
+        if fp["kind"] == "ip":
+            try:
+                ipaddress.ip_network(fp["pattern"], strict=False)
+            except ValueError as exc:
+                raise KnowledgeError(f"{where}: field fingerprints/{i}/pattern: {exc}") from exc
+        if fp["kind"] == "asn" and not re.fullmatch(r"(?i)(AS)?\d{1,10}", fp["pattern"]):
+            raise KnowledgeError(f"{where}: field fingerprints/{i}/pattern: not an AS number")
+        if fp["capability"] not in raw["capabilities"]:
+            raise KnowledgeError(
+                f"{where}: field fingerprints/{i}/capability: {fp['capability']!r} is not "
+                f"among the provider's capabilities"
+            )
+
+
+def _provider_files(extra_dirs: Iterable[Path]) -> Iterator[Path]:
+    yield from sorted((_data_root() / "providers").glob("*.yaml"))
+    for d in extra_dirs:
+        yield from sorted(Path(d).glob("*.yaml"))
+
+
+def _build_provider(raw: dict[str, Any], where: str) -> tuple[Provider, list[Fingerprint]]:
+    caps = frozenset(Capability(c) for c in raw["capabilities"])
+    provider = Provider(
+        id=raw["id"],
+        name=raw["name"],
+        kind=raw.get("kind", "other"),
+        legal_name=raw["legal"]["name"],
+        legal_country=raw["legal"]["country"],
+        parent_name=raw["parent"]["name"],
+        parent_country=raw["parent"]["country"],
+        jurisdiction=raw["jurisdiction"]["country"],
+        tags=tuple(raw["jurisdiction"]["tags"]),
+        capabilities=caps,
+        services={s["id"]: s["name"] for s in raw.get("services", ())},
+        sources=tuple(raw.get("sources", ())),
+        alternatives_for=frozenset(Capability(c) for c in raw.get("alternatives_for", ())),
+        file=where,
+    )
+    fps = [
+        Fingerprint(
+            provider=provider.id,
+            kind=fp["kind"],
+            pattern=fp["pattern"],
+            match=fp.get("match", "suffix"),
+            capability=Capability(fp["capability"]),
+            service=fp.get("service", ""),
+            weight=float(fp.get("weight", 0.8)),
+            source=fp["source"],
+            probes=frozenset(fp.get("probes", ())),
+        )
+        for fp in raw["fingerprints"]
+    ]
+    return provider, fps
+
+
+def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
+    """Load and validate the bundled provider files plus any user directories.
+
+    A user file with the same ``id`` as a bundled one replaces it, so local corrections need
+    no code change.
+    """
+    providers: dict[str, Provider] = {}
+    fingerprints: dict[str, list[Fingerprint]] = {}
+    digest = hashlib.sha256()
+    for path in _provider_files(extra_dirs):
+        text = path.read_text(encoding="utf-8")
+        digest.update(path.name.encode() + b"\0" + text.encode())
+        try:
+            docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        except yaml.YAMLError as exc:
+            raise KnowledgeError(f"{path}: not valid YAML: {exc}") from exc
+        for n, raw in enumerate(docs):
+            where = f"{path.name}" + (f" (document {n + 1})" if len(docs) > 1 else "")
+            validate_provider(raw, where)
+            provider, fps = _build_provider(raw, where)
+            providers[provider.id] = provider
+            fingerprints[provider.id] = fps
+    from sovmap.knowledge import prefixes  # noqa: PLC0415 - avoids a cycle at import time
+
+    extra = prefixes.load_prefix_fingerprints(set(providers))
+    for pid, fps in extra.items():
+        fingerprints.setdefault(pid, []).extend(fps)
+    digest.update(prefixes.digest().encode())
+    return Catalogue(
+        providers=providers,
+        fingerprints=tuple(fp for fps in fingerprints.values() for fp in fps),
+        version=digest.hexdigest()[:12],
+    )
+
+
+@cache
+def default_catalogue() -> Catalogue:
+    return load_catalogue()
