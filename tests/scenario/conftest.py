@@ -65,7 +65,7 @@ def inventory() -> Inventory:
                 rto_hours=24.0,
                 mtpd_hours=72.0,
                 people=500,
-                organisations=("ministry",),
+                organisations=1,
                 thresholds=(
                     Threshold(4.0, "minor"),
                     Threshold(24.0, "serious"),
@@ -82,7 +82,7 @@ def inventory() -> Inventory:
                 data=("rulings",),
                 rto_hours=72.0,
                 people=1000,
-                organisations=("citizens", "firms"),
+                organisations=2,
             ),
             ProcessNode("hr", depends_on=(Dependency.on("hr-saas"),), rto_hours=168.0, people=40),
             ProcessNode(
@@ -90,7 +90,7 @@ def inventory() -> Inventory:
                 depends_on=(Dependency.on("portal"),),
                 rto_hours=8.0,
                 people=20000,
-                organisations=("citizens",),
+                organisations=5,
             ),
             ProcessNode("archive", depends_on=(Dependency.on("db"),)),
         ),

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
 from sovmap.scenario import (
     Cut,
+    Fallback,
     Inventory,
     ProcessNode,
     Scenario,
@@ -51,7 +53,8 @@ def test_us_jurisdiction_cut_hand_computed(inventory: Inventory) -> None:
     assert math.isinf(hr.outage_hours) and hr.rto_breached and "NO_FALLBACK" in hr.codes
     assert res.summary["people_down"] == 540
     assert res.summary["people_degraded"] == 21000
-    assert res.summary["organisations_affected"] == 3
+    assert res.summary["organisations_down"] == 1
+    assert res.summary["organisations_degraded"] == 7
     assert res.summary["rto_breached"] == 2
     archive = next(d for d in res.data if d.id == "mail-archive")
     assert archive.unreachable_hours == 0.0 and archive.restorable_after_hours == 48.0
@@ -100,6 +103,19 @@ def test_cut_that_ends_limits_the_outage(inventory: Inventory) -> None:
     assert mail.status_at is Status.UNAFFECTED
     sc2 = Scenario((Cut(Selector(provider="microsoft")),), assess_hours=100.0)
     assert simulate(inventory, sc2).process("mail").status_at is Status.DEGRADED  # on fallback
+
+
+def test_fallback_that_runs_out(inventory: Inventory) -> None:
+    mail = inventory.processes[0]
+    short = replace(mail, fallbacks=(Fallback("ovh-webmail", 96.0, ("ovh-mail",), 100.0),))
+    inv = replace(inventory, processes=(short,))
+    sc = Scenario((Cut(Selector(provider="microsoft")),), ends_hours=300.0, assess_hours=150.0)
+    got = simulate(inv, sc).process("mail")
+    # down 0-96, on the fallback 96-196, down again 196-300: 96 + 104 hours
+    assert got.outage_hours == 200.0 and got.status_at is Status.DEGRADED
+    assert "FALLBACK_EXHAUSTED" in got.codes
+    assert simulate(inv, replace(sc, assess_hours=250.0)).process("mail").status_at is Status.DOWN
+    assert math.isinf(simulate(inv, replace(sc, ends_hours=math.inf)).process("mail").outage_hours)
 
 
 def test_fallback_that_is_ready_in_time_keeps_rto(inventory: Inventory) -> None:

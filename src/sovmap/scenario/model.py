@@ -106,11 +106,14 @@ class Threshold:
 @dataclass(frozen=True, slots=True)
 class Fallback:
     """A documented way to keep a process going: ready ``ready_hours`` after it goes down,
-    provided none of the nodes in ``requires`` is down by then."""
+    provided none of the nodes in ``requires`` is down by then; it carries the process for
+    ``lasts_hours`` (a manual procedure that works for two weeks), after which the process
+    is down again."""
 
     id: str
     ready_hours: float
     requires: tuple[str, ...] = ()
+    lasts_hours: float = math.inf
     name: str = ""
 
 
@@ -123,7 +126,7 @@ class ProcessNode:
     rto_hours: float | None = None  # recovery time objective
     mtpd_hours: float | None = None  # maximum tolerable period of disruption
     people: int = 0  # people served
-    organisations: tuple[str, ...] = ()  # organisations served (names or ids)
+    organisations: int = 0  # organisations served
     thresholds: tuple[Threshold, ...] = ()
     fallbacks: tuple[Fallback, ...] = ()
 
@@ -236,7 +239,7 @@ class ProcessOutcome:
     since_hours: float | None  # when it went down / became degraded
     path: tuple[str, ...]  # the process, then the dependency chain to a stopped node
     people: int
-    organisations: tuple[str, ...]
+    organisations: int
     unreachable_data: tuple[str, ...]
     fallback: str = ""  # id of the fallback that ends the outage
     outage_hours: float = 0.0  # how long the process is down (inf: until access returns)
@@ -257,7 +260,7 @@ class ProcessOutcome:
             "since_hours": self.since_hours,
             "path": list(self.path),
             "people": self.people,
-            "organisations": list(self.organisations),
+            "organisations": self.organisations,
             "unreachable_data": list(self.unreachable_data),
             "fallback": self.fallback,
             "outage_hours": _num(self.outage_hours),

@@ -190,14 +190,17 @@ def _process_outcome(
         "bearable_hours": pr.bearable_hours,
     }
     if math.isfinite(down_at) and down_at < sc.ends_hours:
-        fallback, ready = "", math.inf
+        fallback, ready, carried_until = "", math.inf, math.inf
         for fb in sorted(pr.fallbacks, key=lambda f: (f.ready_hours, f.id)):
             at = down_at + fb.ready_hours
             if all(prop.down_at[comp.index[r]] > at for r in fb.requires):
-                fallback, ready = fb.id, at
+                fallback, ready, carried_until = fb.id, at, at + fb.lasts_hours
                 break
         end = min(sc.ends_hours, ready)
-        outage = max(0.0, end - down_at)
+        # down until the fallback is ready, and again once it cannot carry the process
+        outage = max(0.0, end - down_at) + max(0.0, sc.ends_hours - carried_until)
+        if math.isinf(sc.ends_hours) and math.isfinite(carried_until):
+            outage = math.inf
         impacts = tuple(
             t.impact
             for t in sorted(pr.thresholds, key=lambda t: t.after_hours)
@@ -209,6 +212,8 @@ def _process_outcome(
         codes = ["PROCESS_DOWN"]
         if fallback:
             codes.append("FALLBACK_USED")
+            if carried_until < sc.ends_hours:
+                codes.append("FALLBACK_EXHAUSTED")
         elif pr.fallbacks:
             codes.append("FALLBACK_UNUSABLE")
         else:
@@ -224,12 +229,12 @@ def _process_outcome(
             t = sc.assess_hours
             if t < down_at:
                 status_at = Status.DEGRADED if touched_at <= t else Status.UNAFFECTED
-            elif t < end:
-                status_at = Status.DOWN
-            elif end >= sc.ends_hours:
+            elif t >= sc.ends_hours:
                 status_at = Status.UNAFFECTED
-            else:
+            elif end <= t < carried_until:
                 status_at = Status.DEGRADED  # running on its fallback
+            else:
+                status_at = Status.DOWN
         return ProcessOutcome(
             **base,  # type: ignore[arg-type]
             status=Status.DOWN,
@@ -296,7 +301,6 @@ def _data_outcome(comp: CompiledInventory, prop: Propagation, d_id: str) -> Data
 def _summary(procs: tuple[ProcessOutcome, ...], data: tuple[DataOutcome, ...]) -> dict[str, int]:
     down = [p for p in procs if p.status is Status.DOWN]
     deg = [p for p in procs if p.status is Status.DEGRADED]
-    orgs = {o for p in down + deg for o in p.organisations}
     return {
         "processes": len(procs),
         "down": len(down),
@@ -304,7 +308,8 @@ def _summary(procs: tuple[ProcessOutcome, ...], data: tuple[DataOutcome, ...]) -
         "unaffected": len(procs) - len(down) - len(deg),
         "people_down": sum(p.people for p in down),
         "people_degraded": sum(p.people for p in deg),
-        "organisations_affected": len(orgs),
+        "organisations_down": sum(p.organisations for p in down),
+        "organisations_degraded": sum(p.organisations for p in deg),
         "rto_breached": sum(1 for p in down if p.rto_breached),
         "tolerable_outage_exceeded": sum(1 for p in down if p.bearable_exceeded),
         "data_unreachable": sum(1 for d in data if d.unreachable_hours is not None),
