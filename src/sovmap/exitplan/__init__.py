@@ -1,0 +1,1 @@
+"""Exit plans: alternatives, migration tasks, list scheduling and Monte-Carlo forecasts."""
