@@ -28,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sovmap {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for ep in sorted(entry_points(group="sovmap.commands"), key=lambda e: e.name):
-        register = ep.load()
+        try:
+            register = ep.load()
+        except Exception as exc:
+            print(f"sovmap: warning: command group {ep.name!r} not loaded: {exc}", file=sys.stderr)
+            continue
         register(sub)
     return parser
 

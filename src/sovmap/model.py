@@ -216,3 +216,4 @@ class DomainResult:
     attributes: dict[str, str] = field(default_factory=dict)
     queries: int = 0
     errors: int = 0
+    position: int = 0  # line of the input it came from

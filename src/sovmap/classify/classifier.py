@@ -1,0 +1,441 @@
+"""Observations + knowledge -> findings. A pure function: no I/O, no clock, no globals."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from publicsuffixlist import PublicSuffixList
+
+from sovmap.classify.signals import Facts, Signal, extract
+from sovmap.knowledge.catalogue import Catalogue, Provider
+from sovmap.model import Capability, Evidence, Finding, Observation
+
+C = Capability
+
+
+@dataclass(frozen=True)
+class Rules:
+    strong_mailbox_probes: frozenset[str]
+    weak_mailbox_probes: frozenset[str]
+    see_through_min_weak_kinds: int
+    see_through_min_confidence: float
+    self_hosted_confidence: float
+    unknown_third_party_confidence: float
+    network_match_confidence: float
+    outbound_probes: frozenset[str]
+    not_a_country: frozenset[str]
+    cctld_map: dict[str, str]
+    cctld_confidence: float
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Rules:
+        mb, cc = raw["mailbox"], raw["cctld"]
+        return cls(
+            strong_mailbox_probes=frozenset(mb["strong_probes"]),
+            weak_mailbox_probes=frozenset(mb["weak_probes"]),
+            see_through_min_weak_kinds=int(mb["see_through_min_weak_kinds"]),
+            see_through_min_confidence=float(mb["see_through_min_confidence"]),
+            self_hosted_confidence=float(mb["self_hosted_confidence"]),
+            unknown_third_party_confidence=float(mb["unknown_third_party_confidence"]),
+            network_match_confidence=float(mb["network_match_confidence"]),
+            outbound_probes=frozenset(raw["outbound"]["probes"]),
+            not_a_country=frozenset(cc["not_a_country"]),
+            cctld_map=dict(cc.get("map", {})),
+            cctld_confidence=float(cc["confidence"]),
+        )
+
+
+@cache
+def default_rules() -> Rules:
+    text = (resources.files("sovmap.classify") / "data" / "rules.yaml").read_text()
+    return Rules.from_dict(yaml.safe_load(text))
+
+
+@cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()
+
+
+def registrable(name: str) -> str:
+    return _psl().privatesuffix(name) or name
+
+
+def noisy_or(weights: Iterable[float]) -> float:
+    p = 1.0
+    for w in weights:
+        p *= 1.0 - max(0.0, min(1.0, w))
+    return 1.0 - p
+
+
+def _jclass(j: str, tags: tuple[str, ...]) -> str:
+    if not j:
+        return "UNKNOWN"
+    if j == "US" or "us-cloud-act" in tags:
+        return "US"
+    if "eu-member-state" in tags or "eu-gdpr" in tags:
+        return "EU"
+    return "OTHER"
+
+
+def _code(cap: Capability, kind: str) -> str:
+    return f"{cap.value.upper().replace('-', '_')}_{kind}"
+
+
+class _Builder:
+    def __init__(self, domain: str, cat: Catalogue, rules: Rules, attrs: dict[str, str]) -> None:
+        self.domain = domain
+        self.cat = cat
+        self.rules = rules
+        self.attrs = attrs
+        self.out: list[Finding] = []
+
+    def provider_finding(
+        self,
+        cap: Capability,
+        p: Provider,
+        signals: list[Signal],
+        *,
+        role: str = "primary",
+        confidence: float | None = None,
+        extra: tuple[Evidence, ...] = (),
+        code: str = "",
+    ) -> Finding:
+        evidence = tuple(_dedupe([s.evidence for s in signals] + list(extra)))
+        conf = noisy_or(e.weight for e in evidence) if confidence is None else confidence
+        services = [s.service for s in signals if s.service]
+        f = Finding(
+            domain=self.domain,
+            capability=cap,
+            provider=p.id,
+            provider_name=p.name,
+            parent=p.parent_name,
+            jurisdiction=p.jurisdiction,
+            confidence=round(conf, 4),
+            code=code or _code(cap, _jclass(p.jurisdiction, p.tags) + "_JURISDICTION"),
+            evidence=evidence,
+            tags=p.tags,
+            service=max(set(services), key=services.count) if services else "",
+            role=role,
+        )
+        self.out.append(f)
+        return f
+
+    def country_of(self, name: str) -> str:
+        tld = name.rsplit(".", 1)[-1].lower()
+        if len(tld) != 2 or tld in self.rules.not_a_country:
+            return ""
+        return self.rules.cctld_map.get(tld, tld.upper())
+
+    def local_finding(
+        self, cap: Capability, host: str, evidence: tuple[Evidence, ...], role: str = "primary"
+    ) -> Finding:
+        """A host we have no fingerprint for: the organisation's own, or an unknown party."""
+        reg = registrable(host)
+        own = reg == registrable(self.domain)
+        if own:
+            country = self.attrs.get("country", "").upper() or self.country_of(self.domain)
+            f = Finding(
+                domain=self.domain,
+                capability=cap,
+                provider=f"self:{self.domain}",
+                provider_name="self-hosted",
+                parent=self.attrs.get("name", self.domain),
+                jurisdiction=country,
+                confidence=self.rules.self_hosted_confidence,
+                code=_code(cap, "SELF_HOSTED"),
+                evidence=evidence,
+                tags=(),
+                role=role,
+            )
+        else:
+            country = self.country_of(reg)
+            f = Finding(
+                domain=self.domain,
+                capability=cap,
+                provider=f"unknown:{reg}",
+                provider_name=reg,
+                parent="",
+                jurisdiction=country,
+                confidence=self.rules.cctld_confidence
+                if country
+                else self.rules.unknown_third_party_confidence,
+                code=_code(cap, "UNKNOWN_PROVIDER_CCTLD" if country else "UNKNOWN_PROVIDER"),
+                evidence=evidence,
+                tags=(),
+                role=role,
+            )
+        self.out.append(f)
+        return f
+
+
+def _dedupe(evs: list[Evidence]) -> list[Evidence]:
+    seen: set[tuple[str, str, str, str]] = set()
+    out: list[Evidence] = []
+    for e in evs:
+        k = (e.probe, e.qname, e.value, e.fingerprint)
+        if k not in seen:
+            seen.add(k)
+            out.append(e)
+    return out
+
+
+def _rule_evidence(probe: str, qname: str, rtype: str, value: str, rule: str) -> Evidence:
+    return Evidence(probe, qname, rtype, value, f"rule:{rule}", "", 0.0)
+
+
+def classify(
+    domain: str,
+    observations: tuple[Observation, ...],
+    catalogue: Catalogue,
+    attributes: dict[str, str] | None = None,
+    rules: Rules | None = None,
+) -> list[Finding]:
+    """Findings per capability, each with the evidence behind it."""
+    rules = rules or default_rules()
+    facts, signals = extract(domain, observations, catalogue)
+    b = _Builder(domain, catalogue, rules, attributes or {})
+    if not facts.exists:
+        return []
+    by_cap: dict[Capability, dict[str, list[Signal]]] = defaultdict(lambda: defaultdict(list))
+    for s in signals:
+        by_cap[s.capability][s.provider].append(s)
+    mailbox_providers = _mail(b, facts, signals)
+    _outbound(b, signals, mailbox_providers)
+    _simple(b, C.DNS, by_cap, facts.ns_hosts or [], "ns")
+    _web(b, facts, by_cap)
+    _each(b, C.CDN, by_cap)
+    _each(b, C.IDENTITY, by_cap)
+    _office(b, by_cap, mailbox_providers)
+    _each(b, C.SAAS, by_cap)
+    return b.out
+
+
+# -- mail ----------------------------------------------------------------------------------
+def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
+    """Mailbox and gateway findings; returns the providers found hosting mailboxes."""
+    cat, rules = b.cat, b.rules
+    if not facts.mx_hosts:
+        return set()
+    best_pref = facts.mx_hosts[0][0]
+    primary = [h for p, h in facts.mx_hosts if p == best_pref]
+    mx_sig: dict[str, list[Signal]] = defaultdict(list)  # by host
+    for s in signals:
+        if s.probe in ("mx", "mx-host"):
+            host = s.evidence.qname if s.probe == "mx-host" else s.evidence.value.partition(" ")[2]
+            mx_sig[host].append(s)
+    # what does the primary MX set say?
+    mailbox_at: dict[str, list[Signal]] = defaultdict(list)
+    gateway_at: dict[str, list[Signal]] = defaultdict(list)
+    network_at: dict[str, list[Signal]] = defaultdict(list)
+    unknown_hosts: list[str] = []
+    for host in primary:
+        hs = mx_sig.get(host, [])
+        names = [
+            s
+            for s in hs
+            if s.capability in (C.MAILBOX, C.MAIL_GATEWAY)
+            and s.evidence.fingerprint.split(":", 1)[0] in ("mx", "cname")
+        ]
+        nets = [s for s in hs if s.evidence.fingerprint.startswith(("ip:", "asn:"))]
+        for s in names:
+            (mailbox_at if s.capability is C.MAILBOX else gateway_at)[s.provider].append(s)
+        if not names:
+            if nets:
+                for s in nets:
+                    network_at[s.provider].append(s)
+            else:
+                unknown_hosts.append(host)
+    found: set[str] = set()
+    for pid, sig in mailbox_at.items():
+        support = [
+            s
+            for s in signals
+            if s.provider == pid and s.capability is C.MAILBOX and s.probe not in ("mx", "mx-host")
+        ]
+        b.provider_finding(C.MAILBOX, cat.provider(pid), sig + support)
+        found.add(pid)
+    if mailbox_at:
+        return found
+    # The MX is a gateway, a network we know, the organisation's own host or an unknown party:
+    # mailboxes may still live elsewhere. Look through with non-MX signals.
+    front: list[Finding] = []
+    for pid, sig in gateway_at.items():
+        front.append(b.provider_finding(C.MAIL_GATEWAY, cat.provider(pid), sig))
+    behind = _see_through(b, signals, role="behind-gateway" if front else "behind-relay")
+    if behind:
+        found.update(f.provider for f in behind)
+        # a relay we cannot name is still in the mail path: record it as the gateway
+        for host in unknown_hosts[:1]:
+            if not front:
+                relay = _rule_evidence("mx", b.domain, "MX", host, "mx-not-mailbox-provider")
+                b.local_finding(C.MAIL_GATEWAY, host, (relay,))
+        return found
+    if front:
+        # mailbox provider hidden behind the gateway: say so, with the gateway as evidence
+        b.out.append(
+            Finding(
+                domain=b.domain,
+                capability=C.MAILBOX,
+                provider="unknown",
+                provider_name="unknown",
+                parent="",
+                jurisdiction="",
+                confidence=0.0,
+                code="MAILBOX_BEHIND_GATEWAY_UNKNOWN",
+                evidence=tuple(e for f in front for e in f.evidence),
+                role="behind-gateway",
+            )
+        )
+        return found
+    for pid, sig in network_at.items():
+        b.provider_finding(
+            C.MAILBOX,
+            cat.provider(pid),
+            sig,
+            confidence=rules.network_match_confidence,
+            code=_code(
+                C.MAILBOX,
+                "NETWORK_" + _jclass(cat.provider(pid).jurisdiction, cat.provider(pid).tags),
+            ),
+        )
+        found.add(pid)
+    if network_at:
+        return found
+    if unknown_hosts:
+        host = unknown_hosts[0]
+        mx_ev = tuple(
+            _rule_evidence("mx", b.domain, "MX", f"{p} {h}", "mx-unmatched")
+            for p, h in facts.mx_hosts
+            if p == best_pref
+        )
+        b.local_finding(C.MAILBOX, host, mx_ev)
+    return found
+
+
+def _see_through(b: _Builder, signals: list[Signal], role: str) -> list[Finding]:
+    rules = b.rules
+    per: dict[str, list[Signal]] = defaultdict(list)
+    for s in signals:
+        if s.capability is C.MAILBOX and s.probe not in ("mx", "mx-host"):
+            per[s.provider].append(s)
+    out: list[Finding] = []
+    for pid, sig in per.items():
+        strong = [s for s in sig if s.probe in rules.strong_mailbox_probes]
+        weak_kinds = {s.probe for s in sig if s.probe in rules.weak_mailbox_probes}
+        # Tokens (TXT) of an office suite agree with SPF of the same provider
+        weak_kinds |= {
+            "txt"
+            for s in signals
+            if s.provider == pid and s.probe == "txt" and s.capability is C.OFFICE
+        }
+        conf = noisy_or(s.weight for s in sig)
+        enough = len(weak_kinds) >= rules.see_through_min_weak_kinds
+        if strong or (enough and conf >= rules.see_through_min_confidence):
+            out.append(
+                b.provider_finding(
+                    C.MAILBOX,
+                    b.cat.provider(pid),
+                    sig,
+                    role=role,
+                    code=_code(
+                        C.MAILBOX,
+                        "BEHIND_"
+                        + _jclass(b.cat.provider(pid).jurisdiction, b.cat.provider(pid).tags),
+                    ),
+                )
+            )
+    return out
+
+
+def _outbound(b: _Builder, signals: list[Signal], mailbox: set[str]) -> None:
+    per: dict[str, list[Signal]] = defaultdict(list)
+    for s in signals:
+        if s.probe not in b.rules.outbound_probes or s.provider in mailbox:
+            continue
+        if s.capability in (C.OUTBOUND, C.MAILBOX, C.MAIL_GATEWAY):
+            per[s.provider].append(s)
+    for pid, sig in sorted(per.items()):
+        p = b.cat.provider(pid)
+        if (
+            C.OUTBOUND not in p.capabilities
+            and C.MAILBOX not in p.capabilities
+            and C.MAIL_GATEWAY not in p.capabilities
+        ):
+            continue
+        b.provider_finding(C.OUTBOUND, p, sig, role="additional")
+
+
+# -- other capabilities ------------------------------------------------------------------
+def _each(b: _Builder, cap: Capability, by_cap: dict[Capability, dict[str, list[Signal]]]) -> None:
+    for pid, sig in sorted(by_cap.get(cap, {}).items()):
+        b.provider_finding(cap, b.cat.provider(pid), sig)
+
+
+def _simple(
+    b: _Builder,
+    cap: Capability,
+    by_cap: dict[Capability, dict[str, list[Signal]]],
+    hosts: list[str],
+    probe: str,
+) -> None:
+    matched = by_cap.get(cap, {})
+    _each(b, cap, by_cap)
+    covered = {s.evidence.value for sig in matched.values() for s in sig}
+    rest = [h for h in hosts if h not in covered]
+    if rest and not matched:
+        ev = tuple(_rule_evidence(probe, b.domain, "NS", h, "ns-unmatched") for h in rest)
+        b.local_finding(cap, rest[0], ev)
+
+
+def _web(b: _Builder, facts: Facts, by_cap: dict[Capability, dict[str, list[Signal]]]) -> None:
+    if by_cap.get(C.WEB):
+        _each(b, C.WEB, by_cap)
+        return
+    own = registrable(b.domain)
+    foreign = [t for t in facts.web_targets or [] if registrable(t) != own]
+    if foreign:
+        target = foreign[0]
+        b.local_finding(
+            C.WEB, target, (_rule_evidence("web", b.domain, "CNAME", target, "web-unmatched"),)
+        )
+    elif facts.web_addresses:
+        addr_ev = tuple(
+            _rule_evidence("web", b.domain, "A", a, "web-address-unmatched")
+            for a in facts.web_addresses[:4]
+        )
+        b.out.append(
+            Finding(
+                domain=b.domain,
+                capability=C.WEB,
+                provider="unknown",
+                provider_name="unknown",
+                parent="",
+                jurisdiction="",
+                confidence=0.0,
+                code="WEB_HOSTING_UNKNOWN_PROVIDER",
+                evidence=addr_ev,
+            )
+        )
+
+
+def _office(
+    b: _Builder, by_cap: dict[Capability, dict[str, list[Signal]]], mailbox: set[str]
+) -> None:
+    direct = by_cap.get(C.OFFICE, {})
+    for pid in sorted(set(direct) | mailbox):
+        p = b.cat.provider(pid)
+        if C.OFFICE not in p.capabilities:
+            continue
+        mail_ev = [
+            e for f in b.out if f.capability is C.MAILBOX and f.provider == pid for e in f.evidence
+        ]
+        sig = direct.get(pid, [])
+        if not sig and not mail_ev:
+            continue
+        b.provider_finding(C.OFFICE, p, sig, extra=tuple(mail_ev))

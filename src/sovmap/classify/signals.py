@@ -1,0 +1,205 @@
+"""Turn raw observations into signals: each a fingerprint match with the record behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sovmap.collect.probes import chain_end, is_spf, parse_spf
+from sovmap.knowledge.catalogue import Catalogue, Match
+from sovmap.model import Capability, Evidence, Observation, Status
+
+_CNAME_PROBES = frozenset(
+    {
+        "autodiscover",
+        "lyncdiscover",
+        "sip",
+        "enterpriseregistration",
+        "enterpriseenrollment",
+        "msoid",
+        "web",
+        "mx-host",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    provider: str
+    capability: Capability
+    service: str
+    probe: str
+    evidence: Evidence
+
+    @property
+    def weight(self) -> float:
+        return self.evidence.weight
+
+
+@dataclass
+class Facts:
+    """What the observations say, before any provider is named."""
+
+    domain: str
+    exists: bool = True
+    mx_hosts: list[tuple[int, str]] | None = None  # (preference, host); None = not answered
+    null_mx: bool = False
+    ns_hosts: list[str] | None = None
+    web_addresses: list[str] | None = None
+    web_targets: list[str] | None = None  # last names of web CNAME chains
+    spf_records: int = 0
+    spf_lookups: int = 0
+    mx_host_addresses: dict[str, list[str]] | None = None
+
+
+def _ev(
+    m: Match, obs: Observation, rtype: str, value: str, chain: tuple[str, ...] = ()
+) -> Evidence:
+    fp = m.fingerprint
+    return Evidence(
+        probe=obs.probe,
+        qname=obs.qname,
+        rtype=rtype,
+        value=value,
+        fingerprint=f"{fp.kind}:{fp.pattern}",
+        source=fp.source,
+        weight=fp.weight,
+        chain=chain,
+    )
+
+
+def _signals(
+    matches: list[Match], obs: Observation, rtype: str, value: str, chain: tuple[str, ...] = ()
+) -> Iterator[Signal]:
+    for m in matches:
+        fp = m.fingerprint
+        yield Signal(
+            fp.provider, fp.capability, fp.service, obs.probe, _ev(m, obs, rtype, value, chain)
+        )
+
+
+def _spf_path(obs: Observation, parents: dict[str, str], domain: str) -> tuple[str, ...]:
+    path = [obs.qname]
+    cur = obs.via
+    while cur and cur != domain and len(path) < 12:
+        path.append(cur)
+        cur = parents.get(cur, "")
+    path.append(domain)
+    return tuple(reversed(path))
+
+
+def extract(
+    domain: str,
+    observations: tuple[Observation, ...],
+    cat: Catalogue,
+) -> tuple[Facts, list[Signal]]:
+    facts = Facts(domain)
+    out: list[Signal] = []
+    spf_parent = {o.qname: o.via for o in observations if o.probe == "spf"}
+    mx_addr: dict[str, list[str]] = {}
+    for obs in observations:
+        if obs.probe == "mx" and obs.qname == domain and obs.status is Status.NXDOMAIN:
+            facts.exists = False
+        if obs.status is not Status.NOERROR:
+            continue
+        probe = obs.probe
+        if probe == "mx":
+            hosts: list[tuple[int, str]] = []
+            for r in obs.records("MX"):
+                pref_s, _, host = r.data.partition(" ")
+                if not host:
+                    facts.null_mx = True
+                    continue
+                pref = int(pref_s) if pref_s.isdigit() else 0
+                hosts.append((pref, host))
+                out.extend(_signals(cat.match_name("mx", host, probe), obs, "MX", r.data))
+            facts.mx_hosts = sorted(hosts)
+        elif probe == "mx-host":
+            end, chain = chain_end(obs.qname, obs.answers)
+            for name in chain:
+                out.extend(_signals(cat.match_name("mx", name, probe), obs, "CNAME", name, chain))
+                out.extend(
+                    _signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain)
+                )
+            for r in obs.answers:
+                if r.rtype in ("A", "AAAA"):
+                    mx_addr.setdefault(obs.via + ">" + obs.qname, []).append(r.data)
+                    out.extend(_signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain))
+        elif probe in ("txt", "spf"):
+            for r in obs.records("TXT"):
+                if r.name != obs.qname:
+                    continue
+                if is_spf(r.data):
+                    if probe == "txt":
+                        facts.spf_records += 1
+                    path = _spf_path(obs, spf_parent, domain) if probe == "spf" else (domain,)
+                    for t in parse_spf(r.data):
+                        facts.spf_lookups += 1 if t.counts_lookup else 0
+                        if (
+                            t.name in ("include", "redirect", "a", "mx", "exists", "ptr")
+                            and t.value
+                        ):
+                            target = t.value.lower().rstrip(".")
+                            if "%" in target:
+                                continue
+                            out.extend(
+                                _signals(
+                                    cat.match_name("spf", target, probe),
+                                    obs,
+                                    "TXT",
+                                    f"{t.name}:{target}",
+                                    path,
+                                )
+                            )
+                elif probe == "txt":
+                    out.extend(_signals(cat.match_text("txt", r.data, probe), obs, "TXT", r.data))
+        elif probe == "dmarc":
+            for r in obs.records("TXT"):
+                if r.data.lower().startswith("v=dmarc1"):
+                    for target in _dmarc_destinations(r.data):
+                        out.extend(
+                            _signals(cat.match_name("dmarc", target, probe), obs, "TXT", r.data)
+                        )
+        elif probe == "dkim":
+            end, chain = chain_end(obs.qname, obs.answers)
+            out.extend(_signals(cat.match_name("dkim", obs.qname, probe), obs, "TXT", obs.qname))
+            for name in chain:
+                out.extend(_signals(cat.match_name("dkim", name, probe), obs, "CNAME", name, chain))
+            for r in obs.records("TXT"):
+                out.extend(_signals(cat.match_text("dkim", r.data, probe), obs, "TXT", r.data))
+        elif probe == "ns":
+            hosts_ns = [r.data for r in obs.records("NS") if r.name == obs.qname]
+            facts.ns_hosts = hosts_ns
+            for h in hosts_ns:
+                out.extend(_signals(cat.match_name("ns", h, probe), obs, "NS", h))
+        elif probe == "autodiscover-srv":
+            for r in obs.records("SRV"):
+                target = r.data.split(" ")[-1]
+                out.extend(_signals(cat.match_name("srv", target, probe), obs, "SRV", r.data))
+        if probe in _CNAME_PROBES and probe != "mx-host":
+            end, chain = chain_end(obs.qname, obs.answers)
+            for name in chain:
+                out.extend(
+                    _signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain)
+                )
+            if probe == "web":
+                if chain:
+                    facts.web_targets = [*(facts.web_targets or []), end]
+                for r in obs.answers:
+                    if r.rtype in ("A", "AAAA"):
+                        facts.web_addresses = [*(facts.web_addresses or []), r.data]
+                        out.extend(
+                            _signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain)
+                        )
+    facts.mx_host_addresses = mx_addr
+    return facts, out
+
+
+def _dmarc_destinations(record: str) -> Iterator[str]:
+    for part in record.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.strip().lower() in ("rua", "ruf"):
+            for uri in value.split(","):
+                uri = uri.strip()
+                if uri.lower().startswith("mailto:") and "@" in uri:
+                    yield uri.split("@", 1)[1].split("!", 1)[0].strip().lower().rstrip(".")

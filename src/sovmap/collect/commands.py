@@ -1,0 +1,320 @@
+"""``sovmap scan``, ``reclassify``, ``explain``, ``scans`` and ``demo``: parse, call, print."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sovmap.cli import CommandError
+from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
+from sovmap.export import render_summary, summarise, write_findings
+from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
+from sovmap.model import Finding
+from sovmap.scan import Progress, in_shard, parse_shard, reclassify, run_scan
+from sovmap.store import Store
+
+DEFAULT_DB = "sovmap.sqlite"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "scan",
+        help="scan domains: DNS -> providers, jurisdictions, evidence",
+        description="Scan every domain of INPUT (a CSV with a 'domain' column, other columns "
+        "kept as attributes, or a plain list) and store raw observations and findings. "
+        "Example: sovmap scan examples/domains.csv --resolver 127.0.0.1:5300 --out out.csv",
+    )
+    p.add_argument("input", type=Path, help="CSV or plain list of domains")
+    p.add_argument(
+        "--resolver",
+        action="append",
+        default=[],
+        metavar="ADDR[:PORT]",
+        help="resolver to ask (repeatable); default: the system's",
+    )
+    p.add_argument("--db", default=DEFAULT_DB, help=f"store path or URL (default {DEFAULT_DB})")
+    p.add_argument("--out", type=Path, help="write findings to FILE (.csv, .json, .parquet)")
+    p.add_argument("--shard", help="scan only shard K/N of the input (results merge by store)")
+    p.add_argument("--knowledge", action="append", default=[], type=Path, help="extra providers")
+    p.add_argument("--timeout", type=float, default=2.0, help="first-attempt timeout (s)")
+    p.add_argument("--attempts", type=int, default=3, help="attempts per question")
+    p.add_argument("--rate", type=float, help="max queries/s per resolver")
+    p.add_argument("--inflight", type=int, default=4096, help="max queries in flight/resolver")
+    p.add_argument("--active", type=int, default=2000, help="max domains in progress")
+    p.add_argument("--new", action="store_true", help="start a new scan instead of resuming")
+    p.add_argument("--label", default="", help="a label for this snapshot")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_scan)
+
+    r = sub.add_parser(
+        "reclassify",
+        help="apply the current knowledge base to stored observations",
+        description="Re-run the classifier on a stored scan without asking DNS again. "
+        "Example: sovmap reclassify --db sovmap.sqlite",
+    )
+    r.add_argument("--db", default=DEFAULT_DB)
+    r.add_argument("--scan", type=int, help="scan id (default: the latest)")
+    r.add_argument("--knowledge", action="append", default=[], type=Path)
+    r.add_argument("--out", type=Path, help="also write the findings to FILE")
+    r.set_defaults(func=_reclassify)
+
+    e = sub.add_parser(
+        "explain",
+        help="print each finding of a domain with every record behind it",
+        description="Explain the findings of DOMAIN in a stored scan. "
+        "Example: sovmap explain example.nl --db sovmap.sqlite",
+    )
+    e.add_argument("domain")
+    e.add_argument("--db", default=DEFAULT_DB)
+    e.add_argument("--scan", type=int, help="scan id (default: the latest)")
+    e.add_argument("--raw", action="store_true", help="also print every raw observation")
+    e.set_defaults(func=_explain)
+
+    s = sub.add_parser(
+        "scans",
+        help="list the scans (snapshots) in a store",
+        description="List stored scans. Example: sovmap scans --db sovmap.sqlite",
+    )
+    s.add_argument("--db", default=DEFAULT_DB)
+    s.set_defaults(func=_scans)
+
+    x = sub.add_parser(
+        "export",
+        help="write a stored scan's findings to a file",
+        description="Export findings. Example: sovmap export --db sovmap.sqlite out.parquet",
+    )
+    x.add_argument("out", type=Path)
+    x.add_argument("--db", default=DEFAULT_DB)
+    x.add_argument("--scan", type=int)
+    x.set_defaults(func=_export)
+
+    d = sub.add_parser(
+        "demo",
+        help="scan the bundled example list against a bundled local nameserver",
+        description="Start a nameserver on a random loopback port serving the bundled example "
+        "zones, scan the bundled example list through it and print the summary. "
+        "Example: sovmap demo --out out/demo",
+    )
+    d.add_argument("--out", type=Path, default=Path("out/demo"))
+    d.set_defaults(func=_demo)
+
+
+def _open(db: str) -> Store:
+    try:
+        return Store(db)
+    except Exception as exc:
+        raise CommandError(f"cannot open store {db}: {exc}") from exc
+
+
+def _scan_id(store: Store, wanted: int | None) -> int:
+    sid = wanted if wanted is not None else store.latest_scan()
+    if sid is None:
+        raise CommandError("the store holds no scan yet")
+    return sid
+
+
+class _Bar:
+    def __init__(self, total: int | None, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled and sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.last < 0.2:
+            return
+        self.last = now
+        done = p.done + p.skipped
+        rate = p.rate
+        if self.total:
+            frac = min(1.0, done / self.total)
+            eta = (self.total - done) / rate if rate > 0 else 0.0
+            width = max(10, min(40, shutil.get_terminal_size().columns - 60))
+            bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+            line = f"[{bar}] {done}/{self.total} {rate:,.0f} dom/s ETA {eta:,.0f}s"
+        else:
+            line = f"{done} domains {rate:,.0f} dom/s"
+        sys.stderr.write("\r" + line + " " * 4)
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    if not args.input.exists():
+        raise CommandError(f"input not found: {args.input}")
+    try:
+        resolvers = [parse_resolver(r) for r in args.resolver] or system_resolvers()
+    except ValueError as exc:
+        raise CommandError(f"bad --resolver: {exc}") from exc
+    try:
+        shard = parse_shard(args.shard) if args.shard else None
+        cat = load_catalogue(args.knowledge)
+    except (ValueError, KnowledgeError) as exc:
+        raise CommandError(str(exc)) from exc
+    store = _open(args.db)
+    bar = _Bar(_count_lines(args.input), not args.quiet)
+    config = EngineConfig(
+        resolvers=resolvers,
+        timeout=args.timeout,
+        attempts=args.attempts,
+        rate=args.rate,
+        max_inflight=args.inflight,
+    )
+    try:
+        outcome = run_scan(
+            args.input,
+            store,
+            resolvers,
+            catalogue=cat,
+            shard=shard,
+            resume=not args.new,
+            engine_config=config,
+            max_active=args.active,
+            on_progress=bar,
+            label=args.label,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        bar.close()
+    for prob in outcome.problems:
+        print(prob.render(str(args.input)), file=sys.stderr)
+    verb = "resumed" if outcome.resumed else "scan"
+    print(
+        f"{verb} {outcome.scan_id}: {outcome.domains} domains scanned"
+        + (f", {outcome.skipped} already stored" if outcome.skipped else "")
+        + f" in {outcome.seconds:.1f}s ({outcome.queries} questions, "
+        f"{outcome.engine_stats['timeouts']} timeouts); "
+        f"{sum(1 for p in outcome.problems if p.code != 'NORMALISED')} input lines rejected"
+    )
+    _finish(store, outcome.scan_id, args.out, shard)
+    return 0
+
+
+def _finish(store: Store, scan_id: int, out: Path | None, shard: Any = None) -> None:
+    if out is not None:
+        n = write_findings(out, store.iter_findings(scan_id))
+        print(f"wrote {n} findings to {out}")
+    domains = len(store.done_domains(scan_id))
+    for line in render_summary(summarise(store.iter_findings(scan_id), domains)):
+        print(line)
+
+
+def _reclassify(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    sid = _scan_id(store, args.scan)
+    try:
+        cat = load_catalogue(args.knowledge)
+    except KnowledgeError as exc:
+        raise CommandError(str(exc)) from exc
+    n = reclassify(store, sid, catalogue=cat)
+    print(f"reclassified {n} domains of scan {sid} with knowledge version {cat.version}")
+    if args.out:
+        _finish(store, sid, args.out)
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    sid = _scan_id(store, args.scan)
+    domain = args.domain.strip().lower().rstrip(".")
+    fs = store.findings(sid, domain=domain)
+    results = list(store.iter_results(sid, domain=domain))
+    if not results:
+        raise CommandError(f"{domain} is not in scan {sid}")
+    print(f"{domain} (scan {sid})")
+    if not fs:
+        print("  no findings")
+    for f in fs:
+        _print_finding(f)
+    if args.raw:
+        print("  raw observations:")
+        for o in results[0][2]:
+            ans = ", ".join(f"{r.rtype} {r.data}" for r in o.answers) or "-"
+            via = f" (via {o.via})" if o.via else ""
+            print(f"    [{o.probe}] {o.qname} {o.qtype} {o.status.value}{via}: {ans}")
+    return 0
+
+
+def _print_finding(f: Finding) -> None:
+    jur = f.jurisdiction or "unknown"
+    tags = f" [{', '.join(f.tags)}]" if f.tags else ""
+    print(
+        f"  {f.capability.value}: {f.provider_name} (parent {f.parent or '?'}, "
+        f"jurisdiction {jur}{tags}) confidence {f.confidence:.2f} {f.code}"
+        + (f" role={f.role}" if f.role != "primary" else "")
+    )
+    for e in f.evidence:
+        chain = f" via {' -> '.join(e.chain)}" if e.chain else ""
+        src = f" <{e.source}>" if e.source else ""
+        print(f"      {e.probe} {e.qname} {e.rtype} {e.value!r}{chain}")
+        print(f"          matched {e.fingerprint} weight {e.weight:.2f}{src}")
+
+
+def _scans(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    for s in store.scans():
+        print(
+            f"{s.id:>4} {s.started_at} {s.status:<8} {s.domains:>8} domains "
+            f"{s.shard or '-':<6} kv={s.knowledge_version} {s.input} {s.label}"
+        )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    sid = _scan_id(store, args.scan)
+    try:
+        n = write_findings(args.out, store.iter_findings(sid))
+    except (ValueError, RuntimeError) as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"wrote {n} findings of scan {sid} to {args.out}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sovmap.devserver import DevServer
+
+    base = Path(str(resources.files("sovmap") / "data" / "demo"))
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "demo.sqlite"
+    if db.exists():
+        db.unlink()
+    with DevServer(base / "zones") as srv:
+        print(f"nameserver with {len(srv.zones.zones)} zones on {srv.address}")
+        store = Store(db)
+        outcome = run_scan(
+            base / "domains.csv",
+            store,
+            [(srv.host, srv.port)],
+            engine_config=EngineConfig(resolvers=[(srv.host, srv.port)], timeout=0.5),
+            resume=False,
+        )
+    for prob in outcome.problems:
+        print(prob.render("domains.csv"))
+    print(f"scanned {outcome.domains} domains in {outcome.seconds:.1f}s")
+    for name in ("demo.csv", "demo.json"):
+        n = write_findings(out / name, store.iter_findings(outcome.scan_id))
+        print(f"wrote {n} findings to {out / name}")
+    print()
+    for line in render_summary(summarise(store.iter_findings(outcome.scan_id), outcome.domains)):
+        print(line)
+    print(f"\nexplain one: sovmap explain <domain> --db {db}")
+    return 0
+
+
+__all__ = ["in_shard", "register"]

@@ -1,0 +1,477 @@
+"""The DNS engine: its own non-blocking sockets in one epoll loop, many queries in flight.
+
+Answers are matched by socket (each UDP socket is connected to one resolver, so the kernel
+drops datagrams from any other source), by message ID and by the echoed question; anything
+else is counted and dropped. Truncated answers are retried over TCP in the same loop.
+Timeouts are kept in one FIFO per attempt number (every entry of a FIFO has the same timeout,
+so the FIFO is ordered by deadline): there is no timer per query.
+
+Politeness: each resolver has an in-flight cap and an optional rate limit; SERVFAIL, REFUSED
+and timeouts halve the resolver's cap (down to a floor), answers let it grow back; a failed
+query is retried on the next resolver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import random
+import select
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sovmap.collect.wire import (
+    DEFAULT_EDNS_PAYLOAD,
+    WireError,
+    build_query,
+    encode_name,
+    parse_response,
+    question_bytes,
+    type_code,
+)
+from sovmap.model import RR, Status
+
+_STATUS_BY_RCODE = {
+    0: Status.NOERROR,
+    1: Status.FORMERR,
+    2: Status.SERVFAIL,
+    3: Status.NXDOMAIN,
+    4: Status.NOTIMP,
+    5: Status.REFUSED,
+}
+_U16 = struct.Struct("!H")
+
+
+def parse_resolver(text: str, default_port: int = 53) -> tuple[str, int]:
+    """``ADDR``, ``ADDR:PORT``, ``[V6]:PORT`` or a bare IPv6 address."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else default_port
+    elif text.count(":") == 1:
+        host, _, p = text.partition(":")
+        port = int(p)
+    else:
+        host, port = text, default_port
+    socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range in {text!r}")
+    return host, port
+
+
+def system_resolvers(path: str = "/etc/resolv.conf") -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    try:
+                        out.append(parse_resolver(parts[1].split("%")[0]))
+                    except ValueError:
+                        continue
+    except OSError:
+        pass
+    return out or [("127.0.0.1", 53)]
+
+
+@dataclass
+class EngineConfig:
+    resolvers: list[tuple[str, int]]
+    timeout: float = 2.0  # first attempt; later attempts double it
+    attempts: int = 3
+    tcp_timeout: float = 5.0
+    max_inflight: int = 4096  # per resolver
+    min_inflight: int = 16
+    rate: float | None = None  # queries per second per resolver; None = no limit
+    edns_payload: int = DEFAULT_EDNS_PAYLOAD
+    sockets_per_resolver: int = 4
+    recv_buffer: int = 8 * 1024 * 1024
+
+
+@dataclass
+class EngineStats:
+    sent: int = 0
+    answered: int = 0
+    timeouts: int = 0
+    retries: int = 0
+    tcp: int = 0
+    mismatched: int = 0
+    malformed: int = 0
+    fallbacks: int = 0
+    final_errors: int = 0
+    wire_errors: dict[str, int] = field(default_factory=dict)
+
+
+class Query:
+    """One question in flight. ``callback(query, status, answers)`` receives the outcome."""
+
+    __slots__ = (
+        "answers_cb",
+        "attempt",
+        "deadline_gen",
+        "qname",
+        "qtype",
+        "qtype_code",
+        "question",
+        "resolver",
+        "wire",
+    )
+
+    def __init__(
+        self, qname: str, qtype: str, callback: Callable[[Query, Status, tuple[RR, ...]], None]
+    ) -> None:
+        self.qname = qname
+        self.qtype = qtype
+        self.qtype_code = type_code(qtype)
+        self.wire = encode_name(qname)
+        self.question = question_bytes(self.wire, self.qtype_code)
+        self.answers_cb = callback
+        self.attempt = 0
+        self.resolver = -1
+        self.deadline_gen = 0
+
+
+class _Resolver:
+    __slots__ = ("addr", "cap", "family", "inflight", "sockets", "tokens", "updated")
+
+    def __init__(self, addr: tuple[str, int], cap: int) -> None:
+        self.addr = addr
+        self.family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+        self.cap = cap
+        self.inflight = 0
+        self.sockets: list[_UdpSocket] = []
+        self.tokens = 0.0
+        self.updated = time.monotonic()
+
+
+class _UdpSocket:
+    __slots__ = ("free_ids", "pending", "resolver", "sock")
+
+    def __init__(self, sock: socket.socket, resolver: int) -> None:
+        self.sock = sock
+        self.resolver = resolver
+        ids = list(range(65536))
+        random.shuffle(ids)
+        self.free_ids: deque[int] = deque(ids)
+        self.pending: dict[int, Query] = {}
+
+
+class _TcpConn:
+    __slots__ = ("buf", "deadline", "query", "resolver", "sent", "sock", "wire")
+
+    def __init__(self, sock: socket.socket, query: Query, resolver: int, wire: bytes) -> None:
+        self.sock = sock
+        self.query = query
+        self.resolver = resolver
+        self.wire = _U16.pack(len(wire)) + wire
+        self.sent = False
+        self.buf = bytearray()
+        self.deadline = 0.0
+
+
+class Engine:
+    def __init__(self, config: EngineConfig) -> None:
+        if not config.resolvers:
+            raise ValueError("no resolver given")
+        self.config = config
+        self.stats = EngineStats()
+        self._ep = select.epoll()
+        self._resolvers = [_Resolver(a, config.max_inflight) for a in config.resolvers]
+        self._udp: dict[int, _UdpSocket] = {}
+        self._tcp: dict[int, _TcpConn] = {}
+        self._queue: deque[Query] = deque()
+        # one FIFO of (deadline, socket fd, id, query, generation) per attempt number
+        self._timeouts: list[deque[tuple[float, int, int, Query, int]]] = [
+            deque() for _ in range(max(1, config.attempts))
+        ]
+        self._next_resolver = 0
+        for ri, r in enumerate(self._resolvers):
+            for _ in range(max(1, config.sockets_per_resolver)):
+                s = socket.socket(r.family, socket.SOCK_DGRAM)
+                s.setblocking(False)
+                with contextlib.suppress(OSError):
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, config.recv_buffer)
+                s.connect(r.addr)
+                us = _UdpSocket(s, ri)
+                r.sockets.append(us)
+                self._udp[s.fileno()] = us
+                self._ep.register(s.fileno(), select.EPOLLIN)
+
+    # -- public ------------------------------------------------------------------------
+    def submit(self, query: Query) -> None:
+        self._queue.append(query)
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._queue) + sum(r.inflight for r in self._resolvers) + len(self._tcp)
+
+    def close(self) -> None:
+        for us in self._udp.values():
+            us.sock.close()
+        for conn in self._tcp.values():
+            conn.sock.close()
+        self._ep.close()
+
+    def poll(self, wait: float = 0.05) -> None:
+        """Send what may be sent, wait up to ``wait`` s for answers, handle expiries."""
+        self._send_queued()
+        now = time.monotonic()
+        nearest = self._nearest_deadline()
+        if nearest is not None:
+            wait = max(0.0, min(wait, nearest - now))
+        if self._queue and any(r.inflight < r.cap for r in self._resolvers):
+            wait = 0.0 if self.config.rate is None else min(wait, 0.005)
+        events = self._ep.poll(wait)
+        for fd, ev in events:
+            us = self._udp.get(fd)
+            if us is not None:
+                self._recv_udp(us)
+            else:
+                conn = self._tcp.get(fd)
+                if conn is not None:
+                    self._tcp_event(fd, conn, ev)
+        self._expire(time.monotonic())
+
+    def run(self) -> None:
+        while self.outstanding:
+            self.poll(0.2)
+
+    # -- sending -----------------------------------------------------------------------
+    def _pick_resolver(self, q: Query, now: float) -> int:
+        n = len(self._resolvers)
+        start = (q.resolver + 1) % n if q.resolver >= 0 else self._next_resolver
+        for k in range(n):
+            ri = (start + k) % n
+            r = self._resolvers[ri]
+            if r.inflight >= r.cap:
+                continue
+            if self.config.rate is not None:
+                r.tokens = min(
+                    self.config.rate * 0.1 + 1, r.tokens + (now - r.updated) * self.config.rate
+                )
+                r.updated = now
+                if r.tokens < 1:
+                    continue
+                r.tokens -= 1
+            if q.resolver < 0:
+                self._next_resolver = (ri + 1) % n
+            return ri
+        return -1
+
+    def _send_queued(self) -> None:
+        queue = self._queue
+        if not queue:
+            return
+        now = time.monotonic()
+        payload = self.config.edns_payload
+        fifo_index = 0
+        while queue:
+            q = queue[0]
+            ri = self._pick_resolver(q, now)
+            if ri < 0:
+                return
+            queue.popleft()
+            r = self._resolvers[ri]
+            us = r.sockets[(self.stats.sent) % len(r.sockets)]
+            if not us.free_ids:
+                queue.appendleft(q)
+                return
+            qid = us.free_ids.popleft()
+            msg = build_query(qid, q.wire, q.qtype_code, edns_payload=payload)
+            try:
+                us.sock.send(msg)
+            except OSError as exc:
+                us.free_ids.append(qid)
+                if exc.errno in (errno.EAGAIN, errno.ENOBUFS):
+                    queue.appendleft(q)
+                    return
+                self._final(q, Status.OTHER)
+                continue
+            q.resolver = ri
+            q.deadline_gen += 1
+            us.pending[qid] = q
+            r.inflight += 1
+            self.stats.sent += 1
+            fifo_index = min(q.attempt, len(self._timeouts) - 1)
+            timeout = self.config.timeout * (2**fifo_index)
+            self._timeouts[fifo_index].append(
+                (now + timeout, us.sock.fileno(), qid, q, q.deadline_gen)
+            )
+
+    # -- receiving ---------------------------------------------------------------------
+    def _recv_udp(self, us: _UdpSocket) -> None:
+        sock = us.sock
+        while True:
+            try:
+                data = sock.recv(65535)
+            except BlockingIOError:
+                return
+            except ConnectionRefusedError:
+                # ICMP port unreachable for one of our datagrams; the timeout handles it
+                continue
+            except OSError:
+                return
+            if len(data) < 12:
+                self._count_wire("short")
+                continue
+            qid = (data[0] << 8) | data[1]
+            q = us.pending.get(qid)
+            if q is None:
+                self.stats.mismatched += 1
+                continue
+            try:
+                resp = parse_response(data)
+            except WireError as exc:
+                self._count_wire(exc.code)
+                self.stats.malformed += 1
+                self._release(us, qid, q)
+                self._retry_or_final(q, Status.MALFORMED, backoff=False)
+                continue
+            if resp.question != q.question:
+                self.stats.mismatched += 1
+                continue
+            self._release(us, qid, q)
+            self.stats.fallbacks += resp.fallbacks
+            if resp.truncated:
+                self._start_tcp(q)
+                continue
+            self._handle_response(q, resp.rcode, resp.answers)
+
+    def _release(self, us: _UdpSocket, qid: int, q: Query) -> None:
+        del us.pending[qid]
+        us.free_ids.append(qid)
+        self._resolvers[us.resolver].inflight -= 1
+        q.deadline_gen += 1
+
+    def _handle_response(self, q: Query, rcode: int, answers: tuple[RR, ...]) -> None:
+        status = _STATUS_BY_RCODE.get(rcode, Status.OTHER)
+        r = self._resolvers[q.resolver]
+        if status in (Status.SERVFAIL, Status.REFUSED):
+            self._backoff(r)
+            self._retry_or_final(q, status, backoff=False, only_other=True)
+            return
+        if r.cap < self.config.max_inflight:
+            r.cap += 1
+        self.stats.answered += 1
+        q.answers_cb(q, status, answers)
+
+    def _backoff(self, r: _Resolver) -> None:
+        r.cap = max(self.config.min_inflight, r.cap // 2)
+
+    def _retry_or_final(
+        self, q: Query, status: Status, *, backoff: bool, only_other: bool = False
+    ) -> None:
+        if backoff:
+            self._backoff(self._resolvers[q.resolver])
+        q.attempt += 1
+        may_retry = q.attempt < self.config.attempts
+        if only_other and len(self._resolvers) == 1:
+            may_retry = False
+        if may_retry:
+            self.stats.retries += 1
+            self._queue.append(q)
+        else:
+            self._final(q, status)
+
+    def _final(self, q: Query, status: Status) -> None:
+        self.stats.final_errors += 1
+        q.answers_cb(q, status, ())
+
+    def _count_wire(self, code: str) -> None:
+        self.stats.wire_errors[code] = self.stats.wire_errors.get(code, 0) + 1
+
+    # -- timeouts ----------------------------------------------------------------------
+    def _nearest_deadline(self) -> float | None:
+        heads = [fifo[0][0] for fifo in self._timeouts if fifo]
+        heads += [c.deadline for c in self._tcp.values()]
+        return min(heads) if heads else None
+
+    def _expire(self, now: float) -> None:
+        for fifo in self._timeouts:
+            while fifo and fifo[0][0] <= now:
+                _, fd, qid, q, gen = fifo.popleft()
+                if q.deadline_gen != gen:
+                    continue  # answered or re-sent since
+                us = self._udp[fd]
+                if us.pending.get(qid) is not q:
+                    continue
+                self._release(us, qid, q)
+                self.stats.timeouts += 1
+                self._retry_or_final(q, Status.TIMEOUT, backoff=True)
+        for fd, conn in list(self._tcp.items()):
+            if conn.deadline <= now:
+                self._close_tcp(fd, conn)
+                self.stats.timeouts += 1
+                self._retry_or_final(conn.query, Status.TIMEOUT, backoff=False)
+
+    # -- TCP ---------------------------------------------------------------------------
+    def _start_tcp(self, q: Query) -> None:
+        r = self._resolvers[q.resolver]
+        s = socket.socket(r.family, socket.SOCK_STREAM)
+        s.setblocking(False)
+        err = s.connect_ex(r.addr)
+        if err not in (0, errno.EINPROGRESS):
+            s.close()
+            self._retry_or_final(q, Status.OTHER, backoff=False)
+            return
+        wire = build_query(
+            random.randrange(65536), q.wire, q.qtype_code, edns_payload=self.config.edns_payload
+        )
+        conn = _TcpConn(s, q, q.resolver, wire)
+        conn.deadline = time.monotonic() + self.config.tcp_timeout
+        self._tcp[s.fileno()] = conn
+        self._ep.register(s.fileno(), select.EPOLLOUT | select.EPOLLIN)
+        self.stats.tcp += 1
+
+    def _close_tcp(self, fd: int, conn: _TcpConn) -> None:
+        del self._tcp[fd]
+        with contextlib.suppress(OSError):
+            self._ep.unregister(fd)
+        conn.sock.close()
+
+    def _tcp_event(self, fd: int, conn: _TcpConn, ev: int) -> None:
+        q = conn.query
+        try:
+            if not conn.sent and ev & select.EPOLLOUT:
+                conn.sock.send(conn.wire)
+                conn.sent = True
+                self._ep.modify(fd, select.EPOLLIN)
+                return
+            if ev & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
+                chunk = conn.sock.recv(65537)
+                if chunk:
+                    conn.buf += chunk
+                if len(conn.buf) >= 2:
+                    need = _U16.unpack_from(conn.buf, 0)[0]
+                    if len(conn.buf) >= need + 2:
+                        data = bytes(conn.buf[2 : 2 + need])
+                        self._close_tcp(fd, conn)
+                        self._tcp_done(q, data, conn.wire[2:4])
+                        return
+                if not chunk:
+                    self._close_tcp(fd, conn)
+                    self._retry_or_final(q, Status.OTHER, backoff=False)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._close_tcp(fd, conn)
+            self._retry_or_final(q, Status.OTHER, backoff=False)
+
+    def _tcp_done(self, q: Query, data: bytes, qid_bytes: bytes) -> None:
+        try:
+            resp = parse_response(data)
+        except WireError as exc:
+            self._count_wire(exc.code)
+            self.stats.malformed += 1
+            self._retry_or_final(q, Status.MALFORMED, backoff=False)
+            return
+        if data[:2] != qid_bytes or resp.question != q.question:
+            self.stats.mismatched += 1
+            self._retry_or_final(q, Status.MALFORMED, backoff=False)
+            return
+        self._handle_response(q, resp.rcode, resp.answers)

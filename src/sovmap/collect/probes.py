@@ -1,0 +1,242 @@
+"""The probe plan per domain and the follow-up rules (MX host addresses, SPF includes,
+CNAME chains), as a small state machine per domain. Transport-agnostic: it asks questions
+through a :class:`Asker` and receives answers through :meth:`DomainScan.deliver`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Protocol
+
+import yaml
+
+from sovmap.model import RR, Observation, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    probe: str
+    name: str  # "@" or a label prefix
+    qtype: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProbePlan:
+    questions: tuple[Question, ...]
+    dkim_selectors: tuple[str, ...]
+    mx_address_types: tuple[str, ...]
+    cname_probes: frozenset[str]
+    cname_depth: int
+    spf_lookup_limit: int
+    max_mx_hosts: int
+
+    @property
+    def base_queries(self) -> int:
+        return len(self.questions) + len(self.dkim_selectors)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ProbePlan:
+        follow = raw.get("follow", {})
+        return cls(
+            questions=tuple(
+                Question(str(q["probe"]), str(q["name"]), str(q["type"])) for q in raw["questions"]
+            ),
+            dkim_selectors=tuple(str(s) for s in raw.get("dkim_selectors", ())),
+            mx_address_types=tuple(follow.get("mx_addresses", ("A", "AAAA"))),
+            cname_probes=frozenset(follow.get("cname_probes", ("web", "mx-host"))),
+            cname_depth=int(follow.get("cname_depth", 8)),
+            spf_lookup_limit=int(follow.get("spf_lookup_limit", 10)),
+            max_mx_hosts=int(follow.get("max_mx_hosts", 10)),
+        )
+
+
+@cache
+def default_plan() -> ProbePlan:
+    text = (resources.files("sovmap.collect") / "data" / "probes.yaml").read_text()
+    return ProbePlan.from_dict(yaml.safe_load(text))
+
+
+# -- SPF (RFC 7208) -----------------------------------------------------------------------
+_SPF_LOOKUP_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})
+
+
+@dataclass(frozen=True, slots=True)
+class SpfTerm:
+    qualifier: str  # + - ~ ?
+    name: str  # include, a, mx, ptr, exists, ip4, ip6, all, redirect, exp, ...
+    value: str  # domain-spec or address; "" when absent
+
+    @property
+    def counts_lookup(self) -> bool:
+        return self.name in _SPF_LOOKUP_MECHANISMS or self.name == "redirect"
+
+
+def is_spf(text: str) -> bool:
+    t = text.strip().lower()
+    return t == "v=spf1" or t.startswith("v=spf1 ")
+
+
+def parse_spf(text: str) -> tuple[SpfTerm, ...]:
+    """Split an SPF record into terms; never raises (unknown terms are kept as they are)."""
+    terms: list[SpfTerm] = []
+    for raw in text.split()[1:]:
+        qual = "+"
+        if raw[0] in "+-~?":
+            qual, raw = raw[0], raw[1:]
+        if not raw:
+            continue
+        if "=" in raw and (":" not in raw or raw.index("=") < raw.index(":")):
+            name, _, value = raw.partition("=")
+            terms.append(SpfTerm(qual, name.lower(), value))
+            continue
+        name, _, value = raw.partition(":")
+        name = name.lower()
+        if "/" in name:  # a/24, mx/24
+            name = name.split("/", 1)[0]
+        if name in ("a", "mx") and "/" in value:
+            value = value.split("/", 1)[0]
+        terms.append(SpfTerm(qual, name, value))
+    return tuple(terms)
+
+
+def spf_targets(terms: tuple[SpfTerm, ...]) -> Iterator[str]:
+    """Domains whose TXT records the SPF evaluation would fetch (include, redirect)."""
+    for t in terms:
+        if t.name in ("include", "redirect") and t.value and "%" not in t.value:
+            yield t.value.lower().rstrip(".")
+
+
+def chain_end(qname: str, answers: tuple[RR, ...]) -> tuple[str, tuple[str, ...]]:
+    """Follow CNAMEs in an answer from ``qname``; return the last name and the chain."""
+    cnames = {r.name: r.data for r in answers if r.rtype == "CNAME"}
+    cur = qname
+    chain: list[str] = []
+    while cur in cnames and len(chain) < 16:
+        cur = cnames[cur]
+        chain.append(cur)
+    return cur, tuple(chain)
+
+
+_NAME_OK = re.compile(r"^[a-z0-9_.*-]+$")
+
+
+class Asker(Protocol):
+    def ask(
+        self, owner: DomainScan, probe: str, qname: str, qtype: str, via: str, depth: int
+    ) -> None: ...
+
+    def finished(self, scan: DomainScan) -> None: ...
+
+
+class DomainScan:
+    """The probe plan of one domain, running: questions out, observations in."""
+
+    __slots__ = (
+        "asked",
+        "asker",
+        "attributes",
+        "domain",
+        "errors",
+        "observations",
+        "pending",
+        "plan",
+        "position",
+        "spf_lookups",
+    )
+
+    def __init__(
+        self,
+        domain: str,
+        plan: ProbePlan,
+        asker: Asker,
+        attributes: dict[str, str] | None = None,
+        position: int = 0,
+    ) -> None:
+        self.domain = domain
+        self.plan = plan
+        self.asker = asker
+        self.attributes = attributes or {}
+        self.position = position
+        self.observations: list[Observation] = []
+        self.pending = 0
+        self.errors = 0
+        self.spf_lookups = 0
+        self.asked: set[tuple[str, str, str]] = set()
+
+    def start(self) -> None:
+        self.pending += 1  # guard: answers from a cache may arrive while we are still asking
+        d = self.domain
+        for q in self.plan.questions:
+            name = d if q.name == "@" else f"{q.name}.{d}"
+            self._ask(q.probe, name, q.qtype, "", 0)
+        for sel in self.plan.dkim_selectors:
+            self._ask("dkim", f"{sel}._domainkey.{d}", "TXT", "", 0)
+        self._done_one()
+
+    def _ask(self, probe: str, qname: str, qtype: str, via: str, depth: int) -> None:
+        key = (probe, qname, qtype)
+        if key in self.asked:
+            return
+        self.asked.add(key)
+        if len(qname) > 253 or not _NAME_OK.match(qname) or ".." in qname:
+            self.observations.append(
+                Observation(probe, qname[:300], qtype, Status.MALFORMED, (), via)
+            )
+            self.errors += 1
+            return
+        self.pending += 1
+        self.asker.ask(self, probe, qname, qtype, via, depth)
+
+    def deliver(
+        self,
+        probe: str,
+        qname: str,
+        qtype: str,
+        via: str,
+        depth: int,
+        status: Status,
+        answers: tuple[RR, ...],
+    ) -> None:
+        self.observations.append(Observation(probe, qname, qtype, status, answers, via))
+        if not status.answered:
+            self.errors += 1
+        elif status is Status.NOERROR and answers:
+            self._follow(probe, qname, qtype, depth, answers)
+        self._done_one()
+
+    def _done_one(self) -> None:
+        self.pending -= 1
+        if self.pending == 0:
+            self.asker.finished(self)
+
+    def _follow(
+        self, probe: str, qname: str, qtype: str, depth: int, answers: tuple[RR, ...]
+    ) -> None:
+        plan = self.plan
+        if probe == "mx":
+            hosts = []
+            for r in answers:
+                if r.rtype == "MX":
+                    host = r.data.partition(" ")[2]
+                    if host and host not in hosts:
+                        hosts.append(host)
+            for host in hosts[: plan.max_mx_hosts]:
+                for t in plan.mx_address_types:
+                    self._ask("mx-host", host, t, qname, 0)
+        elif probe in ("txt", "spf") and qtype == "TXT":
+            for r in answers:
+                if r.rtype == "TXT" and is_spf(r.data):
+                    terms = parse_spf(r.data)
+                    self.spf_lookups += sum(1 for t in terms if t.counts_lookup)
+                    if self.spf_lookups > plan.spf_lookup_limit:
+                        continue
+                    for target in spf_targets(terms):
+                        self._ask("spf", target, "TXT", r.name, depth + 1)
+        if probe in plan.cname_probes and depth < plan.cname_depth:
+            end, chain = chain_end(qname, answers)
+            if chain and not any(r.name == end and r.rtype == qtype for r in answers):
+                self._ask(probe, end, qtype, qname, depth + 1)

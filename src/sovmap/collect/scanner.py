@@ -1,0 +1,156 @@
+"""Run the probe plans of many domains through one engine, with bounded memory.
+
+At most ``max_active`` domains are in progress at once; new domains are pulled from the input
+iterator only as others finish, so memory does not grow with the input. Follow-up questions
+that many domains share (SPF includes of large providers, MX host addresses) are answered from
+a bounded cache, and identical questions in flight are coalesced.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from sovmap.collect.engine import Engine, Query
+from sovmap.collect.inputs import DomainInput
+from sovmap.collect.probes import DomainScan, ProbePlan
+from sovmap.model import RR, DomainResult, Status
+
+_Waiter = tuple[DomainScan, str, str, int]  # owner, probe, via, depth
+_SHARED_PROBES = frozenset({"mx-host", "spf", "asn"})
+
+
+class _ProbeQuery(Query):
+    __slots__ = ("depth", "owner", "probe", "via")
+    owner: DomainScan
+    probe: str
+    via: str
+    depth: int
+
+
+class _SharedQuery(Query):
+    __slots__ = ("waiters",)
+    waiters: list[_Waiter]
+
+
+@dataclass
+class ScanCounters:
+    domains: int = 0
+    queries: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+
+
+class Scanner:
+    def __init__(
+        self,
+        engine: Engine,
+        plan: ProbePlan,
+        *,
+        max_active: int = 2000,
+        cache_size: int = 200_000,
+    ) -> None:
+        self.engine = engine
+        self.plan = plan
+        self.max_active = max_active
+        self.cache_size = cache_size
+        self.counters = ScanCounters()
+        self._cache: OrderedDict[tuple[str, str], tuple[Status, tuple[RR, ...]]] = OrderedDict()
+        self._inflight: dict[tuple[str, str], _SharedQuery] = {}
+        self._done: list[DomainScan] = []
+        self._active = 0
+
+    # -- Asker protocol ----------------------------------------------------------------
+    def ask(
+        self, owner: DomainScan, probe: str, qname: str, qtype: str, via: str, depth: int
+    ) -> None:
+        self.counters.queries += 1
+        if probe in _SHARED_PROBES:
+            key = (qname, qtype)
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.counters.cache_hits += 1
+                owner.deliver(probe, qname, qtype, via, depth, hit[0], hit[1])
+                return
+            shared = self._inflight.get(key)
+            if shared is None:
+                shared = _SharedQuery(qname, qtype, self._on_shared)
+                shared.waiters = [(owner, probe, via, depth)]
+                self._inflight[key] = shared
+                self.engine.submit(shared)
+            else:
+                self.counters.cache_hits += 1
+                shared.waiters.append((owner, probe, via, depth))
+            return
+        q = _ProbeQuery(qname, qtype, self._on_answer)
+        q.owner = owner
+        q.probe = probe
+        q.via = via
+        q.depth = depth
+        self.engine.submit(q)
+
+    def finished(self, scan: DomainScan) -> None:
+        self._done.append(scan)
+
+    # -- engine callbacks --------------------------------------------------------------
+    @staticmethod
+    def _on_answer(q: Query, status: Status, answers: tuple[RR, ...]) -> None:
+        assert isinstance(q, _ProbeQuery)
+        q.owner.deliver(q.probe, q.qname, q.qtype, q.via, q.depth, status, answers)
+
+    def _on_shared(self, q: Query, status: Status, answers: tuple[RR, ...]) -> None:
+        assert isinstance(q, _SharedQuery)
+        key = (q.qname, q.qtype)
+        self._inflight.pop(key, None)
+        if status.answered or status is Status.SERVFAIL:
+            self._cache[key] = (status, answers)
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        waiters: list[_Waiter] = q.waiters
+        for owner, probe, via, depth in waiters:
+            owner.deliver(probe, q.qname, q.qtype, via, depth, status, answers)
+
+    # -- driving -----------------------------------------------------------------------
+    def run(
+        self,
+        inputs: Iterable[DomainInput],
+        on_result: Callable[[DomainResult], None],
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        source: Iterator[DomainInput] = iter(inputs)
+        exhausted = False
+        engine = self.engine
+        while True:
+            while not exhausted and self._active < self.max_active:
+                item = next(source, None)
+                if item is None:
+                    exhausted = True
+                    break
+                self._active += 1
+                DomainScan(item.domain, self.plan, self, item.attributes, item.line).start()
+            if self._done:
+                done, self._done = self._done, []
+                for scan in done:
+                    self._active -= 1
+                    self.counters.domains += 1
+                    self.counters.errors += scan.errors
+                    on_result(
+                        DomainResult(
+                            domain=scan.domain,
+                            observations=tuple(scan.observations),
+                            attributes=scan.attributes,
+                            queries=len(scan.observations),
+                            errors=scan.errors,
+                            position=scan.position,
+                        )
+                    )
+                if on_tick is not None:
+                    on_tick()
+                continue
+            if exhausted and self._active == 0:
+                break
+            engine.poll(0.1)
+            if on_tick is not None:
+                on_tick()

@@ -1,0 +1,310 @@
+"""DNS wire format: queries built by hand, responses parsed by hand for the common types.
+
+The parser never raises anything but :class:`WireError` (with a stable ``code``) for any byte
+string, never loops on compression-pointer cycles (a pointer must point strictly backwards,
+and a name may take at most :data:`MAX_POINTERS` jumps), and rejects oversized or malformed
+records. Unusual record types are handed to dnspython's full rdata parser and, failing that,
+kept in the RFC 3597 generic form, so no answer is lost.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from sovmap.model import RR
+
+TYPES: dict[str, int] = {
+    "A": 1,
+    "NS": 2,
+    "CNAME": 5,
+    "SOA": 6,
+    "PTR": 12,
+    "MX": 15,
+    "TXT": 16,
+    "AAAA": 28,
+    "SRV": 33,
+    "DNAME": 39,
+    "OPT": 41,
+    "DS": 43,
+    "RRSIG": 46,
+    "DNSKEY": 48,
+    "HTTPS": 65,
+    "CAA": 257,
+}
+TYPE_NAMES: dict[int, str] = {v: k for k, v in TYPES.items()}
+RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
+
+MAX_POINTERS = 32
+MAX_NAME = 255
+MAX_RECORDS = 1024  # answers + authority + additional in one message we are willing to read
+MAX_TXT_RDATA = 65535
+DEFAULT_EDNS_PAYLOAD = 1232  # DNS flag day 2020 recommendation
+
+_HEADER = struct.Struct("!HHHHHH")
+_RRFIXED = struct.Struct("!HHIH")
+_U16 = struct.Struct("!H")
+_QTAIL = struct.Struct("!HH")
+
+
+class WireError(ValueError):
+    """A message that cannot be parsed. ``code`` is stable and counted by the engine."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+
+
+def type_code(name: str) -> int:
+    try:
+        return TYPES[name]
+    except KeyError:
+        if name.startswith("TYPE") and name[4:].isdigit():
+            return int(name[4:])
+        raise ValueError(f"unknown record type {name!r}") from None
+
+
+def type_name(code: int) -> str:
+    return TYPE_NAMES.get(code) or f"TYPE{code}"
+
+
+def encode_name(name: str) -> bytes:
+    """Encode a presentation-format name (ASCII or IDN) as uncompressed wire labels."""
+    name = name.strip()
+    if name.endswith("."):
+        name = name[:-1]
+    if not name:
+        return b"\x00"
+    out = bytearray()
+    for label in name.split("."):
+        try:
+            raw = label.encode("ascii")
+        except UnicodeEncodeError:
+            try:
+                raw = b"xn--" + label.encode("punycode")
+            except UnicodeError as exc:  # pragma: no cover - punycode accepts any str
+                raise ValueError(f"cannot encode label {label!r}") from exc
+        if not raw:
+            raise ValueError(f"empty label in {name!r}")
+        if len(raw) > 63:
+            raise ValueError(f"label longer than 63 octets in {name!r}")
+        out.append(len(raw))
+        out += raw
+    out.append(0)
+    if len(out) > MAX_NAME:
+        raise ValueError(f"name longer than 255 octets: {name!r}")
+    return bytes(out)
+
+
+def build_query(
+    qid: int,
+    qname_wire: bytes,
+    qtype: int,
+    *,
+    rd: bool = True,
+    edns_payload: int | None = DEFAULT_EDNS_PAYLOAD,
+) -> bytes:
+    """A query message; with ``edns_payload`` an OPT record advertising that buffer size."""
+    flags = 0x0100 if rd else 0
+    arcount = 1 if edns_payload else 0
+    msg = _HEADER.pack(qid, flags, 1, 0, 0, arcount) + qname_wire + _QTAIL.pack(qtype, 1)
+    if edns_payload:
+        # root name, TYPE OPT, CLASS = payload size, TTL = ext-rcode/version/flags, RDLEN 0
+        msg += b"\x00\x00\x29" + _U16.pack(edns_payload) + b"\x00\x00\x00\x00\x00\x00"
+    return msg
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    qid: int
+    rcode: int
+    truncated: bool
+    authoritative: bool
+    question: bytes  # the raw question section (name in wire form + type + class), lower-case
+    qtype: int
+    answers: tuple[RR, ...]
+    fallbacks: int = 0  # records decoded by the full parser
+
+    @property
+    def rcode_name(self) -> str:
+        return RCODES[self.rcode] if self.rcode < len(RCODES) else f"RCODE{self.rcode}"
+
+
+def _read_name(msg: bytes, offset: int) -> tuple[str, int]:
+    """Read a possibly compressed name; return (lower-case text without dot, next offset)."""
+    labels: list[str] = []
+    end = -1
+    jumps = 0
+    length = 0
+    pos = offset
+    limit = len(msg)
+    lowest = offset  # a pointer must point before every position visited so far
+    while True:
+        if pos >= limit:
+            raise WireError("short", "name runs past the end")
+        n = msg[pos]
+        if n == 0:
+            pos += 1
+            break
+        kind = n & 0xC0
+        if kind == 0xC0:
+            if pos + 1 >= limit:
+                raise WireError("short", "pointer runs past the end")
+            target = ((n & 0x3F) << 8) | msg[pos + 1]
+            if target >= lowest:
+                raise WireError("bad-pointer", f"pointer to {target} does not point backwards")
+            jumps += 1
+            if jumps > MAX_POINTERS:
+                raise WireError("bad-pointer", "too many compression pointers")
+            if end < 0:
+                end = pos + 2
+            lowest = target
+            pos = target
+            continue
+        if kind != 0:
+            raise WireError("label-type", f"unsupported label type {kind:#x}")
+        pos += 1
+        if pos + n > limit:
+            raise WireError("short", "label runs past the end")
+        length += n + 1
+        if length + 1 > MAX_NAME:
+            raise WireError("name-too-long", "name longer than 255 octets")
+        labels.append(msg[pos : pos + n].decode("latin-1").lower())
+        pos += n
+    return ".".join(labels), (end if end >= 0 else pos)
+
+
+def _txt_strings(msg: bytes, pos: int, end: int) -> str:
+    parts: list[str] = []
+    while pos < end:
+        n = msg[pos]
+        pos += 1
+        if pos + n > end:
+            raise WireError("rdata-overrun", "TXT string runs past its record")
+        parts.append(msg[pos : pos + n].decode("utf-8", "backslashreplace"))
+        pos += n
+    return "".join(parts)
+
+
+def _fallback_rdata(msg: bytes, rtype: int, pos: int, rdlen: int) -> tuple[str, int]:
+    """Decode an unusual record with dnspython; keep RFC 3597 generic form if that fails."""
+    try:
+        import dns.rdata
+        import dns.wire
+
+        parser = dns.wire.Parser(msg, pos)
+        with parser.restrict_to(rdlen):
+            rd = dns.rdata.from_wire_parser(
+                dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), parser
+            )
+        return rd.to_text(), 1
+    except Exception:
+        return f"\\# {rdlen} {msg[pos : pos + rdlen].hex()}".rstrip(), 1
+
+
+def _rdata(msg: bytes, rtype: int, pos: int, rdlen: int) -> tuple[str, int]:
+    end = pos + rdlen
+    if rtype == 1:
+        if rdlen != 4:
+            raise WireError("bad-rdata", "A record is not 4 octets")
+        return f"{msg[pos]}.{msg[pos + 1]}.{msg[pos + 2]}.{msg[pos + 3]}", 0
+    if rtype in (5, 2, 12, 39):
+        name, nxt = _read_name(msg, pos)
+        if nxt != end:
+            raise WireError("bad-rdata", "name does not fill its record")
+        return name, 0
+    if rtype == 15:
+        if rdlen < 3:
+            raise WireError("bad-rdata", "MX record too short")
+        name, nxt = _read_name(msg, pos + 2)
+        if nxt != end:
+            raise WireError("bad-rdata", "MX name does not fill its record")
+        return f"{_U16.unpack_from(msg, pos)[0]} {name}", 0
+    if rtype == 16:
+        if rdlen == 0:
+            raise WireError("bad-rdata", "empty TXT record")
+        return _txt_strings(msg, pos, end), 0
+    if rtype == 28:
+        if rdlen != 16:
+            raise WireError("bad-rdata", "AAAA record is not 16 octets")
+        return _ipv6_text(msg[pos:end]), 0
+    if rtype == 33:
+        if rdlen < 7:
+            raise WireError("bad-rdata", "SRV record too short")
+        prio, weight, port = struct.unpack_from("!HHH", msg, pos)
+        name, nxt = _read_name(msg, pos + 6)
+        if nxt != end:
+            raise WireError("bad-rdata", "SRV name does not fill its record")
+        return f"{prio} {weight} {port} {name}", 0
+    if rtype == 6:
+        mname, p = _read_name(msg, pos)
+        rname, p = _read_name(msg, p)
+        if p + 20 != end:
+            raise WireError("bad-rdata", "SOA record has the wrong length")
+        serial, refresh, retry, expire, minimum = struct.unpack_from("!IIIII", msg, p)
+        return f"{mname} {rname} {serial} {refresh} {retry} {expire} {minimum}", 0
+    return _fallback_rdata(msg, rtype, pos, rdlen)
+
+
+def _ipv6_text(raw: bytes) -> str:
+    import ipaddress
+
+    return str(ipaddress.IPv6Address(raw))
+
+
+def parse_response(msg: bytes) -> Response:
+    """Parse a response message: header, question and answer section.
+
+    Authority and additional sections are walked only to check the message is well formed
+    up to the answer section; their records are not returned.
+    """
+    if len(msg) < 12:
+        raise WireError("short", "message shorter than its header")
+    qid, flags, qd, an, ns, ar = _HEADER.unpack_from(msg, 0)
+    if not flags & 0x8000:
+        raise WireError("not-response", "QR bit not set")
+    if qd != 1:
+        raise WireError("bad-question", f"{qd} questions")
+    if an + ns + ar > MAX_RECORDS:
+        raise WireError("too-many-records", f"{an + ns + ar} records")
+    _, pos = _read_name(msg, 12)
+    if pos + 4 > len(msg):
+        raise WireError("short", "question runs past the end")
+    qtype = _U16.unpack_from(msg, pos)[0]
+    question = msg[12 : pos + 4].lower()
+    pos += 4
+    answers: list[RR] = []
+    fallbacks = 0
+    limit = len(msg)
+    for _ in range(an):
+        name, pos = _read_name(msg, pos)
+        if pos + 10 > limit:
+            raise WireError("short", "record header runs past the end")
+        rtype, rclass, ttl, rdlen = _RRFIXED.unpack_from(msg, pos)
+        pos += 10
+        if pos + rdlen > limit:
+            raise WireError("rdata-overrun", "record data runs past the end")
+        if rtype == 41:
+            raise WireError("bad-rdata", "OPT record in the answer section")
+        if rclass != 1:
+            pos += rdlen
+            continue
+        data, fb = _rdata(msg, rtype, pos, rdlen)
+        fallbacks += fb
+        pos += rdlen
+        answers.append(RR(name, type_name(rtype), min(ttl, 0x7FFFFFFF), data))
+    return Response(
+        qid=qid,
+        rcode=flags & 0x000F,
+        truncated=bool(flags & 0x0200),
+        authoritative=bool(flags & 0x0400),
+        question=question,
+        qtype=qtype,
+        answers=tuple(answers),
+        fallbacks=fallbacks,
+    )
+
+
+def question_bytes(qname_wire: bytes, qtype: int) -> bytes:
+    """The question section as :func:`parse_response` reports it, for matching."""
+    return qname_wire.lower() + _QTAIL.pack(qtype, 1)

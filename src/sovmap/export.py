@@ -1,0 +1,121 @@
+"""Write a scan's findings as CSV, JSON (lines) or Parquet, and summarise them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sovmap.model import Capability, Finding
+
+COLUMNS = (
+    "domain",
+    "capability",
+    "provider",
+    "parent",
+    "jurisdiction",
+    "confidence",
+    "provider_name",
+    "service",
+    "role",
+    "code",
+    "tags",
+    "evidence",
+)
+
+
+def finding_row(f: Finding) -> dict[str, Any]:
+    return {
+        "domain": f.domain,
+        "capability": f.capability.value,
+        "provider": f.provider,
+        "parent": f.parent,
+        "jurisdiction": f.jurisdiction,
+        "confidence": round(f.confidence, 3),
+        "provider_name": f.provider_name,
+        "service": f.service,
+        "role": f.role,
+        "code": f.code,
+        "tags": " ".join(f.tags),
+        "evidence": "; ".join(f"{e.probe}:{e.value}" for e in f.evidence[:6]),
+    }
+
+
+def write_findings(path: Path, findings: Iterable[Finding]) -> int:
+    """Format by extension: .csv, .json / .jsonl (one finding per line), .parquet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    n = 0
+    if suffix == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=COLUMNS)
+            w.writeheader()
+            for f in findings:
+                w.writerow(finding_row(f))
+                n += 1
+    elif suffix in (".json", ".jsonl"):
+        with path.open("w", encoding="utf-8") as fh:
+            for f in findings:
+                fh.write(json.dumps(f.to_json(), ensure_ascii=False) + "\n")
+                n += 1
+    elif suffix == ".parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise RuntimeError("Parquet output needs the 'parquet' extra (pyarrow)") from exc
+        rows = [finding_row(f) for f in findings]
+        n = len(rows)
+        table = pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in COLUMNS})
+        pq.write_table(table, str(path))
+    else:
+        raise ValueError(f"unknown output format {suffix!r}: use .csv, .json, .jsonl or .parquet")
+    return n
+
+
+@dataclass
+class Summary:
+    domains: int
+    by_capability: dict[str, Counter[str]]  # capability -> jurisdiction class -> domains
+    providers: Counter[tuple[str, str, str]]  # (capability, provider name, jurisdiction)
+
+
+def _jur_class(f: Finding) -> str:
+    if not f.jurisdiction:
+        return "unknown"
+    if f.jurisdiction == "US" or "us-cloud-act" in f.tags:
+        return "US"
+    return f.jurisdiction
+
+
+def summarise(findings: Iterable[Finding], domains: int) -> Summary:
+    by_cap: dict[str, Counter[str]] = {}
+    providers: Counter[tuple[str, str, str]] = Counter()
+    for f in findings:
+        if f.role not in ("primary", "behind-gateway", "behind-relay"):
+            continue
+        by_cap.setdefault(f.capability.value, Counter())[_jur_class(f)] += 1
+        providers[(f.capability.value, f.provider_name, f.jurisdiction or "?")] += 1
+    return Summary(domains, by_cap, providers)
+
+
+def render_summary(s: Summary, top: int = 12) -> Iterator[str]:
+    yield f"{s.domains} domains"
+    yield ""
+    yield f"{'capability':<16} {'US':>7} {'EU/other':>9} {'unknown':>8}   top jurisdictions"
+    for cap in Capability:
+        c = s.by_capability.get(cap.value)
+        if not c:
+            continue
+        us, unk = c.get("US", 0), c.get("unknown", 0)
+        other = sum(c.values()) - us - unk
+        tops = ", ".join(f"{j} {n}" for j, n in c.most_common(4))
+        yield f"{cap.value:<16} {us:>7} {other:>9} {unk:>8}   {tops}"
+    yield ""
+    yield f"{'capability':<16} {'provider':<32} {'jur':<4} {'domains':>8}"
+    for (cap_name, name, jur), n in s.providers.most_common(top):
+        yield f"{cap_name:<16} {name[:32]:<32} {jur:<4} {n:>8}"

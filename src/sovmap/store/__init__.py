@@ -1,0 +1,302 @@
+"""Persistence of scans, raw observations and findings: SQLite by default, PostgreSQL by URL.
+
+Every domain's observations and findings are written in one transaction together with the
+row that marks the domain done, so a scan killed at any point resumes without losing or
+doubling a domain (the primary key ``(scan_id, domain)`` makes a second write impossible).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from sovmap.model import DomainResult, Finding, Observation
+from sovmap.store.schema import findings, metadata, scan_domains, scans
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def database_url(target: str | Path) -> str:
+    """A path becomes a SQLite URL; URLs pass through (``postgresql://`` gets psycopg)."""
+    text = str(target)
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser()}"
+    if text.startswith("postgresql://") or text.startswith("postgres://"):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    id: int
+    started_at: str
+    finished_at: str | None
+    status: str
+    input: str
+    input_digest: str
+    shard: str
+    knowledge_version: str
+    label: str
+    domains: int = 0
+
+
+def _pack_observations(obs: Sequence[Observation]) -> bytes:
+    raw = json.dumps([o.to_json() for o in obs], separators=(",", ":"))
+    return zlib.compress(raw.encode(), 6)
+
+
+def unpack_observations(blob: bytes) -> tuple[Observation, ...]:
+    return tuple(Observation.from_json(o) for o in json.loads(zlib.decompress(blob)))
+
+
+def _finding_row(scan_id: int, f: Finding, kv: str) -> dict[str, Any]:
+    return {
+        "scan_id": scan_id,
+        "domain": f.domain,
+        "capability": f.capability.value,
+        "provider": f.provider,
+        "provider_name": f.provider_name,
+        "parent": f.parent,
+        "jurisdiction": f.jurisdiction,
+        "confidence": f.confidence,
+        "code": f.code,
+        "role": f.role,
+        "service": f.service,
+        "tags": json.dumps(list(f.tags)),
+        "evidence": json.dumps([e.to_json() for e in f.evidence], separators=(",", ":")),
+        "knowledge_version": kv,
+    }
+
+
+def finding_from_row(row: Any) -> Finding:
+    m = row._mapping
+    return Finding.from_json(
+        {
+            "domain": m["domain"],
+            "capability": m["capability"],
+            "provider": m["provider"],
+            "provider_name": m["provider_name"],
+            "parent": m["parent"],
+            "jurisdiction": m["jurisdiction"],
+            "confidence": m["confidence"],
+            "code": m["code"],
+            "role": m["role"],
+            "service": m["service"],
+            "tags": json.loads(m["tags"]),
+            "evidence": json.loads(m["evidence"]),
+        }
+    )
+
+
+class Store:
+    def __init__(self, target: str | Path) -> None:
+        self.url = database_url(target)
+        self.engine: Engine = create_engine(self.url, future=True)
+        if self.url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- scans -------------------------------------------------------------------------
+    def start_scan(
+        self,
+        *,
+        input: str,
+        input_digest: str,
+        shard: str = "",
+        knowledge_version: str = "",
+        params: dict[str, Any] | None = None,
+        label: str = "",
+    ) -> int:
+        with self.engine.begin() as c:
+            res = c.execute(
+                insert(scans).values(
+                    started_at=now_iso(),
+                    status="running",
+                    input=input,
+                    input_digest=input_digest,
+                    shard=shard,
+                    knowledge_version=knowledge_version,
+                    params=json.dumps(params or {}),
+                    label=label,
+                )
+            )
+            pk = res.inserted_primary_key
+            assert pk is not None
+            return int(pk[0])
+
+    def resumable_scan(self, input_digest: str, shard: str = "") -> int | None:
+        with self.engine.connect() as c:
+            row = c.execute(
+                select(scans.c.id)
+                .where(scans.c.input_digest == input_digest, scans.c.shard == shard)
+                .where(scans.c.status == "running")
+                .order_by(scans.c.id.desc())
+                .limit(1)
+            ).first()
+        return int(row[0]) if row else None
+
+    def finish_scan(self, scan_id: int, status: str = "done") -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                update(scans)
+                .where(scans.c.id == scan_id)
+                .values(status=status, finished_at=now_iso())
+            )
+
+    def scans(self) -> list[ScanInfo]:
+        counts = (
+            select(scan_domains.c.scan_id, func.count().label("n"))
+            .group_by(scan_domains.c.scan_id)
+            .subquery()
+        )
+        q = (
+            select(scans, counts.c.n)
+            .select_from(scans.outerjoin(counts, counts.c.scan_id == scans.c.id))
+            .order_by(scans.c.id)
+        )
+        with self.engine.connect() as c:
+            return [
+                ScanInfo(
+                    id=r.id,
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                    status=r.status,
+                    input=r.input,
+                    input_digest=r.input_digest,
+                    shard=r.shard,
+                    knowledge_version=r.knowledge_version,
+                    label=r.label,
+                    domains=int(r.n or 0),
+                )
+                for r in c.execute(q)
+            ]
+
+    def latest_scan(self) -> int | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(func.max(scans.c.id))).first()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def done_domains(self, scan_id: int) -> set[str]:
+        with self.engine.connect() as c:
+            return {
+                r[0]
+                for r in c.execute(
+                    select(scan_domains.c.domain).where(scan_domains.c.scan_id == scan_id)
+                )
+            }
+
+    # -- results -----------------------------------------------------------------------
+    def write_results(
+        self,
+        scan_id: int,
+        batch: Iterable[tuple[DomainResult, Sequence[Finding]]],
+        knowledge_version: str,
+    ) -> int:
+        """Write a batch of domains (observations + findings) in ONE transaction."""
+        dom_rows: list[dict[str, Any]] = []
+        find_rows: list[dict[str, Any]] = []
+        for result, fs in batch:
+            dom_rows.append(
+                {
+                    "scan_id": scan_id,
+                    "domain": result.domain,
+                    "position": result.position,
+                    "attributes": json.dumps(result.attributes, ensure_ascii=False),
+                    "queries": result.queries,
+                    "errors": result.errors,
+                    "observations": _pack_observations(result.observations),
+                }
+            )
+            find_rows.extend(_finding_row(scan_id, f, knowledge_version) for f in fs)
+        if not dom_rows:
+            return 0
+        with self.engine.begin() as c:
+            c.execute(insert(scan_domains), dom_rows)
+            if find_rows:
+                c.execute(insert(findings), find_rows)
+        return len(dom_rows)
+
+    def iter_results(
+        self, scan_id: int, domain: str | None = None, chunk: int = 2000
+    ) -> Iterator[tuple[str, dict[str, str], tuple[Observation, ...]]]:
+        """Stored domains of a scan in input order, with attributes and raw observations."""
+        q = select(
+            scan_domains.c.domain, scan_domains.c.attributes, scan_domains.c.observations
+        ).where(scan_domains.c.scan_id == scan_id)
+        if domain is not None:
+            q = q.where(scan_domains.c.domain == domain)
+        q = q.order_by(scan_domains.c.position, scan_domains.c.domain)
+        with self.engine.connect() as c:
+            res = c.execution_options(stream_results=True, yield_per=chunk).execute(q)
+            for row in res:
+                yield row[0], json.loads(row[1]), unpack_observations(row[2])
+
+    def findings(
+        self, scan_id: int, domain: str | None = None, capability: str | None = None
+    ) -> list[Finding]:
+        q = select(findings).where(findings.c.scan_id == scan_id)
+        if domain is not None:
+            q = q.where(findings.c.domain == domain)
+        if capability is not None:
+            q = q.where(findings.c.capability == capability)
+        q = q.order_by(findings.c.domain, findings.c.capability, findings.c.id)
+        with self.engine.connect() as c:
+            return [finding_from_row(r) for r in c.execute(q)]
+
+    def iter_findings(self, scan_id: int, chunk: int = 5000) -> Iterator[Finding]:
+        q = (
+            select(findings)
+            .where(findings.c.scan_id == scan_id)
+            .order_by(findings.c.domain, findings.c.capability, findings.c.id)
+        )
+        with self.engine.connect() as c:
+            res = c.execution_options(stream_results=True, yield_per=chunk).execute(q)
+            for r in res:
+                yield finding_from_row(r)
+
+    def replace_findings(
+        self, scan_id: int, batch: Iterable[tuple[str, Sequence[Finding]]], knowledge_version: str
+    ) -> None:
+        """Reclassification: swap the findings of these domains in one transaction."""
+        items = list(batch)
+        with self.engine.begin() as c:
+            _delete_findings(c, scan_id, [d for d, _ in items])
+            rows = [_finding_row(scan_id, f, knowledge_version) for _, fs in items for f in fs]
+            if rows:
+                c.execute(insert(findings), rows)
+
+    def set_knowledge_version(self, scan_id: int, version: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(scans).where(scans.c.id == scan_id).values(knowledge_version=version))
+
+
+def _delete_findings(c: Connection, scan_id: int, domains: list[str]) -> None:
+    for i in range(0, len(domains), 500):
+        part = domains[i : i + 500]
+        c.execute(
+            delete(findings).where(findings.c.scan_id == scan_id, findings.c.domain.in_(part))
+        )
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+__all__ = ["ScanInfo", "Store", "database_url", "finding_from_row", "unpack_observations"]
