@@ -1,0 +1,1 @@
+"""The inside-out register: processes, services, providers, data and contracts, as files."""

@@ -1,0 +1,150 @@
+"""Checks a schema cannot express: references resolve, identifiers are well-formed (LEI
+check digits, EUID, ISO country and currency codes, DORA service types), no dependency
+cycles. Pure: a register in, problems out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sovmap.register.codec import COUNTRY_FIELDS, CURRENCY_FIELDS, LEI_FIELDS, field_specs
+from sovmap.register.identifiers import (
+    countries,
+    currencies,
+    euid_problem,
+    ict_service_types,
+    lei_problem,
+)
+from sovmap.register.model import Location, Register, Valued, where
+from sovmap.register.problems import Problem
+
+_NOWHERE = Location("?", 1)
+
+
+def _p(at: Location | None, field: str, code: str, message: str) -> Problem:
+    at = at or _NOWHERE
+    return Problem(at.file, at.line, field, code, message)
+
+
+def _entities(register: Register) -> Iterator[tuple[str, Any]]:
+    yield "organisation", register.organisation
+    for section in ("processes", "services", "providers", "data_assets", "contracts"):
+        for entity in getattr(register, section).values():
+            yield section, entity
+
+
+def _identifier_problems(register: Register) -> Iterator[Problem]:
+    types = ict_service_types()
+    for section, entity in _entities(register):
+        label = section if section == "organisation" else f"{section}[{entity.id}]"
+        for spec in field_specs(type(entity)):
+            if not spec.valued:
+                continue
+            v: Valued[Any] = getattr(entity, spec.name)
+            if v.value is None:
+                continue
+            where = f"{label}.{spec.name}"
+            if spec.name in COUNTRY_FIELDS and v.value not in countries():
+                yield _p(v.at, where, "BAD_COUNTRY", f"{v.value!r} is not an ISO 3166 code")
+            elif spec.name in CURRENCY_FIELDS and v.value not in currencies():
+                yield _p(v.at, where, "BAD_CURRENCY", f"{v.value!r} is not an ISO 4217 code")
+            elif spec.name in LEI_FIELDS and (why := lei_problem(v.value)):
+                yield _p(v.at, where, "BAD_LEI", f"{v.value!r}: {why}")
+            elif spec.name == "euid" and (why := euid_problem(v.value)):
+                yield _p(v.at, where, "BAD_EUID", f"{v.value!r}: {why}")
+            elif spec.name == "dora_service_type" and v.value not in types:
+                yield _p(
+                    v.at,
+                    where,
+                    "BAD_SERVICE_TYPE",
+                    f"{v.value!r} is not a DORA ICT service type (S01 ... S19)",
+                )
+
+
+def _ref(
+    target: dict[str, Any] | Any, ref: str | None, at: Location | None, where: str, kind: str
+) -> Iterator[Problem]:
+    if ref is not None and ref not in target:
+        yield _p(at, where, "UNKNOWN_REF", f"no {kind} with id {ref!r}")
+
+
+def _reference_problems(r: Register) -> Iterator[Problem]:
+    svc, prov, con, proc = r.services, r.providers, r.contracts, r.processes
+    for p in r.processes.values():
+        w = f"processes[{p.id}]"
+        for i, sid in enumerate(p.services):
+            yield from _ref(svc, sid, where(p, f"services.{i}"), f"{w}.services", "service")
+        steps = [s.after_hours for s in p.escalation]
+        if steps != sorted(steps):
+            yield _p(
+                where(p, "escalation"),
+                f"{w}.escalation",
+                "ESCALATION_ORDER",
+                "escalation steps must be in increasing order of after_hours",
+            )
+    for s in r.services.values():
+        w = f"services[{s.id}]"
+        yield from _ref(prov, s.provider.value, s.provider.at, f"{w}.provider", "provider")
+        yield from _ref(con, s.contract.value, s.contract.at, f"{w}.contract", "contract")
+        yield from _ref(svc, s.fallback.value, s.fallback.at, f"{w}.fallback", "service")
+        yield from _ref(svc, s.backup.value, s.backup.at, f"{w}.backup", "service")
+        for i, d in enumerate(s.depends_on):
+            at = where(s, f"depends_on.{i}")
+            yield from _ref(svc, d.service, at, f"{w}.depends_on", "service")
+            if d.service == s.id:
+                yield _p(at, f"{w}.depends_on", "SELF_DEPENDENCY", "depends on itself")
+    for pv in r.providers.values():
+        w = f"providers[{pv.id}]"
+        yield from _ref(prov, pv.parent.value, pv.parent.at, f"{w}.parent", "provider")
+        for i, sub in enumerate(pv.subcontractors):
+            at = where(pv, f"subcontractors.{i}")
+            yield from _ref(prov, sub.provider, at, f"{w}.subcontractors", "provider")
+            for sid in sub.services:
+                yield from _ref(svc, sid, at, f"{w}.subcontractors", "service")
+    for da in r.data_assets.values():
+        w = f"data_assets[{da.id}]"
+        for i, pid in enumerate(da.processes):
+            yield from _ref(proc, pid, where(da, f"processes.{i}"), f"{w}.processes", "process")
+        for i, link in enumerate(da.services):
+            at = where(da, f"services.{i}")
+            yield from _ref(svc, link.service, at, f"{w}.services", "service")
+    for c in r.contracts.values():
+        w = f"contracts[{c.id}]"
+        yield from _ref(prov, c.provider.value, c.provider.at, f"{w}.provider", "provider")
+        yield from _ref(con, c.overarching.value, c.overarching.at, f"{w}.overarching", "contract")
+        for i, sid in enumerate(c.services):
+            yield from _ref(svc, sid, where(c, f"services.{i}"), f"{w}.services", "service")
+        if c.start.value and c.end.value and c.end.value < c.start.value:
+            yield _p(c.end.at, f"{w}.end", "END_BEFORE_START", "the contract ends before it starts")
+
+
+def _cycle_problems(r: Register) -> Iterator[Problem]:
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+
+    def visit(sid: str, stack: list[str]) -> Iterator[Problem]:
+        state[sid] = 1
+        svc = r.services.get(sid)
+        for d in svc.depends_on if svc else ():
+            if state.get(d.service) == 1:
+                cycle = [*stack[stack.index(d.service) :], d.service] if d.service in stack else []
+                yield _p(
+                    d.at or (svc.at if svc else None),
+                    f"services[{sid}].depends_on",
+                    "DEPENDENCY_CYCLE",
+                    "dependency cycle: " + " -> ".join(cycle),
+                )
+            elif d.service not in state:
+                yield from visit(d.service, [*stack, d.service])
+        state[sid] = 2
+
+    for sid in r.services:
+        if sid not in state:
+            yield from visit(sid, [sid])
+
+
+def check_semantics(register: Register) -> list[Problem]:
+    return [
+        *_identifier_problems(register),
+        *_reference_problems(register),
+        *_cycle_problems(register),
+    ]

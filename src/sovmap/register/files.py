@@ -1,0 +1,399 @@
+"""A register is a directory of YAML files (and CSV files for tabular sections).
+
+Any ``*.yaml``/``*.yml`` file may hold any section (``organisation``, ``processes``,
+``services``, ``providers``, ``data_assets``, ``contracts``); a CSV file holds the section
+it is named after (``contracts.csv``). An entity with the same id in several files is merged
+field by field: a value a person entered wins over an inferred one, which wins over a
+missing one; two different entered values are a conflict. That is how proposals from a scan
+(written to their own file) never overwrite what a person entered.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from sovmap.register.checks import check_semantics
+from sovmap.register.codec import (
+    ENTITY_KINDS,
+    DecodeError,
+    decode_entity,
+    encode_entity,
+    field_specs,
+)
+from sovmap.register.model import (
+    Location,
+    Organisation,
+    Origin,
+    Register,
+    Valued,
+)
+from sovmap.register.problems import Problem, RegisterError, Severity, field_path
+from sovmap.register.yamlio import LineMap, YamlSyntaxError, dump_yaml, load_yaml
+
+SECTION_ORDER = ("organisation", *ENTITY_KINDS)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = (resources.files("sovmap.register") / "schema" / "register.schema.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    register: Register | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+    @property
+    def ok(self) -> bool:
+        return self.register is not None and not self.errors
+
+
+@dataclass
+class _Doc:
+    file: str
+    data: dict[str, Any]
+    lines: LineMap
+
+
+def _label(data: dict[str, Any], path: tuple[str | int, ...]) -> str:
+    """Field path with entity ids instead of list positions where known."""
+    if len(path) >= 2 and isinstance(path[1], int):
+        items = data.get(str(path[0]))
+        if isinstance(items, list) and path[1] < len(items):
+            item = items[path[1]]
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                return field_path((f"{path[0]}[{item['id']}]", *path[2:]))
+    return field_path(path)
+
+
+def _schema_problems(doc: _Doc) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(schema())
+    out = []
+    for err in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path))):
+        path = tuple(err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = err.schema.get("properties", {}) if isinstance(err.schema, dict) else {}
+            for key in [k for k in err.instance if k not in known]:
+                at = (*path, key)
+                line = doc.lines.line(at)
+                msg = f"unknown field {key!r}"
+                out.append(Problem(doc.file, line, _label(doc.data, at), "UNKNOWN_FIELD", msg))
+            continue
+        line = doc.lines.line(path)
+        out.append(Problem(doc.file, line, _label(doc.data, path), "SCHEMA", err.message))
+    return out
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _csv_value(base: Any, text: str) -> Any:
+    if text == "":
+        return None
+    if base is tuple:
+        return [x.strip() for x in text.split(";") if x.strip()]
+    if base is bool:
+        low = text.strip().lower()
+        if low in ("true", "yes", "ja", "1"):
+            return True
+        if low in ("false", "no", "nee", "0"):
+            return False
+        return text
+    if base in (int, float):
+        try:
+            return int(text) if base is int else float(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _csv_nested(name: str, text: str) -> list[Any]:
+    items = [x.strip() for x in text.split(";") if x.strip()]
+    if name == "depends_on":
+        out: list[Any] = []
+        for item in items:
+            service, _, kind = item.partition(":")
+            out.append({"service": service, "kind": kind or "other"})
+        return out
+    if name == "escalation":
+        steps: list[Any] = []
+        for item in items:
+            hours, _, impact = item.partition(":")
+            try:
+                steps.append({"after_hours": float(hours), "impact": impact})
+            except ValueError:
+                steps.append({"after_hours": hours, "impact": impact})
+        return steps
+    if name == "subcontractors":
+        return [{"provider": x} for x in items]
+    return items
+
+
+def _read_csv(text: str, section: str, file: str) -> tuple[dict[str, Any], LineMap]:
+    cls = ENTITY_KINDS[section]
+    specs = {s.name: s for s in field_specs(cls)}
+    reader = csv.DictReader(io.StringIO(text))
+    rows: list[dict[str, Any]] = []
+    lines = LineMap()
+    lines.lines[(section,)] = 1
+    for i, row in enumerate(reader):
+        line = reader.line_num
+        lines.lines[(section, i)] = line
+        raw: dict[str, Any] = {}
+        for column, cell in row.items():
+            if column is None:
+                raw.setdefault("_extra", cell)
+                continue
+            text = (cell or "").strip()
+            name, _, attr = column.strip().partition(".")
+            lines.lines[(section, i, name)] = line
+            if text == "":
+                continue
+            spec = specs.get(name)
+            if attr:  # provenance.columns: field.provenance / .source / .evidence
+                wrapper = raw.setdefault(name, {"value": None})
+                if not isinstance(wrapper, dict):
+                    wrapper = raw[name] = {"value": wrapper}
+                wrapper[attr] = text.split(";") if attr == "evidence" else text
+            elif spec is not None and spec.many:
+                raw[name] = _csv_nested(name, text)
+            elif spec is not None and spec.valued:
+                value = _csv_value(spec.base, text)
+                if isinstance(raw.get(name), dict):
+                    raw[name]["value"] = value
+                else:
+                    raw[name] = value
+            elif name == "evidence":
+                raw[name] = text.split(";")
+            else:
+                raw[name] = text
+        for value in raw.values():
+            if isinstance(value, dict) and "value" in value:
+                value.setdefault("provenance", "entered")
+        rows.append(raw)
+    return {section: rows}, lines
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
+    docs: list[_Doc] = []
+    problems: list[Problem] = []
+    files = sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".csv")
+    )
+    for path in files:
+        rel = str(path.relative_to(root))
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".csv":
+            if path.stem not in ENTITY_KINDS:
+                problems.append(
+                    Problem(
+                        rel,
+                        1,
+                        "(file)",
+                        "CSV_SECTION",
+                        f"a CSV file is named after its section: one of {', '.join(ENTITY_KINDS)}",
+                    )
+                )
+                continue
+            data, lines = _read_csv(text, path.stem, rel)
+        else:
+            try:
+                loaded, lines = load_yaml(text)
+            except YamlSyntaxError as exc:
+                problems.append(Problem(rel, exc.line, "(document)", "YAML_SYNTAX", exc.message))
+                continue
+            if loaded is None:
+                continue
+            if not isinstance(loaded, dict):
+                problems.append(
+                    Problem(rel, 1, "(document)", "SCHEMA", "a register file is a mapping")
+                )
+                continue
+            data = loaded
+        docs.append(_Doc(rel, data, lines))
+    return docs, problems
+
+
+_PRECEDENCE = {Origin.ENTERED: 2, Origin.INFERRED: 1, Origin.MISSING: 0}
+
+
+def _merge(a: Any, b: Any, problems: list[Problem], section: str) -> Any:
+    """Merge two readings of one entity; ``a`` was read first."""
+    changes: dict[str, Any] = {}
+    for spec in field_specs(type(a)):
+        va, vb = getattr(a, spec.name), getattr(b, spec.name)
+        if spec.valued:
+            assert isinstance(va, Valued) and isinstance(vb, Valued)
+            if va.origin is Origin.ENTERED and vb.origin is Origin.ENTERED and va.value != vb.value:
+                at = vb.at or Location("?", 1)
+                problems.append(
+                    Problem(
+                        at.file,
+                        at.line,
+                        f"{section}[{a.id}].{spec.name}",
+                        "CONFLICT",
+                        f"entered as {va.value!r} at {va.at} and as {vb.value!r} here",
+                    )
+                )
+            elif _PRECEDENCE[vb.origin] > _PRECEDENCE[va.origin]:
+                changes[spec.name] = vb
+        elif spec.many:
+            seen = list(va)
+            keys = {_key(x) for x in va}
+            seen += [x for x in vb if _key(x) not in keys]
+            changes[spec.name] = tuple(seen)
+    origin_a = getattr(a, "origin", Origin.ENTERED)
+    origin_b = getattr(b, "origin", Origin.ENTERED)
+    if _PRECEDENCE[origin_b] > _PRECEDENCE[origin_a]:
+        changes["origin"] = origin_b
+        changes["name"] = b.name
+        changes["at"] = b.at
+    return replace(a, **changes)
+
+
+def _key(item: Any) -> Any:
+    for attr in ("service", "provider"):
+        if hasattr(item, attr):
+            return (attr, getattr(item, attr), getattr(item, "kind", None))
+    return item
+
+
+def check_register(root: Path | str) -> CheckResult:
+    """Read and check a register directory; never raises for bad content."""
+    root = Path(root)
+    if not root.is_dir():
+        return CheckResult(
+            None,
+            (
+                Problem(
+                    str(root),
+                    1,
+                    "(path)",
+                    "NOT_A_DIRECTORY",
+                    "a register is a directory of YAML/CSV files",
+                ),
+            ),
+        )
+    docs, problems = _read_docs(root)
+    organisation: Organisation | None = None
+    sections: dict[str, dict[str, Any]] = {k: {} for k in ENTITY_KINDS}
+    for doc in docs:
+        schema_problems = _schema_problems(doc)
+        if schema_problems:
+            problems.extend(schema_problems)
+            continue
+
+        def locate(
+            path: tuple[str | int, ...], base: tuple[str | int, ...] = (), doc: _Doc = doc
+        ) -> Location:
+            return Location(doc.file, doc.lines.line((*base, *path)))
+
+        if "organisation" in doc.data:
+            try:
+                org = decode_entity(
+                    Organisation, doc.data["organisation"], lambda p: locate(p, ("organisation",))
+                )
+            except DecodeError as exc:
+                problems.append(_decode_problem(doc, ("organisation",), exc))
+            else:
+                organisation = (
+                    org
+                    if organisation is None
+                    else _merge(organisation, org, problems, "organisation")
+                )
+        for section, cls in ENTITY_KINDS.items():
+            for i, raw in enumerate(doc.data.get(section, ())):
+                base: tuple[str | int, ...] = (section, i)
+                try:
+                    entity = decode_entity(cls, raw, functools.partial(locate, base=base))
+                except DecodeError as exc:
+                    problems.append(_decode_problem(doc, base, exc))
+                    continue
+                known = sections[section]
+                known[entity.id] = (
+                    _merge(known[entity.id], entity, problems, section)
+                    if entity.id in known
+                    else entity
+                )
+    if organisation is None:
+        if problems:  # the organisation may sit in a file that could not be read
+            return CheckResult(None, tuple(problems))
+        problems.append(
+            Problem(
+                ".", 1, "organisation", "NO_ORGANISATION", "no file has an `organisation` section"
+            )
+        )
+        return CheckResult(None, tuple(problems))
+    register = Register(
+        organisation=organisation,
+        processes=sections["processes"],
+        services=sections["services"],
+        providers=sections["providers"],
+        data_assets=sections["data_assets"],
+        contracts=sections["contracts"],
+    )
+    problems.extend(check_semantics(register))
+    return CheckResult(register, tuple(problems))
+
+
+def _decode_problem(doc: _Doc, base: tuple[str | int, ...], exc: DecodeError) -> Problem:
+    path = (*base, exc.field)
+    return Problem(doc.file, doc.lines.line(path), _label(doc.data, path), "BAD_VALUE", exc.message)
+
+
+def load_register(root: Path | str) -> Register:
+    """Read a register directory; raise :class:`RegisterError` listing every error."""
+    result = check_register(root)
+    if result.register is None or result.errors:
+        raise RegisterError(list(result.errors))
+    return result.register
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def register_to_data(register: Register, only: Iterable[str] | None = None) -> dict[str, Any]:
+    """Plain data of a register, one key per section (``only``: entity ids to keep)."""
+    keep = set(only) if only is not None else None
+    out: dict[str, Any] = {}
+    if keep is None or register.organisation.id in keep:
+        out["organisation"] = encode_entity(register.organisation)
+    for section in ENTITY_KINDS:
+        entities = getattr(register, section).values()
+        items = [encode_entity(e) for e in entities if keep is None or e.id in keep]
+        if items:
+            out[section] = items
+    return out
+
+
+def write_register(register: Register, root: Path | str) -> list[Path]:
+    """Write a register as one YAML file per section; returns the files written."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    data = register_to_data(register)
+    written = []
+    for section, value in data.items():
+        path = root / f"{section.replace('_', '-')}.yaml"
+        path.write_text(dump_yaml({section: value}), encoding="utf-8")
+        written.append(path)
+    return written
