@@ -1,0 +1,1 @@
+"""Reports: a self-contained HTML report, Markdown, and a parliamentary brief (NL/EN)."""

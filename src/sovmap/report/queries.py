@@ -1,0 +1,387 @@
+"""Read-only questions to the store, shared by the reports, the web pages and the API.
+
+Each function takes a SQLAlchemy connection and returns frozen values; every aggregate can
+name the query that produced it (:attr:`Overview.queries`) so a reader can trace each
+number back to the rows behind it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, distinct, func, select
+
+from sovmap.model import Capability, Evidence
+from sovmap.store.schema import findings, scan_domains, scans
+
+US = "US"
+UNKNOWN = "unknown"
+
+
+def is_us(jurisdiction: str, tags: list[str] | tuple[str, ...] = ()) -> bool:
+    """US-controlled: the parent's state is the US, or the provider carries the CLOUD Act tag."""
+    return jurisdiction == US or "us-cloud-act" in tags
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    id: int
+    started_at: str
+    finished_at: str | None
+    status: str
+    label: str
+    domains: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCount:
+    capability: str
+    provider: str
+    provider_name: str
+    parent: str
+    jurisdiction: str
+    domains: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    scan: ScanInfo
+    #: capability -> jurisdiction ("" as "unknown") -> number of domains (primary role)
+    by_jurisdiction: dict[str, dict[str, int]]
+    #: capability -> number of domains whose primary provider is US-controlled
+    us_domains: dict[str, int]
+    providers: tuple[ProviderCount, ...]
+    queries: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    id: int
+    domain: str
+    capability: str
+    provider: str
+    provider_name: str
+    parent: str
+    jurisdiction: str
+    confidence: float
+    code: str
+    role: str
+    service: str
+    tags: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def us(self) -> bool:
+        return is_us(self.jurisdiction, self.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSummary:
+    domain: str
+    attributes: dict[str, Any]
+    mailbox: str  # provider name of the primary mailbox finding, "" when none
+    mailbox_jurisdiction: str
+    us_capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainDetail:
+    scan: ScanInfo
+    domain: str
+    attributes: dict[str, Any]
+    queries: int
+    errors: int
+    findings: tuple[FindingRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    scan: ScanInfo
+    #: capability -> percentage of scanned domains whose primary provider is US-controlled
+    us_share: dict[str, float]
+
+
+def _sql(stmt: Any) -> str:
+    return " ".join(str(stmt.compile(compile_kwargs={"literal_binds": True})).split())
+
+
+def list_scans(conn: Connection) -> list[ScanInfo]:
+    counts = {
+        int(sid): int(n)
+        for sid, n in conn.execute(
+            select(scan_domains.c.scan_id, func.count()).group_by(scan_domains.c.scan_id)
+        )
+    }
+    rows = conn.execute(select(scans).order_by(scans.c.id)).mappings().all()
+    return [
+        ScanInfo(
+            id=r["id"],
+            started_at=r["started_at"],
+            finished_at=r["finished_at"],
+            status=r["status"],
+            label=r["label"] or "",
+            domains=int(counts.get(r["id"], 0)),
+        )
+        for r in rows
+    ]
+
+
+def scan_info(conn: Connection, scan_id: int) -> ScanInfo | None:
+    for s in list_scans(conn):
+        if s.id == scan_id:
+            return s
+    return None
+
+
+def latest_scan(conn: Connection) -> ScanInfo | None:
+    """The newest finished scan, else the newest scan at all, else None."""
+    all_scans = list_scans(conn)
+    done = [s for s in all_scans if s.status == "done"]
+    pool = done or all_scans
+    return pool[-1] if pool else None
+
+
+def overview(conn: Connection, scan: ScanInfo, top: int = 15) -> Overview:
+    jur_stmt = (
+        select(
+            findings.c.capability, findings.c.jurisdiction, func.count(distinct(findings.c.domain))
+        )
+        .where(and_(findings.c.scan_id == scan.id, findings.c.role == "primary"))
+        .group_by(findings.c.capability, findings.c.jurisdiction)
+    )
+    by_j: dict[str, dict[str, int]] = defaultdict(dict)
+    for cap, jur, n in conn.execute(jur_stmt):
+        by_j[cap][jur or UNKNOWN] = int(n)
+    us_stmt = (
+        select(findings.c.capability, func.count(distinct(findings.c.domain)))
+        .where(
+            and_(
+                findings.c.scan_id == scan.id,
+                findings.c.role == "primary",
+                (findings.c.jurisdiction == US) | findings.c.tags.contains('"us-cloud-act"'),
+            )
+        )
+        .group_by(findings.c.capability)
+    )
+    us = {cap: int(n) for cap, n in conn.execute(us_stmt)}
+    prov_stmt = (
+        select(
+            findings.c.capability,
+            findings.c.provider,
+            func.max(findings.c.provider_name),
+            func.max(findings.c.parent),
+            func.max(findings.c.jurisdiction),
+            func.count(distinct(findings.c.domain)).label("n"),
+        )
+        .where(findings.c.scan_id == scan.id)
+        .group_by(findings.c.capability, findings.c.provider)
+    )
+    per_cap: dict[str, list[ProviderCount]] = defaultdict(list)
+    for cap, prov, name, parent, jur, n in conn.execute(prov_stmt):
+        per_cap[cap].append(ProviderCount(cap, prov, name, parent, jur or "", int(n)))
+    providers: list[ProviderCount] = []
+    for cap in per_cap:
+        providers.extend(sorted(per_cap[cap], key=lambda p: (-p.domains, p.provider))[:top])
+    order = {c.value: i for i, c in enumerate(Capability)}
+    return Overview(
+        scan=scan,
+        by_jurisdiction=dict(sorted(by_j.items(), key=lambda kv: order.get(kv[0], 99))),
+        us_domains=us,
+        providers=tuple(sorted(providers, key=lambda p: (order.get(p.capability, 99), -p.domains))),
+        queries={
+            "by_jurisdiction": _sql(jur_stmt),
+            "us_domains": _sql(us_stmt),
+            "providers": _sql(prov_stmt),
+        },
+    )
+
+
+def _finding(r: Any) -> FindingRow:
+    return FindingRow(
+        id=int(r["id"]),
+        domain=r["domain"],
+        capability=r["capability"],
+        provider=r["provider"],
+        provider_name=r["provider_name"],
+        parent=r["parent"],
+        jurisdiction=r["jurisdiction"] or "",
+        confidence=float(r["confidence"]),
+        code=r["code"],
+        role=r["role"],
+        service=r["service"] or "",
+        tags=tuple(json.loads(r["tags"] or "[]")),
+        evidence=tuple(Evidence.from_json(e) for e in json.loads(r["evidence"] or "[]")),
+    )
+
+
+def domain_detail(conn: Connection, scan: ScanInfo, domain: str) -> DomainDetail | None:
+    row = (
+        conn.execute(
+            select(
+                scan_domains.c.domain,
+                scan_domains.c.attributes,
+                scan_domains.c.queries,
+                scan_domains.c.errors,
+            ).where(and_(scan_domains.c.scan_id == scan.id, scan_domains.c.domain == domain))
+        )
+        .mappings()
+        .first()
+    )
+    rows = (
+        conn.execute(
+            select(findings)
+            .where(and_(findings.c.scan_id == scan.id, findings.c.domain == domain))
+            .order_by(findings.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    if row is None and not rows:
+        return None
+    order = {c.value: i for i, c in enumerate(Capability)}
+    found = sorted((_finding(r) for r in rows), key=lambda f: (order.get(f.capability, 99), f.id))
+    return DomainDetail(
+        scan=scan,
+        domain=domain,
+        attributes=json.loads(row["attributes"]) if row else {},
+        queries=int(row["queries"]) if row else 0,
+        errors=int(row["errors"]) if row else 0,
+        findings=tuple(found),
+    )
+
+
+def search_domains(
+    conn: Connection,
+    scan: ScanInfo,
+    *,
+    q: str = "",
+    provider: str = "",
+    capability: str = "",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[int, list[DomainSummary]]:
+    """Domains of a scan, by prefix and/or provider; returns (total, page)."""
+    conds: list[Any] = [scan_domains.c.scan_id == scan.id]
+    if q:
+        pattern = q.lower().replace("\\", "").replace("%", "").replace("_", "\\_")
+        conds.append(scan_domains.c.domain.like(pattern + "%", escape="\\"))
+    if provider or capability:
+        sub = select(findings.c.domain).where(findings.c.scan_id == scan.id)
+        if provider:
+            sub = sub.where(findings.c.provider == provider)
+        if capability:
+            sub = sub.where(findings.c.capability == capability)
+        conds.append(scan_domains.c.domain.in_(sub))
+    where = and_(*conds)
+    total = int(
+        conn.execute(select(func.count()).select_from(scan_domains).where(where)).scalar_one()
+    )
+    page = (
+        conn.execute(
+            select(scan_domains.c.domain, scan_domains.c.attributes)
+            .where(where)
+            .order_by(scan_domains.c.domain)
+            .offset(offset)
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    names = [r["domain"] for r in page]
+    per: dict[str, list[FindingRow]] = defaultdict(list)
+    if names:
+        frows = (
+            conn.execute(
+                select(findings).where(
+                    and_(findings.c.scan_id == scan.id, findings.c.domain.in_(names))
+                )
+            )
+            .mappings()
+            .all()
+        )
+        for r in frows:
+            per[r["domain"]].append(_finding(r))
+    out = []
+    for r in page:
+        fs = per.get(r["domain"], [])
+        mbox = next((f for f in fs if f.capability == "mailbox" and f.role == "primary"), None)
+        out.append(
+            DomainSummary(
+                domain=r["domain"],
+                attributes=json.loads(r["attributes"] or "{}"),
+                mailbox=mbox.provider_name if mbox else "",
+                mailbox_jurisdiction=mbox.jurisdiction if mbox else "",
+                us_capabilities=tuple(sorted({f.capability for f in fs if f.us})),
+            )
+        )
+    return total, out
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDetail:
+    scan: ScanInfo
+    provider: str
+    provider_name: str
+    parent: str
+    jurisdiction: str
+    tags: tuple[str, ...]
+    domains_by_capability: dict[str, int]
+    query: str
+
+
+def provider_detail(conn: Connection, scan: ScanInfo, provider: str) -> ProviderDetail | None:
+    stmt = (
+        select(
+            findings.c.capability,
+            func.count(distinct(findings.c.domain)),
+            func.max(findings.c.provider_name),
+            func.max(findings.c.parent),
+            func.max(findings.c.jurisdiction),
+            func.max(findings.c.tags),
+        )
+        .where(and_(findings.c.scan_id == scan.id, findings.c.provider == provider))
+        .group_by(findings.c.capability)
+    )
+    rows = conn.execute(stmt).all()
+    if not rows:
+        return None
+    return ProviderDetail(
+        scan=scan,
+        provider=provider,
+        provider_name=rows[0][2],
+        parent=rows[0][3],
+        jurisdiction=rows[0][4] or "",
+        tags=tuple(json.loads(rows[0][5] or "[]")),
+        domains_by_capability={r[0]: int(r[1]) for r in rows},
+        query=_sql(stmt),
+    )
+
+
+def trends(conn: Connection) -> list[TrendPoint]:
+    """Per scan and capability, the share of scanned domains at a US-controlled provider."""
+    all_scans = list_scans(conn)
+    stmt = (
+        select(findings.c.scan_id, findings.c.capability, func.count(distinct(findings.c.domain)))
+        .where(
+            and_(
+                findings.c.role == "primary",
+                (findings.c.jurisdiction == US) | findings.c.tags.contains('"us-cloud-act"'),
+            )
+        )
+        .group_by(findings.c.scan_id, findings.c.capability)
+    )
+    us: dict[int, dict[str, int]] = defaultdict(dict)
+    for sid, cap, n in conn.execute(stmt):
+        us[int(sid)][cap] = int(n)
+    return [
+        TrendPoint(
+            scan=s,
+            us_share={cap: round(100.0 * n / s.domains, 2) for cap, n in sorted(us[s.id].items())}
+            if s.domains
+            else {},
+        )
+        for s in all_scans
+    ]

@@ -1,0 +1,168 @@
+"""Schema migrations of the store with Alembic, and opening a store by URL.
+
+The schema is :data:`sovmap.store.schema.metadata` plus the tables other rooms define on it
+in their own modules (:data:`TABLE_MODULES`). ``sovmap db upgrade --db URL`` brings any store
+— SQLite by default, PostgreSQL by ``postgresql://`` URL — to the newest revision. A store
+that an older tool created with ``create_all`` (no ``alembic_version`` yet) is adopted when its
+tables already match the newest revision, and refused with the differences otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect
+
+from sovmap.cli import CommandError
+from sovmap.store.schema import metadata
+
+#: Modules that define tables on the shared metadata; missing ones (a room not built yet)
+#: are skipped.
+TABLE_MODULES = ("sovmap.store.schema", "sovmap.orgs.tables", "sovmap.web.tables")
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+DEFAULT_DB = "sovmap.db"
+
+
+class MigrationError(Exception):
+    """The store cannot be brought to the newest schema revision."""
+
+
+def load_metadata() -> MetaData:
+    """The shared metadata with every known room's tables registered on it."""
+    for name in TABLE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue
+            raise
+    return metadata
+
+
+def database_url(db: str) -> str:
+    """A SQLAlchemy URL for ``--db``: a file path (SQLite) or a URL (``postgresql://...``)."""
+    if "://" not in db:
+        return "sqlite:///" + str(Path(db).expanduser().resolve())
+    scheme, rest = db.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql+psycopg://" + rest
+    return db
+
+
+def open_engine(db: str, **kwargs: Any) -> Engine:
+    """An engine for ``--db``; SQLite gets foreign keys, WAL and a busy timeout."""
+    url = database_url(db)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if url != "sqlite://" and ":memory:" not in url:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def differences(conn: Connection) -> list[Any]:
+    """What autogenerate would change to make the store match the metadata."""
+    ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+    return list(compare_metadata(ctx, load_metadata()))
+
+
+@contextmanager
+def _begin(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as conn:
+        yield conn
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Bring the store to ``revision``; returns the revision it is at afterwards."""
+    load_metadata()
+    with _begin(engine) as conn:
+        names = set(inspect(conn).get_table_names())
+        if "alembic_version" not in names and "scans" in names:
+            diffs = differences(conn)
+            if diffs:
+                raise MigrationError(
+                    "the store has tables but no migration history, and they differ from the "
+                    f"schema: {diffs[:5]}; upgrade it with the tool version that created it"
+                )
+            command.stamp(alembic_config(conn), "head")
+        else:
+            command.upgrade(alembic_config(conn), revision)
+    return current_revision(engine) or ""
+
+
+def register(sub: Any) -> None:
+    """``sovmap db``: schema migrations (called from the web command group)."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "db",
+        help="create or upgrade the store's schema",
+        description="Create or upgrade the store's schema with its migrations. Example: "
+        "sovmap db upgrade --db sovmap.db",
+    )
+    ds = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = ds.add_parser(
+        "upgrade",
+        help="migrate the store to the newest revision",
+        description="Migrate the store to the newest revision. Example: "
+        "sovmap db upgrade --db postgresql://user@localhost/sovmap",
+    )
+    up.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
+    up.set_defaults(func=_upgrade)
+    cur = ds.add_parser(
+        "current",
+        help="print the store's revision and the newest one",
+        description="Print the store's revision. Example: sovmap db current --db sovmap.db",
+    )
+    cur.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
+    cur.set_defaults(func=_current)
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    try:
+        rev = upgrade(open_engine(args.db))
+    except MigrationError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"store at revision {rev} (head {head_revision()})")
+    return 0
+
+
+def _current(args: argparse.Namespace) -> int:
+    rev = current_revision(open_engine(args.db))
+    print(f"store revision: {rev or 'none'}; newest: {head_revision()}")
+    return 0 if rev == head_revision() else 1

@@ -1,0 +1,181 @@
+"""The REST API under ``/api/``: every route needs a token or session (or, for the
+outside-in scan only, a published public view). OpenAPI at ``/openapi.json``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from sovmap.report import queries as q
+from sovmap.web.auth import AuthError, Principal, create_token, put_setting
+from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
+from sovmap.web.service import Located, locations, pick_scan
+from sovmap.web.tables import audit_log
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+Public = Annotated[Principal, Depends(require("public"))]
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+ScanQ = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="scan id (default: latest)")]
+DomainP = Annotated[str, Path(min_length=1, max_length=253)]
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    username: str
+    role: str
+    via: str
+
+
+@dataclass(frozen=True, slots=True)
+class DomainPage:
+    scan: q.ScanInfo
+    total: int
+    offset: int
+    items: list[q.DomainSummary]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: str
+    username: str
+    action: str
+    target: str
+    detail: str
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class TokenOut(BaseModel):
+    name: str
+    token: str
+
+
+class PublicIn(BaseModel):
+    enabled: bool
+
+
+class PublicOut(BaseModel):
+    enabled: bool
+
+
+@router.get("/me", response_model=Me)
+def me(p: Public) -> Me:
+    """Who the request is authenticated as."""
+    return Me(p.username, p.role, p.via)
+
+
+@router.get("/scans", response_model=list[q.ScanInfo])
+def scans(p: Public, conn: Conn) -> list[q.ScanInfo]:
+    """Every scan (dated snapshot) in the store."""
+    return q.list_scans(conn)
+
+
+@router.get("/overview", response_model=q.Overview)
+def overview(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> q.Overview:
+    """Domains per capability and jurisdiction, US-controlled counts, top providers, and the
+    SQL behind each figure."""
+    s = pick_scan(conn, scan)
+    result: q.Overview = request.app.state.cache.get(("overview",), s, lambda: q.overview(conn, s))
+    return result
+
+
+@router.get("/domains", response_model=DomainPage)
+def domains(
+    *,
+    p: Public,
+    conn: Conn,
+    scan: ScanQ = None,
+    prefix: Annotated[str, Query(max_length=253)] = "",
+    provider: Annotated[str, Query(max_length=128)] = "",
+    capability: Annotated[str, Query(max_length=32)] = "",
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DomainPage:
+    """Domains of a scan by prefix, provider and/or capability, one page at a time."""
+    s = pick_scan(conn, scan)
+    total, items = q.search_domains(
+        conn, s, q=prefix, provider=provider, capability=capability, offset=offset, limit=limit
+    )
+    return DomainPage(s, total, offset, items)
+
+
+@router.get("/domains/{domain}", response_model=q.DomainDetail)
+def domain(domain: DomainP, p: Public, conn: Conn, scan: ScanQ = None) -> q.DomainDetail:
+    """One domain's findings, each with the evidence (records and fingerprints) behind it."""
+    s = pick_scan(conn, scan)
+    d = q.domain_detail(conn, s, domain.lower())
+    if d is None:
+        raise HTTPException(404, f"domain {domain} is not in scan {s.id}")
+    return d
+
+
+@router.get("/providers/{provider}", response_model=q.ProviderDetail)
+def provider(
+    provider: Annotated[str, Path(min_length=1, max_length=128)],
+    p: Public,
+    conn: Conn,
+    scan: ScanQ = None,
+) -> q.ProviderDetail:
+    """One provider: parent, jurisdiction, and how many domains use it per capability."""
+    s = pick_scan(conn, scan)
+    d = q.provider_detail(conn, s, provider)
+    if d is None:
+        raise HTTPException(404, f"provider {provider} has no findings in scan {s.id}")
+    return d
+
+
+@router.get("/trends", response_model=list[q.TrendPoint])
+def trends(p: Public, conn: Conn) -> list[q.TrendPoint]:
+    """Per scan: share of domains per capability whose primary provider is US-controlled."""
+    return q.trends(conn)
+
+
+@router.get("/locations", response_model=list[Located])
+def located(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> list[Located]:
+    """Domains whose scan input carried coordinates (for the map)."""
+    s = pick_scan(conn, scan)
+    result: list[Located] = request.app.state.cache.get(("loc",), s, lambda: locations(conn, s))
+    return result
+
+
+@router.get("/audit", response_model=list[AuditEntry])
+def audit_entries(
+    p: Admin, conn: Conn, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[AuditEntry]:
+    """The newest entries of the audit log (admin only)."""
+    rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).mappings()
+    return [
+        AuditEntry(r["id"], r["at"], r["username"], r["action"], r["target"], r["detail"])
+        for r in rows
+    ]
+
+
+@router.post("/tokens", response_model=TokenOut, status_code=201)
+def new_token(request: Request, body: TokenIn, p: Viewer, conn: Conn) -> TokenOut:
+    """Create an API token for yourself; the secret is shown once. A cookie session must send
+    its CSRF token in the ``X-CSRF-Token`` header."""
+    check_csrf(request, p, None)
+    try:
+        token = create_token(conn, p.user_id, body.name)
+    except AuthError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    audit(conn, p, "token.create", p.username, {"name": body.name})
+    return TokenOut(name=body.name, token=token)
+
+
+@router.put("/settings/public", response_model=PublicOut)
+def set_public(request: Request, body: PublicIn, p: Admin, conn: Conn) -> PublicOut:
+    """Publish (or withdraw) a public, read-only view of the outside-in scan (admin only)."""
+    check_csrf(request, p, None)
+    put_setting(conn, PUBLIC_SCAN, "1" if body.enabled else "0")
+    audit(conn, p, "settings.public_scan", PUBLIC_SCAN, {"enabled": body.enabled})
+    return PublicOut(enabled=body.enabled)

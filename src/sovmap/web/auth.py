@@ -1,0 +1,260 @@
+"""Users, passwords, API tokens, sessions, roles and log-in rate limiting.
+
+Secrets are never stored: passwords as argon2id hashes, API tokens and session ids as
+SHA-256 digests (they are long random strings, so a fast digest is enough). Roles are
+ordered: viewer < editor < admin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, delete, insert, select, update
+
+from sovmap.web.tables import api_tokens, sessions, settings, users
+
+ROLES = ("viewer", "editor", "admin")
+PUBLIC = "public"  # pseudo-role of anonymous visitors when the scan is published
+SESSION_HOURS = 12
+TOKEN_PREFIX = "svm_"
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_hasher = PasswordHasher()
+
+
+class AuthError(ValueError):
+    """A user-facing problem with a user, password or token (the message says which)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a user (by session or token) or an anonymous public visitor."""
+
+    username: str
+    role: str
+    via: str  # session | token | public
+    user_id: int = 0
+    csrf: str = ""
+
+    def can(self, role: str) -> bool:
+        if self.role == PUBLIC:
+            return role == PUBLIC
+        return role == PUBLIC or ROLES.index(self.role) >= ROLES.index(role)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < 10:
+        raise AuthError("password too short: at least 10 characters")
+
+
+def create_user(conn: Connection, username: str, password: str, role: str) -> int:
+    if not _USERNAME.match(username):
+        raise AuthError(f"invalid username {username!r}: use letters, digits and _.@- (≤ 64)")
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    check_password_rules(password)
+    if conn.execute(select(users.c.id).where(users.c.username == username)).first():
+        raise AuthError(f"user {username!r} exists already")
+    res = conn.execute(
+        insert(users).values(
+            username=username,
+            password_hash=hash_password(password),
+            role=role,
+            created_at=now_iso(),
+            disabled=False,
+        )
+    )
+    pk = res.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def set_password(conn: Connection, username: str, password: str) -> None:
+    check_password_rules(password)
+    n = conn.execute(
+        update(users)
+        .where(users.c.username == username)
+        .values(password_hash=hash_password(password))
+    ).rowcount
+    if not n:
+        raise AuthError(f"no such user {username!r}")
+
+
+# A hash to verify against when the user does not exist, so timing does not reveal names.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def authenticate(conn: Connection, username: str, password: str) -> Principal | None:
+    row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
+    stored = row["password_hash"] if row else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None or row["disabled"]:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        conn.execute(
+            update(users)
+            .where(users.c.id == row["id"])
+            .values(password_hash=hash_password(password))
+        )
+    return Principal(row["username"], row["role"], "session", user_id=int(row["id"]))
+
+
+def create_token(conn: Connection, user_id: int, name: str) -> str:
+    """A new API token for a user; the secret is returned once and only its digest kept."""
+    if not name or len(name) > 64:
+        raise AuthError("token name must be 1 to 64 characters")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        insert(api_tokens).values(
+            user_id=user_id, name=name, token_digest=digest(token), created_at=now_iso()
+        )
+    )
+    return token
+
+
+def revoke_token(conn: Connection, user_id: int, token_id: int) -> bool:
+    return bool(
+        conn.execute(
+            delete(api_tokens).where(
+                (api_tokens.c.id == token_id) & (api_tokens.c.user_id == user_id)
+            )
+        ).rowcount
+    )
+
+
+def principal_for_token(conn: Connection, token: str) -> Principal | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = (
+        conn.execute(
+            select(api_tokens.c.id, users.c.id.label("uid"), users.c.username, users.c.role)
+            .join(users, users.c.id == api_tokens.c.user_id)
+            .where((api_tokens.c.token_digest == digest(token)) & (users.c.disabled.is_(False)))
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    conn.execute(
+        update(api_tokens).where(api_tokens.c.id == row["id"]).values(last_used_at=now_iso())
+    )
+    return Principal(row["username"], row["role"], "token", user_id=int(row["uid"]))
+
+
+def create_session(conn: Connection, user_id: int) -> str:
+    """A new session; returns the cookie secret."""
+    secret = secrets.token_urlsafe(32)
+    expires = datetime.now(UTC) + timedelta(hours=SESSION_HOURS)
+    conn.execute(
+        insert(sessions).values(
+            digest=digest(secret),
+            user_id=user_id,
+            csrf=secrets.token_urlsafe(32),
+            created_at=now_iso(),
+            expires_at=expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    )
+    return secret
+
+
+def principal_for_session(conn: Connection, secret: str) -> Principal | None:
+    row = (
+        conn.execute(
+            select(
+                sessions.c.csrf, sessions.c.expires_at, users.c.id, users.c.username, users.c.role
+            )
+            .join(users, users.c.id == sessions.c.user_id)
+            .where((sessions.c.digest == digest(secret)) & (users.c.disabled.is_(False)))
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or row["expires_at"] < now_iso():
+        return None
+    return Principal(
+        row["username"], row["role"], "session", user_id=int(row["id"]), csrf=row["csrf"]
+    )
+
+
+def end_session(conn: Connection, secret: str) -> None:
+    conn.execute(delete(sessions).where(sessions.c.digest == digest(secret)))
+    conn.execute(delete(sessions).where(sessions.c.expires_at < now_iso()))
+
+
+def same_secret(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
+
+
+def get_setting(conn: Connection, key: str, default: str = "") -> str:
+    v = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
+    return str(v) if v is not None else default
+
+
+def put_setting(conn: Connection, key: str, value: str) -> None:
+    if conn.execute(select(settings.c.key).where(settings.c.key == key)).first():
+        conn.execute(update(settings).where(settings.c.key == key).values(value=value))
+    else:
+        conn.execute(insert(settings).values(key=key, value=value))
+
+
+class RateLimiter:
+    """At most ``limit`` failed attempts per key within ``window`` seconds (in memory)."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._fails: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self._fails.setdefault(key, deque())
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        return q
+
+    def blocked(self, *keys: str) -> float:
+        """Seconds to wait before another attempt (0 when allowed)."""
+        now = time.monotonic()
+        with self._lock:
+            waits = [
+                q[0] + self.window - now
+                for k in keys
+                if len(q := self._recent(k, now)) >= self.limit
+            ]
+        return max(waits, default=0.0)
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for k in keys:
+                self._recent(k, now).append(now)
+
+    def reset(self, *keys: str) -> None:
+        with self._lock:
+            for k in keys:
+                self._fails.pop(k, None)

@@ -1,0 +1,115 @@
+"""Request dependencies: the store connection, who is asking, role checks and CSRF.
+
+Authentication comes from an ``Authorization: Bearer`` API token or the session cookie.
+Without either, only a published outside-in scan is visible (pseudo-role ``public``).
+Pages answer an unauthenticated request with a redirect to the log-in page, the API with
+401; a known user without the role gets 403.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Connection, Engine, insert
+
+from sovmap.web.auth import (
+    PUBLIC,
+    Principal,
+    get_setting,
+    now_iso,
+    principal_for_session,
+    principal_for_token,
+    same_secret,
+)
+from sovmap.web.tables import audit_log
+
+SESSION_COOKIE = "sovmap_session"
+LOGIN_CSRF_COOKIE = "sovmap_login_csrf"
+CSRF_HEADER = "x-csrf-token"
+PUBLIC_SCAN = "public_scan"
+
+
+class LoginRequired(Exception):
+    """Raised for pages: the handler redirects to the log-in page."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def connection(request: Request) -> Iterator[Connection]:
+    with engine_of(request).begin() as conn:
+        yield conn
+
+
+Conn = Annotated[Connection, Depends(connection)]
+
+
+def current(request: Request, conn: Conn) -> Principal | None:
+    """The principal of the request, or None (anonymous, scan not published)."""
+    auth = request.headers.get("authorization", "")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return principal_for_token(conn, token.strip())
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    if secret:
+        p = principal_for_session(conn, secret)
+        if p is not None:
+            return p
+    if get_setting(conn, PUBLIC_SCAN) == "1":
+        return Principal("anonymous", PUBLIC, "public")
+    return None
+
+
+def _refuse(request: Request, p: Principal | None, role: str) -> None:
+    is_api = request.url.path.startswith("/api/")
+    if p is None or (p.role == PUBLIC and role != PUBLIC):
+        if is_api:
+            raise HTTPException(
+                401, "authentication required", headers={"WWW-Authenticate": "Bearer"}
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    raise HTTPException(403, f"this needs the {role} role")
+
+
+def require(role: str) -> Callable[..., Principal]:
+    """Dependency: the principal, when it has ``role`` (``public``: the published scan)."""
+
+    def dep(request: Request, p: Annotated[Principal | None, Depends(current)]) -> Principal:
+        if p is None or not p.can(role):
+            _refuse(request, p, role)
+        assert p is not None
+        return p
+
+    return dep
+
+
+def check_csrf(request: Request, p: Principal, form_token: str | None) -> None:
+    """Writes by a cookie session need the session's CSRF token (form field or header)."""
+    if p.via == "token":
+        return
+    sent = form_token or request.headers.get(CSRF_HEADER, "")
+    if not same_secret(sent, p.csrf):
+        raise HTTPException(403, "missing or wrong CSRF token")
+
+
+def audit(conn: Connection, p: Principal, action: str, target: str, detail: dict[str, Any]) -> None:
+    conn.execute(
+        insert(audit_log).values(
+            at=now_iso(),
+            username=p.username,
+            action=action,
+            target=target,
+            detail=json.dumps(detail, sort_keys=True),
+        )
+    )

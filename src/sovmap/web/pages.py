@@ -1,0 +1,297 @@
+"""Server-rendered pages: overview, domains, providers, trends, map, account and admin."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Connection, select
+
+from sovmap.model import Capability
+from sovmap.report import queries as q
+from sovmap.report import svg
+from sovmap.web.auth import (
+    ROLES,
+    AuthError,
+    Principal,
+    create_token,
+    create_user,
+    get_setting,
+    put_setting,
+    revoke_token,
+)
+from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
+from sovmap.web.service import locations, pick_scan
+from sovmap.web.tables import api_tokens, audit_log, users
+
+router = APIRouter(include_in_schema=False)
+
+Public = Annotated[Principal, Depends(require("public"))]
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+ScanQ = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+
+JUR_COLOURS = {"US": svg.US_COLOUR, "unknown": "#bbbbbb"}
+PAGE = 50
+
+
+def render(request: Request, name: str, p: Principal | None, **ctx: Any) -> HTMLResponse:
+    templates = request.app.state.templates
+    ctx.update(request=request, p=p, features=request.app.state.features)
+    response: HTMLResponse = templates.TemplateResponse(request, name, ctx)
+    return response
+
+
+def jurisdiction_colours(keys: set[str]) -> dict[str, str]:
+    colours: dict[str, str] = {}
+    others = [k for k in sorted(keys) if k not in JUR_COLOURS]
+    for k in ["US", *others, "unknown"]:
+        if k in keys:
+            colours[k] = JUR_COLOURS.get(k) or svg.PALETTE[(len(colours) * 2) % 6 or 0]
+    return colours
+
+
+def _overview_charts(ov: q.Overview) -> dict[str, Any]:
+    keys = {j for per in ov.by_jurisdiction.values() for j in per}
+    colours = jurisdiction_colours(keys)
+    stacks = [
+        svg.Stack(
+            cap,
+            tuple((k, float(per.get(k, 0))) for k in colours),
+            href=f"/domains?capability={cap}",
+        )
+        for cap, per in ov.by_jurisdiction.items()
+    ]
+    us = [
+        svg.Bar(
+            cap,
+            round(100.0 * ov.us_domains.get(cap, 0) / ov.scan.domains, 1) if ov.scan.domains else 0,
+            colour=svg.US_COLOUR,
+            note=f"{ov.us_domains.get(cap, 0)} of {ov.scan.domains} domains",
+        )
+        for cap in ov.by_jurisdiction
+    ]
+    return {
+        "jur_chart": svg.stacked_bars(
+            stacks, title="Domains per capability, by jurisdiction", colours=colours
+        ),
+        "us_chart": svg.bar_chart(us, title="Share at a US-controlled provider", unit="%"),
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> Response:
+    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    if s is None:
+        return render(request, "empty.html", p)
+    ov: q.Overview = request.app.state.cache.get(("overview",), s, lambda: q.overview(conn, s))
+    return render(
+        request,
+        "overview.html",
+        p,
+        ov=ov,
+        scans=q.list_scans(conn),
+        caps=[c.value for c in Capability],
+        **_overview_charts(ov),
+    )
+
+
+@router.get("/domains", response_class=HTMLResponse)
+def domains_page(
+    *,
+    request: Request,
+    p: Public,
+    conn: Conn,
+    scan: ScanQ = None,
+    prefix: Annotated[str, Query(max_length=253)] = "",
+    provider: Annotated[str, Query(max_length=128)] = "",
+    capability: Annotated[str, Query(max_length=32)] = "",
+    page: Annotated[int, Query(ge=1, le=200_000)] = 1,
+) -> Response:
+    s = pick_scan(conn, scan)
+    total, items = q.search_domains(
+        conn,
+        s,
+        q=prefix,
+        provider=provider,
+        capability=capability,
+        offset=(page - 1) * PAGE,
+        limit=PAGE,
+    )
+    return render(
+        request,
+        "domains.html",
+        p,
+        scan=s,
+        total=total,
+        items=items,
+        page=page,
+        pages=max(1, (total + PAGE - 1) // PAGE),
+        prefix=prefix,
+        provider=provider,
+        capability=capability,
+    )
+
+
+@router.get("/domains/{domain}", response_class=HTMLResponse)
+def domain_page(
+    request: Request, domain: str, p: Public, conn: Conn, scan: ScanQ = None
+) -> Response:
+    s = pick_scan(conn, scan)
+    d = q.domain_detail(conn, s, domain.lower()[:253])
+    if d is None:
+        raise HTTPException(404, f"domain {domain} is not in scan {s.id}")
+    return render(request, "domain.html", p, d=d)
+
+
+@router.get("/providers/{provider}", response_class=HTMLResponse)
+def provider_page(
+    request: Request, provider: str, p: Public, conn: Conn, scan: ScanQ = None
+) -> Response:
+    s = pick_scan(conn, scan)
+    d = q.provider_detail(conn, s, provider[:128])
+    if d is None:
+        raise HTTPException(404, f"provider {provider} has no findings in scan {s.id}")
+    bars = [
+        svg.Bar(cap, n, href=f"/domains?provider={d.provider}&capability={cap}")
+        for cap, n in d.domains_by_capability.items()
+    ]
+    chart = svg.bar_chart(bars, title=f"Domains using {d.provider_name}, per capability")
+    return render(request, "provider.html", p, d=d, chart=chart)
+
+
+@router.get("/trends", response_class=HTMLResponse)
+def trends_page(request: Request, p: Public, conn: Conn) -> Response:
+    points = q.trends(conn)
+    caps = sorted({c for t in points for c in t.us_share})
+    xs = [f"#{t.scan.id} {t.scan.started_at[:10]}" for t in points]
+    series = {c: [t.us_share.get(c, 0.0) for t in points] for c in caps}
+    chart = svg.line_chart(xs, series, title="Share of domains at a US-controlled provider")
+    return render(request, "trends.html", p, points=points, caps=caps, chart=chart)
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> Response:
+    s = pick_scan(conn, scan)
+    located = request.app.state.cache.get(("loc",), s, lambda: locations(conn, s))
+    if not located:
+        raise HTTPException(404, "no locations known for this scan")
+    pts = [
+        svg.Point(
+            x.lat,
+            x.lon,
+            f"{x.name} ({x.domain})",
+            svg.US_COLOUR if x.mailbox_us else svg.PALETTE[0],
+            href=f"/domains/{x.domain}",
+        )
+        for x in located
+    ]
+    chart = svg.point_map(pts, title="Organisations by location (red: mailboxes at US provider)")
+    return render(request, "map.html", p, scan=s, chart=chart, count=len(pts))
+
+
+def _tokens(conn: Connection, user_id: int) -> list[Any]:
+    return list(
+        conn.execute(
+            select(
+                api_tokens.c.id,
+                api_tokens.c.name,
+                api_tokens.c.created_at,
+                api_tokens.c.last_used_at,
+            )
+            .where(api_tokens.c.user_id == user_id)
+            .order_by(api_tokens.c.id)
+        ).mappings()
+    )
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, p: Viewer, conn: Conn) -> Response:
+    return render(request, "account.html", p, tokens=_tokens(conn, p.user_id), new_token="")
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def account_new_token(
+    request: Request,
+    p: Viewer,
+    conn: Conn,
+    name: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    check_csrf(request, p, csrf)
+    try:
+        token = create_token(conn, p.user_id, name)
+    except AuthError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    audit(conn, p, "token.create", p.username, {"name": name})
+    return render(request, "account.html", p, tokens=_tokens(conn, p.user_id), new_token=token)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def account_revoke_token(
+    request: Request,
+    token_id: int,
+    p: Viewer,
+    conn: Conn,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    check_csrf(request, p, csrf)
+    if revoke_token(conn, p.user_id, token_id):
+        audit(conn, p, "token.revoke", p.username, {"id": token_id})
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request, p: Admin, conn: Conn, error: str = "") -> Response:
+    rows = conn.execute(
+        select(users.c.username, users.c.role, users.c.created_at, users.c.disabled).order_by(
+            users.c.username
+        )
+    ).mappings()
+    log = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).mappings()
+    return render(
+        request,
+        "admin.html",
+        p,
+        users=list(rows),
+        log=list(log),
+        roles=ROLES,
+        public=get_setting(conn, PUBLIC_SCAN) == "1",
+        error=error,
+    )
+
+
+@router.post("/admin/users")
+def admin_add_user(
+    *,
+    request: Request,
+    p: Admin,
+    conn: Conn,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    role: Annotated[str, Form(max_length=16)],
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    check_csrf(request, p, csrf)
+    try:
+        create_user(conn, username, password, role)
+    except AuthError as exc:
+        return admin_page(request, p, conn, error=str(exc))
+    audit(conn, p, "user.create", username, {"role": role})
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/public")
+def admin_public(
+    request: Request,
+    p: Admin,
+    conn: Conn,
+    enabled: Annotated[str, Form(max_length=8)] = "0",
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    check_csrf(request, p, csrf)
+    on = enabled == "1"
+    put_setting(conn, PUBLIC_SCAN, "1" if on else "0")
+    audit(conn, p, "settings.public_scan", PUBLIC_SCAN, {"enabled": on})
+    return RedirectResponse("/admin", status_code=303)

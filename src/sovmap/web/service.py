@@ -1,0 +1,106 @@
+"""The web app's read model: cached store queries (finished scans never change)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import HTTPException
+from sqlalchemy import Connection, and_, select
+
+from sovmap.report import queries as q
+from sovmap.report.queries import ScanInfo
+from sovmap.store.schema import findings, scan_domains
+
+T = TypeVar("T")
+
+_LAT_KEYS = ("lat", "latitude")
+_LON_KEYS = ("lon", "lng", "longitude")
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    domain: str
+    name: str
+    lat: float
+    lon: float
+    mailbox_us: bool
+
+
+class Cache:
+    """A small LRU of results that depend only on a finished scan."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._data: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], scan: ScanInfo, make: Callable[[], T]) -> T:
+        if scan.status != "done":
+            return make()
+        full = (*key, scan.id, scan.finished_at)
+        with self._lock:
+            if full in self._data:
+                self._data.move_to_end(full)
+                hit: T = self._data[full]
+                return hit
+        value = make()
+        with self._lock:
+            self._data[full] = value
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+        return value
+
+
+def pick_scan(conn: Connection, scan_id: int | None) -> ScanInfo:
+    scan = q.scan_info(conn, scan_id) if scan_id is not None else q.latest_scan(conn)
+    if scan is None:
+        raise HTTPException(404, "no such scan" if scan_id is not None else "no scan yet")
+    return scan
+
+
+def _coord(attrs: dict[str, Any], keys: tuple[str, ...]) -> float | None:
+    for k in keys:
+        if k in attrs:
+            try:
+                return float(attrs[k])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def locations(conn: Connection, scan: ScanInfo) -> list[Located]:
+    """Domains whose scan input carried coordinates (``lat``/``lon`` columns)."""
+    rows = conn.execute(
+        select(scan_domains.c.domain, scan_domains.c.attributes).where(
+            and_(
+                scan_domains.c.scan_id == scan.id,
+                scan_domains.c.attributes.contains('"la'),
+            )
+        )
+    ).all()
+    us_mail = set(
+        conn.execute(
+            select(findings.c.domain).where(
+                and_(
+                    findings.c.scan_id == scan.id,
+                    findings.c.capability == "mailbox",
+                    findings.c.role == "primary",
+                    findings.c.jurisdiction == q.US,
+                )
+            )
+        ).scalars()
+    )
+    out = []
+    for domain, raw in rows:
+        attrs = json.loads(raw or "{}")
+        lat, lon = _coord(attrs, _LAT_KEYS), _coord(attrs, _LON_KEYS)
+        if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            continue
+        name = str(attrs.get("name") or attrs.get("organisation") or domain)
+        out.append(Located(domain, name, lat, lon, domain in us_mail))
+    return out

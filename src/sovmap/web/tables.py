@@ -1,0 +1,68 @@
+"""Tables of the web app: users, API tokens, sessions, settings and the audit log.
+
+They live on the store's shared :data:`sovmap.store.schema.metadata`, so one Alembic history
+covers every room's tables. Secrets are never stored: passwords as argon2 hashes, API tokens
+and session ids as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+
+from sovmap.store.schema import metadata
+
+#: A person who can log in. ``role`` is viewer | editor | admin.
+users = Table(
+    "web_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+#: An API token (``Authorization: Bearer ...``); only its SHA-256 digest is kept.
+api_tokens = Table(
+    "web_api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("web_users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("last_used_at", String(32)),
+)
+
+#: A log-in session; the cookie holds the secret, the store its digest and the CSRF token.
+sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("web_users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+)
+
+#: Switches an admin sets, e.g. ``public_scan`` = ``"1"`` publishes the outside-in scan.
+settings = Table(
+    "web_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+#: Who changed what, when: every write through the web app or API appends one row.
+audit_log = Table(
+    "web_audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default="{}"),  # JSON
+)
+Index("ix_web_audit_log_at", audit_log.c.at)

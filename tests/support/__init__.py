@@ -1,0 +1,1 @@
+"""Reusable test support: real servers the test run starts on loopback."""
