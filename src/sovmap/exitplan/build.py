@@ -1,0 +1,235 @@
+"""From "what we leave" to a plan: templates per dependency, settings, what-ifs. Pure."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sovmap.exitplan.catalogue import Templates, default_templates, load_validated
+from sovmap.exitplan.model import Distribution, Estimate, Plan, PlanError, Task
+
+
+@dataclass(frozen=True, slots=True)
+class ExitTarget:
+    """One dependency to leave: a service and who provides it."""
+
+    service: str
+    name: str
+    capability: str
+    provider: str = ""
+    provider_name: str = ""
+    jurisdiction: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExitSettings:
+    """An organisation's own settings (``exit.yaml`` next to the register files)."""
+
+    jurisdictions: tuple[str, ...] = ("US",)
+    services: tuple[str, ...] = ()  # explicit list; overrides jurisdictions when given
+    exclude: tuple[str, ...] = ()
+    deadline: str = ""
+    distribution: Distribution | None = None
+    teams: dict[str, int] = field(default_factory=dict)
+    estimates: dict[str, Estimate] = field(default_factory=dict)  # "service/step" -> estimate
+    done: tuple[str, ...] = ()  # task ids already finished
+    tasks: tuple[Task, ...] = ()  # extra tasks
+    assumptions: tuple[str, ...] = ()
+
+
+def parse_settings(text: str, where: str) -> ExitSettings:
+    raw: dict[str, Any] = load_validated(text, where, "exit.schema.json") or {}
+    ex = raw.get("exit", {})
+    return ExitSettings(
+        jurisdictions=tuple(j.upper() for j in ex.get("jurisdictions", ["US"])),
+        services=tuple(ex.get("services", ())),
+        exclude=tuple(ex.get("exclude", ())),
+        deadline=raw.get("deadline", ""),
+        distribution=Distribution(raw["distribution"]) if "distribution" in raw else None,
+        teams=dict(raw.get("teams", {})),
+        estimates={k: Estimate(*map(float, v)) for k, v in raw.get("estimates", {}).items()},
+        done=tuple(raw.get("done", ())),
+        tasks=tuple(
+            Task(
+                id=t["id"],
+                name=t["name"],
+                team=t["team"],
+                estimate=Estimate(*map(float, t["estimate"])),
+                after=tuple(t.get("after", ())),
+                group=t.get("group", "organisation"),
+                step="custom",
+                source=where,
+            )
+            for t in raw.get("tasks", ())
+        ),
+        assumptions=tuple(raw.get("assumptions", ())),
+    )
+
+
+def select_targets(
+    targets: tuple[ExitTarget, ...], settings: ExitSettings
+) -> tuple[ExitTarget, ...]:
+    if settings.services:
+        known = {t.service for t in targets}
+        for s in settings.services:
+            if s not in known:
+                raise PlanError(f"exit.yaml: field exit/services: unknown service {s!r}")
+        chosen = [t for t in targets if t.service in settings.services]
+    else:
+        jur = {j.upper() for j in settings.jurisdictions}
+        chosen = [t for t in targets if t.jurisdiction.upper() in jur]
+    return tuple(t for t in chosen if t.service not in settings.exclude)
+
+
+def build_plan(
+    targets: tuple[ExitTarget, ...],
+    settings: ExitSettings | None = None,
+    templates: Templates | None = None,
+) -> Plan:
+    """Instantiate each target's capability template; link identity-before-mail and the like.
+
+    Task ids are ``service/step``. A template step ``after: [@identity/build]`` waits for the
+    ``build`` step of every identity service being left. Tasks listed as done are dropped
+    (their successors no longer wait for them).
+    """
+    tpl = templates or default_templates()
+    st = settings or ExitSettings()
+    by_cap: dict[str, list[ExitTarget]] = {}
+    for t in targets:
+        by_cap.setdefault(tpl.canonical(t.capability), []).append(t)
+    tasks: list[Task] = []
+    for t in targets:
+        cap = tpl.canonical(t.capability)
+        for s in tpl.templates[cap]:
+            after: list[str] = []
+            for ref in s.after:
+                if ref.startswith("@"):
+                    other, _, step = ref[1:].partition("/")
+                    after.extend(f"{o.service}/{step}" for o in by_cap.get(other, ()))
+                else:
+                    after.append(f"{t.service}/{ref}")
+            tid = f"{t.service}/{s.step}"
+            tasks.append(
+                Task(
+                    id=tid,
+                    name=s.name,
+                    team=s.team,
+                    estimate=st.estimates.get(tid, s.estimate),
+                    after=tuple(after),
+                    group=t.service,
+                    capability=cap,
+                    step=s.step,
+                    what_if=dict(s.what_if),
+                    source="settings" if tid in st.estimates else s.basis,
+                )
+            )
+    tasks.extend(st.tasks)
+    teams = dict(tpl.teams)
+    teams.update(st.teams)
+    plan = Plan(tuple(tasks), teams, st.distribution or tpl.distribution)
+    ids = {t.id for t in plan.tasks}
+    for d in st.done:
+        if d not in ids:
+            raise PlanError(f"exit.yaml: field done: unknown task {d!r}")
+    for key in st.estimates:
+        if key not in ids:
+            raise PlanError(f"exit.yaml: field estimates: unknown task {key!r}")
+    plan = remove_tasks(plan, set(st.done))
+    plan.validate()
+    return plan
+
+
+def remove_tasks(plan: Plan, drop: set[str]) -> Plan:
+    """Drop tasks; their successors inherit their predecessors, so order is kept."""
+    if not drop:
+        return plan
+    preds = {t.id: t.after for t in plan.tasks}
+
+    def live(ids: tuple[str, ...], seen: frozenset[str] = frozenset()) -> list[str]:
+        out: list[str] = []
+        for i in ids:
+            if i in drop:
+                if i not in seen:
+                    out.extend(live(preds.get(i, ()), seen | {i}))
+            else:
+                out.append(i)
+        return out
+
+    kept = tuple(
+        replace(t, after=tuple(dict.fromkeys(live(t.after))))
+        for t in plan.tasks
+        if t.id not in drop
+    )
+    return replace(plan, tasks=kept)
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """A change to compare with the baseline plan.
+
+    ``flag`` (``prebuilt-fallback`` / ``data-backup``) applies each step's factor from the
+    template, for one capability or all; ``capacity`` sets teams' capacity; ``add`` adds to
+    every team's capacity; ``scale`` multiplies every team's capacity.
+    """
+
+    label: str
+    flag: str = ""
+    capability: str = ""
+    capacity: dict[str, int] = field(default_factory=dict)
+    add: int = 0
+    scale: float = 1.0
+
+
+_CAP = re.compile(r"^capacity([+*])(\d+(?:\.\d+)?)$")
+_SET = re.compile(r"^capacity:([a-z0-9-]+)=(\d+)$")
+
+
+def parse_what_if(text: str) -> WhatIf:
+    """``prebuilt-fallback[=CAP]``, ``data-backup[=CAP]``, ``capacity+N``, ``capacity*K``,
+    ``capacity:TEAM=N``."""
+    s = text.strip().lower()
+    name, _, arg = s.partition("=")
+    if name in ("prebuilt-fallback", "data-backup") and not s.startswith("capacity"):
+        return WhatIf(label=s, flag=name, capability=arg)
+    if m := _CAP.match(s):
+        if m.group(1) == "+":
+            return WhatIf(label=s, add=int(float(m.group(2))))
+        return WhatIf(label=s, scale=float(m.group(2)))
+    if m := _SET.match(s):
+        return WhatIf(label=s, capacity={m.group(1): int(m.group(2))})
+    raise PlanError(
+        f"unknown what-if {text!r}: use prebuilt-fallback[=CAPABILITY], data-backup[=CAPABILITY], "
+        "capacity+N, capacity*K or capacity:TEAM=N"
+    )
+
+
+def apply_what_if(plan: Plan, wi: WhatIf, templates: Templates | None = None) -> Plan:
+    tpl = templates or default_templates()
+    teams = dict(plan.teams)
+    for team, n in wi.capacity.items():
+        if team not in teams:
+            raise PlanError(f"what-if {wi.label!r}: unknown team {team!r}")
+        teams[team] = n
+    if wi.add or wi.scale != 1.0:
+        teams = {
+            k: (0 if v == 0 else max(1, math.floor((v + wi.add) * wi.scale)))
+            for k, v in teams.items()
+        }
+    out = replace(plan, teams=teams)
+    if wi.flag:
+        scope = tpl.canonical(wi.capability) if wi.capability else ""
+        drop: set[str] = set()
+        tasks = []
+        for t in out.tasks:
+            factor = t.what_if.get(wi.flag)
+            if factor is None or (scope and t.capability != scope):
+                tasks.append(t)
+            elif factor == 0:
+                drop.add(t.id)
+                tasks.append(t)
+            else:
+                tasks.append(replace(t, estimate=t.estimate.scaled(factor)))
+        out = remove_tasks(replace(out, tasks=tuple(tasks)), drop)
+    return out

@@ -1,0 +1,246 @@
+"""Bundled data of the exit plan: European alternatives and migration templates.
+
+Both are YAML files under ``data/`` checked against JSON Schemas under ``schema/``;
+errors name the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from sovmap.exitplan.model import Distribution, Estimate, PlanError
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    id: str
+    name: str
+    provider: str
+    jurisdiction: str
+    deployment: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    maturity: str
+    notes: str
+    source: str
+    knowledge_id: str = ""  # the provider's id in sovmap.knowledge, when it has one
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "provider": self.provider,
+            "jurisdiction": self.jurisdiction,
+            "deployment": list(self.deployment),
+            "capabilities": list(self.capabilities),
+            "maturity": self.maturity,
+            "notes": self.notes,
+            "source": self.source,
+            "knowledge_id": self.knowledge_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateStep:
+    step: str
+    name: str
+    team: str
+    estimate: Estimate
+    after: tuple[str, ...]
+    what_if: dict[str, float]
+    basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class Templates:
+    distribution: Distribution
+    teams: dict[str, int]
+    team_names: dict[str, str]
+    aliases: dict[str, str]
+    fallback: str
+    templates: dict[str, tuple[TemplateStep, ...]]
+    calibration: tuple[tuple[str, str], ...]  # (fact, source URL)
+
+    def canonical(self, capability: str) -> str:
+        """The template name for a capability (through aliases; unknown ones -> fallback)."""
+        cap = capability.strip().lower()
+        cap = self.aliases.get(cap, cap)
+        return cap if cap in self.templates else self.fallback
+
+
+def _schema(name: str) -> dict[str, Any]:
+    text = (resources.files("sovmap.exitplan") / "schema" / name).read_text(encoding="utf-8")
+    out: dict[str, Any] = json.loads(text)
+    return out
+
+
+def _line_of(text: str, path: list[str | int]) -> int:
+    """1-based line of ``path`` in a YAML document (the nearest ancestor that exists)."""
+    node: Any = yaml.compose(text)
+    line = 1 if node is None else node.start_mark.line + 1
+    for part in path:
+        nxt = None
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(part):
+                    nxt = v
+                    line = k.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            nxt = node.value[part]
+            line = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        node = nxt
+    return line
+
+
+def load_validated(text: str, where: str, schema: str) -> Any:
+    """Parse YAML and validate it; PlanError names file, line and field on failure."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise PlanError(f"{where}:{line}: not valid YAML: {exc}") from exc
+    validator = jsonschema.Draft202012Validator(_schema(schema))
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        path = list(e.absolute_path)
+        field = "/".join(str(p) for p in path) or "(document)"
+        raise PlanError(f"{where}:{_line_of(text, path)}: field {field}: {e.message}")
+    return raw
+
+
+def _read(name: str) -> tuple[str, str]:
+    res = resources.files("sovmap.exitplan") / "data" / name
+    return res.read_text(encoding="utf-8"), name
+
+
+def parse_alternatives(text: str, where: str) -> tuple[Alternative, ...]:
+    raw = load_validated(text, where, "alternatives.schema.json")
+    known = _knowledge_ids()
+    seen: set[str] = set()
+    out = []
+    for i, a in enumerate(raw["alternatives"]):
+        if a["id"] in seen:
+            line = _line_of(text, ["alternatives", i, "id"])
+            raise PlanError(f"{where}:{line}: field alternatives/{i}/id: {a['id']!r} used twice")
+        seen.add(a["id"])
+        out.append(
+            Alternative(
+                id=a["id"],
+                name=a["name"],
+                provider=a["provider"],
+                jurisdiction=a["jurisdiction"],
+                deployment=tuple(a["deployment"]),
+                capabilities=tuple(a["capabilities"]),
+                maturity=a["maturity"],
+                notes=a.get("notes", ""),
+                source=a["source"],
+                knowledge_id=a["provider"] if a["provider"] in known else "",
+            )
+        )
+    return tuple(out)
+
+
+def _knowledge_ids() -> frozenset[str]:
+    from sovmap.knowledge import default_catalogue
+
+    return frozenset(default_catalogue().providers)
+
+
+def parse_templates(text: str, where: str) -> Templates:
+    raw = load_validated(text, where, "templates.schema.json")
+    teams = {t["id"]: int(t["capacity"]) for t in raw["teams"]}
+    templates: dict[str, tuple[TemplateStep, ...]] = {}
+    for cap, body in raw["templates"].items():
+        steps: list[TemplateStep] = []
+        names = {t["step"] for t in body["tasks"]}
+        for i, t in enumerate(body["tasks"]):
+            at = f"{where}:{_line_of(text, ['templates', cap, 'tasks', i])}"
+            a, m, b = (float(x) for x in t["estimate"])
+            if not a <= m <= b:
+                raise PlanError(f"{at}: field templates/{cap}/tasks/{i}/estimate: need a <= m <= b")
+            if t["team"] not in teams:
+                raise PlanError(f"{at}: field templates/{cap}/tasks/{i}/team: unknown team")
+            for ref in t.get("after", ()):
+                if not ref.startswith("@") and ref not in names:
+                    raise PlanError(
+                        f"{at}: field templates/{cap}/tasks/{i}/after: unknown step {ref!r}"
+                    )
+            steps.append(
+                TemplateStep(
+                    step=t["step"],
+                    name=t["name"],
+                    team=t["team"],
+                    estimate=Estimate(a, m, b),
+                    after=tuple(t.get("after", ())),
+                    what_if={k: float(v) for k, v in t.get("what_if", {}).items()},
+                    basis=t["basis"],
+                )
+            )
+        templates[cap] = tuple(steps)
+    fallback = raw.get("fallback_template", "saas")
+    if fallback not in templates:
+        raise PlanError(f"{where}: field fallback_template: no template {fallback!r}")
+    for cap, tsteps in templates.items():
+        for s in tsteps:
+            for ref in s.after:
+                if ref.startswith("@"):
+                    other, _, step = ref[1:].partition("/")
+                    if other not in templates or step not in {x.step for x in templates[other]}:
+                        raise PlanError(
+                            f"{where}: field templates/{cap}/tasks/{s.step}/after: "
+                            f"unknown step {ref!r}"
+                        )
+    return Templates(
+        distribution=Distribution(raw["distribution"]),
+        teams=teams,
+        team_names={t["id"]: t["name"] for t in raw["teams"]},
+        aliases=dict(raw.get("aliases", {})),
+        fallback=fallback,
+        templates=templates,
+        calibration=tuple((c["fact"], c["source"]) for c in raw["calibration"]),
+    )
+
+
+@cache
+def default_alternatives() -> tuple[Alternative, ...]:
+    return parse_alternatives(*_read("alternatives.yaml"))
+
+
+@cache
+def default_templates() -> Templates:
+    return parse_templates(*_read("templates.yaml"))
+
+
+def load_templates(path: Path) -> Templates:
+    return parse_templates(path.read_text(encoding="utf-8"), str(path))
+
+
+def options_for(
+    capability: str, templates: Templates | None = None, catalogue: tuple[Alternative, ...] = ()
+) -> tuple[Alternative, ...]:
+    """European alternatives for a capability, production-ready ones first."""
+    tpl = templates or default_templates()
+    cap = capability.strip().lower()
+    cap = tpl.aliases.get(cap, cap)
+    alts = catalogue or default_alternatives()
+    rank = {"production": 0, "established": 1, "emerging": 2}
+    return tuple(
+        sorted(
+            (a for a in alts if cap in a.capabilities),
+            key=lambda a: (rank.get(a.maturity, 3), a.name.lower()),
+        )
+    )
