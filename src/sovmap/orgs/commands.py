@@ -1,0 +1,290 @@
+"""``sovmap orgs``, ``sovmap diff`` and ``sovmap trend``: parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sovmap.cli import CommandError
+from sovmap.orgs import service
+from sovmap.orgs.domains import DomainError
+from sovmap.orgs.fetch import default_cache_dir
+from sovmap.orgs.mapping import OverrideError
+from sovmap.orgs.sources import SourceError, load_sources
+from sovmap.orgs.store import DEFAULT_DB
+
+SOURCE_OPTIONS = ("country", "type", "lang", "url", "file")
+
+
+def _db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=DEFAULT_DB, help=f"SQLite path or URL (default {DEFAULT_DB})")
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "orgs",
+        help="organisation lists: fetch, import, map to domains, groups",
+        description="Organisation sources and domain mapping. Example: "
+        "sovmap orgs fetch nl-government && sovmap orgs map --out orgs.csv",
+    )
+    os_ = p.add_subparsers(dest="orgs_command", metavar="ACTION", required=True)
+
+    f = os_.add_parser(
+        "fetch",
+        help="download (or read from cache) a source and store its organisations",
+        description="Download a source when online (cached), or use the cache offline, map "
+        "every organisation to domains and store them as a new snapshot. Example: "
+        "sovmap orgs fetch wikidata --country NL --type municipality",
+    )
+    f.add_argument("source", help="source name (see: sovmap orgs sources)")
+    for name in SOURCE_OPTIONS:
+        f.add_argument(f"--{name}", default=None, help=f"source option {name!r}")
+    f.add_argument("--base-url", default="", help="fetch from this URL instead of the default")
+    f.add_argument("--cache", type=Path, default=None, help="cache directory")
+    f.add_argument("--offline", action="store_true", help="use the cache only")
+    f.add_argument("--overrides", type=Path, default=None, help="overrides YAML file")
+    _db(f)
+    f.set_defaults(func=_fetch)
+
+    i = os_.add_parser(
+        "import",
+        help="import organisations from a local file (CSV, XLSX, almanac XML, SPARQL JSON)",
+        description="Import a local file as a new snapshot. Example: "
+        "sovmap orgs import examples/orgs/zbo.csv",
+    )
+    i.add_argument("file", type=Path)
+    i.add_argument("--source", default="", help="source name to parse with (default: by suffix)")
+    i.add_argument("--country", default=None, help="country code for SPARQL JSON files")
+    i.add_argument("--type", default=None, help="organisation type for SPARQL JSON files")
+    i.add_argument("--overrides", type=Path, default=None, help="overrides YAML file")
+    _db(i)
+    i.set_defaults(func=_import)
+
+    ls = os_.add_parser(
+        "list",
+        help="list the current organisations with their domains",
+        description="List organisations. Example: sovmap orgs list --group type:zbo",
+    )
+    ls.add_argument("--group", default="all", help="all | type:T | parent:ID | group:NAME")
+    _db(ls)
+    ls.set_defaults(func=_list)
+
+    m = os_.add_parser(
+        "map",
+        help="map organisations to domains; report gaps, shared and dead domains; export CSV",
+        description="Map the current organisations to registrable domains (with overrides), "
+        "report unmapped organisations with reasons, shared, duplicate and dead domains, and "
+        "write the CSV that sovmap scan reads. Example: sovmap orgs map --out orgs.csv",
+    )
+    m.add_argument("--overrides", type=Path, default=None, help="overrides YAML file")
+    m.add_argument("--out", type=Path, default=None, help="write domain,org_id,... CSV here")
+    m.add_argument("--group", default="all", help="only this group")
+    _db(m)
+    m.set_defaults(func=_map)
+
+    g = os_.add_parser(
+        "groups",
+        help="list the groups reports can be cut by",
+        description="List organisation types, parents and named groups. Example: "
+        "sovmap orgs groups",
+    )
+    _db(g)
+    g.set_defaults(func=_groups)
+
+    s = os_.add_parser(
+        "sources",
+        help="list the registered organisation sources",
+        description="List sources registered under the sovmap.orgs.sources entry points. "
+        "Example: sovmap orgs sources",
+    )
+    s.set_defaults(func=_sources)
+
+    r = os_.add_parser(
+        "refresh-psl",
+        help="download a newer Public Suffix List into the cache",
+        description="Download the Public Suffix List (or copy --file) into the cache, which "
+        "mapping then prefers over the bundled copy. Example: sovmap orgs refresh-psl",
+    )
+    r.add_argument("--url", default="https://publicsuffix.org/list/public_suffix_list.dat")
+    r.add_argument("--file", type=Path, default=None, help="use this local file instead")
+    r.add_argument("--cache", type=Path, default=None, help="cache directory")
+    r.set_defaults(func=_refresh_psl)
+
+    d = sub.add_parser(
+        "diff",
+        help="change events between two scans (default: the two latest)",
+        description="List change events per organisation (or domain) and capability between "
+        "two scans: provider changed, new US dependency, dependency removed, jurisdiction "
+        "changed. Example: sovmap diff --db sovmap.db 3 5",
+    )
+    d.add_argument("scans", nargs="*", type=int, metavar="SCAN", help="OLD NEW scan ids")
+    _db(d)
+    d.set_defaults(func=_diff)
+
+    t = sub.add_parser(
+        "trend",
+        help="share of a group's organisations with mailboxes at US providers, per scan",
+        description="Trend per group over every finished scan, as CSV and a PNG chart. "
+        "Example: sovmap trend --group type:municipality --csv trend.csv --png trend.png",
+    )
+    t.add_argument("--group", action="append", required=True, help="group (repeatable)")
+    t.add_argument("--csv", type=Path, default=None, help="write the series as CSV")
+    t.add_argument("--png", type=Path, default=None, help="write a chart")
+    _db(t)
+    t.set_defaults(func=_trend)
+
+
+def _fail(exc: Exception) -> CommandError:
+    return CommandError(str(exc))
+
+
+def _cache(args: argparse.Namespace) -> Path:
+    return Path(args.cache) if args.cache else default_cache_dir()
+
+
+def _print_report(report: service.MapReport, out: Any = sys.stdout) -> None:
+    print(
+        f"{report.organisations} organisations: {report.mapped} mapped to "
+        f"{report.domains} domains, {len(report.unmapped)} without a domain",
+        file=out,
+    )
+    for org, reasons in report.unmapped.items():
+        codes = "; ".join(f"{u.code}" + (f" {u.value!r}" if u.value else "") for u in reasons)
+        print(f"  unmapped {org.id} {org.name}: {codes}", file=out)
+    for u in report.rejected:
+        print(f"  rejected {u.org_id} {u.how} {u.value!r}: {u.code} ({u.detail})", file=out)
+    for domain, ids in report.shared.items():
+        print(f"  shared {domain}: {', '.join(ids)}", file=out)
+    for ids in report.duplicates:
+        print(f"  duplicate organisations: {', '.join(ids)}", file=out)
+    for domain in report.dead:
+        print(f"  dead {domain}: NXDOMAIN in scan {report.dead_scan}", file=out)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    options = {k: getattr(args, k) for k in SOURCE_OPTIONS if getattr(args, k) is not None}
+    try:
+        result = service.fetch_and_store(
+            args.source,
+            options,
+            db=args.db,
+            cache_dir=_cache(args),
+            base_url=args.base_url,
+            offline=args.offline,
+            overrides=args.overrides,
+        )
+    except (SourceError, OverrideError, KeyError) as exc:
+        raise _fail(exc) from exc
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"source {args.source}: {', '.join(result.origins)}")
+    _print_report(result.report)
+    print(f"stored as organisation set {result.set_id} in {args.db}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    options = {k: v for k in ("country", "type") if (v := getattr(args, k)) is not None}
+    try:
+        result = service.import_file(
+            args.file, source=args.source, options=options, db=args.db, overrides=args.overrides
+        )
+    except (SourceError, OverrideError, KeyError) as exc:
+        raise _fail(exc) from exc
+    _print_report(result.report)
+    print(f"stored as organisation set {result.set_id} in {args.db}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = service.list_orgs(args.db, args.group)
+    print(f"{'id':<18} {'type':<18} {'parent':<14} {'name':<44} domains")
+    for org, domains in rows:
+        name = org.name[:44]
+        print(f"{org.id:<18} {org.type:<18} {org.parent_id:<14} {name:<44} {' '.join(domains)}")
+    print(f"{len(rows)} organisations")
+    return 0
+
+
+def _map(args: argparse.Namespace) -> int:
+    try:
+        report, csv_text = service.map_current(args.db, args.overrides, args.group)
+    except OverrideError as exc:
+        raise _fail(exc) from exc
+    if report.organisations == 0:
+        raise CommandError(f"no organisations in {args.db}; run sovmap orgs fetch or import first")
+    _print_report(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(csv_text, encoding="utf-8")
+        print(f"wrote {args.out} ({report.domains} domains); scan it with: sovmap scan {args.out}")
+    return 0
+
+
+def _groups(args: argparse.Namespace) -> int:
+    for kind, name, count in service.groups(args.db):
+        print(f"{kind}:{name:<40} {count:>6}")
+    return 0
+
+
+def _sources(args: argparse.Namespace) -> int:
+    for name, src in load_sources().items():
+        opts = " ".join(f"--{o.name}" for o in src.options)
+        print(f"{name:<16} {src.help}" + (f"  [{opts}]" if opts else ""))
+    return 0
+
+
+def _refresh_psl(args: argparse.Namespace) -> int:
+    try:
+        path, version = service.refresh_psl(_cache(args), url=args.url, file=args.file)
+    except (SourceError, DomainError, ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    print(f"Public Suffix List {version or '(no version line)'} saved to {path}")
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    scans: Sequence[int] = args.scans
+    if len(scans) not in (0, 2):
+        raise CommandError("give no scan ids (the two latest) or exactly two: OLD NEW")
+    try:
+        result = service.diff(args.db, scans[0] if scans else None, scans[1] if scans else None)
+    except LookupError as exc:
+        raise _fail(exc) from exc
+    print(
+        f"scan {result.old.id} ({result.old.started_at}) -> scan {result.new.id} "
+        f"({result.new.started_at}): {len(result.events)} change events"
+    )
+    for ev in result.events:
+        print(ev.render())
+    if result.only_old or result.only_new:
+        print(
+            f"not compared: {result.only_old} domains only in the old scan, "
+            f"{result.only_new} only in the new one"
+        )
+    return 0
+
+
+def _trend(args: argparse.Namespace) -> int:
+    try:
+        points = service.trend(args.db, args.group)
+    except LookupError as exc:
+        raise _fail(exc) from exc
+    from sovmap.orgs.history import trend_csv
+
+    text = trend_csv(points)
+    if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        args.csv.write_text(text, encoding="utf-8")
+        print(f"wrote {args.csv}")
+    else:
+        print(text, end="")
+    if args.png:
+        from sovmap.orgs.chart import write_trend_png
+
+        write_trend_png(points, args.png)
+        print(f"wrote {args.png}")
+    return 0

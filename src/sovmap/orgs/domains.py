@@ -1,0 +1,225 @@
+"""From websites and e-mail addresses to registrable domains, with the Public Suffix List.
+
+The list (MPL-2.0, https://publicsuffix.org) comes bundled with the ``publicsuffixlist``
+package, so mapping works offline; ``sovmap orgs refresh-psl`` downloads a newer copy into the
+cache, which the CLI then prefers. The parser and matcher here are sovmap's own, so the
+reasons a value is rejected carry stable codes. Everything but :func:`load_psl` is pure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+PSL_RESOURCE = "public_suffix_list.dat"
+
+#: Stable codes for values that cannot be turned into a registrable domain.
+EMPTY = "EMPTY"
+NOT_A_HOSTNAME = "NOT_A_HOSTNAME"
+IP_ADDRESS = "IP_ADDRESS"
+PUBLIC_SUFFIX = "PUBLIC_SUFFIX"
+BAD_EMAIL = "BAD_EMAIL"
+BAD_IDN = "BAD_IDN"
+UNKNOWN_TLD = "UNKNOWN_TLD"
+
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+class DomainError(ValueError):
+    """A value that yields no registrable domain; ``code`` is stable, ``detail`` is prose."""
+
+    def __init__(self, code: str, value: str, detail: str) -> None:
+        super().__init__(f"{code}: {value!r}: {detail}")
+        self.code = code
+        self.value = value
+        self.detail = detail
+
+
+def _to_ascii_label(label: str) -> str:
+    if label.isascii():
+        return label.lower()
+    try:
+        import idna  # IDNA 2008 with UTS 46 mapping, when installed
+
+        return str(idna.encode(label, uts46=True).decode("ascii"))
+    except ImportError:  # pragma: no cover - depends on the environment
+        return label.encode("idna").decode("ascii").lower()
+
+
+def to_ascii(host: str) -> str:
+    """Lower-case A-label form of a host name (IDN -> punycode); raises DomainError."""
+    out = []
+    for label in host.split("."):
+        try:
+            out.append(_to_ascii_label(label))
+        except (UnicodeError, ValueError) as exc:
+            raise DomainError(BAD_IDN, host, f"not a valid internationalised name ({exc})") from exc
+    return ".".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicSuffixList:
+    """The rules of the Public Suffix List, in A-label form."""
+
+    rules: frozenset[str]
+    wildcards: frozenset[str]  # "ck" for the rule "*.ck"
+    exceptions: frozenset[str]  # "www.ck" for the rule "!www.ck"
+    version: str = ""
+    delegations: frozenset[str] = frozenset()  # zones that delegate one label per body
+
+    def with_delegations(self, zones: frozenset[str]) -> PublicSuffixList:
+        return PublicSuffixList(
+            self.rules, self.wildcards, self.exceptions, self.version, self.delegations | zones
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> PublicSuffixList:
+        rules: set[str] = set()
+        wildcards: set[str] = set()
+        exceptions: set[str] = set()
+        version = ""
+        for raw in text.splitlines():
+            line = raw.strip()
+            if line.startswith("// VERSION:"):
+                version = line.split(":", 1)[1].strip()
+            if not line or line.startswith("//"):
+                continue
+            rule = line.split()[0]
+            if rule.startswith("!"):
+                exceptions.add(to_ascii(rule[1:]))
+            elif rule.startswith("*."):
+                wildcards.add(to_ascii(rule[2:]))
+            else:
+                rules.add(to_ascii(rule))
+        if not rules:
+            raise ValueError("no rules found: not a Public Suffix List file")
+        return cls(frozenset(rules), frozenset(wildcards), frozenset(exceptions), version)
+
+    def public_suffix(self, host: str) -> tuple[str, bool]:
+        """The public suffix of an A-label host, and whether a rule (not the default) matched."""
+        labels = host.split(".")
+        for i in range(len(labels)):
+            candidate = ".".join(labels[i:])
+            if candidate in self.exceptions:
+                return ".".join(labels[i + 1 :]), True
+            if candidate in self.rules:
+                return candidate, True
+            if i + 1 < len(labels) and ".".join(labels[i + 1 :]) in self.wildcards:
+                return candidate, True
+        return labels[-1], False
+
+    def registrable_domain(self, host: str) -> str:
+        """The registrable domain ("eTLD+1") of an A-label host; raises DomainError.
+
+        Below a delegation zone, the label under the zone names the body's own domain."""
+        labels = host.split(".")
+        for i in range(1, len(labels)):
+            if ".".join(labels[i:]) in self.delegations:
+                # "www" under the zone is the zone's own website, not a body
+                return ".".join(labels[i:] if labels[i - 1] == "www" else labels[i - 1 :])
+        suffix, known = self.public_suffix(host)
+        if not known:
+            raise DomainError(UNKNOWN_TLD, host, f"top-level domain {suffix!r} is not delegated")
+        if host == suffix:
+            raise DomainError(
+                PUBLIC_SUFFIX, host, "a public suffix, not a domain an organisation can own"
+            )
+        keep = suffix.count(".") + 2
+        return ".".join(host.split(".")[-keep:])
+
+
+def delegation_zones() -> frozenset[str]:
+    """The zones of ``data/delegations.yaml``."""
+    import yaml
+
+    raw = yaml.safe_load(
+        files("sovmap.orgs.data").joinpath("delegations.yaml").read_text(encoding="utf-8")
+    )
+    return frozenset(to_ascii(str(z["zone"])) for z in raw["zones"])
+
+
+@lru_cache(maxsize=4)
+def load_psl(path: Path | None = None) -> PublicSuffixList:
+    """The list bundled with the ``publicsuffixlist`` package, or the file at ``path``,
+    with sovmap's delegation zones."""
+    if path is None:
+        text = files("publicsuffixlist").joinpath(PSL_RESOURCE).read_text(encoding="utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+    return PublicSuffixList.parse(text).with_delegations(delegation_zones())
+
+
+def normalise_host(value: str) -> str:
+    """A bare host name from user input: lower case, A-labels, no trailing dot."""
+    host = value.strip().rstrip(".").lower()
+    if not host:
+        raise DomainError(EMPTY, value, "empty value")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise DomainError(IP_ADDRESS, value, "an IP address, not a domain name")
+    host = to_ascii(host)
+    labels = host.split(".")
+    if not all(_LABEL.match(label) for label in labels):
+        raise DomainError(NOT_A_HOSTNAME, value, "not a host name")
+    if len(host) > 253:
+        raise DomainError(NOT_A_HOSTNAME, value, "longer than 253 characters")
+    return host
+
+
+def host_from_website(value: str) -> str:
+    """The host of a website value: a URL, or a bare host with or without a path or port."""
+    text = value.strip()
+    if not text:
+        raise DomainError(EMPTY, value, "empty value")
+    scheme = _SCHEME.match(text)
+    if scheme and "://" not in text and scheme.group(1).lower() not in ("http", "https"):
+        raise DomainError(NOT_A_HOSTNAME, value, f"unsupported URL scheme {scheme.group(1)!r}")
+    if "://" not in text and not text.startswith("//"):
+        text = "//" + text
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+    except ValueError as exc:
+        raise DomainError(NOT_A_HOSTNAME, value, f"not a URL ({exc})") from exc
+    if parts.scheme and parts.scheme not in ("http", "https", "ftp"):
+        raise DomainError(NOT_A_HOSTNAME, value, f"unsupported URL scheme {parts.scheme!r}")
+    if not host:
+        raise DomainError(NOT_A_HOSTNAME, value, "no host name in the URL")
+    return normalise_host(unquote(host))
+
+
+def host_from_email(value: str) -> str:
+    """The domain part of an e-mail address (``mailto:``, ``Name <a@b>`` forms accepted)."""
+    text = value.strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:].split("?", 1)[0]
+    if "<" in text and text.endswith(">"):
+        text = text[text.rindex("<") + 1 : -1]
+    text = unquote(text).strip()
+    if not text:
+        raise DomainError(EMPTY, value, "empty value")
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain or " " in text:
+        raise DomainError(BAD_EMAIL, value, "not an e-mail address")
+    return normalise_host(domain)
+
+
+def registrable(value: str, kind: str, psl: PublicSuffixList | None = None) -> str:
+    """The registrable domain of a ``website``, ``email`` or ``domain`` value."""
+    psl = psl or load_psl()
+    if kind == "email":
+        host = host_from_email(value)
+    elif kind == "website":
+        host = host_from_website(value)
+    else:
+        host = host_from_website(value) if "/" in value else normalise_host(value)
+    return psl.registrable_domain(host)

@@ -1,0 +1,230 @@
+"""The Dutch government almanac: the open XML export of the Register van Overheidsorganisaties.
+
+The export (``exportOO.xml`` at https://organisaties.overheid.nl/archive/, formerly one file
+per type at almanak-redactie.overheid.nl/archive/) is one ``overheidsorganisaties`` document
+whose namespace ends in a schema version that changes without notice
+(``https://organisaties.overheid.nl/static/schema/oo/export/2.6.9``,
+``https://almanak.overheid.nl/static/schema/oo/export/2.4.3``, ...). Elements are therefore
+matched by local name, whatever namespace (or none) they carry:
+
+``organisatie`` (or ``gemeente``, ``zelfstandigBestuursorgaan``, ``gemeenschappelijkeRegeling``
+in older per-type exports) with ``@systeemId`` (newer) or ``systemId/systemId`` (older),
+``naam`` (``titel`` for joint arrangements), ``afkorting``, ``types/type``,
+``relatieMetMinisterie`` (``@resourceIdentifierTOOI`` and the ministry's name), ``eindDatum``,
+``contact`` with ``internetadressen/internetadres/url`` and ``emailadressen/emailadres/email``
+(older: ``internet`` and ``emailadres`` as text) and ``bezoekAdres/adres/plaats``; nested
+``organisaties/organisatie`` are parts of their parent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+import yaml
+
+from sovmap.orgs.model import Location, Organisation, OrgType
+from sovmap.orgs.sources import Download, Option, SourceError
+
+ROOT = "overheidsorganisaties"
+ORG_ELEMENTS = (
+    "organisatie",
+    "gemeente",
+    "zelfstandigBestuursorgaan",
+    "gemeenschappelijkeRegeling",
+)
+NAMESPACE_HOSTS = ("organisaties.overheid.nl", "almanak.overheid.nl")
+UNIT_TYPE = "Organisatieonderdeel"  # directorates etc.: parts of their parent, not bodies
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> tuple[dict[str, str], dict[str, str]]:
+    raw: Any = yaml.safe_load(
+        files("sovmap.orgs.data").joinpath("nl_types.yaml").read_text(encoding="utf-8")
+    )
+    return dict(raw["types"]), dict(raw["elements"])
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el if _local(c.tag) == name]
+
+
+def _child(el: ET.Element, *path: str) -> ET.Element | None:
+    cur: ET.Element | None = el
+    for name in path:
+        if cur is None:
+            return None
+        found = _children(cur, name)
+        cur = found[0] if found else None
+    return cur
+
+
+def _all(el: ET.Element, *path: str) -> list[ET.Element]:
+    level = [el]
+    for name in path:
+        level = [c for e in level for c in _children(e, name)]
+    return level
+
+
+def _text(el: ET.Element | None) -> str:
+    if el is None or el.text is None:
+        return ""
+    return " ".join(el.text.split())
+
+
+def _attr(el: ET.Element, name: str) -> str:
+    for key, value in el.attrib.items():
+        if _local(key) == name:
+            return value.strip()
+    return ""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    org: Organisation
+    parent_tooi: str
+    parent_name: str
+    tooi: str
+
+
+class AlmanacSource:
+    """``nl-government``: every public body in the Dutch register, with websites and e-mail."""
+
+    name = "nl-government"
+    help = "Dutch government almanac (Register van Overheidsorganisaties), open XML export"
+    default_base_url = "https://organisaties.overheid.nl/archive/"
+    options: Sequence[Option] = (
+        Option("type", "only these sovmap types, comma-separated (e.g. municipality,zbo)"),
+        Option("file", "export file name under the base URL", "exportOO.xml"),
+    )
+
+    def downloads(self, base_url: str, options: Mapping[str, str]) -> list[Download]:
+        name = options.get("file") or "exportOO.xml"
+        return [Download(key=name, url=base_url.rstrip("/") + "/" + name, accept="application/xml")]
+
+    def parse(self, data: bytes, origin: str, options: Mapping[str, str]) -> list[Organisation]:
+        try:
+            root = ET.fromstring(data)
+        except ET.ParseError as exc:
+            line, col = exc.position
+            raise SourceError(f"{origin}: line {line}, column {col}: broken XML ({exc})") from exc
+        if _local(root.tag) != ROOT:
+            raise SourceError(
+                f"{origin}: line 1: root element is {_local(root.tag)!r}, expected {ROOT!r} "
+                "(not an export of organisaties.overheid.nl)"
+            )
+        ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+        if ns and not any(h in ns for h in NAMESPACE_HOSTS):
+            raise SourceError(f"{origin}: unexpected namespace {ns!r} for an almanac export")
+        raws: list[_Raw] = []
+        for container in root:
+            for el in container:
+                if _local(el.tag) in ORG_ELEMENTS:
+                    self._walk(el, "", origin, raws)
+        orgs = _resolve_parents(raws)
+        wanted = {t.strip() for t in options.get("type", "").split(",") if t.strip()}
+        if wanted:
+            unknown = wanted - {t.value for t in OrgType}
+            if unknown:
+                raise SourceError(f"unknown organisation type(s): {', '.join(sorted(unknown))}")
+            orgs = [o for o in orgs if o.type in wanted]
+        return orgs
+
+    def _walk(self, el: ET.Element, parent_id: str, origin: str, out: list[_Raw]) -> None:
+        types, elements = _vocabulary()
+        tag = _local(el.tag)
+        name = _text(_child(el, "naam")) or _text(_child(el, "titel"))
+        system_id = _attr(el, "systeemId") or _text(_child(el, "systemId", "systemId"))
+        type_names = [_text(t) for t in _all(el, "types", "type")] or [_text(_child(el, "type"))]
+        type_names = [t for t in type_names if t]
+        is_unit = bool(parent_id) and (not type_names or type_names[0] == UNIT_TYPE)
+        if not is_unit:
+            if not name:
+                raise SourceError(f"{origin}: <{tag}> {system_id or '?'}: missing field 'naam'")
+            org_id = f"nl-oo:{system_id}" if system_id else f"nl-oo:name:{_slug(name)}"
+            kind = elements.get(tag) or next(
+                (types[t] for t in type_names if t in types),
+                OrgType.PUBLIC_BODY.value,
+            )
+            contact = _child(el, "contact")
+            websites: list[str] = []
+            emails: list[str] = []
+            place = ""
+            if contact is not None:
+                websites += [
+                    _text(u) for u in _all(contact, "internetadressen", "internetadres", "url")
+                ]
+                websites += [_text(u) for u in _children(contact, "internet")]
+                emails += [_text(m) for m in _all(contact, "emailadressen", "emailadres", "email")]
+                emails += [_text(m) for m in _children(contact, "emailadres") if len(m) == 0]
+                place = _text(_child(contact, "bezoekAdres", "adres", "plaats"))
+            relation = _child(el, "relatieMetMinisterie")
+            ended = _text(_child(el, "eindDatum"))
+            if ended and ended > dt.date.today().isoformat():
+                ended = ""
+            org = Organisation(
+                id=org_id,
+                name=name,
+                type=kind,
+                parent_id=parent_id,
+                country="NL",
+                websites=tuple(dict.fromkeys(w for w in websites if w)),
+                emails=tuple(dict.fromkeys(m for m in emails if m)),
+                source="nl-government",
+                source_id=system_id,
+                source_url=f"https://organisaties.overheid.nl/{system_id}/" if system_id else "",
+                abbreviation=_text(_child(el, "afkorting")),
+                location=Location(place=place),
+                ended=ended[:10],
+            )
+            out.append(
+                _Raw(
+                    org=org,
+                    parent_tooi=""
+                    if relation is None
+                    else _attr(relation, "resourceIdentifierTOOI"),
+                    parent_name=_text(relation),
+                    tooi=_attr(el, "resourceIdentifierTOOI"),
+                )
+            )
+            parent_id = org_id
+        for child in _all(el, "organisaties"):
+            for sub in child:
+                if _local(sub.tag) in ORG_ELEMENTS:
+                    self._walk(sub, parent_id, origin, out)
+
+
+def _resolve_parents(raws: list[_Raw]) -> list[Organisation]:
+    """Point agencies and ZBOs at their ministry (by TOOI identifier, else by name)."""
+    by_tooi = {r.tooi: r.org.id for r in raws if r.tooi}
+    by_name = {r.org.name.lower(): r.org.id for r in raws if r.org.type == OrgType.MINISTRY}
+    by_name.update(
+        {f"ministerie van {r.org.name.lower()}": r.org.id for r in raws if r.org.type == "ministry"}
+    )
+    out: list[Organisation] = []
+    for r in raws:
+        org = r.org
+        if not org.parent_id and (r.parent_tooi or r.parent_name):
+            parent = by_tooi.get(r.parent_tooi) or by_name.get(r.parent_name.lower(), "")
+            if not parent and r.parent_tooi:
+                parent = "tooi:" + r.parent_tooi.rstrip("/").rsplit("/", 1)[-1]
+            org = replace(org, parent_id=parent)
+        out.append(org)
+    return out
+
+
+SOURCE = AlmanacSource()

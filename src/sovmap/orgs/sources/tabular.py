@@ -1,0 +1,153 @@
+"""Lists of organisations as CSV or Excel (.xlsx): one row per organisation.
+
+At least one of the columns ``domain``, ``website`` or ``email`` is required (several values
+in one cell separated by ``;``); optional columns: ``id``, ``name``, ``type``, ``parent``
+(``parent_id``), ``country``, ``group`` (``groups``, ``;``-separated), ``abbreviation``.
+Header names are matched case-insensitively, with common Dutch and English variants. CSV
+delimiters ``,``, ``;`` and tab are recognised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping, Sequence
+
+from sovmap.orgs.model import Organisation, OrgType
+from sovmap.orgs.sources import Download, Option, SourceError
+
+#: Accepted header spellings per field.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "domain": ("domain", "domains", "domein", "domeinnaam", "domeinen"),
+    "website": ("website", "websites", "url", "homepage", "internet", "site"),
+    "email": ("email", "e-mail", "emails", "emailadres", "e-mailadres", "mail"),
+    "id": ("id", "org_id", "identifier", "code"),
+    "name": ("name", "naam", "organisation", "organization", "organisatie", "org_name"),
+    "type": ("type", "org_type", "soort"),
+    "parent": ("parent", "parent_id", "ministry", "ministerie"),
+    "country": ("country", "land"),
+    "group": ("group", "groups", "groep"),
+    "abbreviation": ("abbreviation", "afkorting", "acronym"),
+}
+REQUIRED_ANY = ("domain", "website", "email")
+_SPLIT = re.compile(r"[;\s]+")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _rows_csv(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{origin}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as exc:
+        raise SourceError(f"{origin}: line {reader.line_num}: {exc}") from exc
+
+
+def _rows_xlsx(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
+    try:
+        import openpyxl
+    except ImportError as exc:  # pragma: no cover - extra not installed
+        raise SourceError(
+            "reading .xlsx needs the 'excel' extra: pip install sovmap[excel]"
+        ) from exc
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:
+        raise SourceError(f"{origin}: not a readable .xlsx workbook ({exc})") from exc
+    sheet = wb.worksheets[0]
+    for i, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        yield i, ["" if v is None else str(v) for v in row]
+    wb.close()
+
+
+def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
+    """Organisations from a CSV or .xlsx document; raises SourceError naming line and field."""
+    rows = _rows_xlsx(data, origin) if excel else _rows_csv(data, origin)
+    header: dict[str, int] = {}
+    out: list[Organisation] = []
+    valid_types = {t.value for t in OrgType}
+    for line, row in rows:
+        if not header:
+            if not any(c.strip() for c in row):
+                continue
+            names = [c.strip().lower() for c in row]
+            for field, spellings in COLUMNS.items():
+                for idx, name in enumerate(names):
+                    if name in spellings and field not in header:
+                        header[field] = idx
+            if not any(f in header for f in REQUIRED_ANY):
+                raise SourceError(
+                    f"{origin}: line {line}: no 'domain', 'website' or 'email' column "
+                    f"(found: {', '.join(c for c in names if c) or 'nothing'})"
+                )
+            continue
+
+        def cell(field: str, row: list[str] = row) -> str:
+            idx = header.get(field)
+            return row[idx].strip() if idx is not None and idx < len(row) else ""
+
+        if not any(c.strip() for c in row):
+            continue
+        values = {f: [v for v in _SPLIT.split(cell(f)) if v] for f in REQUIRED_ANY}
+        name = cell("name")
+        org_id = cell("id") or _slug(name) or (values["domain"] or values["website"] or [""])[0]
+        if not org_id:
+            raise SourceError(f"{origin}: line {line}: row has no id, name, domain or website")
+        kind = cell("type").lower() or OrgType.OTHER.value
+        if kind not in valid_types:
+            raise SourceError(
+                f"{origin}: line {line}: field 'type': {kind!r} is not one of "
+                f"{', '.join(sorted(valid_types))}"
+            )
+        out.append(
+            Organisation(
+                id=org_id if ":" in org_id else f"list:{org_id}",
+                name=name or org_id,
+                type=kind,
+                parent_id=cell("parent"),
+                country=cell("country").upper(),
+                websites=tuple(values["website"]),
+                emails=tuple(values["email"]),
+                domains=tuple(values["domain"]),
+                source="list",
+                source_id=f"{origin}:{line}",
+                abbreviation=cell("abbreviation"),
+                groups=tuple(g.strip() for g in cell("group").split(";") if g.strip()),
+            )
+        )
+    if not header:
+        raise SourceError(f"{origin}: empty file: no header row")
+    return out
+
+
+class TabularSource:
+    """``list``: a CSV or Excel list of organisations, fetched from a URL."""
+
+    name = "list"
+    help = "a CSV or Excel (.xlsx) list with a domain, website or email column, by URL"
+    default_base_url = ""
+    options: Sequence[Option] = (Option("url", "where the .csv or .xlsx file lives"),)
+
+    def downloads(self, base_url: str, options: Mapping[str, str]) -> list[Download]:
+        url = options.get("url") or base_url
+        if not url:
+            raise SourceError("the list source needs --url (or --base-url) of a .csv or .xlsx file")
+        key = re.sub(r"[^A-Za-z0-9._-]+", "_", url.rsplit("/", 1)[-1]) or "list.csv"
+        return [Download(key=key, url=url)]
+
+    def parse(self, data: bytes, origin: str, options: Mapping[str, str]) -> list[Organisation]:
+        excel = origin.lower().split("?", 1)[0].endswith(".xlsx") or data[:2] == b"PK"
+        return parse_table(data, origin, excel=excel)
+
+
+SOURCE = TabularSource()

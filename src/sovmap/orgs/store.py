@@ -1,0 +1,262 @@
+"""Reading and writing organisations, and reading scans, in the shared store.
+
+Writes are one transaction each. Scans and findings are read from the tables the scan writes
+(``scans``, ``scan_domains``, ``findings``), so history works on any store the CLI or the web
+app uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zlib
+from collections.abc import Mapping as TMapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+
+from sovmap.model import Capability, Evidence, Finding, Status
+from sovmap.orgs.model import Derivation, Mapping, Organisation, OrgDomain, Unmapped
+from sovmap.orgs.tables import TABLES, org_domains, org_sets, org_unmapped, organisations
+from sovmap.store.schema import findings, scan_domains, scans
+
+DEFAULT_DB = "sovmap.db"
+
+
+def open_store(db: str) -> Engine:
+    """An engine for ``--db`` (a SQLite path or a URL), with the room's tables present."""
+    try:
+        from sovmap.store.migrate import open_engine
+
+        engine = open_engine(db)
+    except ImportError:  # pragma: no cover - the store package without migrations
+        url = db if "://" in db else "sqlite:///" + str(Path(db).expanduser().resolve())
+        engine = create_engine(url)
+        if url.startswith("sqlite"):
+
+            @event.listens_for(engine, "connect")
+            def _fk(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    base = (scans, scan_domains, findings)
+    base[0].metadata.create_all(engine, tables=[*base, *TABLES], checkfirst=True)
+    return engine
+
+
+@dataclass(frozen=True, slots=True)
+class OrgSet:
+    id: int
+    created_at: str
+    source: str
+    origin: str
+    organisations: int
+    domains: int
+
+
+def save_org_set(
+    engine: Engine,
+    source: str,
+    orgs: Sequence[Organisation],
+    mapping: Mapping,
+    *,
+    origin: str = "",
+    params: TMapping[str, str] | None = None,
+) -> int:
+    """Store one import as a new snapshot, all or nothing; returns the set id."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with engine.begin() as conn:
+        key = conn.execute(
+            org_sets.insert().values(
+                created_at=now,
+                source=source,
+                origin=origin,
+                params=json.dumps(dict(params or {}), sort_keys=True),
+                organisations=len(orgs),
+                domains=len({d.domain for d in mapping.domains}),
+            )
+        ).inserted_primary_key
+        assert key is not None
+        set_id = int(key[0])
+        if orgs:
+            conn.execute(
+                organisations.insert(),
+                [
+                    {
+                        "set_id": set_id,
+                        "org_id": o.id,
+                        "name": o.name,
+                        "type": o.type,
+                        "parent_id": o.parent_id,
+                        "country": o.country,
+                        "lat": o.location.lat,
+                        "lon": o.location.lon,
+                        "data": json.dumps(o.to_json(), ensure_ascii=False),
+                    }
+                    for o in orgs
+                ],
+            )
+        if mapping.domains:
+            conn.execute(
+                org_domains.insert(),
+                [
+                    {
+                        "set_id": set_id,
+                        "org_id": d.org_id,
+                        "domain": d.domain,
+                        "how": d.how.value,
+                        "value": d.value,
+                        "reason": d.reason,
+                    }
+                    for d in mapping.domains
+                ],
+            )
+        if mapping.unmapped:
+            conn.execute(
+                org_unmapped.insert(),
+                [
+                    {
+                        "set_id": set_id,
+                        "org_id": u.org_id,
+                        "value": u.value,
+                        "how": u.how,
+                        "code": u.code,
+                        "detail": u.detail,
+                    }
+                    for u in mapping.unmapped
+                ],
+            )
+    return set_id
+
+
+def list_sets(engine: Engine) -> list[OrgSet]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(org_sets).order_by(org_sets.c.id)).all()
+    return [
+        OrgSet(r.id, r.created_at, r.source, r.origin, r.organisations, r.domains) for r in rows
+    ]
+
+
+def current_set_ids(engine: Engine) -> list[int]:
+    """The newest set of every source."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(func.max(org_sets.c.id)).group_by(org_sets.c.source)).scalars()
+        return sorted(int(r) for r in rows)
+
+
+def load_orgs(engine: Engine, set_ids: Sequence[int] | None = None) -> list[Organisation]:
+    """Organisations of the given sets (default: current); later sets win on equal ids."""
+    ids = list(set_ids) if set_ids is not None else current_set_ids(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(organisations.c.data)
+            .where(organisations.c.set_id.in_(ids))
+            .order_by(organisations.c.set_id, organisations.c.org_id)
+        ).all()
+    out: dict[str, Organisation] = {}
+    for r in rows:
+        o = Organisation.from_json(json.loads(r.data))
+        out[o.id] = o
+    return list(out.values())
+
+
+def load_mapping(engine: Engine, set_ids: Sequence[int] | None = None) -> Mapping:
+    ids = list(set_ids) if set_ids is not None else current_set_ids(engine)
+    with engine.connect() as conn:
+        drows = conn.execute(
+            select(org_domains).where(org_domains.c.set_id.in_(ids)).order_by(org_domains.c.set_id)
+        ).all()
+        urows = conn.execute(
+            select(org_unmapped).where(org_unmapped.c.set_id.in_(ids)).order_by(org_unmapped.c.id)
+        ).all()
+    domains = {
+        (r.org_id, r.domain): OrgDomain(r.org_id, r.domain, Derivation(r.how), r.value, r.reason)
+        for r in drows
+    }
+    unmapped = tuple(Unmapped(r.org_id, r.value, r.how, r.code, r.detail) for r in urows)
+    return Mapping(tuple(domains.values()), unmapped)
+
+
+# --- scans -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    id: int
+    started_at: str
+    status: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanData:
+    """What history needs of one scan: its domains, their attributes and findings."""
+
+    info: ScanInfo
+    domains: tuple[str, ...]
+    attributes: dict[str, dict[str, str]]
+    findings: tuple[Finding, ...]
+    dead: tuple[str, ...]  # domains that do not exist (every question about them: NXDOMAIN)
+
+
+def list_scans(engine: Engine, *, finished_only: bool = True) -> list[ScanInfo]:
+    q = select(scans.c.id, scans.c.started_at, scans.c.status, scans.c.label).order_by(scans.c.id)
+    if finished_only:
+        q = q.where(scans.c.status == "done")
+    with engine.connect() as conn:
+        return [ScanInfo(r.id, r.started_at, r.status, r.label) for r in conn.execute(q).all()]
+
+
+def _is_dead(domain: str, blob: bytes) -> bool:
+    try:
+        obs = json.loads(zlib.decompress(blob))
+    except (zlib.error, ValueError):
+        return False
+    own = [o for o in obs if isinstance(o, dict) and o.get("qname", "").rstrip(".") == domain]
+    return bool(own) and all(o.get("status") == Status.NXDOMAIN.value for o in own)
+
+
+def load_scan(engine: Engine, scan_id: int) -> ScanData:
+    with engine.connect() as conn:
+        row = conn.execute(select(scans).where(scans.c.id == scan_id)).first()
+        if row is None:
+            raise LookupError(f"no scan with id {scan_id}")
+        drows = conn.execute(
+            select(scan_domains.c.domain, scan_domains.c.attributes, scan_domains.c.observations)
+            .where(scan_domains.c.scan_id == scan_id)
+            .order_by(scan_domains.c.domain)
+        ).all()
+        frows = conn.execute(
+            select(findings).where(findings.c.scan_id == scan_id).order_by(findings.c.id)
+        ).all()
+    attrs: dict[str, dict[str, str]] = {}
+    dead: list[str] = []
+    for r in drows:
+        try:
+            raw = json.loads(r.attributes or "{}")
+        except ValueError:
+            raw = {}
+        attrs[r.domain] = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        if _is_dead(r.domain, r.observations):
+            dead.append(r.domain)
+    found = tuple(
+        Finding(
+            domain=r.domain,
+            capability=Capability(r.capability),
+            provider=r.provider,
+            provider_name=r.provider_name,
+            parent=r.parent,
+            jurisdiction=r.jurisdiction,
+            confidence=float(r.confidence),
+            code=r.code,
+            evidence=tuple(Evidence.from_json(e) for e in json.loads(r.evidence or "[]")),
+            tags=tuple(json.loads(r.tags or "[]")),
+            service=r.service or "",
+            role=r.role,
+        )
+        for r in frows
+    )
+    info = ScanInfo(row.id, row.started_at, row.status, row.label)
+    return ScanData(info, tuple(d.domain for d in drows), attrs, found, tuple(dead))

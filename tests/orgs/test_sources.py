@@ -1,0 +1,243 @@
+"""Every source, fetched from a loopback server serving its recorded fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from orgs_testlib import DATA, FixtureServer
+
+from sovmap.orgs import mapping as m
+from sovmap.orgs.domains import IP_ADDRESS, NOT_A_HOSTNAME, PUBLIC_SUFFIX
+from sovmap.orgs.fetch import SourceUnavailable, fetch_source
+from sovmap.orgs.mapping import map_organisations, unmapped_orgs
+from sovmap.orgs.sources import SourceError, load_sources
+from sovmap.orgs.sources.almanac import SOURCE as ALMANAC
+from sovmap.orgs.sources.nl_central import load_bundled
+from sovmap.orgs.sources.tabular import SOURCE as TABULAR
+from sovmap.orgs.sources.wikidata import SOURCE as WIKIDATA
+from sovmap.orgs.sources.wikidata import build_query
+
+#: What the almanac fixture must map to: every organisation, with its domains or its reasons.
+ALMANAC_EXPECTED = {
+    "nl-oo:13962": ["minszw.nl", "rijksoverheid.nl"],
+    "nl-oo:13971": ["rijksoverheid.nl"],
+    "nl-oo:27520": ["uwv.nl", "werk.nl"],
+    "nl-oo:12583": ["cjib.nl"],
+    "nl-oo:28190": ["autoriteitpersoonsgegevens.nl"],
+    "nl-oo:25698": ["sudwestfryslan.nl"],
+    "nl-oo:25700": ["s-hertogenbosch.nl"],
+    "nl-oo:25811": ["buch.nl", "uitgeest.nl"],
+    "nl-oo:25812": ["buch.nl", "heiloo.nl"],
+    "nl-oo:40213": ["buch.nl"],
+    "nl-oo:24010": ["fryslan.frl", "xn--frysln-0ta.frl"],
+    "nl-oo:23012": ["aaenmaas.nl"],
+    "nl-oo:31555": [m.NO_CONTACT],
+    "nl-oo:31777": [PUBLIC_SUFFIX, IP_ADDRESS, m.NO_DOMAIN],
+    "nl-oo:26100": [m.DISSOLVED],
+}
+
+
+def _outcome(orgs: list, mapping: object) -> dict[str, list[str]]:
+    assert isinstance(mapping, m.Mapping)
+    gaps = unmapped_orgs(orgs, mapping)
+    out: dict[str, list[str]] = {}
+    for o in orgs:
+        doms = list(mapping.domains_of(o.id))
+        out[o.id] = doms or [u.code for u in gaps[o.id]]
+    return out
+
+
+def test_builtin_sources_register_through_entry_points() -> None:
+    assert {"nl-government", "nl-central", "wikidata", "list"} <= set(load_sources())
+
+
+def test_almanac_fetched_over_http_every_org_mapped_or_explained(
+    http_fixtures: FixtureServer, tmp_path: Path
+) -> None:
+    got = fetch_source(
+        ALMANAC, {}, cache_dir=tmp_path / "cache", base_url=http_fixtures.base + "/archive/"
+    )
+    assert http_fixtures.requests[0][0] == "/archive/exportOO.xml"
+    assert not got.from_cache
+    orgs = list(got.organisations)
+    mapping = map_organisations(orgs)
+    assert _outcome(orgs, mapping) == ALMANAC_EXPECTED
+    by_id = {o.id: o for o in orgs}
+    # ministry -> agency/ZBO, by TOOI identifier and by name; directorates are not bodies
+    assert by_id["nl-oo:27520"].parent_id == "nl-oo:13962"
+    assert by_id["nl-oo:12583"].parent_id == "nl-oo:13971"
+    assert by_id["nl-oo:28190"].type == "zbo"
+    assert "nl-oo:14001" not in by_id
+    assert by_id["nl-oo:25698"].location.place == "Sneek"
+    assert by_id["nl-oo:26100"].ended == "2019-01-01"
+    assert m.shared_domains(mapping)["buch.nl"] == ("nl-oo:25811", "nl-oo:25812", "nl-oo:40213")
+    # the cache now holds the document
+    assert (tmp_path / "cache" / "orgs" / "nl-government" / "exportOO.xml").is_file()
+
+
+def test_almanac_older_per_type_export() -> None:
+    name = "exportOO_zelfstandige_bestuursorganen.xml"
+    orgs = ALMANAC.parse((DATA / name).read_bytes(), name, {})
+    assert [(o.id, o.type, o.abbreviation) for o in orgs] == [
+        ("nl-oo:27531", "zbo", "SVB"),
+        ("nl-oo:27540", "zbo", "KVK"),
+    ]
+    mapping = map_organisations(orgs)
+    assert _outcome(orgs, mapping) == {"nl-oo:27531": ["svb.nl"], "nl-oo:27540": ["kvk.nl"]}
+
+
+def test_almanac_type_filter() -> None:
+    orgs = ALMANAC.parse((DATA / "exportOO.xml").read_bytes(), "x", {"type": "municipality"})
+    assert len(orgs) == 5 and {o.type for o in orgs} == {"municipality"}
+    with pytest.raises(SourceError, match="unknown organisation type"):
+        ALMANAC.parse((DATA / "exportOO.xml").read_bytes(), "x", {"type": "gemeente"})
+
+
+def test_broken_xml_names_line_and_column() -> None:
+    with pytest.raises(SourceError, match=r"broken\.xml: line \d+, column \d+: broken XML"):
+        ALMANAC.parse((DATA / "broken.xml").read_bytes(), "broken.xml", {})
+    with pytest.raises(SourceError, match="root element is 'html'"):
+        ALMANAC.parse(b"<html><body>503</body></html>", "page.xml", {})
+
+
+def test_wikidata_query_and_results(http_fixtures: FixtureServer, tmp_path: Path) -> None:
+    opts = {"country": "NL", "type": "municipality", "lang": "nl"}
+    got = fetch_source(WIKIDATA, opts, cache_dir=tmp_path, base_url=http_fixtures.base + "/sparql")
+    path, query = http_fixtures.requests[0]
+    assert path == "/sparql" and query["format"] == ["json"]
+    sent = query["query"][0]
+    assert 'wdt:P297 "NL"' in sent and "wdt:P31 wd:Q2039348" in sent
+    assert "wdt:P856" in sent and "wdt:P968" in sent and "wdt:P382" in sent
+    orgs = list(got.organisations)
+    mapping = map_organisations(orgs)
+    assert _outcome(orgs, mapping) == {
+        "wd:Q9899": ["amsterdam.nl"],
+        "wd:Q10001": ["utrecht.nl"],
+        "wd:Q10002": ["xn--sdwest-frysln-teb26a.nl"],
+        "wd:Q10003": [m.NO_CONTACT],
+        "wd:Q10005": [PUBLIC_SUFFIX, m.NO_DOMAIN],
+        "wd:Q10006": ["heiloo.nl"],
+    }
+    ams = next(o for o in orgs if o.id == "wd:Q9899")
+    assert ams.websites == ("https://www.amsterdam.nl/", "https://www.amsterdam.nl/en/")
+    assert (ams.location.lat, ams.location.lon, ams.location.municipality_code) == (
+        52.3725,
+        4.9,
+        "0363",
+    )
+    assert next(o for o in orgs if o.id == "wd:Q10001").emails == ("Info@Utrecht.nl",)
+    assert next(o for o in orgs if o.id == "wd:Q10003").parent_id == "wd:Q10004"
+
+
+def test_wikidata_query_for_any_country_and_bad_parameters() -> None:
+    q = build_query("is", "public-body")
+    assert 'wdt:P297 "IS"' in q and "wdt:P31/wdt:P279* wd:Q2659904" in q
+    with pytest.raises(SourceError, match="ISO 3166"):
+        build_query("NLD", "municipality")
+    with pytest.raises(SourceError, match="unknown --type"):
+        build_query("NL", "school")
+    with pytest.raises(SourceError, match=r"results\.bindings"):
+        WIKIDATA.parse(b'{"head": {"vars": []}}', "q.json", {})
+    with pytest.raises(SourceError, match=r"q\.json: line 1, column \d+"):
+        WIKIDATA.parse(b'{"head": ', "q.json", {})
+
+
+def test_csv_list_over_http(http_fixtures: FixtureServer, tmp_path: Path) -> None:
+    got = fetch_source(
+        TABULAR, {"url": http_fixtures.base + "/lists/bodies.csv"}, cache_dir=tmp_path
+    )
+    orgs = list(got.organisations)
+    mapping = map_organisations(orgs)
+    assert _outcome(orgs, mapping) == {
+        "list:dienst-uitvoering-onderwijs": ["duo.nl"],
+        "list:rijksinstituut-voor-volksgezondheid-en-milieu": ["rivm.nl"],
+        "list:nederlandse-zorgautoriteit": ["nza.nl"],
+        "list:shared-service-centrum-ict": ["ssc-ict.nl"],
+        "list:belastingdienst": ["belastingdienst.nl", "toeslagen.nl"],
+        "list:voorbeeld-zonder-contact": [m.NO_CONTACT],
+        "list:voorbeeld-met-kaal-achtervoegsel": [PUBLIC_SUFFIX, m.NO_DOMAIN],
+    }
+    duo = orgs[0]
+    assert (duo.type, duo.parent_id, duo.abbreviation, duo.groups) == (
+        "agency",
+        "nl-min:ocw",
+        "DUO",
+        ("debat",),
+    )
+
+
+def test_xlsx_list_over_http(http_fixtures: FixtureServer, tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Name", "Type", "Domain", "Email"])
+    ws.append(["Sociale Verzekeringsbank", "zbo", "svb.nl", None])
+    ws.append(["Logius", "agency", None, "servicecentrum@logius.nl"])
+    ws.append(["Kapot", "zbo", "http://", None])
+    wb.save(tmp_path / "bodies.xlsx")
+    got = fetch_source(
+        TABULAR, {"url": http_fixtures.base + "/lists/bodies.xlsx"}, cache_dir=tmp_path / "c"
+    )
+    orgs = list(got.organisations)
+    assert _outcome(orgs, map_organisations(orgs)) == {
+        "list:sociale-verzekeringsbank": ["svb.nl"],
+        "list:logius": ["logius.nl"],
+        "list:kapot": [NOT_A_HOSTNAME, m.NO_DOMAIN],
+    }
+
+
+def test_csv_without_domain_column_is_refused() -> None:
+    with pytest.raises(SourceError, match=r"line 1: no 'domain', 'website' or 'email' column"):
+        TABULAR.parse((DATA / "no_domain_column.csv").read_bytes(), "no_domain_column.csv", {})
+    with pytest.raises(SourceError, match=r"line 3: field 'type'"):
+        TABULAR.parse(b"name,domain,type\nA,a.nl,zbo\nB,b.nl,gemeente\n", "t.csv", {})
+
+
+def test_unreachable_source_uses_cache_then_fails_clearly(
+    http_fixtures: FixtureServer, tmp_path: Path, dead_port: int
+) -> None:
+    cache = tmp_path / "cache"
+    dead = f"http://127.0.0.1:{dead_port}/archive/"
+    with pytest.raises(SourceUnavailable, match=r"no cached copy of exportOO\.xml"):
+        fetch_source(ALMANAC, {}, cache_dir=cache, base_url=dead, timeout=2)
+    with pytest.raises(SourceUnavailable, match="offline mode"):
+        fetch_source(ALMANAC, {}, cache_dir=cache, offline=True)
+    fetch_source(ALMANAC, {}, cache_dir=cache, base_url=http_fixtures.base + "/archive/")
+    again = fetch_source(ALMANAC, {}, cache_dir=cache, base_url=dead, timeout=2)
+    assert again.from_cache and again.origins[0].startswith("cache:")
+    assert "cannot reach" in again.notes[0]
+    assert len(again.organisations) == 15
+
+
+def test_broken_download_does_not_replace_the_cache(
+    http_fixtures: FixtureServer, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    fetch_source(ALMANAC, {}, cache_dir=cache, base_url=http_fixtures.base + "/archive/")
+    (tmp_path / "exportOO.xml").write_bytes((DATA / "broken.xml").read_bytes())
+    with pytest.raises(SourceError, match="broken XML"):
+        fetch_source(ALMANAC, {}, cache_dir=cache, base_url=http_fixtures.base + "/archive/")
+    cached = (cache / "orgs" / "nl-government" / "exportOO.xml").read_bytes()
+    assert cached == (DATA / "exportOO.xml").read_bytes()
+
+
+def test_bundled_central_list_covers_the_debate_bodies() -> None:
+    orgs = load_bundled()
+    abbrevs = {o.abbreviation for o in orgs if o.type in ("zbo", "agency")}
+    assert abbrevs == {
+        "UWV", "SVB", "CBS", "KVK", "DNB", "ACM", "AFM", "AP", "NZa",
+        "DJI", "RWS", "RVO", "IND", "DUO", "RIVM", "CJIB", "Logius",
+    }  # fmt: skip
+    ids = {o.id for o in orgs}
+    for o in orgs:
+        assert o.source_url.startswith("https://")
+        assert not o.parent_id or o.parent_id in ids
+    mapping = map_organisations(orgs)
+    assert not unmapped_orgs(orgs, mapping)
+
+
+def test_bundled_list_validation_names_the_entry() -> None:
+    bad = "group: g\nbodies:\n  - id: x\n    name: X\n    type: zbo\n    website: https://x.nl\n"
+    with pytest.raises(SourceError, match=r"bodies\[0\]: field 'parent'"):
+        load_bundled(bad, "t.yaml")
