@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"sovmap: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # output piped into a program that stopped reading (e.g. head): not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("sovmap: interrupted", file=sys.stderr)
         return 130

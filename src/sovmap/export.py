@@ -45,9 +45,20 @@ def finding_row(f: Finding) -> dict[str, Any]:
     }
 
 
+#: roles left out of the tabular outputs: alternatives the classifier weighed and rejected
+#: (they stay in the store, in JSON output and in ``sovmap explain``)
+TABLE_EXCLUDED_ROLES = frozenset({"candidate"})
+
+
 def write_findings(path: Path, findings: Iterable[Finding]) -> int:
-    """Format by extension: .csv, .json / .jsonl (one finding per line), .parquet."""
+    """Format by extension: .csv, .json / .jsonl (one finding per line), .parquet.
+
+    CSV and Parquet hold one row per domain, capability and provider actually found;
+    JSON also keeps the rejected candidates with their evidence.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".csv", ".parquet"):
+        findings = (f for f in findings if f.role not in TABLE_EXCLUDED_ROLES)
     suffix = path.suffix.lower()
     n = 0
     if suffix == ".csv":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -24,6 +24,10 @@ class Rules:
     strong_mailbox_probes: frozenset[str]
     weak_mailbox_probes: frozenset[str]
     see_through_min_weak_kinds: int
+    behind_gateway_min_weak_kinds: int
+    behind_gateway_spf_unknown_confidence: float
+    override_mx_min_strong_kinds: int
+    spf_specificity: dict[str, float]
     see_through_min_confidence: float
     self_hosted_confidence: float
     unknown_third_party_confidence: float
@@ -40,6 +44,12 @@ class Rules:
             strong_mailbox_probes=frozenset(mb["strong_probes"]),
             weak_mailbox_probes=frozenset(mb["weak_probes"]),
             see_through_min_weak_kinds=int(mb["see_through_min_weak_kinds"]),
+            behind_gateway_min_weak_kinds=int(mb["behind_gateway_min_weak_kinds"]),
+            behind_gateway_spf_unknown_confidence=float(
+                mb["behind_gateway_spf_unknown_confidence"]
+            ),
+            override_mx_min_strong_kinds=int(mb["override_mx_min_strong_kinds"]),
+            spf_specificity={str(k): float(v) for k, v in mb["spf_specificity"].items()},
             see_through_min_confidence=float(mb["see_through_min_confidence"]),
             self_hosted_confidence=float(mb["self_hosted_confidence"]),
             unknown_third_party_confidence=float(mb["unknown_third_party_confidence"]),
@@ -252,32 +262,61 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
             else:
                 unknown_hosts.append(host)
     found: set[str] = set()
-    for pid, sig in mailbox_at.items():
-        support = [
-            s
-            for s in signals
-            if s.provider == pid and s.capability is C.MAILBOX and s.probe not in ("mx", "mx-host")
-        ]
-        b.provider_finding(C.MAILBOX, cat.provider(pid), sig + support)
-        found.add(pid)
     if mailbox_at:
+        # A hoster's MX may only relay to the real mailbox platform: strong, independent
+        # signals (autodiscover AND DKIM) of another provider outweigh the MX.
+        override = [
+            f
+            for f in _candidates(b, signals, "behind-relay", exclude=set(mailbox_at))
+            if len(_strong_kinds(b, f)) >= rules.override_mx_min_strong_kinds
+        ]
+        if override:
+            for pid, sig in mailbox_at.items():
+                b.provider_finding(C.MAIL_GATEWAY, cat.provider(pid), sig, role="relay")
+            return _settle(b, override)
+        for pid, sig in mailbox_at.items():
+            support = [
+                s
+                for s in signals
+                if s.provider == pid
+                and s.capability is C.MAILBOX
+                and s.probe not in ("mx", "mx-host")
+            ]
+            b.provider_finding(C.MAILBOX, cat.provider(pid), sig + support)
+            found.add(pid)
         return found
     # The MX is a gateway, a network we know, the organisation's own host or an unknown party:
     # mailboxes may still live elsewhere. Look through with non-MX signals.
     front: list[Finding] = []
     for pid, sig in gateway_at.items():
         front.append(b.provider_finding(C.MAIL_GATEWAY, cat.provider(pid), sig))
-    behind = _see_through(b, signals, role="behind-gateway" if front else "behind-relay")
+    behind = _candidates(b, signals, "behind-gateway" if front else "behind-relay")
     if behind:
-        found.update(f.provider for f in behind)
         # a relay we cannot name is still in the mail path: record it as the gateway
-        for host in unknown_hosts[:1]:
-            if not front:
+        if not front:
+            for host in unknown_hosts[:1]:
                 relay = _rule_evidence("mx", b.domain, "MX", host, "mx-not-mailbox-provider")
-                b.local_finding(C.MAIL_GATEWAY, host, (relay,))
-        return found
+                b.local_finding(C.MAIL_GATEWAY, host, (relay,), role="relay")
+        return _settle(b, behind)
     if front:
-        # mailbox provider hidden behind the gateway: say so, with the gateway as evidence
+        # Behind a gateway, SPF may name the (unknown) party that sends for the domain.
+        gw_regs = {registrable(h) for h in primary}
+        own = registrable(b.domain)
+        for mech, target in facts.spf_terms:
+            reg = registrable(target)
+            if mech in ("include", "redirect", "a", "mx") and reg not in gw_regs and reg != own:
+                ev = (
+                    _rule_evidence(
+                        "spf", b.domain, "TXT", f"{mech}:{target}", "spf-behind-gateway"
+                    ),
+                )
+                f = b.local_finding(C.MAILBOX, target, ev, role="behind-gateway")
+                b.out[-1] = replace(
+                    f,
+                    confidence=rules.behind_gateway_spf_unknown_confidence,
+                    code="MAILBOX_BEHIND_GATEWAY_SPF_UNKNOWN_PROVIDER",
+                )
+                return found
         b.out.append(
             Finding(
                 domain=b.domain,
@@ -294,15 +333,13 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
         )
         return found
     for pid, sig in network_at.items():
+        p = cat.provider(pid)
         b.provider_finding(
             C.MAILBOX,
-            cat.provider(pid),
+            p,
             sig,
             confidence=rules.network_match_confidence,
-            code=_code(
-                C.MAILBOX,
-                "NETWORK_" + _jclass(cat.provider(pid).jurisdiction, cat.provider(pid).tags),
-            ),
+            code=_code(C.MAILBOX, "NETWORK_" + _jclass(p.jurisdiction, p.tags)),
         )
         found.add(pid)
     if network_at:
@@ -318,38 +355,91 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
     return found
 
 
-def _see_through(b: _Builder, signals: list[Signal], role: str) -> list[Finding]:
+def _kind(s: Signal) -> str:
+    """The kind of signal: SPF evidence counts as ``spf`` whichever TXT probe found it."""
+    return "spf" if s.evidence.fingerprint.startswith("spf:") else s.probe
+
+
+def _strong_kinds(b: _Builder, f: Finding) -> set[str]:
+    kinds = {"spf" if e.fingerprint.startswith("spf:") else e.probe for e in f.evidence}
+    return kinds & b.rules.strong_mailbox_probes
+
+
+def _settle(b: _Builder, candidates: list[Finding]) -> set[str]:
+    """Keep the best-supported provider behind a gateway/relay; an exact tie stays open."""
+    ranked = sorted(candidates, key=lambda f: (-len(_strong_kinds(b, f)), -f.confidence))
+    top = ranked[0]
+    ties = [
+        f
+        for f in ranked[1:]
+        if len(_strong_kinds(b, f)) == len(_strong_kinds(b, top))
+        and abs(f.confidence - top.confidence) < 1e-9
+    ]
+    if ties:
+        for f in [top, *ties]:
+            b.out.append(replace(f, role="candidate", code="MAILBOX_AMBIGUOUS_CANDIDATE"))
+        b.out.append(
+            Finding(
+                domain=b.domain,
+                capability=C.MAILBOX,
+                provider="unknown",
+                provider_name="unknown",
+                parent="",
+                jurisdiction="",
+                confidence=0.0,
+                code="MAILBOX_AMBIGUOUS",
+                evidence=tuple(e for f in [top, *ties] for e in f.evidence),
+                role=top.role,
+            )
+        )
+        return set()
+    b.out.append(top)
+    for f in ranked[1:]:
+        b.out.append(replace(f, role="candidate", code="MAILBOX_WEAKER_CANDIDATE"))
+    return {top.provider}
+
+
+def _candidates(
+    b: _Builder, signals: list[Signal], role: str, exclude: set[str] | None = None
+) -> list[Finding]:
+    """Providers that non-MX signals name as mailbox host (not yet added to the output)."""
     rules = b.rules
     per: dict[str, list[Signal]] = defaultdict(list)
     for s in signals:
         if s.capability is C.MAILBOX and s.probe not in ("mx", "mx-host"):
+            if exclude and s.provider in exclude:
+                continue
             per[s.provider].append(s)
     out: list[Finding] = []
     for pid, sig in per.items():
-        strong = [s for s in sig if s.probe in rules.strong_mailbox_probes]
-        weak_kinds = {s.probe for s in sig if s.probe in rules.weak_mailbox_probes}
+        strong = [s for s in sig if _kind(s) in rules.strong_mailbox_probes]
+        weak_kinds = {_kind(s) for s in sig if _kind(s) in rules.weak_mailbox_probes}
         # Tokens (TXT) of an office suite agree with SPF of the same provider
         weak_kinds |= {
             "txt"
             for s in signals
             if s.provider == pid and s.probe == "txt" and s.capability is C.OFFICE
         }
-        conf = noisy_or(s.weight for s in sig)
-        enough = len(weak_kinds) >= rules.see_through_min_weak_kinds
-        if strong or (enough and conf >= rules.see_through_min_confidence):
-            out.append(
-                b.provider_finding(
-                    C.MAILBOX,
-                    b.cat.provider(pid),
-                    sig,
-                    role=role,
-                    code=_code(
-                        C.MAILBOX,
-                        "BEHIND_"
-                        + _jclass(b.cat.provider(pid).jurisdiction, b.cat.provider(pid).tags),
-                    ),
-                )
+        p = b.cat.provider(pid)
+        spf_factor = rules.spf_specificity.get(p.kind, 1.0)
+        conf = noisy_or(s.weight * (spf_factor if _kind(s) == "spf" else 1.0) for s in sig)
+        if role == "behind-gateway":
+            enough = len(weak_kinds) >= rules.behind_gateway_min_weak_kinds
+        else:
+            enough = len(weak_kinds) >= rules.see_through_min_weak_kinds
+            enough = enough and conf >= rules.see_through_min_confidence
+        if strong or enough:
+            n_before = len(b.out)
+            f = b.provider_finding(
+                C.MAILBOX,
+                p,
+                sig,
+                role=role,
+                confidence=conf,
+                code=_code(C.MAILBOX, "BEHIND_" + _jclass(p.jurisdiction, p.tags)),
             )
+            del b.out[n_before:]
+            out.append(f)
     return out
 
 

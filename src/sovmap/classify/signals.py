@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sovmap.collect.probes import chain_end, is_spf, parse_spf
 from sovmap.knowledge.catalogue import Catalogue, Match
@@ -50,6 +50,7 @@ class Facts:
     spf_records: int = 0
     spf_lookups: int = 0
     mx_host_addresses: dict[str, list[str]] | None = None
+    spf_terms: list[tuple[str, str]] = field(default_factory=list)  # domain's own record
 
 
 def _ev(
@@ -142,6 +143,8 @@ def extract(
                             target = t.value.lower().rstrip(".")
                             if "%" in target:
                                 continue
+                            if probe == "txt":
+                                facts.spf_terms.append((t.name, target))
                             out.extend(
                                 _signals(
                                     cat.match_name("spf", target, probe),

@@ -85,8 +85,9 @@ class EngineConfig:
     timeout: float = 2.0  # first attempt; later attempts double it
     attempts: int = 3
     tcp_timeout: float = 5.0
-    max_inflight: int = 4096  # per resolver
-    min_inflight: int = 16
+    max_inflight: int = 512  # per resolver
+    start_inflight: int = 64  # the cap starts here and grows with every answer (slow start)
+    min_inflight: int = 8
     rate: float | None = None  # queries per second per resolver; None = no limit
     edns_payload: int = DEFAULT_EDNS_PAYLOAD
     sockets_per_resolver: int = 4
@@ -181,7 +182,9 @@ class Engine:
         self.config = config
         self.stats = EngineStats()
         self._ep = select.epoll()
-        self._resolvers = [_Resolver(a, config.max_inflight) for a in config.resolvers]
+        self._resolvers = [
+            _Resolver(a, min(config.start_inflight, config.max_inflight)) for a in config.resolvers
+        ]
         self._udp: dict[int, _UdpSocket] = {}
         self._tcp: dict[int, _TcpConn] = {}
         self._queue: deque[Query] = deque()
