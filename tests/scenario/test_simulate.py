@@ -73,8 +73,11 @@ def test_capability_cut_takes_down_everything_signing_in_through_it(inventory: I
 
 
 def test_parent_selects_subsidiaries_and_capability_narrows(inventory: Inventory) -> None:
-    assert set(select(inventory, Selector(parent="microsoft"))) == {"microsoft", "github"}
-    assert select(inventory, Selector(jurisdiction="US", capability="saas")) == ("repo",)
+    assert set(select(inventory, Selector(parent="microsoft"))) == {
+        "provider:microsoft",
+        "provider:github",
+    }
+    assert select(inventory, Selector(jurisdiction="US", capability="saas")) == ("service:repo",)
     with pytest.raises(ScenarioError, match="matches nothing"):
         select(inventory, Selector(provider="nobody"))
     with pytest.raises(ScenarioError, match="needs a provider"):
@@ -150,7 +153,7 @@ def test_inventory_errors_name_element_and_field(inventory: Inventory) -> None:
     with pytest.raises(ScenarioError, match=r"process 'p': field depends_on: unknown .*'ghost'"):
         simulate(bad, _run(bad, provider="aws"))
     dup = Inventory(providers=inventory.providers[:1] * 2)
-    with pytest.raises(ScenarioError, match="already used"):
+    with pytest.raises(ScenarioError, match="used twice"):
         dup.validate()
 
 

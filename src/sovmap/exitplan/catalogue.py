@@ -13,10 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
-
 from sovmap.exitplan.model import Distribution, Estimate, PlanError
+from sovmap.scenario.yamlcheck import line_of as _line_of
+from sovmap.scenario.yamlcheck import load_validated as _load_validated
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,45 +80,9 @@ def _schema(name: str) -> dict[str, Any]:
     return out
 
 
-def _line_of(text: str, path: list[str | int]) -> int:
-    """1-based line of ``path`` in a YAML document (the nearest ancestor that exists)."""
-    node: Any = yaml.compose(text)
-    line = 1 if node is None else node.start_mark.line + 1
-    for part in path:
-        nxt = None
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if k.value == str(part):
-                    nxt = v
-                    line = k.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            nxt = node.value[part]
-            line = nxt.start_mark.line + 1
-        if nxt is None:
-            break
-        node = nxt
-    return line
-
-
 def load_validated(text: str, where: str, schema: str) -> Any:
-    """Parse YAML and validate it; PlanError names file, line and field on failure."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise PlanError(f"{where}:{line}: not valid YAML: {exc}") from exc
-    validator = jsonschema.Draft202012Validator(_schema(schema))
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        path = list(e.absolute_path)
-        field = "/".join(str(p) for p in path) or "(document)"
-        raise PlanError(f"{where}:{_line_of(text, path)}: field {field}: {e.message}")
-    return raw
+    """Parse YAML and validate it against one of our schemas; PlanError names file:line, field."""
+    return _load_validated(text, where, _schema(schema), PlanError)
 
 
 def _read(name: str) -> tuple[str, str]:

@@ -62,6 +62,8 @@ class ProviderNode:
     parent: str = ""  # ultimate parent id; "" means the provider is its own parent
     jurisdiction: str = ""  # ISO 3166 code of the state whose law controls the parent
     subcontractors: tuple[str, ...] = ()  # providers it cannot work without
+    aliases: tuple[str, ...] = ()  # other ids that select it (e.g. the knowledge-base id)
+    parent_aliases: tuple[str, ...] = ()  # other ids of its ultimate parent
 
     @property
     def parent_id(self) -> str:
@@ -74,14 +76,15 @@ class ServiceNode:
     name: str = ""
     capability: str = ""
     provider: str = ""  # provider id; "" for services run in-house
-    depends_on: tuple[Dependency, ...] = ()
+    depends_on: tuple[Dependency, ...] = ()  # on other services
+    subcontractors: tuple[str, ...] = ()  # providers behind this service only (hosting)
 
 
 @dataclass(frozen=True, slots=True)
 class Backup:
     """A copy of a data asset outside its live stores, restorable after ``restore_hours``."""
 
-    location: str  # a service or provider id that holds the copy
+    location: str  # the service that holds the copy
     restore_hours: float
 
 
@@ -144,49 +147,55 @@ class Inventory:
     processes: tuple[ProcessNode, ...] = ()
 
     def validate(self) -> None:
-        """Raise ScenarioError on duplicate ids and references to unknown ids."""
-        seen: dict[str, str] = {}
+        """Raise ScenarioError on duplicate ids and references to unknown ids.
+
+        Each kind has its own id space (a process may share its id with a service).
+        Dependencies, fallbacks and back-ups refer to services; subcontractors to providers.
+        """
+        ids: dict[str, set[str]] = {}
         for kind, items in (
             ("provider", self.providers),
             ("service", self.services),
             ("data", self.data),
             ("process", self.processes),
         ):
+            seen = ids.setdefault(kind, set())
             for item in items:
                 if not item.id:
                     raise ScenarioError(f"{kind} with an empty id")
                 if item.id in seen:
-                    raise ScenarioError(f"{kind} {item.id!r}: id already used by a {seen[item.id]}")
-                seen[item.id] = kind
+                    raise ScenarioError(f"{kind} {item.id!r}: id used twice")
+                seen.add(item.id)
 
-        def need(owner: str, fld: str, ref: str, kinds: tuple[str, ...]) -> None:
-            if seen.get(ref) not in kinds:
-                raise ScenarioError(f"{owner}: field {fld}: unknown {' or '.join(kinds)} {ref!r}")
+        def need(owner: str, fld: str, ref: str, kind: str) -> None:
+            if ref not in ids[kind]:
+                raise ScenarioError(f"{owner}: field {fld}: unknown {kind} {ref!r}")
 
-        nodes = ("provider", "service", "data", "process")
         for p in self.providers:
             for s in p.subcontractors:
-                need(f"provider {p.id!r}", "subcontractors", s, ("provider",))
+                need(f"provider {p.id!r}", "subcontractors", s, "provider")
         for sv in self.services:
             if sv.provider:
-                need(f"service {sv.id!r}", "provider", sv.provider, ("provider",))
+                need(f"service {sv.id!r}", "provider", sv.provider, "provider")
+            for s in sv.subcontractors:
+                need(f"service {sv.id!r}", "subcontractors", s, "provider")
             for dep in sv.depends_on:
                 for t in dep.targets:
-                    need(f"service {sv.id!r}", "depends_on", t, nodes)
+                    need(f"service {sv.id!r}", "depends_on", t, "service")
         for d in self.data:
             for s in d.stored_in:
-                need(f"data {d.id!r}", "stored_in", s, ("service",))
+                need(f"data {d.id!r}", "stored_in", s, "service")
             for b in d.backups:
-                need(f"data {d.id!r}", "backups/location", b.location, ("service", "provider"))
+                need(f"data {d.id!r}", "backups/location", b.location, "service")
         for pr in self.processes:
             for dep in pr.depends_on:
                 for t in dep.targets:
-                    need(f"process {pr.id!r}", "depends_on", t, nodes)
+                    need(f"process {pr.id!r}", "depends_on", t, "service")
             for d_id in pr.data:
-                need(f"process {pr.id!r}", "data", d_id, ("data",))
+                need(f"process {pr.id!r}", "data", d_id, "data")
             for fb in pr.fallbacks:
                 for r in fb.requires:
-                    need(f"process {pr.id!r}", f"fallbacks/{fb.id}/requires", r, nodes)
+                    need(f"process {pr.id!r}", f"fallbacks/{fb.id}/requires", r, "service")
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +251,8 @@ class ProcessOutcome:
     organisations: int
     unreachable_data: tuple[str, ...]
     fallback: str = ""  # id of the fallback that ends the outage
+    fallback_from_hours: float | None = None  # when the fallback is running
+    fallback_until_hours: float | None = None  # when it can no longer carry the process
     outage_hours: float = 0.0  # how long the process is down (inf: until access returns)
     rto_hours: float | None = None
     rto_breached: bool | None = None
@@ -263,6 +274,10 @@ class ProcessOutcome:
             "organisations": self.organisations,
             "unreachable_data": list(self.unreachable_data),
             "fallback": self.fallback,
+            "fallback_from_hours": self.fallback_from_hours,
+            "fallback_until_hours": None
+            if self.fallback_until_hours is None
+            else _num(self.fallback_until_hours),
             "outage_hours": _num(self.outage_hours),
             "rto_hours": self.rto_hours,
             "rto_breached": self.rto_breached,

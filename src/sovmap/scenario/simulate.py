@@ -42,7 +42,7 @@ from sovmap.scenario.model import (
 class CompiledInventory:
     inventory: Inventory
     graph: Graph
-    index: dict[str, int]
+    index: dict[str, int]  # "kind:id" -> node
     labels: tuple[str, ...]  # node id per index; "" for synthetic ANY nodes
 
     def ids(self, nodes: Iterable[int]) -> tuple[str, ...]:
@@ -56,22 +56,22 @@ def compile_inventory(inv: Inventory) -> CompiledInventory:
     gates: list[int] = []
     index: dict[str, int] = {}
 
-    def add(label: str, gate: int) -> int:
+    def add(kind: str, label: str, gate: int) -> int:
         idx = len(labels)
         labels.append(label)
         gates.append(gate)
         if label:
-            index[label] = idx
+            index[f"{kind}:{label}"] = idx
         return idx
 
     for p in inv.providers:
-        add(p.id, ALL)
+        add("provider", p.id, ALL)
     for s in inv.services:
-        add(s.id, ALL)
+        add("service", s.id, ALL)
     for d in inv.data:
-        add(d.id, ANY)
+        add("data", d.id, ANY)
     for pr in inv.processes:
-        add(pr.id, ALL)
+        add("process", pr.id, ALL)
     src: list[int] = []
     dst: list[int] = []
     kind: list[int] = []
@@ -85,52 +85,59 @@ def compile_inventory(inv: Inventory) -> CompiledInventory:
         for dep in deps:
             k = SOFT if dep.strength is Strength.SOFT else HARD
             if len(dep.targets) == 1:
-                edge(owner, index[dep.targets[0]], k)
+                edge(owner, index[f"service:{dep.targets[0]}"], k)
             elif dep.targets:
-                alt = add("", ANY)
+                alt = add("", "", ANY)
                 edge(owner, alt, k)
                 for t in dep.targets:
-                    edge(alt, index[t])
+                    edge(alt, index[f"service:{t}"])
 
     for p in inv.providers:
         for s_id in p.subcontractors:
-            edge(index[p.id], index[s_id])
+            edge(index[f"provider:{p.id}"], index[f"provider:{s_id}"])
     for s in inv.services:
+        me = index[f"service:{s.id}"]
         if s.provider:
-            edge(index[s.id], index[s.provider])
-        depend(index[s.id], s.depends_on)
+            edge(me, index[f"provider:{s.provider}"])
+        for sub in s.subcontractors:
+            edge(me, index[f"provider:{sub}"])
+        depend(me, s.depends_on)
     for d in inv.data:
         for s_id in d.stored_in:
-            edge(index[d.id], index[s_id])
+            edge(index[f"data:{d.id}"], index[f"service:{s_id}"])
     for pr in inv.processes:
-        depend(index[pr.id], pr.depends_on)
+        me = index[f"process:{pr.id}"]
+        depend(me, pr.depends_on)
         for d_id in pr.data:
-            edge(index[pr.id], index[d_id])
+            edge(me, index[f"data:{d_id}"])
     graph = build_graph(len(labels), src, dst, kind, gates)
     return CompiledInventory(inv, graph, index, tuple(labels))
 
 
 def select(inv: Inventory, sel: Selector) -> tuple[str, ...]:
-    """Ids of the nodes a selector stops (providers, or services of one capability)."""
+    """Keys (``provider:ID`` / ``service:ID``) of what a selector stops."""
     has_provider_criteria = bool(sel.provider or sel.parent or sel.jurisdiction)
     if not has_provider_criteria and not sel.capability:
         raise ScenarioError("a cut-off needs a provider, parent, jurisdiction or capability")
     providers = {
         p.id
         for p in inv.providers
-        if (not sel.provider or p.id.lower() == sel.provider.lower())
-        and (not sel.parent or p.parent_id.lower() == sel.parent.lower())
+        if (not sel.provider or sel.provider.lower() in {x.lower() for x in (p.id, *p.aliases)})
+        and (
+            not sel.parent
+            or sel.parent.lower() in {x.lower() for x in (p.parent_id, *p.parent_aliases)}
+        )
         and (not sel.jurisdiction or p.jurisdiction.upper() == sel.jurisdiction.upper())
     }
     if sel.capability:
         chosen = tuple(
-            s.id
+            f"service:{s.id}"
             for s in inv.services
             if s.capability.lower() == sel.capability.lower()
             and (not has_provider_criteria or s.provider in providers)
         )
     else:
-        chosen = tuple(p.id for p in inv.providers if p.id in providers)
+        chosen = tuple(f"provider:{p.id}" for p in inv.providers if p.id in providers)
     if not chosen:
         raise ScenarioError(f"the cut-off {sel.describe()} matches nothing in the inventory")
     return chosen
@@ -144,19 +151,21 @@ def simulate(inv: Inventory | CompiledInventory, scenario: Scenario) -> Scenario
     phases: list[tuple[float, list[int]]] = []
     stopped: list[str] = []
     for cut in scenario.cuts:
-        ids = select(comp.inventory, cut.selector)
-        stopped.extend(i for i in ids if i not in stopped)
-        phases.append((cut.start_hours, [comp.index[i] for i in ids]))
+        keys = select(comp.inventory, cut.selector)
+        stopped.extend(k.partition(":")[2] for k in keys if k.partition(":")[2] not in stopped)
+        phases.append((cut.start_hours, [comp.index[k] for k in keys]))
     prop = propagate(comp.graph, phases)
     outcomes = tuple(_process_outcome(comp, prop, pr, scenario) for pr in comp.inventory.processes)
     data = tuple(_data_outcome(comp, prop, d_id) for d_id in (d.id for d in comp.inventory.data))
     svc_down = tuple(
-        s.id for s in comp.inventory.services if math.isfinite(prop.down_at[comp.index[s.id]])
+        s.id
+        for s in comp.inventory.services
+        if math.isfinite(prop.down_at[comp.index[f"service:{s.id}"]])
     )
     svc_deg = tuple(
         s.id
         for s in comp.inventory.services
-        if s.id not in svc_down and math.isfinite(prop.touched_at[comp.index[s.id]])
+        if s.id not in svc_down and math.isfinite(prop.touched_at[comp.index[f"service:{s.id}"]])
     )
     return ScenarioResult(
         scenario=scenario,
@@ -176,10 +185,10 @@ def _path(comp: CompiledInventory, nodes: list[int]) -> tuple[str, ...]:
 def _process_outcome(
     comp: CompiledInventory, prop: Propagation, pr: ProcessNode, sc: Scenario
 ) -> ProcessOutcome:
-    i = comp.index[pr.id]
+    i = comp.index[f"process:{pr.id}"]
     down_at = float(prop.down_at[i])
     touched_at = float(prop.touched_at[i])
-    unreachable = tuple(d for d in pr.data if math.isfinite(prop.down_at[comp.index[d]]))
+    unreachable = tuple(d for d in pr.data if math.isfinite(prop.down_at[comp.index[f"data:{d}"]]))
     base = {
         "id": pr.id,
         "name": pr.name or pr.id,
@@ -193,7 +202,7 @@ def _process_outcome(
         fallback, ready, carried_until = "", math.inf, math.inf
         for fb in sorted(pr.fallbacks, key=lambda f: (f.ready_hours, f.id)):
             at = down_at + fb.ready_hours
-            if all(prop.down_at[comp.index[r]] > at for r in fb.requires):
+            if all(prop.down_at[comp.index[f"service:{r}"]] > at for r in fb.requires):
                 fallback, ready, carried_until = fb.id, at, at + fb.lasts_hours
                 break
         end = min(sc.ends_hours, ready)
@@ -241,6 +250,8 @@ def _process_outcome(
             since_hours=down_at,
             path=_path(comp, prop.down_path(i)),
             fallback=fallback,
+            fallback_from_hours=ready if fallback else None,
+            fallback_until_hours=carried_until if fallback else None,
             outage_hours=outage,
             rto_breached=rto_breached,
             bearable_exceeded=exceeded,
@@ -279,14 +290,14 @@ def _process_outcome(
 
 def _data_outcome(comp: CompiledInventory, prop: Propagation, d_id: str) -> DataOutcome:
     asset = next(d for d in comp.inventory.data if d.id == d_id)
-    i = comp.index[d_id]
+    i = comp.index[f"data:{d_id}"]
     at = float(prop.down_at[i])
     if not math.isfinite(at):
         return DataOutcome(d_id, asset.name or d_id, asset.classification, None, None, (d_id,))
     restorable = [
         b.restore_hours
         for b in asset.backups
-        if prop.down_at[comp.index[b.location]] > at + b.restore_hours
+        if prop.down_at[comp.index[f"service:{b.location}"]] > at + b.restore_hours
     ]
     return DataOutcome(
         d_id,
