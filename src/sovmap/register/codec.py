@@ -56,6 +56,7 @@ COUNTRY_FIELDS = frozenset(
         "parent_country",
         "jurisdiction",
         "governing_law",
+        "provision_country",
     }
 )
 CURRENCY_FIELDS = frozenset({"currency"})
@@ -455,7 +456,7 @@ def encode_entity(entity: Any) -> dict[str, Any]:
                 out[spec.name] = [_encode_nested(x) for x in value]
         elif isinstance(value, StrEnum):
             out[spec.name] = value.value
-        elif value or spec.name == "name":
+        elif value:
             out[spec.name] = value
     origin = getattr(entity, "origin", Origin.ENTERED)
     if origin is not Origin.ENTERED:

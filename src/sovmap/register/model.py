@@ -293,6 +293,12 @@ class Service:
     stores_data: Valued[bool] = field(default_factory=missing)
     reliance: Valued[Reliance] = field(default_factory=missing)
     substitutability: Valued[Substitutability] = field(default_factory=missing)
+    #: DORA B_07.01 c0060: no-alternatives | migration | both
+    substitutability_reason: Valued[str] = field(default_factory=missing)
+    #: DORA B_02.02 c0170; when missing, derived from the data assets the service holds
+    data_sensitivity: Valued[Level] = field(default_factory=missing)
+    #: DORA B_02.02 c0130 (country from which the service is provided)
+    provision_country: Valued[str] = field(default_factory=missing)
     reintegration: Valued[Reintegration] = field(default_factory=missing)
     discontinuing_impact: Valued[Level] = field(default_factory=missing)
     exit_plan: Valued[ExitPlan] = field(default_factory=missing)
