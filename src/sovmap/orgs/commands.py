@@ -145,7 +145,8 @@ def _cache(args: argparse.Namespace) -> Path:
     return Path(args.cache) if args.cache else default_cache_dir()
 
 
-def _print_report(report: service.MapReport, out: Any = sys.stdout) -> None:
+def _print_report(report: service.MapReport, out: Any = None) -> None:
+    out = out or sys.stdout
     print(
         f"{report.organisations} organisations: {report.mapped} mapped to "
         f"{report.domains} domains, {len(report.unmapped)} without a domain",

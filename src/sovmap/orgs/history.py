@@ -154,7 +154,11 @@ def diff_scans(
     before, after = gather(old), gather(new)
     events: list[ChangeEvent] = []
     caps = list(Capability)
-    for key in sorted(set(before) | set(after), key=lambda k: (k[1], caps.index(k[2]))):
+    def order(k: tuple[str, str, Capability]) -> tuple[bool, str, str, int]:
+        name = subjects[(k[0], k[1])][0]
+        return (k[0] != "org", name.lower(), k[1], caps.index(k[2]))
+
+    for key in sorted(set(before) | set(after), key=order):
         kind, sid, cap = key
         name, skind, doms = subjects[(kind, sid)]
         o, n = _providers(before.get(key, ())), _providers(after.get(key, ()))

@@ -13,37 +13,22 @@ import zlib
 from collections.abc import Mapping as TMapping
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, func, select
 
 from sovmap.model import Capability, Evidence, Finding, Status
 from sovmap.orgs.model import Derivation, Mapping, Organisation, OrgDomain, Unmapped
-from sovmap.orgs.tables import TABLES, org_domains, org_sets, org_unmapped, organisations
+from sovmap.orgs.tables import org_domains, org_sets, org_unmapped, organisations
+from sovmap.store import Store
 from sovmap.store.schema import findings, scan_domains, scans
 
-DEFAULT_DB = "sovmap.db"
+DEFAULT_DB = "sovmap.sqlite"  # the same default as sovmap scan
 
 
 def open_store(db: str) -> Engine:
-    """An engine for ``--db`` (a SQLite path or a URL), with the room's tables present."""
-    try:
-        from sovmap.store.migrate import open_engine
-
-        engine = open_engine(db)
-    except ImportError:  # pragma: no cover - the store package without migrations
-        url = db if "://" in db else "sqlite:///" + str(Path(db).expanduser().resolve())
-        engine = create_engine(url)
-        if url.startswith("sqlite"):
-
-            @event.listens_for(engine, "connect")
-            def _fk(dbapi_conn: Any, _record: Any) -> None:
-                dbapi_conn.execute("PRAGMA foreign_keys=ON")
-
-    base = (scans, scan_domains, findings)
-    base[0].metadata.create_all(engine, tables=[*base, *TABLES], checkfirst=True)
-    return engine
+    """The engine of the shared store at ``db`` (a SQLite path or a URL), with every room's
+    tables (this module imports the organisation tables onto the shared metadata)."""
+    return Store(db).engine
 
 
 @dataclass(frozen=True, slots=True)
