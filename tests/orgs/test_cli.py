@@ -89,19 +89,26 @@ def test_import_local_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out.strip().endswith("13 organisations")
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["orgs", "import", str(DATA / "broken.xml")], "broken XML"),
-        (["orgs", "import", str(DATA / "no_domain_column.csv")], "no 'domain', 'website' or 'email' column"),
-        (["orgs", "fetch", "nl-government", "--offline", "--cache", "{empty}"], "no cached copy"),
-        (["orgs", "fetch", "nl-government", "--base-url", "{dead}", "--cache", "{empty}"], "is unavailable"),
-        (["orgs", "fetch", "wikidata", "--country", "Netherlands"], "ISO 3166-1"),
-        (["orgs", "fetch", "nl-central", "--country", "NL"], "does not take --country"),
-        (["orgs", "fetch", "atlantis"], "unknown source 'atlantis'"),
-        (["orgs", "import", str(DATA / "bodies.csv"), "--overrides", "{bad_overrides}"], "field 'reason' is missing"),
-    ],
-)  # fmt: skip
+NO_COLUMN = "no 'domain', 'website' or 'email' column"
+BAD_INPUT = [
+    (["orgs", "import", str(DATA / "broken.xml")], "broken XML"),
+    (["orgs", "import", str(DATA / "no_domain_column.csv")], NO_COLUMN),
+    (["orgs", "fetch", "nl-government", "--offline", "--cache", "{empty}"], "no cached copy"),
+    (
+        ["orgs", "fetch", "nl-government", "--base-url", "{dead}", "--cache", "{empty}"],
+        "is unavailable",
+    ),
+    (["orgs", "fetch", "wikidata", "--country", "Netherlands"], "ISO 3166-1"),
+    (["orgs", "fetch", "nl-central", "--country", "NL"], "does not take --country"),
+    (["orgs", "fetch", "atlantis"], "unknown source 'atlantis'"),
+    (
+        ["orgs", "import", str(DATA / "bodies.csv"), "--overrides", "{bad_overrides}"],
+        "field 'reason' is missing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUT)
 def test_bad_input_fails_clearly_and_leaves_the_store_untouched(
     http_fixtures: FixtureServer,
     tmp_path: Path,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from sovmap.orgs import mapping as m
-from sovmap.orgs.model import Derivation, Organisation
 from sovmap.orgs.mapping import OverrideError, load_overrides, map_organisations
+from sovmap.orgs.model import Derivation, Organisation
 
 ORGS = [
     Organisation("a", "Gemeente A", "municipality", websites=("https://www.a.nl",)),

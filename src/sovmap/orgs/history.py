@@ -154,6 +154,7 @@ def diff_scans(
     before, after = gather(old), gather(new)
     events: list[ChangeEvent] = []
     caps = list(Capability)
+
     def order(k: tuple[str, str, Capability]) -> tuple[bool, str, str, int]:
         name = subjects[(k[0], k[1])][0]
         return (k[0] != "org", name.lower(), k[1], caps.index(k[2]))
