@@ -1,0 +1,137 @@
+"""``sovmap exit``: plan leaving foreign-controlled services and forecast how long it takes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from sovmap.cli import CommandError
+from sovmap.exitplan.api import ExitReport, plan_exit
+from sovmap.exitplan.build import ExitSettings, parse_settings, parse_what_if
+from sovmap.exitplan.catalogue import options_for
+from sovmap.exitplan.from_register import exit_targets
+from sovmap.exitplan.model import PlanError
+from sovmap.exitplan.render import gantt_html, gantt_png, render_text
+from sovmap.scenario.durations import DurationError, parse_duration
+from sovmap.scenario.from_register import load_register_dir
+from sovmap.scenario.model import ScenarioError
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "exit",
+        help="exit plans: European options, migration schedule, Monte-Carlo forecast",
+        description="Plan leaving foreign-controlled services. "
+        "Example: sovmap exit plan examples/register --deadline 9mo",
+    )
+    es = p.add_subparsers(dest="exit_command", metavar="ACTION", required=True)
+    plan = es.add_parser(
+        "plan",
+        help="build the plan from a register and forecast its duration",
+        description="Build an exit plan for a register directory from the default migration "
+        "templates (or exit-plan settings), schedule it with team capacities and run a "
+        "Monte-Carlo forecast; state the probability of finishing before the deadline. "
+        "Example: sovmap exit plan examples/register --deadline 9mo --what-if capacity+2 "
+        "--what-if prebuilt-fallback --html plan.html",
+    )
+    plan.add_argument("path", type=Path, help="register directory")
+    plan.add_argument("--deadline", default="", help="e.g. 9mo, 18mo, 2y")
+    plan.add_argument("--runs", type=int, default=10_000, help="Monte-Carlo runs (default 10000)")
+    plan.add_argument("--seed", type=int, default=None, help="random seed (reproducible runs)")
+    plan.add_argument("--settings", type=Path, help="exit-plan settings YAML (exit.schema.json)")
+    plan.add_argument(
+        "--jurisdiction",
+        action="append",
+        default=[],
+        help="leave services controlled from here (default US; repeatable)",
+    )
+    plan.add_argument(
+        "--what-if",
+        action="append",
+        default=[],
+        dest="what_if",
+        help="prebuilt-fallback[=CAP], data-backup[=CAP], capacity+N, capacity*K, "
+        "capacity:TEAM=N (repeatable; compared side by side)",
+    )
+    plan.add_argument("--gantt", type=Path, help="write the Gantt chart as PNG")
+    plan.add_argument("--html", type=Path, help="write a self-contained HTML report")
+    plan.add_argument("--format", choices=("text", "json"), default="text")
+    plan.set_defaults(func=_plan)
+    opts = es.add_parser(
+        "options",
+        help="list European alternatives for a capability",
+        description="List European alternatives from the bundled catalogue. "
+        "Example: sovmap exit options identity",
+    )
+    opts.add_argument("capability")
+    opts.set_defaults(func=_options)
+
+
+def run_exit_plan(
+    path: Path,
+    *,
+    deadline: str = "",
+    runs: int = 10_000,
+    seed: int | None = None,
+    settings: Path | None = None,
+    jurisdictions: tuple[str, ...] = (),
+    what_ifs: tuple[str, ...] = (),
+) -> ExitReport:
+    """Library entry point used by the CLI, the web app and reports."""
+    try:
+        st = parse_settings(settings.read_text("utf-8"), str(settings)) if settings else None
+        st = st or ExitSettings()
+        if jurisdictions:
+            st = ExitSettings(**{**_fields(st), "jurisdictions": tuple(jurisdictions)})
+        text = deadline or st.deadline
+        days = parse_duration(text) / 24.0 if text else None
+        targets = exit_targets(load_register_dir(path))
+        return plan_exit(
+            targets,
+            settings=st,
+            deadline_days=days,
+            runs=runs,
+            seed=seed,
+            what_ifs=tuple(parse_what_if(w) for w in what_ifs),
+        )
+    except (PlanError, ScenarioError, DurationError, OSError) as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _fields(st: ExitSettings) -> dict[str, Any]:
+    return {f: getattr(st, f) for f in st.__dataclass_fields__}
+
+
+def _plan(args: argparse.Namespace) -> int:
+    rep = run_exit_plan(
+        args.path,
+        deadline=args.deadline,
+        runs=args.runs,
+        seed=args.seed,
+        settings=args.settings,
+        jurisdictions=tuple(args.jurisdiction),
+        what_ifs=tuple(args.what_if),
+    )
+    if args.gantt:
+        gantt_png(rep, args.gantt)
+    if args.html:
+        args.html.write_text(gantt_html(rep), encoding="utf-8")
+    if args.format == "json":
+        print(json.dumps(rep.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(rep))
+    return 0
+
+
+def _options(args: argparse.Namespace) -> int:
+    alts = options_for(args.capability)
+    if not alts:
+        raise CommandError(f"no alternatives for capability {args.capability!r} in the catalogue")
+    for a in alts:
+        print(
+            f"{a.id:<20} {a.name[:40]:<40} {a.jurisdiction or '-':<3} {a.maturity:<12} "
+            f"{','.join(a.deployment):<28} {a.source}"
+        )
+    return 0

@@ -1,0 +1,185 @@
+"""Rendering of an exit plan: text summary, Gantt chart as PNG (matplotlib Agg) and HTML."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport, Variant
+
+
+def _months(days: float) -> str:
+    return f"{days / DAYS_PER_MONTH:.1f} mo"
+
+
+def _pct(p: float | None) -> str:
+    return "-" if p is None else f"{100 * p:.1f}%"
+
+
+def render_text(rep: ExitReport) -> str:
+    fc = rep.baseline.forecast
+    lines = [
+        f"Exit plan: leave {len(rep.targets)} services "
+        f"({len(rep.baseline.plan.tasks)} tasks, {fc.runs:,} Monte-Carlo runs, "
+        f"{fc.distribution.value} estimates)",
+    ]
+    if rep.deadline_days is not None:
+        lines.append(
+            f"Deadline {_months(rep.deadline_days)} ({rep.deadline_days:.0f} days): "
+            f"probability of finishing in time {_pct(fc.p_deadline)}"
+        )
+    lines += [
+        f"Duration: P50 {_months(fc.p50)} ({fc.p50:.0f} d), P90 {_months(fc.p90)} "
+        f"({fc.p90:.0f} d), mean {fc.mean:.0f} d, P10 {fc.p10:.0f} d",
+        "Where the end date is decided (share of runs in which this service finishes last): "
+        + ", ".join(
+            f"{g} {100 * v:.0f}%" for g, v in sorted(fc.critical.items(), key=lambda kv: -kv[1])
+        ),
+        "",
+    ]
+    variants: list[Variant] = [rep.baseline, *rep.what_ifs]
+    if rep.what_ifs:
+        lines.append("What-ifs (same seed):")
+        w = max(len(v.label) for v in variants)
+        lines.append(f"  {'variant'.ljust(w)}  {'P50':>9}  {'P90':>9}  {'in time':>8}")
+        for v in variants:
+            f = v.forecast
+            lines.append(
+                f"  {v.label.ljust(w)}  {_months(f.p50):>9}  {_months(f.p90):>9}  "
+                f"{_pct(f.p_deadline):>8}"
+            )
+        lines.append("")
+    lines.append("Leaving, and European options (production-ready first):")
+    for t in rep.targets:
+        opts = rep.options.get(t.service, ())
+        listed = ", ".join(f"{a.name} ({a.jurisdiction or 'self-hosted'})" for a in opts[:4])
+        lines.append(
+            f"  {t.service} [{t.capability or '?'}; {t.provider_name or t.provider}, "
+            f"{t.jurisdiction}]: {listed or 'no catalogue entry: generic SaaS template'}"
+        )
+    lines += ["", "Assumptions:"]
+    lines += [f"  {a}" if a.startswith("  ") else f"  - {a}" for a in rep.assumptions]
+    return "\n".join(lines)
+
+
+def _team_colours(teams: list[str]) -> dict[str, str]:
+    palette = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    ]  # fmt: skip
+    return {t: palette[i % len(palette)] for i, t in enumerate(sorted(teams))}
+
+
+def gantt_png(rep: ExitReport, path: Path) -> None:
+    """Write the Gantt chart (tasks at mean durations, P50/P90/deadline lines) as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    tasks = sorted(rep.schedule.tasks, key=lambda s: (s.task.group, s.start))
+    colours = _team_colours(list(rep.baseline.plan.teams))
+    height = max(4.0, 0.22 * len(tasks) + 1.5)
+    fig, ax = plt.subplots(figsize=(13, height))
+    for y, st in enumerate(tasks):
+        ax.barh(y, st.finish - st.start, left=st.start, color=colours[st.task.team], height=0.7)
+    ax.set_yticks(range(len(tasks)))
+    ax.set_yticklabels([s.task.id for s in tasks], fontsize=6)
+    ax.invert_yaxis()
+    fc = rep.baseline.forecast
+    for x, label, style in (
+        (fc.p50, "P50", "--"),
+        (fc.p90, "P90", ":"),
+        (rep.deadline_days, "deadline", "-"),
+    ):
+        if x is not None:
+            ax.axvline(x, color="black", linestyle=style, linewidth=1)
+            ax.text(x, -0.8, label, fontsize=7, ha="center")
+    handles = [Patch(color=c, label=t) for t, c in colours.items()]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    ax.set_xlabel("days from start (tasks at their mean duration)")
+    ax.set_title(
+        f"Exit plan: P50 {_months(fc.p50)}, P90 {_months(fc.p90)}"
+        + (
+            f", {_pct(fc.p_deadline)} within {_months(rep.deadline_days)}"
+            if rep.deadline_days
+            else ""
+        )
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def gantt_html(rep: ExitReport) -> str:
+    """A self-contained HTML page: summary, what-if table and a CSS Gantt chart."""
+    e = html.escape
+    fc = rep.baseline.forecast
+    span = max([rep.schedule.makespan, fc.p90] + ([rep.deadline_days] if rep.deadline_days else []))
+    span = span or 1.0
+    colours = _team_colours(list(rep.baseline.plan.teams))
+    rows = []
+    for st in sorted(rep.schedule.tasks, key=lambda s: (s.task.group, s.start)):
+        left = 100 * st.start / span
+        width = max(0.2, 100 * (st.finish - st.start) / span)
+        est = st.task.estimate
+        tip = (
+            f"{st.task.name} | team {st.task.team} | day {st.start:.0f}-{st.finish:.0f} | "
+            f"estimate {est.optimistic:g}/{est.likely:g}/{est.pessimistic:g} d | "
+            f"{st.task.source}"
+        )
+        rows.append(
+            f'<tr><td class="id">{e(st.task.id)}</td><td class="bar">'
+            f'<div style="left:{left:.2f}%;width:{width:.2f}%;'
+            f'background:{colours[st.task.team]}" title="{e(tip)}"></div></td></tr>'
+        )
+    marks = []
+    for x, label in ((fc.p50, "P50"), (fc.p90, "P90"), (rep.deadline_days, "deadline")):
+        if x is not None:
+            marks.append(
+                f'<div class="mark" style="left:{100 * x / span:.2f}%">'
+                f"<span>{e(label)}</span></div>"
+            )
+    variants = [rep.baseline, *rep.what_ifs]
+    wrows = "".join(
+        f"<tr><td>{e(v.label)}</td><td>{_months(v.forecast.p50)}</td>"
+        f"<td>{_months(v.forecast.p90)}</td><td>{_pct(v.forecast.p_deadline)}</td></tr>"
+        for v in variants
+    )
+    legend = "".join(
+        f'<span class="key" style="background:{c}"></span>{e(t)} ' for t, c in colours.items()
+    )
+    assumptions = "".join(f"<li>{e(a.strip())}</li>" for a in rep.assumptions)
+    deadline = (
+        f"<p><b>Probability of finishing within {_months(rep.deadline_days)}: "
+        f"{_pct(fc.p_deadline)}</b></p>"
+        if rep.deadline_days is not None
+        else ""
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>sovmap exit plan</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
+table{{border-collapse:collapse}} td,th{{padding:2px 8px;font-size:13px}}
+.gantt{{position:relative;width:100%}} .gantt table{{width:100%}}
+.gantt td.id{{width:16em;font-size:11px;white-space:nowrap}}
+.gantt td.bar{{position:relative;height:14px}}
+.gantt td.bar div{{position:absolute;top:2px;height:10px;border-radius:2px}}
+.marks{{position:absolute;top:0;bottom:0;left:17em;right:0;pointer-events:none}}
+.mark{{position:absolute;top:0;bottom:0;border-left:1px dashed #000}}
+.mark span{{font-size:10px;background:#fff}}
+.key{{display:inline-block;width:10px;height:10px;margin:0 3px 0 10px}}
+</style></head><body>
+<h1>Exit plan</h1>
+{deadline}
+<p>P50 {_months(fc.p50)} ({fc.p50:.0f} days), P90 {_months(fc.p90)} ({fc.p90:.0f} days);
+{fc.runs:,} Monte-Carlo runs, {e(fc.distribution.value)} estimates, seed {fc.seed}.</p>
+<h2>What-ifs</h2>
+<table border="1"><tr><th>variant</th><th>P50</th><th>P90</th><th>in time</th></tr>{wrows}</table>
+<h2>Schedule (tasks at their mean duration)</h2>
+<p>{legend}</p>
+<div class="gantt"><div class="marks">{"".join(marks)}</div><table>{"".join(rows)}</table></div>
+<h2>Assumptions</h2><ul>{assumptions}</ul>
+</body></html>
+"""
