@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sovmap.cli import CommandError
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
+from sovmap.knowledge.refresh import (
+    directory_fetcher,
+    http_fetcher,
+    load_prefix_sources,
+    refresh_prefixes,
+)
 
 
 def register(sub: Any) -> None:
@@ -32,6 +40,43 @@ def register(sub: Any) -> None:
     )
     ls.add_argument("--dir", action="append", default=[], type=Path, help="extra directory")
     ls.set_defaults(func=_list)
+    rp = ks.add_parser(
+        "refresh-prefixes",
+        help="download the providers' published address ranges",
+        description="Download the address ranges that providers publish (AWS ip-ranges.json, "
+        "Google cloud.json, Cloudflare ips-v4/v6, Fastly, Oracle, GitHub Pages; see "
+        "data/prefix_sources.yaml), merge them and write data/prefixes/<id>.json with the "
+        "source URL and the fetch date. Example: "
+        "sovmap knowledge refresh-prefixes --provider cloudflare --out /tmp/prefixes",
+    )
+    rp.add_argument(
+        "--provider",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only sources of this provider id (or source id); repeatable",
+    )
+    rp.add_argument(
+        "--offline-fixture",
+        type=Path,
+        metavar="DIR",
+        help="read saved downloads from DIR/<host>/<path> instead of the network",
+    )
+    rp.add_argument(
+        "--base-url",
+        default="",
+        metavar="URL",
+        help="fetch URL/<host>/<path> instead of each provider's URL (a mirror)",
+    )
+    rp.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write here instead of the installed package's data/prefixes",
+    )
+    rp.add_argument("--timeout", type=float, default=30.0, help="seconds per download")
+    rp.add_argument("--dir", action="append", default=[], type=Path, help="extra directory")
+    rp.set_defaults(func=_refresh_prefixes)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -54,3 +99,29 @@ def _list(args: argparse.Namespace) -> int:
         caps = ",".join(sorted(c.value for c in p.capabilities))
         print(f"{p.id:<22} {p.name[:28]:<28} {p.parent_name[:34]:<34} {p.jurisdiction:<4} {caps}")
     return 0
+
+
+def _refresh_prefixes(args: argparse.Namespace) -> int:
+    try:
+        cat = load_catalogue(args.dir)
+        sources = load_prefix_sources()
+    except KnowledgeError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.provider:
+        wanted = set(args.provider)
+        sources = [s for s in sources if s.provider in wanted or s.id in wanted]
+        if not sources:
+            raise CommandError(f"no prefix source for {', '.join(sorted(wanted))}")
+    if args.offline_fixture is not None:
+        if not args.offline_fixture.is_dir():
+            raise CommandError(f"--offline-fixture {args.offline_fixture}: not a directory")
+        fetch = directory_fetcher(args.offline_fixture)
+    else:
+        fetch = http_fetcher(timeout=args.timeout, base_url=args.base_url)
+    results = refresh_prefixes(sources, fetch, set(cat.providers), date.today(), args.out)
+    for r in results:
+        if r.ok:
+            print(f"ok      {r.id:<20} {r.prefixes:>6} prefixes -> {r.path}")
+        else:
+            print(f"failed  {r.id:<20} {r.error}")
+    return 0 if all(r.ok for r in results) else 1

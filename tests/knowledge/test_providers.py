@@ -1,0 +1,343 @@
+"""The bundled provider catalogue: coverage, consistency and documented examples."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from sovmap.knowledge import default_catalogue
+from sovmap.knowledge.catalogue import Catalogue, Match
+
+# Every provider that issue 2 names must exist (ids of the bundled files).
+REQUIRED = [
+    "microsoft",
+    "google",
+    "amazon",
+    "cloudflare",
+    "akamai",
+    "fastly",
+    "oracle",
+    "salesforce",
+    "zoom",
+    "atlassian",
+    "apple",
+    "zoho",
+    "proofpoint",
+    "mimecast",
+    "barracuda",
+    "cisco",
+    "trend-micro",
+    "sophos",
+    "hornetsecurity",
+    "seppmail",
+    "retarus",
+    "libraesva",
+    "fortinet",
+    "broadcom",
+    "mailchimp",
+    "sendgrid",
+    "mailjet",
+    "mailgun",
+    "brevo",
+    "flowmailer",
+    "ovhcloud",
+    "hetzner",
+    "ionos",
+    "scaleway",
+    "infomaniak",
+    "strato",
+    "gandi",
+    "transip",
+    "leaseweb",
+    "proton",
+    "tuta",
+    "rijksoverheid",
+    "kpn",
+    "hostnet",
+    "antagonist",
+    "versio",
+    "vimexx",
+    "mijndomein",
+]
+
+# (kind, observed value, probe, expected provider): one documented example per provider at
+# least. Values are what a scan sees: MX host, SPF include target, DKIM CNAME target or
+# selector name, rua domain, CNAME target, NS host, TXT record, AS number.
+EXAMPLES: list[tuple[str, str, str, str]] = [
+    ("mx", "gemeente-nl.mail.protection.outlook.com", "mx", "microsoft"),
+    ("mx", "aalborg-dk.r-v1.mx.microsoft", "mx", "microsoft"),
+    ("mx", "aspmx.l.google.com", "mx", "google"),
+    ("mx", "alt1.aspmx.l.google.com", "mx", "google"),
+    ("mx", "aspmx2.googlemail.com", "mx", "google"),
+    ("mx", "smtp.google.com", "mx", "google"),
+    ("dkim", "google._domainkey.example.org", "dkim", "google"),
+    ("ns", "ns-cloud-b2.googledomains.com", "ns", "google"),
+    ("spf", "amazonses.com", "spf", "amazon"),
+    ("dkim", "abcdefgh12345678.dkim.amazonses.com", "dkim", "amazon"),
+    ("mx", "inbound-smtp.eu-west-1.amazonaws.com", "mx", "amazon"),
+    ("ns", "ns-1234.awsdns-56.org", "ns", "amazon"),
+    ("cname", "d111111abcdef8.cloudfront.net", "web", "amazon"),
+    ("ns", "kate.ns.cloudflare.com", "ns", "cloudflare"),
+    ("cname", "www.example.org.cdn.cloudflare.net", "web", "cloudflare"),
+    ("mx", "route2.mx.cloudflare.net", "mx", "cloudflare"),
+    ("cname", "e1234.a.akamaiedge.net", "web", "akamai"),
+    ("cname", "www.example.org.edgekey.net", "web", "akamai"),
+    ("ns", "a1-64.akam.net", "ns", "akamai"),
+    ("cname", "dualstack.j.sni.global.fastly.net", "web", "fastly"),
+    ("spf", "spf_c.oracleemaildelivery.com", "spf", "oracle"),
+    ("ns", "ns1.p01.dynect.net", "ns", "oracle"),
+    ("spf", "_spf.salesforce.com", "spf", "salesforce"),
+    ("cname", "example-1234.herokudns.com", "web", "salesforce"),
+    ("txt", "ZOOM_verify_AbCdEf123", "txt", "zoom"),
+    ("txt", "atlassian-domain-verification=abc123", "txt", "atlassian"),
+    ("spf", "_spf.atlassian.net", "spf", "atlassian"),
+    ("mx", "mx01.mail.icloud.com", "mx", "apple"),
+    ("txt", "apple-domain-verification=AbC123", "txt", "apple"),
+    ("mx", "mx.zoho.eu", "mx", "zoho"),
+    ("mx", "mx2.zoho.com", "mx", "zoho"),
+    ("spf", "zohomail.eu", "spf", "zoho"),
+    ("mx", "mx0a-001b2d01.pphosted.com", "mx", "proofpoint"),
+    ("mx", "mx1-eu1.ppe-hosted.com", "mx", "proofpoint"),
+    ("mx", "eu-smtp-inbound-1.mimecast.com", "mx", "mimecast"),
+    ("mx", "d123456a.ess.de.barracudanetworks.com", "mx", "barracuda"),
+    ("mx", "mx1.eu.iphmx.com", "mx", "cisco"),
+    ("mx", "example-org.in.tmes.trendmicro.eu", "mx", "trend-micro"),
+    ("mx", "mx-01-eu-central-1.prod.hydra.sophos.com", "mx", "sophos"),
+    ("mx", "mx01.hornetsecurity.com", "mx", "hornetsecurity"),
+    ("mx", "mx-gate.antispameurope.com", "mx", "hornetsecurity"),
+    ("mx", "customer.gate.seppmail.cloud", "mx", "seppmail"),
+    ("mx", "mx01.retarus.com", "mx", "retarus"),
+    ("mx", "mx1.libraesva.com", "mx", "libraesva"),
+    ("mx", "rakkestad-kommune-no-1.fortimailcloud.com", "mx", "fortinet"),
+    ("mx", "cluster1.eu.messagelabs.com", "mx", "broadcom"),
+    ("spf", "servers.mcsv.net", "spf", "mailchimp"),
+    ("spf", "spf.mandrillapp.com", "spf", "mailchimp"),
+    ("dkim", "s1.domainkey.u1234.wl.sendgrid.net", "dkim", "sendgrid"),
+    ("spf", "spf.mailjet.com", "spf", "mailjet"),
+    ("dkim", "mailjet._domainkey.example.org", "dkim", "mailjet"),
+    ("spf", "eu.mailgun.org", "spf", "mailgun"),
+    ("spf", "spf.sendinblue.com", "spf", "brevo"),
+    ("spf", "spf.flowmailer.net", "spf", "flowmailer"),
+    ("mx", "mx3.mail.ovh.net", "mx", "ovhcloud"),
+    ("ns", "dns110.ovh.net", "ns", "ovhcloud"),
+    ("mx", "www208.your-server.de", "mx", "hetzner"),
+    ("ns", "hydrogen.ns.hetzner.com", "ns", "hetzner"),
+    ("mx", "mx00.ionos.de", "mx", "ionos"),
+    ("cname", "adsredir.ionos.info", "autodiscover", "ionos"),
+    ("ns", "ns1045.ui-dns.com", "ns", "ionos"),
+    ("spf", "_spf-eu.ionos.com", "spf", "ionos"),
+    ("ns", "ns0.dom.scw.cloud", "ns", "scaleway"),
+    ("mx", "mta-gw.infomaniak.ch", "mx", "infomaniak"),
+    ("mx", "smtpin.rzone.de", "mx", "strato"),
+    ("mx", "spool.mail.gandi.net", "mx", "gandi"),
+    ("ns", "ns-123-a.gandi.net", "ns", "gandi"),
+    ("spf", "_spf.transip.email", "spf", "transip"),
+    ("ns", "ns0.transip.net", "ns", "transip"),
+    ("asn", "60781", "web", "leaseweb"),
+    ("mx", "mailsec.protonmail.ch", "mx", "proton"),
+    ("txt", "protonmail-verification=abc", "txt", "proton"),
+    ("mx", "mail.tutanota.de", "mx", "tuta"),
+    ("mx", "mx1.rijksoverheid.nl", "mx", "rijksoverheid"),
+    ("mx", "mx.kpnmail.nl", "mx", "kpn"),
+    ("mx", "mx1.hostnet.nl", "mx", "hostnet"),
+    ("mx", "mx.antagonist.nl", "mx", "antagonist"),
+    ("mx", "mx1.versio.nl", "mx", "versio"),
+    ("mx", "mx1.vimexx.nl", "mx", "vimexx"),
+    ("mx", "mx1.mijndomein.nl", "mx", "mijndomein"),
+    ("mx", "mx1.yourhosting.nl", "mx", "yourhosting"),
+    ("mx", "smx01.a1.net", "mx", "a1-telekom"),
+    ("spf", "bspf.a1.net", "spf", "a1-telekom"),
+    ("mx", "mx.mymagenta.business", "mx", "magenta-telekom"),
+    ("mx", "kpm01.kabelplus.at", "mx", "kabelplus"),
+    ("spf", "spf.w4ymail.at", "spf", "world4you"),
+    ("mx", "mx01.easyname.eu", "mx", "easyname"),
+    ("mx", "mxgateway.gemdatnoe.at", "mx", "gemdat-noe"),
+    ("mx", "lmail1.ris.at", "mx", "ris"),
+    ("mx", "smtpgate.wvnet.at", "mx", "wvnet"),
+    ("spf", "brz.gv.at", "spf", "brz"),
+    ("spf", "spf-pp.post.at", "spf", "post-at"),
+    ("spf", "grz.at", "spf", "grz-it-center"),
+    ("mx", "mailpod4-cph3.one.com", "mx", "group-one"),
+    ("mx", "mailcluster.loopia.se", "mx", "loopia"),
+    ("mx", "mx.domeneshop.no", "mx", "domeneshop"),
+    ("mx", "mx.simply.com", "mx", "simply"),
+    ("mx", "w01abcd.kasserver.com", "mx", "all-inkl"),
+    ("mx", "mx1.agenturserver.de", "mx", "mittwald"),
+    ("ns", "ns23.domaincontrol.com", "ns", "godaddy"),
+    ("mx", "mxlb.ispgateway.de", "mx", "domainfactory"),
+    ("mx", "mx1.jimdo.com", "mx", "jimdo"),
+    ("spf", "spf.mail.hostpoint.ch", "spf", "hostpoint"),
+    ("mx", "mx1.hostinger.com", "mx", "hostinger"),
+    ("spf", "spf-a.telia.com", "spf", "telia"),
+    ("asn", "2119", "web", "telenor"),
+    ("mx", "mx.ya.elisa.fi", "mx", "elisa"),
+    ("spf", "mg-lcsse.tietoevry.com", "spf", "tietoevry"),
+    ("mx", "mx01.advania.cloud", "mx", "advania"),
+    ("spf", "mail.sitevision-cloud.net", "spf", "sitevision"),
+    ("spf", "spf.lianamailer.com", "spf", "liana"),
+    ("spf", "mail.webropolsurveys.com", "spf", "webropol"),
+    ("spf", "spf.topdesk.net", "spf", "topdesk"),
+    ("spf", "utpost.acos.no", "spf", "acos"),
+    ("spf", "_spf.easycruit.com", "spf", "visma"),
+    ("mx", "mx1.mailanyone.net", "mx", "vipre"),
+    ("mx", "mx2.mx25.net", "mx", "vipre"),
+    ("mx", "fallbackmx.spamexperts.eu", "mx", "n-able"),
+    ("mx", "mx1.emailsrvr.com", "mx", "rackspace"),
+    ("mx", "eu-esec-01.heimdalsecurity.com", "mx", "heimdal"),
+    ("spf", "mail.zendesk.com", "spf", "zendesk"),
+    ("cname", "example.github.io", "web", "github"),
+    ("cname", "example.netlify.app", "web", "netlify"),
+    ("cname", "cname.vercel-dns.com", "web", "vercel"),
+    ("cname", "example.wixdns.net", "web", "wix"),
+    ("cname", "ext-cust.squarespace.com", "web", "squarespace"),
+    ("cname", "shops.myshopify.com", "web", "shopify"),
+    ("dkim", "hs1-1234.hubspotemail.net", "dkim", "hubspot"),
+    ("dmarc", "ag.eu.dmarcian.com", "dmarc", "dmarcian"),
+    ("dmarc", "dmarc-reports.vali.email", "dmarc", "valimail"),
+    ("dmarc", "xyz.rua.easydmarc.eu", "dmarc", "easydmarc"),
+    ("dmarc", "inbox.ondmarc.com", "dmarc", "redsift"),
+    ("dmarc", "example.uriports.com", "dmarc", "uriports"),
+    ("dmarc", "example.report-uri.com", "dmarc", "report-uri"),
+    ("spf", "spf.mtasv.net", "spf", "postmark"),
+    ("dmarc", "dmarc.postmarkapp.com", "dmarc", "postmark"),
+]
+
+# Look-alikes that must not match anything of the given kind.
+NEGATIVES: list[tuple[str, str, str]] = [
+    ("mx", "pphosted.com.evil.example", "mx"),
+    ("mx", "notmimecast.com", "mx"),
+    ("mx", "mx.zoho.eu.example", "mx"),
+    ("dmarc", "noteasydmarc.com", "dmarc"),
+    ("ns", "ns-cloud-z9.googledomains.com", "ns"),
+    ("spf", "spf.protection.outlook.com.example", "spf"),
+    ("txt", "v=spf1 include:_spf.google.com ~all", "txt"),
+]
+
+
+def _match(cat: Catalogue, kind: str, value: str, probe: str) -> list[Match]:
+    if kind == "txt":
+        return cat.match_text(kind, value, probe)
+    if kind == "asn":
+        return cat.match_asn(int(value), probe)
+    if kind == "ip":
+        return cat.match_ip(value, probe)
+    return cat.match_name(kind, value, probe)
+
+
+def test_issue_providers_exist() -> None:
+    cat = default_catalogue()
+    missing = [p for p in REQUIRED if p not in cat.providers]
+    assert not missing
+    assert len(cat.providers) >= 80
+
+
+@pytest.mark.parametrize(("kind", "value", "probe", "provider"), EXAMPLES)
+def test_documented_examples_match(kind: str, value: str, probe: str, provider: str) -> None:
+    hits = {m.fingerprint.provider for m in _match(default_catalogue(), kind, value, probe)}
+    assert hits == {provider}, f"{kind} {value!r} -> {sorted(hits)}"
+
+
+def test_every_provider_has_an_example() -> None:
+    covered = {p for _, _, _, p in EXAMPLES}
+    assert sorted(set(default_catalogue().providers) - covered) == []
+
+
+@pytest.mark.parametrize(("kind", "value", "probe"), NEGATIVES)
+def test_lookalikes_do_not_match(kind: str, value: str, probe: str) -> None:
+    assert _match(default_catalogue(), kind, value, probe) == []
+
+
+def test_no_two_providers_claim_the_same_pattern() -> None:
+    claims: dict[tuple[str, str, str], set[str]] = {}
+    for fp in default_catalogue().fingerprints:
+        key = (fp.kind, fp.pattern.lower().rstrip("."), fp.capability.value)
+        claims.setdefault(key, set()).add(fp.provider)
+    shared = {k: v for k, v in claims.items() if len(v) > 1}
+    assert shared == {}
+
+
+def test_patterns_are_unique_within_a_provider() -> None:
+    counts = Counter(
+        (fp.provider, fp.kind, fp.pattern.lower(), tuple(sorted(fp.probes)))
+        for fp in default_catalogue().fingerprints
+        if fp.kind != "ip"
+    )
+    assert [k for k, n in counts.items() if n > 1] == []
+
+
+US_TAGS = {"us-cloud-act", "us-fisa-702", "us-sanctions"}
+
+
+def test_us_parent_means_us_jurisdiction_and_tags() -> None:
+    for p in default_catalogue().providers.values():
+        if p.parent_country == "US" or p.legal_country == "US":
+            assert p.jurisdiction == "US", p.id
+        if p.jurisdiction == "US":
+            assert set(p.tags) >= US_TAGS, p.id
+            assert p.us_controlled
+
+
+def test_non_us_providers_carry_no_us_tags_and_eu_ones_carry_gdpr() -> None:
+    eu = {
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    }
+    for p in default_catalogue().providers.values():
+        if p.jurisdiction != "US":
+            assert not US_TAGS & set(p.tags), p.id
+        if p.jurisdiction in eu:
+            assert {"eu-gdpr", "eu-member-state"} <= set(p.tags), p.id
+        if p.jurisdiction == "CH":
+            assert "ch-fadp" in p.tags, p.id
+        if p.kind == "public-sector":
+            assert "national-government" in p.tags, p.id
+
+
+def test_spf_never_strongly_proves_a_mailbox() -> None:
+    for fp in default_catalogue().fingerprints:
+        if fp.kind == "spf" and fp.capability.value == "mailbox":
+            assert fp.weight <= 0.3, (fp.provider, fp.pattern)
+        if fp.kind == "mx":
+            assert fp.capability.value != "outbound-sender", (fp.provider, fp.pattern)
+
+
+def test_verification_tokens_are_moderate() -> None:
+    for fp in default_catalogue().fingerprints:
+        if fp.kind == "txt":
+            assert fp.weight <= 0.6, (fp.provider, fp.pattern)
+            assert fp.match == "regex" and fp.pattern.startswith("^"), fp.pattern
+            re.compile(fp.pattern)
+
+
+def test_alternatives_are_european_and_served() -> None:
+    for p in default_catalogue().providers.values():
+        if p.alternatives_for:
+            assert not p.us_controlled, p.id
+            assert p.alternatives_for <= p.capabilities, p.id
