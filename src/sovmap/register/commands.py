@@ -1,0 +1,255 @@
+"""``sovmap register``: check, import and export the inside-out register."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sovmap.cli import CommandError
+from sovmap.register.codec import build_schema
+from sovmap.register.files import check_register, load_register, register_to_data, write_register
+from sovmap.register.model import Origin, Register
+from sovmap.register.problems import Problem, RegisterError, Severity
+from sovmap.register.yamlio import dump_yaml
+
+EXAMPLE = "examples/register"
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "register",
+        help="check, import and export the inside-out register",
+        description="The inside-out register: processes, services, providers, data and "
+        f"contracts as a directory of YAML/CSV files. Example: sovmap register check {EXAMPLE}",
+    )
+    rs = p.add_subparsers(dest="register_command", metavar="ACTION", required=True)
+
+    c = rs.add_parser(
+        "check",
+        help="validate a register directory",
+        description="Validate a register directory: schema, references, identifiers (LEI, "
+        "EUID, ISO codes), and report what is missing or unconfirmed. "
+        f"Example: sovmap register check {EXAMPLE}",
+    )
+    c.add_argument("path", type=Path, help="register directory")
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.set_defaults(func=_check)
+
+    s = rs.add_parser(
+        "schema",
+        help="print the JSON Schema of register files",
+        description="Print the JSON Schema every register YAML file follows. "
+        "Example: sovmap register schema > register.schema.json",
+    )
+    s.set_defaults(func=_schema)
+
+    i = rs.add_parser(
+        "import-scan",
+        help="propose services and providers from scan findings",
+        description="Turn the findings of a scan on the organisation's domains into proposed "
+        "services and providers, marked inferred, written to PATH/scan-import.yaml; values "
+        "a person entered are never overwritten. "
+        f"Example: sovmap register import-scan {EXAMPLE} --db out/demo/sovmap.db",
+    )
+    i.add_argument("path", type=Path, help="register directory")
+    i.add_argument("--db", required=True, help="store: SQLite file or PostgreSQL URL")
+    i.add_argument("--scan", type=int, help="scan id (default: the latest)")
+    i.set_defaults(func=_import_scan)
+
+    e = rs.add_parser(
+        "export",
+        help="export as DORA register of information or CycloneDX",
+        description="Export a register: dora-roi writes the plain-CSV templates (b_01.01.csv "
+        "... b_07.01.csv) and package metadata; cyclonedx writes a CycloneDX 1.6 BOM of the "
+        "services; yaml writes the register as one YAML file per section. "
+        f"Example: sovmap register export {EXAMPLE} --format dora-roi --out out/roi",
+    )
+    e.add_argument("path", type=Path, help="register directory")
+    e.add_argument("--format", choices=("dora-roi", "cyclonedx", "yaml"), required=True)
+    e.add_argument("--out", type=Path, required=True, help="output directory")
+    e.add_argument("--date", type=date.fromisoformat, help="reference date (default: today)")
+    e.set_defaults(func=_export)
+
+    r = rs.add_parser(
+        "import-roi",
+        help="read a DORA register of information into a register directory",
+        description="Read the plain-CSV templates of a DORA register of information, check "
+        "identifiers and cross-template keys, and write a register directory. "
+        "Example: sovmap register import-roi examples/roi --out out/roi-register",
+    )
+    r.add_argument("path", type=Path, help="RoI package directory")
+    r.add_argument("--out", type=Path, required=True, help="register directory to write")
+    r.set_defaults(func=_import_roi)
+
+
+def _print_problems(problems: list[Problem] | tuple[Problem, ...]) -> None:
+    for p in problems:
+        print(f"{p.severity.value}: {p}")
+
+
+def quality(register: Register) -> dict[str, Any]:
+    """Counts of entered / inferred / missing values and unconfirmed inferences."""
+    counts: Counter[str] = Counter()
+    unconfirmed: list[str] = []
+    for eid, name, v in register.values():
+        counts[v.origin.value] += 1
+        if v.origin is Origin.INFERRED and not v.confirmed_by:
+            unconfirmed.append(f"{eid}.{name}")
+    return {"values": dict(counts), "unconfirmed": unconfirmed}
+
+
+def _check(args: argparse.Namespace) -> int:
+    result = check_register(args.path)
+    q = quality(result.register) if result.register is not None else None
+    if args.format == "json":
+        out = {
+            "ok": result.ok,
+            "problems": [p.to_json() for p in result.problems],
+            "quality": q,
+        }
+        print(json.dumps(out, indent=2))
+        return 0 if result.ok else 1
+    _print_problems(result.problems)
+    if result.register is not None and q is not None:
+        r = result.register
+        print(
+            f"{'ok' if result.ok else 'invalid'}: {len(r.processes)} processes, "
+            f"{len(r.services)} services, {len(r.providers)} providers, "
+            f"{len(r.data_assets)} data assets, {len(r.contracts)} contracts"
+        )
+        v = q["values"]
+        print(
+            f"values: {v.get('entered', 0)} entered, {v.get('inferred', 0)} inferred "
+            f"({len(q['unconfirmed'])} unconfirmed), {v.get('missing', 0)} missing"
+        )
+    else:
+        print("invalid: the register could not be read")
+    return 0 if result.ok else 1
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(build_schema(), indent=1))
+    return 0
+
+
+def _load(path: Path) -> Register:
+    try:
+        return load_register(path)
+    except RegisterError as exc:
+        _print_problems(exc.problems)
+        raise CommandError(f"{path}: {len(exc.problems)} error(s) in the register") from exc
+
+
+def _import_scan(args: argparse.Namespace) -> int:
+    from sovmap.knowledge.catalogue import default_catalogue
+    from sovmap.register.scanimport import SCAN_FILE, propose
+    from sovmap.store import Store
+
+    scan_file = args.path / SCAN_FILE
+    if scan_file.exists():  # proposals are regenerated: read the register without them
+        previous = scan_file.read_bytes()
+        scan_file.unlink()
+    else:
+        previous = None
+    try:
+        reg = _load(args.path)
+    except CommandError:
+        if previous is not None:
+            scan_file.write_bytes(previous)
+        raise
+    store = Store(args.db)
+    try:
+        scan_id = args.scan if args.scan is not None else store.latest_scan()
+        if scan_id is None:
+            raise CommandError(f"{args.db}: the store holds no scan")
+        findings = store.findings(scan_id)
+    finally:
+        store.close()
+    props = propose(reg, findings, default_catalogue(), scan_id)
+    ids = [s.id for s in props.services] + [p.id for p in props.providers]
+    from sovmap.register.scanimport import proposals_register
+
+    data = register_to_data(proposals_register(reg, props), only=ids)
+    header = f"# proposals from scan {scan_id}, written by `sovmap register import-scan`;\n"
+    header += "# regenerated on every import: confirm a value by copying it to your own files\n"
+    scan_file.write_text(header + dump_yaml(data), encoding="utf-8")
+    new = sum(1 for s in props.services if s.id not in reg.services)
+    print(
+        f"scan {scan_id}: {len(findings)} findings -> {len(props.services)} services "
+        f"({new} new), {len(props.providers)} providers proposed in {scan_file}"
+    )
+    for line in props.skipped:
+        print(f"skipped: {line}")
+    result = check_register(args.path)
+    _print_problems(result.errors)
+    return 0 if result.ok else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    reg = _load(args.path)
+    day = args.date or datetime.now(UTC).date()
+    out: Path = args.out
+    if args.format == "yaml":
+        for path in write_register(reg, out):
+            print(path)
+        return 0
+    if args.format == "cyclonedx":
+        from sovmap.register.cyclonedx import (
+            register_to_cyclonedx,
+            validate_cyclonedx,
+        )
+
+        stamp = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        bom = register_to_cyclonedx(reg, stamp)
+        errors = validate_cyclonedx(bom)
+        if errors:
+            raise CommandError("CycloneDX output failed validation: " + "; ".join(errors[:5]))
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "services.cdx.json"
+        path.write_text(json.dumps(bom, indent=2) + "\n", encoding="utf-8")
+        print(f"{path}: {len(bom['services'])} services, {len(bom['dependencies'])} dependencies")
+        return 0
+    from sovmap.register.roi import check_roi, read_roi, write_roi
+    from sovmap.register.roi_convert import register_to_roi
+
+    roi = register_to_roi(reg, day)
+    write_roi(roi, out, reg.organisation.lei.value or "", day, reg.organisation.currency.get("EUR"))
+    written, _ = read_roi(out)
+    problems = check_roi(written)
+    _print_problems(problems)
+    rows = sum(len(v) for v in roi.values())
+    n_errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+    print(f"{out}: {len(roi)} templates, {rows} rows; {n_errors} data-quality error(s)")
+    return 0
+
+
+def _import_roi(args: argparse.Namespace) -> int:
+    from sovmap.register.roi import check_roi, read_roi
+    from sovmap.register.roi_convert import roi_to_register
+
+    if not args.path.is_dir():
+        raise CommandError(f"{args.path}: not a directory")
+    roi, problems = read_roi(args.path)
+    problems += check_roi(roi)
+    _print_problems(problems)
+    blocking = [
+        p
+        for p in problems
+        if p.severity is Severity.ERROR
+        and p.code in {"ROI_MISSING_TEMPLATE", "ROI_HEADER", "ROI_UNKNOWN_KEY", "ROI_BAD_DATE"}
+    ]
+    if blocking:
+        raise CommandError(f"{args.path}: {len(blocking)} structural error(s); nothing written")
+    try:
+        reg = roi_to_register(roi)
+    except ValueError as exc:
+        raise CommandError(f"{args.path}: {exc}") from exc
+    for path in write_register(reg, args.out):
+        print(path)
+    result = check_register(args.out)
+    _print_problems(result.problems)
+    return 0 if result.ok else 1
