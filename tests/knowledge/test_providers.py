@@ -184,6 +184,8 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx1.mailanyone.net", "mx", "vipre"),
     ("mx", "mx2.mx25.net", "mx", "vipre"),
     ("mx", "mx1.comendosystems.com", "mx", "vipre"),
+    ("mx", "mx10.electric.net", "mx", "vipre"),
+    ("dkim", "hse1._domainkey.example.org", "dkim", "hornetsecurity"),
     ("mx", "fortimail.lapit.fi", "mx", "lapit"),
     ("mx", "mail1.hedmark-ikt.no", "mx", "hedmark-ikt"),
     ("mx", "mx1.istekkipalvelut.fi", "mx", "istekki"),
