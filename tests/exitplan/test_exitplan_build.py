@@ -109,6 +109,9 @@ def test_what_ifs() -> None:
     assert all(more.teams[k] == v + 2 for k, v in base.teams.items())
     one = apply_what_if(base, parse_what_if("capacity:workplace=9"))
     assert one.teams["workplace"] == 9
+    both = apply_what_if(base, parse_what_if("prebuilt-fallback, capacity+1"))
+    assert both.teams["workplace"] == base.teams["workplace"] + 1
+    assert {t.id for t in both.tasks} == ids
     with pytest.raises(PlanError, match="unknown what-if"):
         parse_what_if("more-money")
     assert schedule(pre).makespan < schedule(base).makespan

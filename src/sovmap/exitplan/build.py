@@ -180,6 +180,7 @@ class WhatIf:
     capacity: dict[str, int] = field(default_factory=dict)
     add: int = 0
     scale: float = 1.0
+    also: tuple[WhatIf, ...] = ()  # further changes applied after this one (a combination)
 
 
 _CAP = re.compile(r"^capacity([+*])(\d+(?:\.\d+)?)$")
@@ -188,7 +189,15 @@ _SET = re.compile(r"^capacity:([a-z0-9-]+)=(\d+)$")
 
 def parse_what_if(text: str) -> WhatIf:
     """``prebuilt-fallback[=CAP]``, ``data-backup[=CAP]``, ``capacity+N``, ``capacity*K``,
-    ``capacity:TEAM=N``."""
+    ``capacity:TEAM=N``; several joined by commas are applied together."""
+    parts = [p for p in text.split(",") if p.strip()]
+    if len(parts) > 1:
+        first, *rest = (_parse_one(p) for p in parts)
+        return replace(first, label=text.strip().lower(), also=tuple(rest))
+    return _parse_one(text)
+
+
+def _parse_one(text: str) -> WhatIf:
     s = text.strip().lower()
     name, _, arg = s.partition("=")
     if name in ("prebuilt-fallback", "data-backup") and not s.startswith("capacity"):
@@ -232,4 +241,6 @@ def apply_what_if(plan: Plan, wi: WhatIf, templates: Templates | None = None) ->
             else:
                 tasks.append(replace(t, estimate=t.estimate.scaled(factor)))
         out = remove_tasks(replace(out, tasks=tuple(tasks)), drop)
+    for more in wi.also:
+        out = apply_what_if(out, more, tpl)
     return out
