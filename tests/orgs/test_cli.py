@@ -38,7 +38,13 @@ def _seed(db: str, http: FixtureServer, tmp_path: Path) -> None:
     fnd = Finding(
         "uwv.nl", Capability.MAILBOX, "microsoft", "Microsoft", "Microsoft", "US", 0.9, "T"
     )
-    store.write_results(sid, [(DomainResult("uwv.nl", obs), [fnd])], "kv")
+    dead = (
+        Observation("mx", "werk.nl", "MX", Status.NXDOMAIN),
+        Observation("web", "werk.nl", "A", Status.NXDOMAIN),
+    )
+    store.write_results(
+        sid, [(DomainResult("uwv.nl", obs), [fnd]), (DomainResult("werk.nl", dead), [])], "kv"
+    )
     store.finish_scan(sid)
     store.close()
 
@@ -61,6 +67,8 @@ def test_fetch_map_export_and_list(
     assert "duplicate organisations: nl-oo:12583, nl-ag:cjib" in out or (
         "duplicate organisations: nl-ag:cjib, nl-oo:12583" in out
     )
+    assert "dead werk.nl: NXDOMAIN in scan 1" in out
+    assert "dead uwv.nl" not in out
     rows = {r["domain"]: r for r in csv.DictReader(export.open(encoding="utf-8"))}
     assert list(next(iter(rows.values()))) == [
         "domain", "org_id", "org_name", "org_type", "parent_id", "group",
@@ -76,6 +84,21 @@ def test_fetch_map_export_and_list(
     assert main(["orgs", "groups", "--db", db]) == 0
     out = capsys.readouterr().out
     assert "type:municipality" in out and "group:nl-debate-bodies" in out
+
+
+def test_fetch_wikidata_through_the_cli(
+    http_fixtures: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "s.sqlite")
+    argv = ["orgs", "fetch", "wikidata", "--country", "NL", "--type", "municipality",
+            "--base-url", http_fixtures.base + "/sparql", "--cache", str(tmp_path / "c"),
+            "--db", db]  # fmt: skip
+    assert main(argv) == 0
+    assert "6 organisations: 4 mapped to 4 domains, 2 without a domain" in capsys.readouterr().out
+    # offline now: the cached answer serves the same query
+    assert main([*argv, "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "source wikidata: cache:" in out and "nl-municipality.json" in out
 
 
 def test_import_local_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

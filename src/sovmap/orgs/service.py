@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from sovmap.orgs.domains import PSL_RESOURCE, PublicSuffixList, load_psl
-from sovmap.orgs.fetch import USER_AGENT, fetch_source
+from sovmap.orgs.fetch import USER_AGENT, default_cache_dir, fetch_source
 from sovmap.orgs.history import (
     ChangeEvent,
     OrgRef,
@@ -164,7 +164,7 @@ def import_file(
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
-    psl = load_psl()
+    psl = psl_for(default_cache_dir())
     ov = load_overrides(overrides, psl) if overrides else []
     orgs = src.parse(data, str(path), dict(options or {}))
     mapping = map_organisations(orgs, ov, psl)
@@ -212,7 +212,7 @@ def map_current(
     orgs = load_orgs(engine)
     refs = refs_from_orgs(orgs)
     orgs = [o for o in orgs if in_group(refs[o.id], group)]
-    psl = load_psl()
+    psl = psl_for(default_cache_dir())
     mapping = map_organisations(orgs, load_overrides(overrides, psl) if overrides else [], psl)
     scans = list_scans(engine)
     dead: tuple[str, ...] = ()
