@@ -118,9 +118,14 @@ def parse_alternatives(text: str, where: str) -> tuple[Alternative, ...]:
 
 
 def _knowledge_ids() -> frozenset[str]:
-    from sovmap.knowledge import default_catalogue
+    """Provider ids of the knowledge base; empty when it cannot be loaded (the link to it is
+    a convenience: an invalid knowledge file must not stop an exit plan)."""
+    from sovmap.knowledge import KnowledgeError, default_catalogue
 
-    return frozenset(default_catalogue().providers)
+    try:
+        return frozenset(default_catalogue().providers)
+    except KnowledgeError:
+        return frozenset()
 
 
 def parse_templates(text: str, where: str) -> Templates:
