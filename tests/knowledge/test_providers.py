@@ -207,6 +207,12 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("dmarc", "example.uriports.com", "dmarc", "uriports"),
     ("dmarc", "example.report-uri.com", "dmarc", "report-uri"),
     ("spf", "spf.mtasv.net", "spf", "postmark"),
+    ("txt", "facebook-domain-verification=abc123", "txt", "meta"),
+    ("txt", "adobe-idp-site-verification=abc123", "txt", "adobe"),
+    ("txt", "docusign=0a1b2c3d-1234", "txt", "docusign"),
+    ("txt", "dropbox-domain-verification=abc123", "txt", "dropbox"),
+    ("txt", "teamviewer-sso-verification=abc123", "txt", "teamviewer"),
+    ("txt", "cisco-ci-domain-verification=abc123", "txt", "cisco"),
     ("dmarc", "dmarc.postmarkapp.com", "dmarc", "postmark"),
 ]
 
