@@ -52,7 +52,9 @@ def render_text(rep: ExitReport) -> str:
     lines.append("Leaving, and European options (production-ready first):")
     for t in rep.targets:
         opts = rep.options.get(t.service, ())
-        listed = ", ".join(f"{a.name} ({a.jurisdiction or 'self-hosted'})" for a in opts[:4])
+        listed = ", ".join(
+            f"{a.name} ({a.jurisdiction or 'self-hosted, no provider'})" for a in opts[:4]
+        )
         lines.append(
             f"  {t.service} [{t.capability or '?'}; {t.provider_name or t.provider}, "
             f"{t.jurisdiction}]: {listed or 'no catalogue entry: generic SaaS template'}"
