@@ -31,7 +31,7 @@ from sovmap.store.schema import metadata
 TABLE_MODULES = ("sovmap.store.schema", "sovmap.orgs.tables", "sovmap.web.tables")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-DEFAULT_DB = "sovmap.db"
+DEFAULT_DB = "sovmap.sqlite"  # the same default as `sovmap scan`
 
 
 class MigrationError(Exception):
@@ -109,19 +109,27 @@ def _begin(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def _adopt(conn: Connection) -> None:
+    """A store made by ``create_all`` (no history): add the tables it lacks and stamp it at
+    head, provided the tables it has match the schema; refuse otherwise."""
+    diffs = differences(conn)
+    other = [d for d in diffs if not (isinstance(d, tuple) and d[0] in ("add_table", "add_index"))]
+    if other:
+        raise MigrationError(
+            "the store has tables but no migration history, and they differ from the "
+            f"schema: {other[:5]}; upgrade it with the tool version that created it"
+        )
+    load_metadata().create_all(conn, checkfirst=True)
+    command.stamp(alembic_config(conn), "head")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> str:
     """Bring the store to ``revision``; returns the revision it is at afterwards."""
     load_metadata()
     with _begin(engine) as conn:
         names = set(inspect(conn).get_table_names())
         if "alembic_version" not in names and "scans" in names:
-            diffs = differences(conn)
-            if diffs:
-                raise MigrationError(
-                    "the store has tables but no migration history, and they differ from the "
-                    f"schema: {diffs[:5]}; upgrade it with the tool version that created it"
-                )
-            command.stamp(alembic_config(conn), "head")
+            _adopt(conn)
         else:
             command.upgrade(alembic_config(conn), revision)
     return current_revision(engine) or ""

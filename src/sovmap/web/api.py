@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from sovmap.report import queries as q
@@ -16,7 +16,20 @@ from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
 from sovmap.web.service import Located, locations, pick_scan
 from sovmap.web.tables import audit_log
 
-router = APIRouter(prefix="/api", tags=["api"])
+
+class Problem(BaseModel):
+    detail: str | list[dict[str, object]]
+
+
+router = APIRouter(
+    prefix="/api",
+    tags=["api"],
+    responses={
+        401: {"model": Problem, "description": "no or unknown credentials"},
+        403: {"model": Problem, "description": "the role does not allow it, or no CSRF token"},
+        404: {"model": Problem, "description": "no such scan, domain or provider"},
+    },
+)
 
 Public = Annotated[Principal, Depends(require("public"))]
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -51,6 +64,7 @@ class AuditEntry:
 
 
 class TokenIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
     name: str = Field(min_length=1, max_length=64)
 
 
@@ -60,6 +74,7 @@ class TokenOut(BaseModel):
 
 
 class PublicIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
     enabled: bool
 
 
