@@ -69,7 +69,24 @@ def test_matches_naive_fixpoint(data: st.DataObject) -> None:
         for a, b in itertools.pairwise(path):
             assert (a, b, HARD) in edges
     reach = {i for i in range(n) if math.isfinite(p.touched_at[i])}
-    assert got <= reach
+    # touched = everything that reaches a down node through edges of any kind
+    expect = set(got)
+    grew = True
+    while grew:
+        grew = False
+        for s, d, _ in edges:
+            if d in expect and s not in expect:
+                expect.add(s)
+                grew = True
+    assert reach == expect
+    for v in reach - got:
+        path = p.touched_path(v)
+        assert path[-1] in seeds
+        for a, b in itertools.pairwise(path):
+            assert any(e[0] == a and e[1] == b for e in edges)
+    # monotone: stopping more never brings anything back up
+    more = propagate(g, [(0.0, sorted(seeds | {0}))])
+    assert got <= {i for i in range(n) if math.isfinite(more.down_at[i])}
 
 
 def test_durations() -> None:

@@ -132,9 +132,9 @@ def gantt_html(rep: ExitReport) -> str:
             f"{st.task.source}"
         )
         rows.append(
-            f'<tr><td class="id">{e(st.task.id)}</td><td class="bar">'
-            f'<div style="left:{left:.2f}%;width:{width:.2f}%;'
-            f'background:{colours[st.task.team]}" title="{e(tip)}"></div></td></tr>'
+            f'<div class="row"><span class="id">{e(st.task.id)}</span><div class="lane">'
+            f'<div class="bar" style="left:{left:.2f}%;width:{width:.2f}%;'
+            f'background:{colours[st.task.team]}" title="{e(tip)}"></div></div></div>'
         )
     marks = []
     for x, label in ((fc.p50, "P50"), (fc.p90, "P90"), (rep.deadline_days, "deadline")):
@@ -164,11 +164,12 @@ def gantt_html(rep: ExitReport) -> str:
 <style>
 body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
 table{{border-collapse:collapse}} td,th{{padding:2px 8px;font-size:13px}}
-.gantt{{position:relative;width:100%}} .gantt table{{width:100%}}
-.gantt td.id{{width:16em;font-size:11px;white-space:nowrap}}
-.gantt td.bar{{position:relative;height:14px}}
-.gantt td.bar div{{position:absolute;top:2px;height:10px;border-radius:2px}}
-.marks{{position:absolute;top:0;bottom:0;left:17em;right:0;pointer-events:none}}
+.gantt{{position:relative;width:100%}}
+.row{{display:flex;height:14px}}
+.id{{width:16em;flex:none;font-size:11px;white-space:nowrap;overflow:hidden}}
+.lane{{position:relative;flex:1}}
+.bar{{position:absolute;top:2px;height:10px;border-radius:2px}}
+.marks{{position:absolute;top:0;bottom:0;left:16em;right:0;pointer-events:none}}
 .mark{{position:absolute;top:0;bottom:0;border-left:1px dashed #000}}
 .mark span{{font-size:10px;background:#fff}}
 .key{{display:inline-block;width:10px;height:10px;margin:0 3px 0 10px}}
@@ -181,7 +182,7 @@ table{{border-collapse:collapse}} td,th{{padding:2px 8px;font-size:13px}}
 <table border="1"><tr><th>variant</th><th>P50</th><th>P90</th><th>in time</th></tr>{wrows}</table>
 <h2>Schedule (tasks at their mean duration)</h2>
 <p>{legend}</p>
-<div class="gantt"><div class="marks">{"".join(marks)}</div><table>{"".join(rows)}</table></div>
+<div class="gantt"><div class="marks">{"".join(marks)}</div>{"".join(rows)}</div>
 <h2>Assumptions</h2><ul>{assumptions}</ul>
 </body></html>
 """

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from sovmap.scenario.engine import ALL, ANY, HARD, SOFT, Graph, Propagation, build_graph, propagate
 from sovmap.scenario.model import (
+    DataAsset,
     DataOutcome,
     Dependency,
     Inventory,
@@ -156,7 +157,7 @@ def simulate(inv: Inventory | CompiledInventory, scenario: Scenario) -> Scenario
         phases.append((cut.start_hours, [comp.index[k] for k in keys]))
     prop = propagate(comp.graph, phases)
     outcomes = tuple(_process_outcome(comp, prop, pr, scenario) for pr in comp.inventory.processes)
-    data = tuple(_data_outcome(comp, prop, d_id) for d_id in (d.id for d in comp.inventory.data))
+    data = tuple(_data_outcome(comp, prop, d) for d in comp.inventory.data)
     svc_down = tuple(
         s.id
         for s in comp.inventory.services
@@ -288,8 +289,8 @@ def _process_outcome(
     )
 
 
-def _data_outcome(comp: CompiledInventory, prop: Propagation, d_id: str) -> DataOutcome:
-    asset = next(d for d in comp.inventory.data if d.id == d_id)
+def _data_outcome(comp: CompiledInventory, prop: Propagation, asset: DataAsset) -> DataOutcome:
+    d_id = asset.id
     i = comp.index[f"data:{d_id}"]
     at = float(prop.down_at[i])
     if not math.isfinite(at):
