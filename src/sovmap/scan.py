@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sovmap.classify import Rules, classify, default_rules
 from sovmap.collect.engine import Engine, EngineConfig
-from sovmap.collect.inputs import DomainInput, InputProblem, read_domains
+from sovmap.collect.inputs import DomainInput, InputProblem, check_input, read_domains
 from sovmap.collect.probes import ProbePlan, default_plan
 from sovmap.collect.scanner import Scanner
 from sovmap.knowledge.catalogue import Catalogue, default_catalogue
@@ -120,6 +120,7 @@ def run_scan(
     cat = catalogue or default_catalogue()
     rules = rules or default_rules()
     plan = plan or default_plan()
+    check_input(input_path)
     digest = input_digest(input_path)
     shard_text = f"{shard[0]}/{shard[1]}" if shard else ""
     scan_id = store.resumable_scan(digest, shard_text) if resume else None

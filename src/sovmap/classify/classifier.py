@@ -69,7 +69,9 @@ def default_rules() -> Rules:
 
 @cache
 def _psl() -> PublicSuffixList:
-    return PublicSuffixList()
+    # ICANN section only: a provider's customer names (x.cloudfront.net, y.github.io) belong
+    # to the provider, not to a registrant of their own
+    return PublicSuffixList(only_icann=True)
 
 
 def registrable(name: str) -> str:
@@ -299,12 +301,20 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
                 b.local_finding(C.MAIL_GATEWAY, host, (relay,), role="relay")
         return _settle(b, behind)
     if front:
-        # Behind a gateway, SPF may name the (unknown) party that sends for the domain.
+        # Behind a gateway, SPF may name the (unknown) party that sends for the domain:
+        # used only when it is the ONE other party named and its ccTLD gives a country.
         gw_regs = {registrable(h) for h in primary}
         own = registrable(b.domain)
-        for mech, target in facts.spf_terms:
-            reg = registrable(target)
-            if mech in ("include", "redirect", "a", "mx") and reg not in gw_regs and reg != own:
+        parties = {
+            registrable(target): (mech, target)
+            for mech, target in facts.spf_terms
+            if mech in ("include", "redirect", "a", "mx")
+            and registrable(target) not in gw_regs
+            and registrable(target) != own
+        }
+        if len(parties) == 1:
+            reg, (mech, target) = next(iter(parties.items()))
+            if b.country_of(reg):
                 ev = (
                     _rule_evidence(
                         "spf", b.domain, "TXT", f"{mech}:{target}", "spf-behind-gateway"

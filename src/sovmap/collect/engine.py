@@ -6,9 +6,11 @@ else is counted and dropped. Truncated answers are retried over TCP in the same 
 Timeouts are kept in one FIFO per attempt number (every entry of a FIFO has the same timeout,
 so the FIFO is ordered by deadline): there is no timer per query.
 
-Politeness: each resolver has an in-flight cap and an optional rate limit; SERVFAIL, REFUSED
-and timeouts halve the resolver's cap (down to a floor), answers let it grow back; a failed
-query is retried on the next resolver.
+Politeness: each resolver has an in-flight cap and an optional rate limit. The cap behaves like
+a TCP congestion window: it starts small and grows by one per answer (slow start) until the
+first loss; SERVFAIL, REFUSED and timeouts halve it (down to a floor) and set the threshold
+above which it grows only by one per window of answers. A failed query is retried on the next
+resolver.
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ def parse_resolver(text: str, default_port: int = 53) -> tuple[str, int]:
         port = int(p)
     else:
         host, port = text, default_port
-    socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except OSError:
+        raise ValueError(f"not an IP address: {host!r}") from None
     if not 0 < port < 65536:
         raise ValueError(f"port out of range in {text!r}")
     return host, port
@@ -85,7 +90,7 @@ class EngineConfig:
     timeout: float = 2.0  # first attempt; later attempts double it
     attempts: int = 3
     tcp_timeout: float = 5.0
-    max_inflight: int = 512  # per resolver
+    max_inflight: int = 256  # per resolver
     start_inflight: int = 64  # the cap starts here and grows with every answer (slow start)
     min_inflight: int = 8
     rate: float | None = None  # queries per second per resolver; None = no limit
@@ -138,12 +143,24 @@ class Query:
 
 
 class _Resolver:
-    __slots__ = ("addr", "cap", "family", "inflight", "sockets", "tokens", "updated")
+    __slots__ = (
+        "addr",
+        "cap",
+        "family",
+        "grown",
+        "inflight",
+        "sockets",
+        "ssthresh",
+        "tokens",
+        "updated",
+    )
 
     def __init__(self, addr: tuple[str, int], cap: int) -> None:
         self.addr = addr
         self.family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         self.cap = cap
+        self.ssthresh = 1 << 30
+        self.grown = 0
         self.inflight = 0
         self.sockets: list[_UdpSocket] = []
         self.tokens = 0.0
@@ -359,12 +376,19 @@ class Engine:
             self._retry_or_final(q, status, backoff=False, only_other=True)
             return
         if r.cap < self.config.max_inflight:
-            r.cap += 1
+            if r.cap < r.ssthresh:
+                r.cap += 1
+            else:
+                r.grown += 1
+                if r.grown >= r.cap:
+                    r.grown = 0
+                    r.cap += 1
         self.stats.answered += 1
         q.answers_cb(q, status, answers)
 
     def _backoff(self, r: _Resolver) -> None:
         r.cap = max(self.config.min_inflight, r.cap // 2)
+        r.ssthresh = r.cap
 
     def _retry_or_final(
         self, q: Query, status: Status, *, backoff: bool, only_other: bool = False

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -87,10 +87,12 @@ def normalise_domain(text: str) -> tuple[str, list[str]]:
     if host.startswith("www.") and host.count(".") >= 2:
         host = host[4:]
         notes.append("leading www. removed")
+    labels = host.split(".")
+    if len(host) > 253 or not all(_LABEL.match(x) for x in labels):
+        raise InvalidDomain("INVALID", f"not a valid domain name: {text.strip()!r}")
     if _psl().is_public(host):
         raise InvalidDomain("PUBLIC_SUFFIX", f"{host} is a public suffix, not a domain")
-    labels = host.split(".")
-    if len(labels) < 2 or len(host) > 253 or not all(_LABEL.match(x) for x in labels):
+    if len(labels) < 2:
         raise InvalidDomain("INVALID", f"not a valid domain name: {text.strip()!r}")
     if labels[-1].isdigit():
         raise InvalidDomain("INVALID", f"an address, not a domain name: {text.strip()!r}")
@@ -102,9 +104,17 @@ def _sniff_csv(first: str) -> bool:
     return any(c in _DOMAIN_COLUMNS for c in lowered)
 
 
+def check_input(path: Path | str) -> None:
+    """Fail early (before any DNS is asked) on an input that cannot be read at all."""
+    problems: list[InputProblem] = []
+    gen = read_domains(path, problems)
+    next(gen, None)
+    gen.close()
+
+
 def read_domains(
     path: Path | str, problems: list[InputProblem] | None = None
-) -> Iterator[DomainInput]:
+) -> Generator[DomainInput, None, None]:
     """Yield valid, de-duplicated domains; append every problem to ``problems``.
 
     Streams the file: memory grows only with the set of domains already seen.

@@ -177,9 +177,17 @@ def _schema() -> dict[str, Any]:
     return schema
 
 
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(_schema())
+
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def validate_provider(raw: Any, where: str) -> None:
     """Validate one provider document; raise KnowledgeError naming the file and field."""
-    validator = jsonschema.Draft202012Validator(_schema())
+    validator = _validator()
     errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
     if errors:
         e = errors[0]
@@ -261,7 +269,7 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
         text = path.read_text(encoding="utf-8")
         digest.update(path.name.encode() + b"\0" + text.encode())
         try:
-            docs = [d for d in yaml.safe_load_all(text) if d is not None]
+            docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
         except yaml.YAMLError as exc:
             raise KnowledgeError(f"{path}: not valid YAML: {exc}") from exc
         for n, raw in enumerate(docs):
@@ -270,7 +278,7 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
             provider, fps = _build_provider(raw, where)
             providers[provider.id] = provider
             fingerprints[provider.id] = fps
-    from sovmap.knowledge import prefixes  # noqa: PLC0415 - avoids a cycle at import time
+    from sovmap.knowledge import prefixes
 
     extra = prefixes.load_prefix_fingerprints(set(providers))
     for pid, fps in extra.items():

@@ -1,0 +1,157 @@
+"""EU Cloud Sovereignty Framework assessment of a provider: SOV-1 ... SOV-8 and SEAL levels.
+
+Each objective is a ladder of yes/no questions, one per SEAL step (policy file). A step is
+reached when its question is answered yes - by the user, or automatically from catalogue
+and register facts for the few questions facts can decide (legal entity in the EU, ultimate
+parent in the EU, no extraterritorial-access tags anywhere in the chain). The objective's
+level is the last step reached; an unanswered question stops the ladder and is listed.
+Sovereignty score = sum(weight x level / 4) x 100; the provider's SEAL is the lowest
+objective level (a tender's minimum SEAL applies to every objective).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sovmap.register.model import Register
+from sovmap.risk.policy import Policy
+from sovmap.risk.scores import ultimate_parent
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What catalogue and register say about a provider and its chain."""
+
+    provider: str
+    legal_country: str | None
+    parent_country: str | None
+    chain_tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    question: str
+    answer: bool | None
+    by: str  # user | auto:<rule> | -
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveResult:
+    id: str
+    name: str
+    weight: float
+    level: int
+    steps: tuple[StepResult, ...]
+    unanswered: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "weight": self.weight,
+            "level": self.level,
+            "steps": [{"question": s.question, "answer": s.answer, "by": s.by} for s in self.steps],
+            "unanswered": list(self.unanswered),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    provider: str
+    objectives: tuple[ObjectiveResult, ...]
+    score: float  # 0..100
+    seal: int
+    provisional: bool  # some question that could raise a level is unanswered
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "score": round(self.score, 2),
+            "seal": self.seal,
+            "provisional": self.provisional,
+            "objectives": [o.to_json() for o in self.objectives],
+        }
+
+
+def register_facts(register: Register, provider_id: str) -> Facts:
+    """Facts from the register: the provider's country, its ultimate parent's country and
+    the legal tags of every party in its chain (subcontractors, parents)."""
+    prov = register.providers[provider_id]
+    tags: list[str] = []
+    for pid in register.chain(provider_id):
+        party = register.providers.get(pid)
+        if party is not None:
+            tags += list(party.tags.value or ())
+    top = register.providers.get(ultimate_parent(register, provider_id))
+    if top is not None:
+        parent_country = top.jurisdiction.value or top.country.value
+    else:  # parent known by name only
+        parent_country = prov.parent_country.value
+    return Facts(provider_id, prov.country.value, parent_country, tuple(dict.fromkeys(tags)))
+
+
+def _auto(policy: Policy, rule: str, facts: Facts) -> bool | None:
+    if rule == "legal-entity-in-eu":
+        return None if facts.legal_country is None else policy.is_eu(facts.legal_country)
+    if rule == "parent-in-eu":
+        return None if facts.parent_country is None else policy.is_eu(facts.parent_country)
+    if rule == "no-extraterritorial-tags":
+        bad = set(policy.section("sovereignty")["extraterritorial_tags"])
+        if bad & set(facts.chain_tags):
+            return False
+        return None  # absence of a tag is not proof: leave it to the user
+    raise ValueError(f"unknown automatic rule {rule!r}")
+
+
+def assess(policy: Policy, facts: Facts, answers: Mapping[str, bool]) -> Assessment:
+    objectives = []
+    for oid, spec in policy.section("sovereignty")["objectives"].items():
+        level = 0
+        steps: list[StepResult] = []
+        unanswered: list[str] = []
+        stopped = False
+        for step in spec["ladder"]:
+            qid = step["id"]
+            if stopped:
+                if qid not in answers and "auto" not in step:
+                    unanswered.append(qid)
+                steps.append(StepResult(qid, answers.get(qid), "user" if qid in answers else "-"))
+                continue
+            if qid in answers:
+                answer: bool | None = bool(answers[qid])
+                by = "user"
+            elif "auto" in step:
+                answer = _auto(policy, step["auto"], facts)
+                by = f"auto:{step['auto']}" if answer is not None else "-"
+            else:
+                answer, by = None, "-"
+            steps.append(StepResult(qid, answer, by))
+            if answer is True:
+                level += 1
+            else:
+                stopped = True
+                if answer is None:
+                    unanswered.append(qid)
+        objectives.append(
+            ObjectiveResult(
+                oid, spec["name"], float(spec["weight"]), level, tuple(steps), tuple(unanswered)
+            )
+        )
+    ladder_len = {
+        oid: len(s["ladder"]) for oid, s in policy.section("sovereignty")["objectives"].items()
+    }
+    score = 100.0 * sum(o.weight * o.level / ladder_len[o.id] for o in objectives)
+    provisional = any(
+        o.unanswered and o.steps[o.level].answer is None
+        for o in objectives
+        if o.level < len(o.steps)
+    )
+    return Assessment(
+        facts.provider,
+        tuple(objectives),
+        score,
+        min(o.level for o in objectives),
+        provisional,
+    )

@@ -1,0 +1,225 @@
+"""The whole scan: CLI, store, resume after kill -9, shards, reclassify, explain, exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from sovmap.cli import main
+from sovmap.devserver import DevServer
+from sovmap.store import Store
+from sovmap.synthetic import build_world
+from tests.collect.knot import Knot
+
+DEMO = Path(str(resources.files("sovmap") / "data" / "demo"))
+
+
+@pytest.fixture(scope="module")
+def demo_server() -> Iterator[DevServer]:
+    with DevServer(DEMO / "zones") as srv:
+        yield srv
+
+
+def _scan(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["scan", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_scan_cli_outputs_summary_and_rejects_bad_lines(
+    tmp_path: Path, demo_server: DevServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, out = tmp_path / "s.sqlite", tmp_path / "f.csv"
+    code, stdout, stderr = _scan(
+        [
+            str(DEMO / "domains.csv"),
+            "--resolver",
+            demo_server.address,
+            "--db",
+            str(db),
+            "--out",
+            str(out),
+            "--timeout",
+            "0.3",
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert "8 domains scanned" in stdout and "3 input lines rejected" in stdout
+    assert "domains.csv:10: duplicate" in stderr
+    assert "domains.csv:11: public suffix" in stderr
+    assert "domains.csv:12: invalid" in stderr
+    rows = list(csv.DictReader(out.open()))
+    assert {"domain", "capability", "provider", "parent", "jurisdiction", "confidence"} <= set(
+        rows[0]
+    )
+    mailbox = {r["domain"]: r for r in rows if r["capability"] == "mailbox"}
+    assert mailbox["gemeente-zonnedal.nl"]["provider"] == "microsoft"
+    assert mailbox["waterschap-lageland.nl"]["role"] == "behind-gateway"
+    assert mailbox["provincie-noordkust.nl"]["provider"] == "google"
+    assert mailbox["ziekenhuis-oostrand.nl"]["provider"] != "amazon"
+    assert "capability" in stdout and "provider" in stdout  # the summary tables
+
+
+def test_explain_reclassify_and_exports(
+    tmp_path: Path, demo_server: DevServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "s.sqlite"
+    _scan(
+        [str(DEMO / "domains.csv"), "--resolver", demo_server.address, "--db", str(db), "--quiet"],
+        capsys,
+    )
+    store = Store(db)
+    before = store.findings(1)
+    assert main(["explain", "gemeente-zonnedal.nl", "--db", str(db), "--raw"]) == 0
+    text = capsys.readouterr().out
+    assert "mailbox: Microsoft" in text
+    assert "autodiscover.gemeente-zonnedal.nl" in text and "mail.protection.outlook.com" in text
+    assert "learn.microsoft.com" in text  # the source of the fingerprint
+    assert "[mx] gemeente-zonnedal.nl MX NOERROR" in text
+    assert main(["reclassify", "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert store.findings(1) == before
+    for name in ("f.json", "f.parquet", "f.csv"):
+        assert main(["export", str(tmp_path / name), "--db", str(db)]) == 0
+    first = json.loads((tmp_path / "f.json").read_text().splitlines()[0])
+    assert first["evidence"], first
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(str(tmp_path / "f.parquet")).num_rows > 10
+    assert main(["explain", "nope.example", "--db", str(db)]) == 2
+
+
+def test_input_problems_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,website\nA,https://a.example\n")
+    code = main(
+        [
+            "scan",
+            str(bad),
+            "--resolver",
+            "127.0.0.1:9",
+            "--db",
+            str(tmp_path / "x"),
+            "--timeout",
+            "0.1",
+            "--attempts",
+            "1",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    nocol = tmp_path / "nocol.csv"
+    nocol.write_text("name,country\nA,NL\n")
+    assert main(["scan", str(nocol), "--db", str(tmp_path / "y"), "--resolver", "127.0.0.1:9"]) == 2
+    assert "no domain column" in capsys.readouterr().err
+    assert main(["scan", str(tmp_path / "missing.csv")]) == 2
+    assert main(["scan", str(nocol), "--resolver", "localhost"]) == 2
+
+
+@pytest.fixture(scope="module")
+def knot_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Knot, Path]]:
+    base = tmp_path_factory.mktemp("world")
+    world = build_world(base / "zones", 1500)
+    knot = Knot(base / "run", world.zones, world.directory).start("s00.test")
+    try:
+        yield knot, world.domains_csv
+    finally:
+        knot.stop()
+
+
+def _result_set(db: Path) -> tuple[list[str], set[tuple[str, str, str, str]]]:
+    con = sqlite3.connect(db)
+    domains = [r[0] for r in con.execute("select domain from scan_domains order by domain")]
+    findings = {
+        tuple(r) for r in con.execute("select domain, capability, provider, role from findings")
+    }
+    con.close()
+    return domains, findings  # type: ignore[return-value]
+
+
+def _cmd(csv_path: Path, db: Path, port: int, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "sovmap",
+        "scan",
+        str(csv_path),
+        "--resolver",
+        f"127.0.0.1:{port}",
+        "--db",
+        str(db),
+        "--quiet",
+        "--timeout",
+        "1",
+        *extra,
+    ]
+
+
+@pytest.mark.knot
+def test_kill_9_and_resume_give_the_same_result_set(
+    tmp_path: Path, knot_world: tuple[Knot, Path]
+) -> None:
+    knot, domains_csv = knot_world
+    full, cut = tmp_path / "full.sqlite", tmp_path / "cut.sqlite"
+    subprocess.run(_cmd(domains_csv, full, knot.port), check=True, capture_output=True)
+    proc = subprocess.Popen(
+        _cmd(domains_csv, cut, knot.port, "--rate", "8000"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    stored = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if cut.exists():
+            try:
+                con = sqlite3.connect(cut)
+                stored = con.execute("select count(*) from scan_domains").fetchone()[0]
+                con.close()
+            except sqlite3.OperationalError:
+                continue
+            if stored >= 200:
+                break
+    assert proc.poll() is None, "scan finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial, _ = _result_set(cut)
+    assert 0 < len(partial) < 1500
+    res = subprocess.run(
+        _cmd(domains_csv, cut, knot.port), check=True, capture_output=True, text=True
+    )
+    assert "resumed 1" in res.stdout
+    full_domains, full_findings = _result_set(full)
+    cut_domains, cut_findings = _result_set(cut)
+    assert len(full_domains) == 1500 == len(set(full_domains))
+    assert cut_domains == full_domains  # every domain exactly once
+    assert cut_findings == full_findings
+
+
+@pytest.mark.knot
+def test_shards_merge_into_the_whole(tmp_path: Path, knot_world: tuple[Knot, Path]) -> None:
+    knot, domains_csv = knot_world
+    db = tmp_path / "shards.sqlite"
+    for k in (1, 2, 3):
+        subprocess.run(
+            _cmd(domains_csv, db, knot.port, "--shard", f"{k}/3"), check=True, capture_output=True
+        )
+    con = sqlite3.connect(db)
+    rows = con.execute("select domain, count(*) from scan_domains group by domain").fetchall()
+    scans = con.execute("select count(*) from scans").fetchone()[0]
+    con.close()
+    assert len(rows) == 1500 and all(n == 1 for _, n in rows)
+    assert scans == 3
