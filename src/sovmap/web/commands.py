@@ -33,6 +33,12 @@ def register(sub: Any) -> None:
         "--register", type=Path, help="register directory for the cut-off scenario and exit plan"
     )
     serve.add_argument(
+        "--scenario-settings", type=Path, help="cut-off scenario settings YAML for the register"
+    )
+    serve.add_argument(
+        "--exit-settings", type=Path, help="exit-plan settings YAML for the register"
+    )
+    serve.add_argument(
         "--secure-cookies",
         choices=("auto", "always", "never"),
         default="auto",
@@ -148,9 +154,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.register is not None and not args.register.is_dir():
         raise CommandError(f"--register {args.register}: not a directory")
+    for opt in ("scenario_settings", "exit_settings"):
+        f = getattr(args, opt)
+        if f is not None and not f.is_file():
+            raise CommandError(f"--{opt.replace('_', '-')} {f}: no such file")
     engine = _engine(args.db)
     secure = {"auto": None, "always": True, "never": False}[args.secure_cookies]
-    app = create_app(engine, secure_cookies=secure, features=detect_features(args.register))
+    app = create_app(
+        engine,
+        secure_cookies=secure,
+        features=detect_features(
+            args.register,
+            scenario_settings=args.scenario_settings,
+            exit_settings=args.exit_settings,
+        ),
+    )
     print(
         f"sovmap: serving {migrate.database_url(args.db).split('@')[-1]} on "
         f"http://{args.host}:{args.port}/"

@@ -1,8 +1,9 @@
-"""Optional parts of the web app, shown only when the library behind them is installed
-and configured (a register directory for the cut-off scenario, exit plan and register)."""
+"""Optional parts of the web app, shown only when the library behind them is installed and
+configured: the cut-off scenario runner and the exit plan need a register directory."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +21,35 @@ def _has(module: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class Features:
     register_dir: Path | None = None
+    scenario_settings: Path | None = None
+    exit_settings: Path | None = None
     cutoff: bool = False
     exitplan: bool = False
     register: bool = False
 
     def routers(self) -> list[APIRouter]:
-        out: list[APIRouter] = []
-        return out
+        if self.register_dir is None or not (self.cutoff or self.exitplan):
+            return []
+        pages = importlib.import_module("sovmap.web.scenario_pages")
+        router: APIRouter = pages.make_router(
+            self.register_dir, self.scenario_settings, self.exit_settings
+        )
+        return [router]
 
 
-def detect_features(register_dir: Path | None = None) -> Features:
+def detect_features(
+    register_dir: Path | None = None,
+    *,
+    scenario_settings: Path | None = None,
+    exit_settings: Path | None = None,
+) -> Features:
     """Which optional pages to offer, given an optional register directory."""
-    return Features(register_dir=register_dir)
+    have = register_dir is not None
+    return Features(
+        register_dir=register_dir,
+        scenario_settings=scenario_settings,
+        exit_settings=exit_settings,
+        cutoff=have and _has("sovmap.scenario.commands"),
+        exitplan=have and _has("sovmap.exitplan.commands"),
+        register=False,
+    )

@@ -1,0 +1,235 @@
+"""The cut-off scenario runner and the exit plan (pages and API), over a register directory.
+
+Both call the same library entry points as ``sovmap cutoff`` and ``sovmap exit plan``; they
+are offered only when ``sovmap serve --register DIR`` names a register. Results are cached
+per parameters (the exit plan's Monte-Carlo runs with a fixed seed, so it is reproducible).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from sovmap.cli import CommandError
+from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport
+from sovmap.exitplan.commands import run_exit_plan
+from sovmap.report import svg
+from sovmap.scenario.commands import run_cutoff
+from sovmap.scenario.durations import format_duration
+from sovmap.scenario.from_register import load_register_dir
+from sovmap.scenario.model import ScenarioResult, Selector, Status
+from sovmap.web.auth import Principal
+from sovmap.web.deps import require
+
+T = TypeVar("T")
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Text = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")]
+Duration = Annotated[str, Query(max_length=16, pattern=r"^[A-Za-z0-9. ]*$")]
+WHAT_IFS = ("capacity+2", "capacity*2", "prebuilt-fallback", "data-backup")
+
+
+class _Memo:
+    def __init__(self, size: int = 32) -> None:
+        self._d: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._d:
+                hit: T = self._d[key]
+                return hit
+        value = make()
+        with self._lock:
+            self._d[key] = value
+            while len(self._d) > self._size:
+                self._d.popitem(last=False)
+        return value
+
+
+def hours(h: float | None) -> str:
+    if h is None:
+        return "—"
+    return "permanent" if math.isinf(h) else format_duration(h)
+
+
+def gantt_svg(rep: ExitReport, title: str = "Exit plan (mean durations)") -> Any:
+    tasks = [
+        svg.GanttTask(
+            f"{s.task.group}: {s.task.name}" if s.task.group else s.task.name,
+            s.start,
+            s.finish,
+            group=s.task.group,
+            critical=s.task.group in rep.baseline.forecast.critical
+            and rep.baseline.forecast.critical[s.task.group] >= 0.5,
+        )
+        for s in sorted(rep.schedule.tasks, key=lambda s: (s.start, s.finish))
+    ]
+    return svg.gantt(tasks, title=title, deadline=rep.deadline_days, unit="d")
+
+
+def make_router(
+    register_dir: Path,
+    scenario_settings: Path | None = None,
+    exit_settings: Path | None = None,
+) -> APIRouter:
+    router = APIRouter()
+    memo = _Memo()
+
+    def choices() -> dict[str, list[tuple[str, str]]]:
+        def build() -> dict[str, list[tuple[str, str]]]:
+            reg = load_register_dir(register_dir)
+            provs = sorted((p.id, p.name) for p in reg.providers.values())
+            juris = sorted(
+                {str(p.country.value) for p in reg.providers.values() if p.country.value}
+            )
+            caps = sorted(
+                {str(s.capability.value) for s in reg.services.values() if s.capability.value}
+            )
+            return {
+                "provider": provs,
+                "jurisdiction": [(j, j) for j in juris],
+                "capability": [(c, c) for c in caps],
+            }
+
+        return memo.get(("choices",), build)
+
+    def cutoff(sel: Selector, duration: str, at: str) -> ScenarioResult:
+        if not any(sel.to_json().values()):
+            raise HTTPException(422, "choose a provider, parent, jurisdiction or capability")
+        try:
+            return memo.get(
+                ("cutoff", sel, duration, at),
+                lambda: run_cutoff(
+                    register_dir, sel, at=at, duration=duration, settings=scenario_settings
+                ),
+            )
+        except CommandError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    def exit_plan(deadline: str, what_ifs: tuple[str, ...], runs: int) -> ExitReport:
+        try:
+            return memo.get(
+                ("exit", deadline, what_ifs, runs),
+                lambda: run_exit_plan(
+                    register_dir,
+                    deadline=deadline,
+                    runs=runs,
+                    seed=1,
+                    settings=exit_settings,
+                    what_ifs=what_ifs,
+                ),
+            )
+        except CommandError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    def render(request: Request, name: str, p: Principal, **ctx: Any) -> Response:
+        ctx.update(request=request, p=p, features=request.app.state.features, hours=hours)
+        resp: Response = request.app.state.templates.TemplateResponse(request, name, ctx)
+        return resp
+
+    @router.get("/cutoff", response_class=HTMLResponse, include_in_schema=False)
+    def cutoff_page(
+        *,
+        request: Request,
+        p: Viewer,
+        provider: Text = "",
+        parent: Text = "",
+        jurisdiction: Text = "",
+        capability: Text = "",
+        duration: Duration = "permanent",
+        at: Duration = "",
+    ) -> Response:
+        sel = Selector(provider, parent, jurisdiction, capability)
+        res = cutoff(sel, duration, at) if any(sel.to_json().values()) else None
+        order = {Status.DOWN: 0, Status.DEGRADED: 1, Status.UNAFFECTED: 2}
+        procs = sorted(res.processes, key=lambda x: (order[x.status], x.id)) if res else []
+        chart = None
+        if res is not None:
+            s = res.summary
+            chart = svg.bar_chart(
+                [
+                    svg.Bar("down", s["down"], colour=svg.US_COLOUR),
+                    svg.Bar("degraded", s["degraded"], colour="#edae49"),
+                    svg.Bar("unaffected", s["unaffected"], colour="#66a182"),
+                ],
+                title="Processes after the cut-off",
+            )
+        return render(
+            request,
+            "cutoff.html",
+            p,
+            sel=sel,
+            duration=duration,
+            at=at,
+            res=res,
+            procs=procs,
+            chart=chart,
+            choices=choices(),
+        )
+
+    @router.get("/exit", response_class=HTMLResponse, include_in_schema=False)
+    def exit_page(
+        *,
+        request: Request,
+        p: Viewer,
+        deadline: Duration = "",
+        what_if: Annotated[list[str] | None, Query(max_length=8)] = None,
+        runs: Annotated[int, Query(ge=100, le=20_000)] = 10_000,
+    ) -> Response:
+        wis = tuple(w for w in (what_if or []) if w in WHAT_IFS)
+        rep = exit_plan(deadline, wis, runs)
+        return render(
+            request,
+            "exit.html",
+            p,
+            rep=rep,
+            chart=gantt_svg(rep),
+            deadline=deadline,
+            what_ifs=wis,
+            all_what_ifs=WHAT_IFS,
+            runs=runs,
+            month=DAYS_PER_MONTH,
+        )
+
+    @router.get("/api/cutoff", tags=["scenario"])
+    def cutoff_api(
+        *,
+        p: Viewer,
+        provider: Text = "",
+        parent: Text = "",
+        jurisdiction: Text = "",
+        capability: Text = "",
+        duration: Duration = "permanent",
+        at: Duration = "",
+    ) -> dict[str, Any]:
+        """Simulate a cut-off on the served register: per process down/degraded/unaffected,
+        outage against RTO and bearable outage, people affected, unreachable data, and the
+        dependency path behind each (as ``sovmap cutoff --format json``)."""
+        res = cutoff(Selector(provider, parent, jurisdiction, capability), duration, at)
+        out: dict[str, Any] = res.to_json()
+        return out
+
+    @router.get("/api/exit", tags=["scenario"])
+    def exit_api(
+        *,
+        p: Viewer,
+        deadline: Duration = "",
+        what_if: Annotated[list[str] | None, Query(max_length=8)] = None,
+        runs: Annotated[int, Query(ge=100, le=20_000)] = 10_000,
+    ) -> dict[str, Any]:
+        """The exit plan of the served register: targets and European options, Monte-Carlo
+        forecast (P50/P90, probability of meeting the deadline), what-ifs and the schedule
+        (as ``sovmap exit plan --format json``; seed 1)."""
+        wis = tuple(w for w in (what_if or []) if w in WHAT_IFS)
+        out: dict[str, Any] = exit_plan(deadline, wis, runs).to_json()
+        return out
+
+    return router
