@@ -20,7 +20,7 @@ from sovmap.cli import main
 from sovmap.devserver import DevServer
 from sovmap.store import Store
 from sovmap.synthetic import build_world
-from tests.collect.knot import Knot
+from support.knot import Knot
 
 DEMO = Path(str(resources.files("sovmap") / "data" / "demo"))
 
