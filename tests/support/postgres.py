@@ -6,7 +6,7 @@ so when the tests run as root the server runs as the ``postgres`` OS user, in a 
 directory that user owns. Use the ``postgres_server`` fixture (session scope) and
 ``postgres_url`` (a fresh, empty database per test)::
 
-    from support.postgres import postgres_server, postgres_url  # noqa: F401
+    from tests.support.postgres import postgres_server, postgres_url  # noqa: F401
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from tests.support.storegen import add_scan, municipalities
 
 from sovmap.store.migrate import upgrade
 from sovmap.web.auth import create_token, create_user
-from support.storegen import add_scan, municipalities
 
 PASSWORD = "correct horse battery"
 

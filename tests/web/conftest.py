@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.support.postgres import postgres_server, postgres_url
+from tests.support.webstore import Store, fill
 
 from sovmap.store.migrate import open_engine
 from sovmap.web.app import create_app
-from support.postgres import postgres_server, postgres_url
-from support.webstore import Store, fill
 
 __all__ = ["postgres_server", "postgres_url"]
 

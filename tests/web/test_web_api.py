@@ -6,10 +6,10 @@ import re
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.support.webstore import PASSWORD, Store, auth
 
 from sovmap.store.schema import findings
 from sovmap.web.tables import api_tokens, audit_log, sessions
-from support.webstore import PASSWORD, Store, auth
 
 
 def login(client: TestClient, user: str, password: str = PASSWORD) -> TestClient:

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from tests.support.webstore import auth, fill
 
 from sovmap.store.migrate import open_engine
 from sovmap.web.app import create_app
-from support.webstore import auth, fill
 
 _DIR = Path(tempfile.mkdtemp(prefix="sovmap-fuzz-"))
 _STORE = fill(open_engine(str(_DIR / "fuzz.db")), n=30)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.support.webstore import Store, auth
 
 from sovmap.scenario.commands import run_cutoff
 from sovmap.scenario.model import Selector
 from sovmap.web.app import create_app
 from sovmap.web.features import detect_features
-from support.webstore import Store, auth
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTER = ROOT / "examples" / "register"
