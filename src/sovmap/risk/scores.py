@@ -133,7 +133,7 @@ def reach(register: Register, policy: Policy, service_id: str, dimension: str) -
     best_path: dict[str, tuple[float, str]] = {}  # party -> (path factor, path)
     stack: list[tuple[str, float, str]] = [(service_id, 1.0, service_id)]
     visited: dict[str, float] = {}
-    missing_provider = False
+    unknown: dict[str, float] = {}  # services without a (known) provider -> path factor
     while stack:
         sid, factor, path = stack.pop()
         if visited.get(sid, -1.0) >= factor:
@@ -143,8 +143,7 @@ def reach(register: Register, policy: Policy, service_id: str, dimension: str) -
         if svc is None:
             continue
         if svc.provider.value is None or svc.provider.value not in register.providers:
-            if sid == service_id:
-                missing_provider = True
+            unknown[sid] = max(unknown.get(sid, 0.0), factor)
         else:
             for pid in register.chain(svc.provider.value, sid):
                 if best_path.get(pid, (-1.0, ""))[0] < factor:
@@ -155,11 +154,10 @@ def reach(register: Register, policy: Policy, service_id: str, dimension: str) -
                 stack.append((dep.service, f, f"{path}>{dep.kind.value}>{dep.service}"))
     parties: list[Factor] = []
     best = 0.0
-    if missing_provider:
-        cls = "unknown"
-        value = policy.class_factor(cls, dimension)
-        parties.append(Factor("PARTY_UNKNOWN", service_id, value, 1.0, "no provider"))
-        best = value
+    for sid, factor in unknown.items():
+        value = policy.class_factor("unknown", dimension)
+        parties.append(Factor("PARTY_UNKNOWN", sid, value, factor, "no provider"))
+        best = max(best, value * factor)
     for pid, (factor, path) in best_path.items():
         value, detail, source = _party_reach(policy, register.providers[pid], dimension)
         if value * factor > 0:
@@ -245,8 +243,8 @@ def continuity(register: Register, policy: Policy, service_id: str) -> Score:
     r = reach(register, policy, service_id, CONTINUITY)
     group = ultimate_parent(register, svc.provider.value)
     fallback = register.services.get(svc.fallback.value or "")
-    if fallback is None:
-        single_key = "no_fallback"
+    if fallback is None or fallback.provider.value not in register.providers:
+        single_key = "no_fallback"  # a fallback nobody (known) runs is no fallback
     elif fallback.provider.value and ultimate_parent(register, fallback.provider.value) == group:
         single_key = "fallback_same_group"
     else:

@@ -111,11 +111,16 @@ def assess(policy: Policy, facts: Facts, answers: Mapping[str, bool]) -> Assessm
         level = 0
         steps: list[StepResult] = []
         unanswered: list[str] = []
-        stopped = False
+        stopped = blocked = False
         for step in spec["ladder"]:
             qid = step["id"]
             if stopped:
-                if qid not in answers and "auto" not in step:
+                # questions that could still matter: up to the first step known to fail
+                if qid in answers:
+                    blocked = blocked or not answers[qid]
+                elif "auto" in step and _auto(policy, step["auto"], facts) is False:
+                    blocked = True
+                elif not blocked:
                     unanswered.append(qid)
                 steps.append(StepResult(qid, answers.get(qid), "user" if qid in answers else "-"))
                 continue
