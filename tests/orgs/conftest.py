@@ -10,7 +10,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from orgs_testlib import DATA, FixtureServer
+
+from orgs.orgs_testlib import DATA, FixtureServer
 
 #: URL path -> (fixture file, content type)
 ROUTES = {

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orgs_testlib import DATA, FixtureServer
 from sqlalchemy import select
 
+from orgs.orgs_testlib import DATA, FixtureServer
 from sovmap.cli import build_parser, main
 from sovmap.model import RR, Capability, DomainResult, Finding, Observation, Status
 from sovmap.orgs.store import open_store
@@ -184,3 +184,32 @@ def test_refresh_psl_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad.write_text("// nothing\ncom\n")
     assert main(["orgs", "refresh-psl", "--file", str(bad), "--cache", str(cache)]) == 2
     assert "not a complete Public Suffix List" in capsys.readouterr().err
+
+
+def test_documented_offline_examples_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quick tour of docs/orgs.md, minus the commands that need the internet."""
+    repo = Path(__file__).resolve().parents[2]
+    doc = (repo / "docs" / "orgs.md").read_text(encoding="utf-8")
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    db = str(tmp_path / "doc.sqlite")
+    out = tmp_path / "orgs.csv"
+    ran = 0
+    for line in doc.splitlines():
+        cmd = line.strip().split("#", 1)[0].split()
+        offline = cmd[2:3] in (["sources"], ["import"], ["map"], ["list"]) or cmd[2:4] == [
+            "fetch",
+            "nl-central",
+        ]
+        if cmd[:2] != ["sovmap", "orgs"] or not offline:
+            continue
+        argv = [str(out) if a == "orgs.csv" else a for a in cmd[1:]]
+        if argv[1] != "sources":
+            argv += ["--db", db]
+        assert main(argv) == 0, line
+        ran += 1
+    assert ran >= 4
+    assert "minszw.nl" in out.read_text() and "rijksoverheid.nl" in out.read_text()
+    assert "REMOVED_BY_OVERRIDE" not in capsys.readouterr().err

@@ -227,3 +227,43 @@ def store_started(db: str, sid: int) -> str:
 def test_diff_needs_two_scans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "--db", str(tmp_path / "e.sqlite")]) == 2
     assert "holds 0 finished scan(s); a diff needs two" in capsys.readouterr().err
+
+
+def test_events_on_domains_with_dns_errors_are_marked_uncertain() -> None:
+    events = diff_scans(
+        OLD,
+        NEW,
+        old_domains=DOMAINS_OLD,
+        new_domains=DOMAINS_NEW,
+        orgs_of={},
+        incomplete={"c.nl"},
+    )
+    flagged = [e for e in events if e.uncertain]
+    assert {e.subject for e in flagged} == {"c.nl"} and len(flagged) == 2
+    assert flagged[0].render().endswith("[uncertain: DNS errors for c.nl]")
+    assert not any(e.uncertain for e in events if e.subject != "c.nl")
+
+
+def test_store_marks_dead_and_incomplete_domains(tmp_path: Path) -> None:
+    from sovmap.orgs.store import load_scan, open_store
+
+    db = str(tmp_path / "s.sqlite")
+    store = Store(db)
+    sid = store.start_scan(input="t", input_digest="t")
+    ok = (Observation("mx", "a.nl", "MX", Status.NOERROR, (RR("a.nl", "MX", 1, "10 m.a.nl"),)),)
+    dead = (Observation("mx", "b.nl", "MX", Status.NXDOMAIN),)
+    shaky = (
+        Observation("mx", "c.nl", "MX", Status.TIMEOUT),
+        Observation("txt", "c.nl", "TXT", Status.NOERROR),
+        Observation("dmarc", "_dmarc.c.nl", "TXT", Status.SERVFAIL),
+    )
+    refused_elsewhere = (
+        Observation("mx", "d.nl", "MX", Status.NOERROR, (RR("d.nl", "MX", 1, "0 x.other.com"),)),
+        Observation("mx-host", "x.other.com", "A", Status.REFUSED),
+    )
+    batch = [(DomainResult(o[0].qname, o), []) for o in (ok, dead, shaky, refused_elsewhere)]
+    store.write_results(sid, batch, "kv")
+    store.finish_scan(sid)
+    data = load_scan(open_store(db), sid)
+    assert data.dead == ("b.nl",)
+    assert data.incomplete == ("c.nl",)

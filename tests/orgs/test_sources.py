@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from orgs_testlib import DATA, FixtureServer
 
+from orgs.orgs_testlib import DATA, FixtureServer
 from sovmap.orgs import mapping as m
 from sovmap.orgs.domains import IP_ADDRESS, NOT_A_HOSTNAME, PUBLIC_SUFFIX
 from sovmap.orgs.fetch import SourceUnavailable, fetch_source

@@ -58,6 +58,7 @@ class ChangeEvent:
     old: tuple[Provider, ...]
     new: tuple[Provider, ...]
     domains: tuple[str, ...]
+    uncertain: tuple[str, ...] = ()  # domains with unanswered questions in either scan
 
     def render(self) -> str:
         def names(ps: tuple[Provider, ...]) -> str:
@@ -68,9 +69,10 @@ class ChangeEvent:
             if self.subject_kind == "domain"
             else (f"{self.subject_name} [{self.subject}]")
         )
+        note = f" [uncertain: DNS errors for {', '.join(self.uncertain)}]" if self.uncertain else ""
         return (
             f"{self.kind.value:<22} {who} | {self.capability.value} | "
-            f"{names(self.old)} -> {names(self.new)}"
+            f"{names(self.old)} -> {names(self.new)}{note}"
         )
 
 
@@ -131,8 +133,12 @@ def diff_scans(
     old_domains: Iterable[str],
     new_domains: Iterable[str],
     orgs_of: Mapping[str, Sequence[OrgRef]],
+    incomplete: Iterable[str] = (),
 ) -> list[ChangeEvent]:
-    """Change events between two scans, over the domains both scanned."""
+    """Change events between two scans, over the domains both scanned. Events that involve
+    a domain in ``incomplete`` (unanswered questions in either scan: a timeout can look like
+    a removed dependency) name those domains in ``uncertain``."""
+    shaky = set(incomplete)
     common = set(old_domains) & set(new_domains)
     subjects: dict[tuple[str, str], tuple[str, str, set[str]]] = {}
     by_domain: dict[str, list[tuple[str, str]]] = {}
@@ -180,7 +186,8 @@ def diff_scans(
             cap: Capability = cap,
             doms_t: tuple[str, ...] = doms_t,
         ) -> ChangeEvent:
-            return ChangeEvent(k, sid, name, skind, cap, a, b, doms_t)
+            unsure = tuple(d for d in doms_t if d in shaky)
+            return ChangeEvent(k, sid, name, skind, cap, a, b, doms_t, unsure)
 
         if o and n and set(o) != set(n):
             events.append(ev(EventKind.PROVIDER_CHANGED, op, np_))

@@ -295,6 +295,7 @@ def diff(db: str, old_id: int | None = None, new_id: int | None = None) -> DiffR
         old_domains=old.domains,
         new_domains=new.domains,
         orgs_of=orgs_of,
+        incomplete=set(old.incomplete) | set(new.incomplete),
     )
     return DiffResult(
         old.info,

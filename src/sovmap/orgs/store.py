@@ -184,6 +184,7 @@ class ScanData:
     attributes: dict[str, dict[str, str]]
     findings: tuple[Finding, ...]
     dead: tuple[str, ...]  # domains that do not exist (every question about them: NXDOMAIN)
+    incomplete: tuple[str, ...] = ()  # a question about the domain's own name went unanswered
 
 
 def list_scans(engine: Engine, *, finished_only: bool = True) -> list[ScanInfo]:
@@ -194,13 +195,17 @@ def list_scans(engine: Engine, *, finished_only: bool = True) -> list[ScanInfo]:
         return [ScanInfo(r.id, r.started_at, r.status, r.label) for r in conn.execute(q).all()]
 
 
-def _is_dead(domain: str, blob: bytes) -> bool:
+def _own_status(domain: str, blob: bytes) -> tuple[bool, bool]:
+    """(dead, incomplete) from the answers about the domain's own name."""
     try:
         obs = json.loads(zlib.decompress(blob))
     except (zlib.error, ValueError):
-        return False
+        return False, True
     own = [o for o in obs if isinstance(o, dict) and o.get("qname", "").rstrip(".") == domain]
-    return bool(own) and all(o.get("status") == Status.NXDOMAIN.value for o in own)
+    statuses = {str(o.get("status")) for o in own}
+    dead = bool(own) and statuses == {Status.NXDOMAIN.value}
+    answered = {Status.NOERROR.value, Status.NXDOMAIN.value}
+    return dead, bool(statuses - answered)
 
 
 def load_scan(engine: Engine, scan_id: int) -> ScanData:
@@ -218,14 +223,18 @@ def load_scan(engine: Engine, scan_id: int) -> ScanData:
         ).all()
     attrs: dict[str, dict[str, str]] = {}
     dead: list[str] = []
+    incomplete: list[str] = []
     for r in drows:
         try:
             raw = json.loads(r.attributes or "{}")
         except ValueError:
             raw = {}
         attrs[r.domain] = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-        if _is_dead(r.domain, r.observations):
+        is_dead, is_incomplete = _own_status(r.domain, r.observations)
+        if is_dead:
             dead.append(r.domain)
+        if is_incomplete:
+            incomplete.append(r.domain)
     found = tuple(
         Finding(
             domain=r.domain,
@@ -244,4 +253,6 @@ def load_scan(engine: Engine, scan_id: int) -> ScanData:
         for r in frows
     )
     info = ScanInfo(row.id, row.started_at, row.status, row.label)
-    return ScanData(info, tuple(d.domain for d in drows), attrs, found, tuple(dead))
+    return ScanData(
+        info, tuple(d.domain for d in drows), attrs, found, tuple(dead), tuple(incomplete)
+    )
