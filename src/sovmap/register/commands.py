@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
         "schema",
         help="print the JSON Schema of register files",
         description="Print the JSON Schema every register YAML file follows. "
-        "Example: sovmap register schema > register.schema.json",
+        "Example: sovmap register schema",
     )
     s.set_defaults(func=_schema)
 

@@ -99,20 +99,24 @@ def _answers(path: Path | None) -> Mapping[str, Mapping[str, bool]]:
     return out
 
 
-def _top_factors(score: Score, n: int = 3) -> str:
+_SHOWN = (
+    "REACH",
+    "SENSITIVITY",
+    "KEY_CONTROL",
+    "KEYS_IN_USE",
+    "SINGLE_PROVIDER",
+    "SUBSTITUTABILITY",
+    "EXIT_PLAN",
+    "MISSING_PROVIDER",
+    "PARTY_REACH",
+    "PARTY_UNKNOWN",
+)
+
+
+def _top_factors(score: Score, n: int = 4) -> str:
     parts = []
     for f in score.factors:
-        if f.code in (
-            "PARTY_REACH",
-            "SENSITIVITY",
-            "KEY_CONTROL",
-            "KEYS_IN_USE",
-            "SINGLE_PROVIDER",
-            "SUBSTITUTABILITY",
-            "EXIT_PLAN",
-            "MISSING_PROVIDER",
-            "PARTY_UNKNOWN",
-        ):
+        if f.code in _SHOWN:
             if f.code == "PARTY_REACH":
                 parts.append(f"{f.subject}={f.value:g}x{f.weight:g}")
             else:
