@@ -12,9 +12,19 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Engine, insert
 
 from sovmap.model import RR, Capability, Evidence, Finding, Observation, Status
+from sovmap.orgs.model import (
+    Derivation,
+    Location,
+    Mapping,
+    Organisation,
+    OrgDomain,
+    OrgType,
+    Unmapped,
+)
+from sovmap.orgs.store import save_org_set
 from sovmap.store.schema import findings, scan_domains, scans
 
 
@@ -180,3 +190,35 @@ def municipalities(n: int, seed: int = 7) -> list[tuple[str, dict[str, object]]]
         }
         out.append((name, attrs))
     return out
+
+
+def add_organisations(
+    engine: Engine, orgs: list[tuple[str, dict[str, object]]], *, unmapped: int = 1
+) -> int:
+    """Store the organisations behind ``orgs`` (as from :func:`municipalities`) through the
+    organisation room's own writer, one domain each; the first ``unmapped`` get an extra
+    website that could not be mapped. Returns the set id."""
+    people: list[Organisation] = []
+    doms: list[OrgDomain] = []
+    gaps: list[Unmapped] = []
+    for i, (domain, attrs) in enumerate(orgs):
+        oid = f"test:{domain.split('.')[0]}"
+        lat, lon = attrs.get("lat"), attrs.get("lon")
+        people.append(
+            Organisation(
+                id=oid,
+                name=str(attrs.get("name", domain)),
+                type=OrgType.MUNICIPALITY.value,
+                country="NL",
+                domains=(domain,),
+                source="test",
+                location=Location(
+                    lat=float(lat) if isinstance(lat, int | float) else None,
+                    lon=float(lon) if isinstance(lon, int | float) else None,
+                ),
+            )
+        )
+        doms.append(OrgDomain(oid, domain, Derivation.DOMAIN, domain))
+        if i < unmapped:
+            gaps.append(Unmapped(oid, "https://nl", "website", "PUBLIC_SUFFIX", "bare suffix"))
+    return save_org_set(engine, "test", people, Mapping(tuple(doms), tuple(gaps)))

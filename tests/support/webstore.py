@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from tests.support.storegen import add_scan, municipalities
+from tests.support.storegen import add_organisations, add_scan, municipalities
 
 from sovmap.store.migrate import upgrade
 from sovmap.web.auth import create_token, create_user
@@ -20,7 +20,7 @@ class Store:
     scans: list[int]
 
 
-def fill(engine: Engine, n: int = 60) -> Store:
+def fill(engine: Engine, n: int = 60, *, with_orgs: bool = True) -> Store:
     upgrade(engine)
     tokens = {}
     with engine.begin() as conn:
@@ -30,6 +30,8 @@ def fill(engine: Engine, n: int = 60) -> Store:
         orgs = municipalities(n)
         s1 = add_scan(conn, orgs, seed=1, us_bias=0.4, started_at="2026-01-01T00:00:00Z")
         s2 = add_scan(conn, orgs, seed=2, us_bias=0.7, started_at="2026-06-01T00:00:00Z")
+    if with_orgs:
+        add_organisations(engine, orgs)
     return Store(engine, tokens, [s1, s2])
 
 

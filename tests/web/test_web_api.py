@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from tests.support.webstore import PASSWORD, Store, auth
+from tests.support.webstore import PASSWORD, Store, auth, fill
 
+from sovmap.store.migrate import open_engine
 from sovmap.store.schema import findings
+from sovmap.web.app import create_app
 from sovmap.web.tables import api_tokens, audit_log, sessions
 
 
@@ -219,3 +222,30 @@ def test_admin_adds_user_with_audit(client: TestClient, store: Store) -> None:
     )
     assert "password too short" in bad.text
     assert "user.create" in client.get("/admin").text
+
+
+def test_organisations(client: TestClient, store: Store) -> None:
+    h = auth(store, "viewer")
+    page = client.get("/api/orgs?search=gemeente00000", headers=h).json()
+    assert page["total"] == 10
+    first = page["items"][0]
+    assert first["domains"] == ["gemeente000000.nl"] and first["mailbox"]
+    org = client.get(f"/api/orgs/{first['org_id']}", headers=h).json()
+    assert org["name"] == "Gemeente 000000" and 50 < org["lat"] < 54
+    assert org["domains"][0]["findings"][0]["evidence"]
+    assert org["unmapped"][0]["code"] == "PUBLIC_SUFFIX"
+    assert client.get("/api/orgs/test:absent", headers=h).status_code == 404
+    login(client, "viewer")
+    html = client.get(f"/orgs/{first['org_id']}").text
+    assert "Gemeente 000000" in html and "<details" in html and "PUBLIC_SUFFIX" in html
+    assert "gemeente000001.nl" in client.get("/orgs?search=gemeente00000").text
+    assert client.get("/map").text.count('href="/orgs/test:') == 60
+
+
+def test_map_from_scan_attributes_without_organisations(tmp_path: Path) -> None:
+    engine = open_engine(str(tmp_path / "plain.db"))
+    store = fill(engine, n=12, with_orgs=False)
+    with TestClient(create_app(engine)) as c:
+        html = c.get("/map", headers=auth(store, "viewer")).text
+    assert html.count('href="/domains/gemeente') == 12
+    engine.dispose()

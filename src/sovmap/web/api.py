@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from sovmap.report import orgs as oq
 from sovmap.report import queries as q
 from sovmap.web.auth import AuthError, Principal, create_token, put_setting
 from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
@@ -160,6 +161,47 @@ def located(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> list
     s = pick_scan(conn, scan)
     result: list[Located] = request.app.state.cache.get(("loc",), s, lambda: locations(conn, s))
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class OrgPage:
+    total: int
+    offset: int
+    items: list[oq.OrgSummary]
+
+
+@router.get("/orgs", response_model=OrgPage)
+def orgs(
+    *,
+    p: Public,
+    conn: Conn,
+    scan: ScanQ = None,
+    search: Annotated[str, Query(max_length=200)] = "",
+    type: Annotated[str, Query(max_length=32)] = "",
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> OrgPage:
+    """Organisations (newest import of each source) by name or domain, with their domains,
+    mailbox provider and US-controlled capabilities in the scan."""
+    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    total, items = oq.search_orgs(conn, s, q=search, org_type=type, offset=offset, limit=limit)
+    return OrgPage(total, offset, items)
+
+
+@router.get("/orgs/{org_id}", response_model=oq.OrgDetail)
+def org(
+    org_id: Annotated[str, Path(min_length=1, max_length=200)],
+    p: Public,
+    conn: Conn,
+    scan: ScanQ = None,
+) -> oq.OrgDetail:
+    """One organisation: its domains with their findings and evidence, and the websites or
+    addresses that could not be mapped to a domain (with the reason)."""
+    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    d = oq.org_detail(conn, s, org_id)
+    if d is None:
+        raise HTTPException(404, f"no organisation {org_id}")
+    return d
 
 
 @router.get("/audit", response_model=list[AuditEntry])

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
 from sovmap.model import Capability
+from sovmap.report import orgs as oq
 from sovmap.report import queries as q
 from sovmap.report import svg
 from sovmap.web.auth import (
@@ -174,21 +175,72 @@ def trends_page(request: Request, p: Public, conn: Conn) -> Response:
 @router.get("/map", response_class=HTMLResponse)
 def map_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> Response:
     s = pick_scan(conn, scan)
-    located = request.app.state.cache.get(("loc",), s, lambda: locations(conn, s))
-    if not located:
-        raise HTTPException(404, "no locations known for this scan")
-    pts = [
-        svg.Point(
-            x.lat,
-            x.lon,
-            f"{x.name} ({x.domain})",
-            svg.US_COLOUR if x.mailbox_us else svg.PALETTE[0],
-            href=f"/domains/{x.domain}",
-        )
-        for x in located
-    ]
+    orgs = request.app.state.cache.get(("orgpts",), s, lambda: oq.org_points(conn, s))
+    if orgs:
+        pts = [
+            svg.Point(
+                o.lat,
+                o.lon,
+                o.name,
+                svg.US_COLOUR if o.mailbox_us else svg.PALETTE[0],
+                href=f"/orgs/{o.org_id}",
+            )
+            for o in orgs
+        ]
+    else:
+        located = request.app.state.cache.get(("loc",), s, lambda: locations(conn, s))
+        pts = [
+            svg.Point(
+                x.lat,
+                x.lon,
+                f"{x.name} ({x.domain})",
+                svg.US_COLOUR if x.mailbox_us else svg.PALETTE[0],
+                href=f"/domains/{x.domain}",
+            )
+            for x in located
+        ]
+    if not pts:
+        raise HTTPException(404, "no locations known: import organisations with coordinates")
     chart = svg.point_map(pts, title="Organisations by location (red: mailboxes at US provider)")
     return render(request, "map.html", p, scan=s, chart=chart, count=len(pts))
+
+
+@router.get("/orgs", response_class=HTMLResponse)
+def orgs_page(
+    *,
+    request: Request,
+    p: Public,
+    conn: Conn,
+    scan: ScanQ = None,
+    search: Annotated[str, Query(max_length=200)] = "",
+    type: Annotated[str, Query(max_length=32)] = "",
+    page: Annotated[int, Query(ge=1, le=200_000)] = 1,
+) -> Response:
+    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    total, items = oq.search_orgs(
+        conn, s, q=search, org_type=type, offset=(page - 1) * PAGE, limit=PAGE
+    )
+    return render(
+        request,
+        "orgs.html",
+        p,
+        scan=s,
+        total=total,
+        items=items,
+        page=page,
+        pages=max(1, (total + PAGE - 1) // PAGE),
+        search=search,
+        type=type,
+    )
+
+
+@router.get("/orgs/{org_id:path}", response_class=HTMLResponse)
+def org_page(request: Request, org_id: str, p: Public, conn: Conn, scan: ScanQ = None) -> Response:
+    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    d = oq.org_detail(conn, s, org_id[:200])
+    if d is None:
+        raise HTTPException(404, f"no organisation {org_id}")
+    return render(request, "org.html", p, o=d, scan=s)
 
 
 def _tokens(conn: Connection, user_id: int) -> list[Any]:

@@ -1,0 +1,244 @@
+"""Organisations (from ``sovmap orgs``) joined with scan findings: lists, pages and locations.
+
+The current organisations are the newest imported set of each source. An organisation's
+findings are those of its domains in the chosen scan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from sovmap.orgs.tables import org_domains, org_sets, org_unmapped, organisations
+from sovmap.report.queries import DomainDetail, ScanInfo, domain_detail, is_us
+from sovmap.store.schema import findings
+
+
+@dataclass(frozen=True, slots=True)
+class OrgSummary:
+    org_id: str
+    name: str
+    type: str
+    domains: tuple[str, ...]
+    mailbox: str  # provider names of primary mailbox findings, joined
+    us_capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unmapped:
+    value: str
+    how: str
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrgDetail:
+    org_id: str
+    name: str
+    type: str
+    parent_id: str
+    country: str
+    lat: float | None
+    lon: float | None
+    data: dict[str, Any]
+    domains: tuple[DomainDetail, ...]
+    missing_domains: tuple[str, ...]  # mapped but not in the scan
+    unmapped: tuple[Unmapped, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrgPoint:
+    org_id: str
+    name: str
+    lat: float
+    lon: float
+    mailbox_us: bool
+
+
+def current_sets(conn: Connection) -> list[int]:
+    rows = conn.execute(select(func.max(org_sets.c.id)).group_by(org_sets.c.source))
+    return sorted(int(r[0]) for r in rows)
+
+
+def has_orgs(conn: Connection) -> bool:
+    return bool(current_sets(conn))
+
+
+def _domains_of(conn: Connection, sets: list[int], org_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    if not org_ids:
+        return out
+    rows = conn.execute(
+        select(org_domains.c.org_id, org_domains.c.domain)
+        .where(and_(org_domains.c.set_id.in_(sets), org_domains.c.org_id.in_(org_ids)))
+        .order_by(org_domains.c.domain)
+    )
+    for oid, dom in rows:
+        if dom not in out[oid]:
+            out[oid].append(dom)
+    return out
+
+
+def search_orgs(
+    conn: Connection,
+    scan: ScanInfo | None,
+    *,
+    q: str = "",
+    org_type: str = "",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[int, list[OrgSummary]]:
+    sets = current_sets(conn)
+    if not sets:
+        return 0, []
+    conds: list[Any] = [organisations.c.set_id.in_(sets)]
+    if q:
+        pat = "%" + q.lower().replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
+        conds.append(
+            or_(
+                func.lower(organisations.c.name).like(pat, escape="\\"),
+                organisations.c.org_id.in_(
+                    select(org_domains.c.org_id).where(
+                        and_(
+                            org_domains.c.set_id.in_(sets),
+                            org_domains.c.domain.like(pat, escape="\\"),
+                        )
+                    )
+                ),
+            )
+        )
+    if org_type:
+        conds.append(organisations.c.type == org_type)
+    where = and_(*conds)
+    total = int(
+        conn.execute(select(func.count()).select_from(organisations).where(where)).scalar_one()
+    )
+    rows = conn.execute(
+        select(organisations.c.org_id, organisations.c.name, organisations.c.type)
+        .where(where)
+        .order_by(organisations.c.name, organisations.c.org_id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    doms = _domains_of(conn, sets, [r[0] for r in rows])
+    per_dom: dict[str, list[tuple[str, str, str, str, str]]] = defaultdict(list)
+    all_doms = sorted({d for ds in doms.values() for d in ds})
+    if scan is not None and all_doms:
+        for dom, cap, name, jur, tags, role in conn.execute(
+            select(
+                findings.c.domain,
+                findings.c.capability,
+                findings.c.provider_name,
+                findings.c.jurisdiction,
+                findings.c.tags,
+                findings.c.role,
+            ).where(and_(findings.c.scan_id == scan.id, findings.c.domain.in_(all_doms)))
+        ):
+            per_dom[dom].append((cap, name, jur, tags, role))
+    out = []
+    seen: set[str] = set()
+    for oid, name, typ in rows:
+        if oid in seen:  # an organisation in several sources' sets
+            continue
+        seen.add(oid)
+        fs = [f for d in doms.get(oid, []) for f in per_dom.get(d, [])]
+        mail = sorted({f[1] for f in fs if f[0] == "mailbox" and f[4] == "primary"})
+        us = sorted({f[0] for f in fs if is_us(f[2], json.loads(f[3] or "[]"))})
+        out.append(OrgSummary(oid, name, typ, tuple(doms.get(oid, [])), ", ".join(mail), tuple(us)))
+    return total, out
+
+
+def org_detail(conn: Connection, scan: ScanInfo | None, org_id: str) -> OrgDetail | None:
+    sets = current_sets(conn)
+    if not sets:
+        return None
+    row = (
+        conn.execute(
+            select(organisations)
+            .where(and_(organisations.c.set_id.in_(sets), organisations.c.org_id == org_id))
+            .order_by(organisations.c.set_id.desc())
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    doms = _domains_of(conn, sets, [org_id]).get(org_id, [])
+    details: list[DomainDetail] = []
+    missing: list[str] = []
+    for d in doms:
+        dd = domain_detail(conn, scan, d) if scan is not None else None
+        if dd is None:
+            missing.append(d)
+        else:
+            details.append(dd)
+    unm = conn.execute(
+        select(org_unmapped.c.value, org_unmapped.c.how, org_unmapped.c.code, org_unmapped.c.detail)
+        .where(and_(org_unmapped.c.set_id.in_(sets), org_unmapped.c.org_id == org_id))
+        .order_by(org_unmapped.c.id)
+    ).all()
+    data = json.loads(row["data"] or "{}")
+    return OrgDetail(
+        org_id=row["org_id"],
+        name=row["name"],
+        type=row["type"],
+        parent_id=row["parent_id"] or "",
+        country=row["country"] or "",
+        lat=row["lat"],
+        lon=row["lon"],
+        data=data if isinstance(data, dict) else {},
+        domains=tuple(details),
+        missing_domains=tuple(missing),
+        unmapped=tuple(Unmapped(*u) for u in unm),
+    )
+
+
+def org_points(conn: Connection, scan: ScanInfo | None) -> list[OrgPoint]:
+    """Organisations with coordinates, and whether a domain's mailboxes are at a US provider."""
+    sets = current_sets(conn)
+    if not sets:
+        return []
+    rows = conn.execute(
+        select(
+            organisations.c.org_id, organisations.c.name, organisations.c.lat, organisations.c.lon
+        ).where(
+            and_(
+                organisations.c.set_id.in_(sets),
+                organisations.c.lat.is_not(None),
+                organisations.c.lon.is_not(None),
+            )
+        )
+    ).all()
+    us_orgs: set[str] = set()
+    if scan is not None:
+        us_orgs = set(
+            conn.execute(
+                select(org_domains.c.org_id)
+                .join(
+                    findings,
+                    and_(findings.c.domain == org_domains.c.domain, findings.c.scan_id == scan.id),
+                )
+                .where(
+                    and_(
+                        org_domains.c.set_id.in_(sets),
+                        findings.c.capability == "mailbox",
+                        findings.c.role == "primary",
+                        findings.c.jurisdiction == "US",
+                    )
+                )
+                .distinct()
+            ).scalars()
+        )
+    seen: set[str] = set()
+    out = []
+    for oid, name, lat, lon in rows:
+        if oid in seen or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            continue
+        seen.add(oid)
+        out.append(OrgPoint(oid, name, float(lat), float(lon), oid in us_orgs))
+    return out
