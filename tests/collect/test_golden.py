@@ -283,7 +283,9 @@ def test_golden_file_is_sorted_and_complete() -> None:
     helpers = {"is", "webhuis-hosting.nl"}
     assert len(zones - helpers) >= 45
     assert zones - helpers <= set(_DOMAINS)
-    assert set(_DOMAINS) - zones == {"hreppur-horfinn.is", "strassenmeisterei-nordheide.de"}
+    # no zone: the NXDOMAIN case, and the IDNA2003 spelling of the sharp-s case (until fixed)
+    assert "hreppur-horfinn.is" in _DOMAINS
+    assert set(_DOMAINS) - zones <= {"hreppur-horfinn.is", "strassenmeisterei-nordheide.de"}
 
 
 def test_zone_files_say_what_they_test() -> None:
