@@ -400,3 +400,10 @@ def test_alternatives_are_european_and_served() -> None:
         if p.alternatives_for:
             assert not p.us_controlled, p.id
             assert p.alternatives_for <= p.capabilities, p.id
+
+
+def test_file_names_match_ids_and_public_sector_is_marked() -> None:
+    for p in default_catalogue().providers.values():
+        assert p.file == f"{p.id}.yaml", (p.id, p.file)
+        if "national-government" in p.tags:
+            assert p.kind == "public-sector", p.id
