@@ -223,6 +223,8 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "fortimail.lapit.fi", "mx", "lapit"),
     ("mx", "mail1.hedmark-ikt.no", "mx", "hedmark-ikt"),
     ("mx", "mx1.istekkipalvelut.fi", "mx", "istekki"),
+    ("spf", "spf-a.meita.fi", "spf", "meita"),
+    ("mx", "mx1.tiera.fi", "mx", "tiera"),
     ("mx", "fallbackmx.spamexperts.eu", "mx", "n-able"),
     ("mx", "mx1.emailsrvr.com", "mx", "rackspace"),
     ("mx", "eu-esec-01.heimdalsecurity.com", "mx", "heimdal"),
