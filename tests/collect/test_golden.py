@@ -111,6 +111,7 @@ _APEX_SPF_DOMAINS = (
     "sportbond-wadden.nl",
     "gemeente-ruis.nl",  # MX unanswered: the TransIP include still authorises TransIP
     "kommune-halvfeil.no",
+    "gemeente-meldpunt.nl",
 )
 for _d in _APEX_SPF_DOMAINS:
     KNOWN_WRONG.setdefault((_d, "outbound-sender"), _APEX_SPF)
@@ -301,21 +302,21 @@ def test_bad_input_lines_are_reported_with_line_numbers(scan: GoldenScan) -> Non
         (4, "NORMALISED"),  # URL reduced to its host, www. removed
         (68, "NORMALISED"),  # IDN to punycode
         (69, "NORMALISED"),
-        (72, "DUPLICATE"),
-        (73, "PUBLIC_SUFFIX"),
-        (74, "PUBLIC_SUFFIX"),
-        (75, "INVALID"),  # space inside
-        (76, "INVALID"),  # label starts with a hyphen
-        (77, "INVALID"),  # wrong column count
-        (78, "EMPTY"),
+        (78, "DUPLICATE"),
+        (79, "PUBLIC_SUFFIX"),
+        (80, "PUBLIC_SUFFIX"),
+        (81, "INVALID"),  # space inside
+        (82, "INVALID"),  # label starts with a hyphen
+        (83, "INVALID"),  # wrong column count
+        (84, "EMPTY"),
     }
     by_line: dict[int, InputProblem] = {p.line: p for p in scan.outcome.problems}
-    assert by_line[72].render("domains.csv").startswith("domains.csv:72: duplicate")
-    assert "gemeente veldhoven" in by_line[75].render("domains.csv")
+    assert by_line[78].render("domains.csv").startswith("domains.csv:78: duplicate")
+    assert "gemeente veldhoven" in by_line[81].render("domains.csv")
     # the run went on: every accepted line was scanned and stored exactly once
     done = scan.store.done_domains(scan.outcome.scan_id)
     assert done == set(_input_domains())
-    assert scan.outcome.domains == len(done) == 70
+    assert scan.outcome.domains == len(done) == 76
 
 
 def test_url_uppercase_trailing_dot_and_idn_inputs_are_normalised(scan: GoldenScan) -> None:
