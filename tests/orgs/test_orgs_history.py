@@ -267,3 +267,18 @@ def test_store_marks_dead_and_incomplete_domains(tmp_path: Path) -> None:
     data = load_scan(open_store(db), sid)
     assert data.dead == ("b.nl",)
     assert data.incomplete == ("c.nl",)
+
+
+def test_organisations_of_a_stored_scan(tmp_path: Path) -> None:
+    from sovmap.orgs.history import in_group
+    from sovmap.orgs.service import organisations_of_scan
+
+    db = str(tmp_path / "s.sqlite")
+    store = Store(db)
+    attrs = {"a.nl": {"org_id": "list:a", "org_name": "A", "org_type": "zbo", "group": "g1"}}
+    sid = _store_scan(store, OLD, DOMAINS_OLD, attrs)
+    store.close()
+    got = organisations_of_scan(db, sid)
+    assert got["a.nl"] == (OrgRef("list:a", "A", "zbo", "", ("g1",)),) and got["b.nl"] == ()
+    assert in_group(got["a.nl"][0], "group:g1") and in_group(got["a.nl"][0], "type:zbo")
+    assert not in_group(got["a.nl"][0], "parent:x")

@@ -45,6 +45,7 @@ def register(sub: Any) -> None:
     f.add_argument("--base-url", default="", help="fetch from this URL instead of the default")
     f.add_argument("--cache", type=Path, default=None, help="cache directory")
     f.add_argument("--offline", action="store_true", help="use the cache only")
+    f.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
     f.add_argument("--overrides", type=Path, default=None, help="overrides YAML file")
     _db(f)
     f.set_defaults(func=_fetch)
@@ -176,6 +177,7 @@ def _fetch(args: argparse.Namespace) -> int:
             base_url=args.base_url,
             offline=args.offline,
             overrides=args.overrides,
+            timeout=args.timeout,
         )
     except (SourceError, OverrideError, KeyError) as exc:
         raise _fail(exc) from exc

@@ -277,6 +277,14 @@ def _orgs_of(
     return domain_orgs(domains, attributes, mapping.orgs_by_domain(), refs_from_orgs(orgs))
 
 
+def organisations_of_scan(db: str, scan_id: int) -> dict[str, tuple[OrgRef, ...]]:
+    """The organisations of every domain of a stored scan, for reports cut by group (see
+    :func:`sovmap.orgs.history.in_group`)."""
+    engine = open_store(db)
+    data = load_scan(engine, scan_id)
+    return _orgs_of(engine, data.domains, data.attributes)
+
+
 def diff(db: str, old_id: int | None = None, new_id: int | None = None) -> DiffResult:
     """Change events between two scans (default: the two latest finished ones)."""
     engine = open_store(db)

@@ -19,6 +19,7 @@ in older per-type exports) with ``@systeemId`` (newer) or ``systemId/systemId`` 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -117,24 +118,29 @@ class AlmanacSource:
         return [Download(key=name, url=base_url.rstrip("/") + "/" + name, accept="application/xml")]
 
     def parse(self, data: bytes, origin: str, options: Mapping[str, str]) -> list[Organisation]:
+        raws: list[_Raw] = []
+        # Streamed: each top-level organisation is read and then dropped, so the export
+        # (tens of megabytes, with every office holder) never sits in memory as one tree.
+        depth = 0  # elements open below the root
+        root: ET.Element | None = None
         try:
-            root = ET.fromstring(data)
+            for event, el in ET.iterparse(io.BytesIO(data), events=("start", "end")):
+                if root is None:
+                    root = el
+                    _check_root(el, origin)
+                    continue
+                if event == "start":
+                    depth += 1
+                    continue
+                depth -= 1
+                if depth == 1 and _local(el.tag) in ORG_ELEMENTS:
+                    self._walk(el, "", origin, raws)
+                    el.clear()
+                elif depth == 0:
+                    el.clear()  # a finished container under the root
         except ET.ParseError as exc:
             line, col = exc.position
             raise SourceError(f"{origin}: line {line}, column {col}: broken XML ({exc})") from exc
-        if _local(root.tag) != ROOT:
-            raise SourceError(
-                f"{origin}: line 1: root element is {_local(root.tag)!r}, expected {ROOT!r} "
-                "(not an export of organisaties.overheid.nl)"
-            )
-        ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
-        if ns and not any(h in ns for h in NAMESPACE_HOSTS):
-            raise SourceError(f"{origin}: unexpected namespace {ns!r} for an almanac export")
-        raws: list[_Raw] = []
-        for container in root:
-            for el in container:
-                if _local(el.tag) in ORG_ELEMENTS:
-                    self._walk(el, "", origin, raws)
         orgs = _resolve_parents(raws)
         wanted = {t.strip() for t in options.get("type", "").split(",") if t.strip()}
         if wanted:
@@ -206,6 +212,17 @@ class AlmanacSource:
             for sub in child:
                 if _local(sub.tag) in ORG_ELEMENTS:
                     self._walk(sub, parent_id, origin, out)
+
+
+def _check_root(root: ET.Element, origin: str) -> None:
+    if _local(root.tag) != ROOT:
+        raise SourceError(
+            f"{origin}: line 1: root element is {_local(root.tag)!r}, expected {ROOT!r} "
+            "(not an export of organisaties.overheid.nl)"
+        )
+    ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+    if ns and not any(h in ns for h in NAMESPACE_HOSTS):
+        raise SourceError(f"{origin}: unexpected namespace {ns!r} for an almanac export")
 
 
 def _resolve_parents(raws: list[_Raw]) -> list[Organisation]:
