@@ -158,7 +158,13 @@ class _Handler:
         if action == "truncate" and not tcp:
             resp.answer.clear()
             resp.flags |= dns.flags.TC
-        wire = resp.to_wire(max_size=65535 if tcp else 4096)
+        try:
+            wire = resp.to_wire(max_size=65535 if tcp else _udp_limit(query))
+        except dns.exception.TooBig:
+            # as a real server does: an empty answer with TC set, the client asks over TCP
+            resp.answer.clear()
+            resp.flags |= dns.flags.TC
+            wire = resp.to_wire()
         if action == "wrong-id":
             wire = struct.pack("!H", (struct.unpack("!H", wire[:2])[0] + 1) & 0xFFFF) + wire[2:]
         if action == "wrong-question":
@@ -166,6 +172,11 @@ class _Handler:
             other.id = query.id
             wire = dns.message.make_response(other).to_wire()
         return wire
+
+
+def _udp_limit(query: dns.message.Message) -> int:
+    """The client's EDNS0 buffer size (512 without EDNS), as RFC 6891 asks."""
+    return max(512, min(query.payload, 4096)) if query.edns >= 0 else 512
 
 
 class _UDP(socketserver.BaseRequestHandler, _Handler):

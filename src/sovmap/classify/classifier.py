@@ -14,7 +14,7 @@ from publicsuffixlist import PublicSuffixList
 
 from sovmap.classify.signals import Facts, Signal, extract
 from sovmap.knowledge.catalogue import Catalogue, Provider
-from sovmap.model import Capability, Evidence, Finding, Observation
+from sovmap.model import Capability, Evidence, Finding, Observation, Status
 
 C = Capability
 
@@ -27,6 +27,8 @@ class Rules:
     behind_gateway_min_weak_kinds: int
     behind_gateway_spf_unknown_confidence: float
     override_mx_min_strong_kinds: int
+    spf_decides_behind_gateway: bool
+    unresolved_own_mx_confidence: float
     spf_specificity: dict[str, float]
     see_through_min_confidence: float
     self_hosted_confidence: float
@@ -49,6 +51,8 @@ class Rules:
                 mb["behind_gateway_spf_unknown_confidence"]
             ),
             override_mx_min_strong_kinds=int(mb["override_mx_min_strong_kinds"]),
+            spf_decides_behind_gateway=bool(mb["spf_decides_behind_gateway"]),
+            unresolved_own_mx_confidence=float(mb["unresolved_own_mx_confidence"]),
             spf_specificity={str(k): float(v) for k, v in mb["spf_specificity"].items()},
             see_through_min_confidence=float(mb["see_through_min_confidence"]),
             self_hosted_confidence=float(mb["self_hosted_confidence"]),
@@ -269,7 +273,7 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
         # signals (autodiscover AND DKIM) of another provider outweigh the MX.
         override = [
             f
-            for f in _candidates(b, signals, "behind-relay", exclude=set(mailbox_at))
+            for f in _candidates(b, signals, "behind-relay", exclude=set(mailbox_at))[0]
             if len(_strong_kinds(b, f)) >= rules.override_mx_min_strong_kinds
         ]
         if override:
@@ -292,7 +296,7 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
     front: list[Finding] = []
     for pid, sig in gateway_at.items():
         front.append(b.provider_finding(C.MAIL_GATEWAY, cat.provider(pid), sig))
-    behind = _candidates(b, signals, "behind-gateway" if front else "behind-relay")
+    behind, leads = _candidates(b, signals, "behind-gateway" if front else "behind-relay")
     if behind:
         # a relay we cannot name is still in the mail path: record it as the gateway
         if not front:
@@ -301,45 +305,19 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
                 b.local_finding(C.MAIL_GATEWAY, host, (relay,), role="relay")
         return _settle(b, behind)
     if front:
-        # Behind a gateway, SPF may name the (unknown) party that sends for the domain:
-        # used only when it is the ONE other party named and its ccTLD gives a country.
-        gw_regs = {registrable(h) for h in primary}
-        own = registrable(b.domain)
-        parties = {
-            registrable(target): (mech, target)
-            for mech, target in facts.spf_terms
-            if mech in ("include", "redirect", "a", "mx")
-            and registrable(target) not in gw_regs
-            and registrable(target) != own
-        }
-        if len(parties) == 1:
-            reg, (mech, target) = next(iter(parties.items()))
-            if b.country_of(reg):
-                ev = (
-                    _rule_evidence(
-                        "spf", b.domain, "TXT", f"{mech}:{target}", "spf-behind-gateway"
-                    ),
-                )
-                f = b.local_finding(C.MAILBOX, target, ev, role="behind-gateway")
-                b.out[-1] = replace(
-                    f,
-                    confidence=rules.behind_gateway_spf_unknown_confidence,
-                    code="MAILBOX_BEHIND_GATEWAY_SPF_UNKNOWN_PROVIDER",
-                )
-                return found
-        b.out.append(
-            Finding(
-                domain=b.domain,
-                capability=C.MAILBOX,
-                provider="unknown",
-                provider_name="unknown",
-                parent="",
-                jurisdiction="",
-                confidence=0.0,
-                code="MAILBOX_BEHIND_GATEWAY_UNKNOWN",
-                evidence=tuple(e for f in front for e in f.evidence),
-                role="behind-gateway",
-            )
+        # Nothing but SPF names the platform behind the gateway. SPF-only evidence never
+        # decides where mailboxes are: keep the leads as candidates, the mailbox stays unknown.
+        for f in leads:
+            b.out.append(replace(f, role="candidate", code="MAILBOX_SPF_ONLY_CANDIDATE"))
+        if not leads:
+            _spf_party_lead(b, facts, primary)
+        _unknown(
+            b,
+            C.MAILBOX,
+            "MAILBOX_BEHIND_GATEWAY_SPF_ONLY" if leads else "MAILBOX_BEHIND_GATEWAY_UNKNOWN",
+            tuple(e for f in front for e in f.evidence)
+            + tuple(e for f in leads for e in f.evidence),
+            role="behind-gateway",
         )
         return found
     for pid, sig in network_at.items():
@@ -353,6 +331,25 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
         )
         found.add(pid)
     if network_at:
+        return found
+    dangling = [
+        h
+        for h in primary
+        if facts.mx_host_status.get(h) and facts.mx_host_status[h] == {Status.NXDOMAIN}
+    ]
+    if dangling and len(dangling) == len(primary):
+        ev = tuple(_rule_evidence("mx-host", h, "A", h, "mx-host-nxdomain") for h in dangling)
+        if all(registrable(h) == registrable(b.domain) for h in dangling):
+            # the organisation's own name, without an address: its own (broken or
+            # unrecorded) mail host, not a third party's
+            f = b.local_finding(C.MAILBOX, dangling[0], ev)
+            b.out[-1] = replace(
+                f,
+                confidence=rules.unresolved_own_mx_confidence,
+                code="MAILBOX_SELF_HOSTED_MX_UNRESOLVED",
+            )
+        else:
+            _unknown(b, C.MAILBOX, "MAILBOX_MX_DANGLING", ev)
         return found
     if unknown_hosts:
         host = unknown_hosts[0]
@@ -409,10 +406,34 @@ def _settle(b: _Builder, candidates: list[Finding]) -> set[str]:
     return {top.provider}
 
 
+def _spf_party_lead(b: _Builder, facts: Facts, primary: list[str]) -> None:
+    """Behind a gateway, the one unknown party an SPF record names, kept as a candidate."""
+    gw_regs = {registrable(h) for h in primary}
+    own = registrable(b.domain)
+    parties = {
+        registrable(target): (mech, target)
+        for mech, target in facts.spf_terms
+        if mech in ("include", "redirect", "a", "mx")
+        and registrable(target) not in gw_regs
+        and registrable(target) != own
+    }
+    if len(parties) != 1:
+        return
+    _, (mech, target) = next(iter(parties.items()))
+    ev = (_rule_evidence("spf", b.domain, "TXT", f"{mech}:{target}", "spf-behind-gateway"),)
+    f = b.local_finding(C.MAILBOX, target, ev, role="candidate")
+    b.out[-1] = replace(
+        f,
+        confidence=b.rules.behind_gateway_spf_unknown_confidence,
+        code="MAILBOX_SPF_ONLY_CANDIDATE",
+    )
+
+
 def _candidates(
     b: _Builder, signals: list[Signal], role: str, exclude: set[str] | None = None
-) -> list[Finding]:
-    """Providers that non-MX signals name as mailbox host (not yet added to the output)."""
+) -> tuple[list[Finding], list[Finding]]:
+    """Providers that non-MX signals name as mailbox host (not yet added to the output),
+    and the leads that SPF alone names (never enough to decide)."""
     rules = b.rules
     per: dict[str, list[Signal]] = defaultdict(list)
     for s in signals:
@@ -421,6 +442,7 @@ def _candidates(
                 continue
             per[s.provider].append(s)
     out: list[Finding] = []
+    leads: list[Finding] = []
     for pid, sig in per.items():
         strong = [s for s in sig if _kind(s) in rules.strong_mailbox_probes]
         weak_kinds = {_kind(s) for s in sig if _kind(s) in rules.weak_mailbox_probes}
@@ -438,7 +460,10 @@ def _candidates(
         else:
             enough = len(weak_kinds) >= rules.see_through_min_weak_kinds
             enough = enough and conf >= rules.see_through_min_confidence
-        if strong or enough:
+        spf_only = not strong and weak_kinds == {"spf"}
+        if spf_only and not (role == "behind-gateway" and rules.spf_decides_behind_gateway):
+            enough = False
+        if strong or enough or spf_only:
             n_before = len(b.out)
             f = b.provider_finding(
                 C.MAILBOX,
@@ -446,17 +471,23 @@ def _candidates(
                 sig,
                 role=role,
                 confidence=conf,
-                code=_code(C.MAILBOX, "BEHIND_" + _jclass(p.jurisdiction, p.tags)),
+                code=_code(
+                    C.MAILBOX,
+                    "BEHIND_" + _jclass(p.jurisdiction, p.tags) + ("_SPF_ONLY" if spf_only else ""),
+                ),
             )
             del b.out[n_before:]
-            out.append(f)
-    return out
+            (out if (strong or enough) else leads).append(f)
+    return out, leads
 
 
 def _outbound(b: _Builder, signals: list[Signal], mailbox: set[str]) -> None:
     per: dict[str, list[Signal]] = defaultdict(list)
     for s in signals:
-        if s.probe not in b.rules.outbound_probes or s.provider in mailbox:
+        if s.provider in mailbox:
+            continue
+        sender_token = s.probe == "txt" and s.capability is C.OUTBOUND
+        if _kind(s) not in b.rules.outbound_probes and not sender_token:
             continue
         if s.capability in (C.OUTBOUND, C.MAILBOX, C.MAIL_GATEWAY):
             per[s.provider].append(s)
@@ -493,9 +524,43 @@ def _simple(
         b.local_finding(cap, rest[0], ev)
 
 
+def _unknown(
+    b: _Builder, cap: Capability, code: str, evidence: tuple[Evidence, ...], role: str = "primary"
+) -> Finding:
+    f = Finding(
+        domain=b.domain,
+        capability=cap,
+        provider="unknown",
+        provider_name="unknown",
+        parent="",
+        jurisdiction="",
+        confidence=0.0,
+        code=code,
+        evidence=evidence,
+        role=role,
+    )
+    b.out.append(f)
+    return f
+
+
 def _web(b: _Builder, facts: Facts, by_cap: dict[Capability, dict[str, list[Signal]]]) -> None:
     if by_cap.get(C.WEB):
         _each(b, C.WEB, by_cap)
+        return
+    if facts.web_dangling:
+        name, target = facts.web_dangling[0]
+        dangling = (_rule_evidence("web", name, "CNAME", target, "cname-target-nxdomain"),)
+        _unknown(b, C.WEB, "WEB_HOSTING_DANGLING", dangling)
+        return
+    cdn = by_cap.get(C.CDN)
+    if cdn:
+        # the site is served through a CDN; the origin behind it is not visible in DNS
+        _unknown(
+            b,
+            C.WEB,
+            "WEB_HOSTING_BEHIND_CDN",
+            tuple(s.evidence for sig in cdn.values() for s in sig),
+        )
         return
     own = registrable(b.domain)
     foreign = [t for t in facts.web_targets or [] if registrable(t) != own]
@@ -509,19 +574,7 @@ def _web(b: _Builder, facts: Facts, by_cap: dict[Capability, dict[str, list[Sign
             _rule_evidence("web", b.domain, "A", a, "web-address-unmatched")
             for a in facts.web_addresses[:4]
         )
-        b.out.append(
-            Finding(
-                domain=b.domain,
-                capability=C.WEB,
-                provider="unknown",
-                provider_name="unknown",
-                parent="",
-                jurisdiction="",
-                confidence=0.0,
-                code="WEB_HOSTING_UNKNOWN_PROVIDER",
-                evidence=addr_ev,
-            )
-        )
+        _unknown(b, C.WEB, "WEB_HOSTING_UNKNOWN_PROVIDER", addr_ev)
 
 
 def _office(

@@ -51,6 +51,8 @@ class Facts:
     spf_lookups: int = 0
     mx_host_addresses: dict[str, list[str]] | None = None
     spf_terms: list[tuple[str, str]] = field(default_factory=list)  # domain's own record
+    mx_host_status: dict[str, set[Status]] = field(default_factory=dict)
+    web_dangling: list[tuple[str, str]] = field(default_factory=list)  # (name, missing target)
 
 
 def _ev(
@@ -101,6 +103,15 @@ def extract(
     for obs in observations:
         if obs.probe == "mx" and obs.qname == domain and obs.status is Status.NXDOMAIN:
             facts.exists = False
+        if obs.probe == "mx-host" and obs.qtype in ("A", "AAAA"):
+            facts.mx_host_status.setdefault(obs.qname, set()).add(obs.status)
+        if obs.probe == "web" and obs.status is Status.NXDOMAIN:
+            # a CNAME whose target does not exist: in this answer, or as a chased chain end
+            end, chain = chain_end(obs.qname, obs.answers)
+            if chain:
+                facts.web_dangling.append((obs.qname, end))
+            elif obs.via:
+                facts.web_dangling.append((obs.via, obs.qname))
         if obs.status is not Status.NOERROR:
             continue
         probe = obs.probe
@@ -165,7 +176,11 @@ def extract(
                         )
         elif probe == "dkim":
             end, chain = chain_end(obs.qname, obs.answers)
-            out.extend(_signals(cat.match_name("dkim", obs.qname, probe), obs, "TXT", obs.qname))
+            if any(_is_dkim_key(r.data) for r in obs.records("TXT")):
+                # a selector name only counts when a key is published under it
+                out.extend(
+                    _signals(cat.match_name("dkim", obs.qname, probe), obs, "TXT", obs.qname)
+                )
             for name in chain:
                 out.extend(_signals(cat.match_name("dkim", name, probe), obs, "CNAME", name, chain))
             for r in obs.records("TXT"):
@@ -196,6 +211,11 @@ def extract(
                         )
     facts.mx_host_addresses = mx_addr
     return facts, out
+
+
+def _is_dkim_key(text: str) -> bool:
+    t = text.replace(" ", "").lower()
+    return t.startswith("v=dkim1") or "p=" in t
 
 
 def _dmarc_destinations(record: str) -> Iterator[str]:

@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import idna
 from publicsuffixlist import PublicSuffixList
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -78,8 +79,14 @@ def normalise_domain(text: str) -> tuple[str, list[str]]:
     if not host:
         raise InvalidDomain("INVALID", f"no domain in {text.strip()!r}")
     try:
-        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError as exc:
+        # IDNA 2008 with UTS 46 mapping, non-transitional (as registries and browsers do:
+        # "ß" stays "ß", it is not folded to "ss" as Python's own IDNA 2003 codec would)
+        ascii_host = (
+            idna.encode(host, uts46=True, transitional=False).decode("ascii")
+            if not host.isascii()
+            else host
+        )
+    except (idna.IDNAError, UnicodeError) as exc:
         raise InvalidDomain("INVALID", f"not a valid internationalised name: {exc}") from exc
     if ascii_host != host:
         notes.append(f"internationalised name converted to {ascii_host}")
