@@ -110,6 +110,15 @@ def test_import_local_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "6 organisations: 4 mapped" in capsys.readouterr().out
     assert main(["orgs", "list", "--db", db]) == 0
     assert capsys.readouterr().out.strip().endswith("13 organisations")
+    # a second list adds to the current organisations; importing the same file again
+    # replaces its earlier snapshot (which stays in the store)
+    example = Path(__file__).resolve().parents[2] / "examples" / "orgs" / "bodies.csv"
+    for _ in range(2):
+        assert main(["orgs", "import", str(example), "--db", db]) == 0
+    assert main(["orgs", "list", "--db", db]) == 0
+    # 13 + 4, less DUO and RIVM, which both lists name with the same id (the newer wins)
+    assert capsys.readouterr().out.strip().endswith("15 organisations")
+    assert len(dump(db)["org_sets"]) == 4
 
 
 NO_COLUMN = "no 'domain', 'website' or 'email' column"

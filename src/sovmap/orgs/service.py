@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import urllib.request
 from collections import Counter
@@ -96,6 +97,17 @@ class StoreResult:
     notes: tuple[str, ...] = ()
 
 
+def set_key(name: str, qualifier: TMapping[str, str]) -> str:
+    """The key under which an import's snapshot replaces the previous one: the source plus
+    its options or file name, so two lists (or two countries) are both current. At most 64
+    characters."""
+    parts = ",".join(f"{k}={v}" for k, v in sorted(qualifier.items()) if v)
+    key = f"{name}:{parts}" if parts else name
+    if len(key) > 64:
+        key = f"{name}:{hashlib.sha256(parts.encode()).hexdigest()[:16]}"
+    return key
+
+
 def _source(name: str) -> Source:
     sources = load_sources()
     if name not in sources:
@@ -136,7 +148,12 @@ def fetch_and_store(
     mapping = map_organisations(orgs, ov, psl)
     engine = open_store(db)
     set_id = save_org_set(
-        engine, name, orgs, mapping, origin="\n".join(fetched.origins), params=options
+        engine,
+        set_key(name, options),
+        orgs,
+        mapping,
+        origin="\n".join(fetched.origins),
+        params=options,
     )
     return StoreResult(set_id, report(orgs, mapping), fetched.origins, fetched.notes)
 
@@ -169,7 +186,9 @@ def import_file(
     orgs = src.parse(data, str(path), dict(options or {}))
     mapping = map_organisations(orgs, ov, psl)
     engine = open_store(db)
-    set_id = save_org_set(engine, name, orgs, mapping, origin=str(path), params=options or {})
+    where = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    key = set_key(name, {"file": f"{path.name}@{where}", **(options or {})})
+    set_id = save_org_set(engine, key, orgs, mapping, origin=str(path), params=options or {})
     return StoreResult(set_id, report(orgs, mapping), (str(path),))
 
 

@@ -2,7 +2,8 @@
 
 Every import is an ``org_sets`` row (a dated snapshot of one source) with its organisations,
 their domains and the reasons for gaps, written in one transaction: a failed import leaves
-the store as it was. The current organisations are the newest set of each source.
+the store as it was. The current organisations are the newest set of each ``source`` key
+(the source name with its options or file, see :func:`sovmap.orgs.service.set_key`).
 """
 
 from __future__ import annotations
