@@ -19,12 +19,19 @@ ORG = "organisation:\n  id: org\n  name: Org\n  country: NL\n"
 def _problems(tmp_path: Path, files: dict[str, str]) -> list[str]:
     for name, text in files.items():
         write(tmp_path, name, text)
-    return [str(p) for p in check_register(tmp_path).problems]
+    return [str(p) for p in check_register(tmp_path).errors]
 
 
 def test_example_register_is_clean_and_complete() -> None:
     result = check_register(EXAMPLE)
-    assert [str(p) for p in result.problems] == []
+    assert [str(p) for p in result.errors] == []
+    warnings = {(p.code, p.field) for p in result.problems}
+    # data-quality warnings: gaps left on purpose, as in real registers
+    assert ("MISSING_VALUE", "providers[microsoft-ireland].lei|euid") in warnings
+    assert ("MISSING_VALUE", "contracts[SPREEKBUIS-2024].exit_clause") in warnings
+    assert ("UNCONFIRMED", "providers[mailshield].parent") in warnings
+    assert ("UNCONFIRMED", "services[mail-gateway].provider") not in warnings  # confirmed
+    assert result.ok
     reg = result.register
     assert reg is not None
     assert reg.organisation.country.value == "NL"
@@ -237,3 +244,22 @@ def test_write_and_read_back_keeps_the_meaning(tmp_path: Path) -> None:
     write_register(reg, tmp_path)
     again = load_register(tmp_path)
     assert again == reg
+
+
+def test_quality_warnings(tmp_path: Path) -> None:
+    write(tmp_path, "org.yaml", ORG + "  lei: INR2EJN1ERAN0W5ZP974\n")
+    write(
+        tmp_path,
+        "s.yaml",
+        "processes:\n  - {id: p, name: P, criticality: critical, rto_hours: 4}\n"
+        "services:\n  - id: s\n    name: S\n    provider: {value: x, provenance: inferred, "
+        "source: 'scan:3'}\n    capability: mailbox\n    deployment: saas\n"
+        "providers:\n  - {id: x, name: X, country: US}\n",
+    )
+    result = check_register(tmp_path)
+    assert result.ok
+    assert [str(p) for p in result.problems] == [
+        "s.yaml:2: processes[p].rpo_hours: expected value is missing [MISSING_VALUE]",
+        "s.yaml:2: processes[p].discontinuing_impact: expected value is missing [MISSING_VALUE]",
+        "s.yaml:6: services[s].provider: inferred from scan:3, not confirmed [UNCONFIRMED]",
+    ]

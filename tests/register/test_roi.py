@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from regtools import EXAMPLE
+from regtools import EXAMPLE, write
 
 from sovmap.register.files import load_register, write_register
 from sovmap.register.identifiers import lei_check_digits, lei_problem
@@ -206,3 +206,24 @@ def test_header_and_missing_files_are_reported(tmp_path: Path) -> None:
         "missing ['c0040'] [ROI_HEADER]",
         "reports/b_06.01.csv:1: (file): no file for B_06.01 [ROI_MISSING_TEMPLATE]",
     ]
+
+
+def test_supply_chain_ranks_survive_the_round_trip(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "r.yaml",
+        "organisation: {id: o, name: O, country: NL, lei: INR2EJN1ERAN0W5ZP974}\n"
+        "processes:\n  - {id: F1, name: F, criticality: critical, services: [s]}\n"
+        "services:\n  - {id: s, name: S, provider: a, contract: C1, dora_service_type: S19}\n"
+        "providers:\n"
+        "  - {id: a, name: A, subcontractors: [{provider: b, services: [s]}]}\n"
+        "  - {id: b, name: B, subcontractors: [{provider: c}]}\n"
+        "  - {id: c, name: C}\n"
+        "contracts:\n  - {id: C1, provider: a, kind: standalone}\n",
+    )
+    roi = register_to_roi(load_register(tmp_path), DAY)
+    chain = [(r["c0030"], r["c0050"], r["c0060"]) for r in roi["B_05.02"]]
+    assert chain == [("a", "1", "a"), ("b", "2", "a"), ("c", "3", "b")]
+    back = roi_to_register(roi)
+    assert back.chain("a", "C1:S19") == ("a", "b", "c")
+    assert register_to_roi(back, DAY)["B_05.02"] == roi["B_05.02"]

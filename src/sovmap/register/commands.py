@@ -113,7 +113,7 @@ def _check(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0 if result.ok else 1
-    _print_problems(result.problems)
+    _print_problems(result.errors)
     if result.register is not None and q is not None:
         r = result.register
         print(
@@ -126,6 +126,10 @@ def _check(args: argparse.Namespace) -> int:
             f"values: {v.get('entered', 0)} entered, {v.get('inferred', 0)} inferred "
             f"({len(q['unconfirmed'])} unconfirmed), {v.get('missing', 0)} missing"
         )
+        warnings = [p for p in result.problems if p.severity is Severity.WARNING]
+        if warnings:
+            print(f"{len(warnings)} warning(s): expected values missing or not confirmed")
+            _print_problems(warnings)
     else:
         print("invalid: the register could not be read")
     return 0 if result.ok else 1

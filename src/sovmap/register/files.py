@@ -39,6 +39,7 @@ from sovmap.register.model import (
     Valued,
 )
 from sovmap.register.problems import Problem, RegisterError, Severity, field_path
+from sovmap.register.quality import quality_problems
 from sovmap.register.yamlio import LineMap, YamlSyntaxError, dump_yaml, load_yaml
 
 SECTION_ORDER = ("organisation", *ENTITY_KINDS)
@@ -353,6 +354,7 @@ def check_register(root: Path | str) -> CheckResult:
         contracts=sections["contracts"],
     )
     problems.extend(check_semantics(register))
+    problems.extend(quality_problems(register))
     return CheckResult(register, tuple(problems))
 
 

@@ -244,23 +244,32 @@ def register_to_roi(register: Register, reporting_date: date) -> RoI:
             chain_rows = [
                 {"c0030": code, "c0040": ctype, "c0050": "1", "c0060": code, "c0070": ctype}
             ]
-            for sub in prov.subcontractors:
-                if sub.services and not ids & set(sub.services):
-                    continue
-                sp = register.providers.get(sub.provider)
-                if sp is None:
-                    continue
-                providers_used[sp.id] = None
-                scode, stype_code = provider_code(register, sp)
-                chain_rows.append(
-                    {
-                        "c0030": scode,
-                        "c0040": stype_code,
-                        "c0050": str(sub.rank),
-                        "c0060": code,
-                        "c0070": ctype,
-                    }
-                )
+            # the supply chain, rank by rank: subcontractors of subcontractors too
+            chain_queue: list[tuple[Provider, int]] = [(prov, 1)]
+            seen_links: set[tuple[str, str]] = set()
+            while chain_queue:
+                recipient, rank = chain_queue.pop(0)
+                rcode, rtype = provider_code(register, recipient)
+                for sub in recipient.subcontractors:
+                    sp = register.providers.get(sub.provider)
+                    if sp is None or (sub.services and not ids & set(sub.services)):
+                        continue
+                    if (recipient.id, sp.id) in seen_links:
+                        continue
+                    seen_links.add((recipient.id, sp.id))
+                    providers_used[sp.id] = None
+                    sub_rank = max(sub.rank, rank + 1)
+                    scode, stype_code = provider_code(register, sp)
+                    chain_rows.append(
+                        {
+                            "c0030": scode,
+                            "c0040": stype_code,
+                            "c0050": str(sub_rank),
+                            "c0060": rcode,
+                            "c0070": rtype,
+                        }
+                    )
+                    chain_queue.append((sp, sub_rank))
             for row in chain_rows:
                 roi["B_05.02"].append(
                     {"c0010": c.id, "c0020": f"{prefix_type}{stype}" if stype else "", **row}
