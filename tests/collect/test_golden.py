@@ -1,4 +1,4 @@
-"""Golden scan: ~70 hand-written realistic cases against a real nameserver on loopback.
+"""Golden scan: 76 hand-written realistic cases against a real nameserver on loopback.
 
 ``tests/data/zones/*.zone`` holds one case per zone (its first comment line says what the case
 is and what a careful analyst concludes), ``faults.yaml`` the injected faults (SERVFAIL,
