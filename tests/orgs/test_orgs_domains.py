@@ -27,7 +27,9 @@ from sovmap.orgs.domains import DomainError, PublicSuffixList, load_psl, registr
         ("Gemeente Súdwest-Fryslân <info@sudwestfryslan.nl>", "email", "sudwestfryslan.nl"),
         ("Postmottak@Oslo.Kommune.NO", "email", "oslo.kommune.no"),
         ("postkasse@bücher.de", "email", "xn--bcher-kva.de"),
-        ("mail.example.co.uk.", "domain", "example.co.uk"),
+        ("mail.example.co.uk.", "website", "example.co.uk"),
+        ("St.Johann.AT.", "domain", "st.johann.at"),  # a domain is kept as given
+        ("https://www.st.johann.at/", "domain", "johann.at"),  # ... a URL is not a domain
         ("a.b.ck", "domain", "a.b.ck"),  # wildcard rule *.ck
         ("www.ck", "domain", "www.ck"),  # exception rule !www.ck
     ],

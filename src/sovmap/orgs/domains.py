@@ -214,12 +214,17 @@ def host_from_email(value: str) -> str:
 
 
 def registrable(value: str, kind: str, psl: PublicSuffixList | None = None) -> str:
-    """The registrable domain of a ``website``, ``email`` or ``domain`` value."""
+    """The domain to scan for a ``website``, ``email`` or ``domain`` value.
+
+    Websites and e-mail addresses give their registrable domain (``www.x.nl`` -> ``x.nl``).
+    A value given *as a domain* is kept as given once it is known to lie at or below a
+    registrable domain: a list that says ``st.johann.at`` means that zone, not ``johann.at``.
+    """
     psl = psl or load_psl()
     if kind == "email":
-        host = host_from_email(value)
-    elif kind == "website":
-        host = host_from_website(value)
-    else:
-        host = host_from_website(value) if "/" in value else normalise_host(value)
-    return psl.registrable_domain(host)
+        return psl.registrable_domain(host_from_email(value))
+    if kind == "website" or "/" in value:
+        return psl.registrable_domain(host_from_website(value))
+    host = normalise_host(value)
+    psl.registrable_domain(host)  # raises for public suffixes and unknown TLDs
+    return host
