@@ -263,3 +263,10 @@ def test_quality_warnings(tmp_path: Path) -> None:
         "s.yaml:2: processes[p].discontinuing_impact: expected value is missing [MISSING_VALUE]",
         "s.yaml:6: services[s].provider: inferred from scan:3, not confirmed [UNCONFIRMED]",
     ]
+
+
+def test_not_a_directory(tmp_path: Path) -> None:
+    path = write(tmp_path, "file.yaml", ORG)
+    assert [str(p) for p in check_register(path).problems] == [
+        f"{path}:1: (path): a register is a directory of YAML/CSV files [NOT_A_DIRECTORY]"
+    ]

@@ -227,3 +227,98 @@ def test_supply_chain_ranks_survive_the_round_trip(tmp_path: Path) -> None:
     back = roi_to_register(roi)
     assert back.chain("a", "C1:S19") == ("a", "b", "c")
     assert register_to_roi(back, DAY)["B_05.02"] == roi["B_05.02"]
+
+
+ADM = "724500ADMINPLATFRM78"
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "expected"),
+    [
+        (
+            "b_05.01.csv",
+            "SAP SE,SAP SE,eba_CT:x212",
+            ",SAP SE,eba_CT:x212",
+            "reports/b_05.01.csv:7: B_05.01.c0050: mandatory value is empty [ROI_MANDATORY]",
+        ),
+        (
+            "b_01.02.csv",
+            "eba_GA:NL",
+            "NL",
+            "reports/b_01.02.csv:2: B_01.02.c0030: 'NL' is not eba_GA:<ISO 3166 code> "
+            "[ROI_BAD_COUNTRY]",
+        ),
+        (
+            "b_05.01.csv",
+            "eba_CU:EUR",
+            "EUR",
+            "reports/b_05.01.csv:2: B_05.01.c0090: 'EUR' is not eba_CU:<ISO 4217 code> "
+            "[ROI_BAD_CURRENCY]",
+        ),
+        (
+            "b_06.01.csv",
+            "2026-02-01",
+            "2026-02-30",
+            "reports/b_06.01.csv:2: B_06.01.c0070: '2026-02-30' is not a date (YYYY-MM-DD) "
+            "[ROI_BAD_DATE]",
+        ),
+        (
+            "b_07.01.csv",
+            "eba_TA:S13",
+            "S13",
+            "reports/b_07.01.csv:4: B_07.01.c0040: 'S13' is not a type of ICT services "
+            "(eba_TA:S01..S19) [ROI_BAD_SERVICE_TYPE]",
+        ),
+        (
+            "b_01.01.csv",
+            "724500PFVELDHOVEN021",
+            "724500PFVELDHOVEN022",
+            "reports/b_01.01.csv:2: B_01.01.c0010: '724500PFVELDHOVEN022': check digits do not "
+            "match (expected 21) [ROI_BAD_LEI]",
+        ),
+        (
+            "b_06.01.csv",
+            "F3,",
+            "F1,",
+            "reports/b_06.01.csv:4: B_06.01.c0010: row key F1 appears more than once "
+            "[ROI_DUPLICATE]",
+        ),
+        (
+            "b_02.02.csv",
+            "2021-07-01,9999-12-31",
+            "2021-07-01,2020-12-31",
+            "reports/b_02.02.csv:3: B_02.02.c0080: the arrangement ends before it starts "
+            "[ROI_END_BEFORE_START]",
+        ),
+        (
+            "b_07.01.csv",
+            "eba_ZZ:x960,eba_ZZ:x964",
+            "eba_ZZ:x959,",
+            "reports/b_07.01.csv:3: B_07.01.c0060: a reason is required when the provider is "
+            "hard or not substitutable [ROI_NO_SUBSTITUTABILITY_REASON]",
+        ),
+        (
+            "b_02.01.csv",
+            "PF-2019-002,eba_CO:x1,,eba_CU:EUR,260000\n",
+            "PF-2019-002,eba_CO:x1,,eba_CU:EUR,260000\nPF-2020-009,eba_CO:x1,,eba_CU:EUR,1\n",
+            "warning: reports/b_02.01.csv:5: B_02.01.c0010: no B_02.02 row uses this contractual "
+            "arrangement [ROI_CONTRACT_UNUSED]",
+        ),
+        (
+            "b_05.01.csv",
+            f"{ADM},eba_qCO:qx2000,,",
+            f"{ADM},eba_qCO:qx2009,,",
+            "reports/b_05.01.csv:4: B_05.01.c0020: 'eba_qCO:qx2009' is not a type of code "
+            "[ROI_BAD_CODE_TYPE]",
+        ),
+    ],
+)
+def test_each_roi_rule_and_its_message(
+    tmp_path: Path, name: str, old: str, new: str, expected: str
+) -> None:
+    root = _broken_copy(tmp_path, {name: (old, new)})
+    got = [
+        ("warning: " if p.severity.value == "warning" else "") + str(p)
+        for p in check_roi(read_roi(root)[0])
+    ]
+    assert expected in got, got

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sovmap.knowledge.catalogue import Catalogue
 from sovmap.knowledge.catalogue import Provider as CatalogueProvider
@@ -18,6 +19,12 @@ from sovmap.model import Capability, Finding
 from sovmap.register.model import Deployment, Origin, Provider, Register, Service, Valued
 
 SCAN_FILE = "scan-import.yaml"
+T = TypeVar("T")
+
+
+def _inferred(value: T, source: str, evidence: tuple[str, ...]) -> Valued[T]:
+    return Valued(value, Origin.INFERRED, evidence=evidence, source=source)
+
 
 #: capabilities that DNS shows only for a service run by the provider for the organisation
 _SAAS = {
@@ -63,19 +70,19 @@ def _provider_proposal(cp: CatalogueProvider, pid: str) -> Provider:
     src = f"catalogue:{cp.id}"
     ev = cp.sources[:1] or (cp.file,)
 
-    def inf(value: object) -> Valued[object]:
-        return Valued(value, Origin.INFERRED, evidence=ev, source=src) if value else Valued()
+    def inf(value: T) -> Valued[T]:
+        return _inferred(value, src, ev) if value else Valued()
 
     return Provider(
         id=pid,
         name=cp.name,
-        legal_name=inf(cp.legal_name),  # type: ignore[arg-type]
-        country=inf(cp.legal_country),  # type: ignore[arg-type]
-        parent_name=inf(cp.parent_name),  # type: ignore[arg-type]
-        parent_country=inf(cp.parent_country),  # type: ignore[arg-type]
-        jurisdiction=inf(cp.jurisdiction),  # type: ignore[arg-type]
-        tags=inf(tuple(cp.tags)),  # type: ignore[arg-type]
-        catalogue_id=inf(cp.id),  # type: ignore[arg-type]
+        legal_name=inf(cp.legal_name),
+        country=inf(cp.legal_country),
+        parent_name=inf(cp.parent_name),
+        parent_country=inf(cp.parent_country),
+        jurisdiction=inf(cp.jurisdiction),
+        tags=inf(tuple(cp.tags)),
+        catalogue_id=inf(cp.id),
         origin=Origin.INFERRED,
         evidence=ev,
         source=src,
@@ -129,15 +136,15 @@ def propose(
         if sid in services:
             continue
 
-        def inf(value: object, ev: tuple[str, ...] = evidence) -> Valued[object]:
-            return Valued(value, Origin.INFERRED, evidence=ev, source=source)
+        def inf(value: T, ev: tuple[str, ...] = evidence) -> Valued[T]:
+            return _inferred(value, source, ev)
 
         services[sid] = Service(
             id=sid,
             name=name,
-            capability=inf(capability.value),  # type: ignore[arg-type]
-            provider=inf(reg_pid),  # type: ignore[arg-type]
-            deployment=inf(Deployment.SAAS) if capability in _SAAS else Valued(),  # type: ignore[arg-type]
+            capability=inf(capability.value),
+            provider=inf(reg_pid),
+            deployment=inf(Deployment.SAAS) if capability in _SAAS else Valued(),
             origin=Origin.INFERRED,
             evidence=evidence,
             source=source,
