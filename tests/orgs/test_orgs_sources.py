@@ -241,3 +241,21 @@ def test_bundled_list_validation_names_the_entry() -> None:
     bad = "group: g\nbodies:\n  - id: x\n    name: X\n    type: zbo\n    website: https://x.nl\n"
     with pytest.raises(SourceError, match=r"bodies\[0\]: field 'parent'"):
         load_bundled(bad, "t.yaml")
+
+
+def test_list_ids_same_names_and_duplicate_ids() -> None:
+    data = (
+        "name,domain\nÜberackern,ueberackern.ooe.gv.at\nSankt Johann,st.johann.at\n"
+        "Sankt Johann,sankt-johann.gv.at\n"
+    ).encode()
+    orgs = TABULAR.parse(data, "t.csv", {})
+    assert [o.id for o in orgs] == [
+        "list:uberackern",
+        "list:sankt-johann",
+        "list:sankt-johann~sankt-johann.gv.at",
+    ]
+    assert m.duplicate_organisations(orgs) == [
+        ("list:sankt-johann", "list:sankt-johann~sankt-johann.gv.at")
+    ]
+    with pytest.raises(SourceError, match=r"line 3: field 'id': 'x' is already used on line 2"):
+        TABULAR.parse(b"id,domain\nx,a.nl\nx,b.nl\n", "t.csv", {})

@@ -197,6 +197,8 @@ def _import(args: argparse.Namespace) -> int:
         )
     except (SourceError, OverrideError, KeyError) as exc:
         raise _fail(exc) from exc
+    for note in result.notes:
+        print(f"note: {note}")
     _print_report(result.report)
     print(f"stored as organisation set {result.set_id} in {args.db}")
     return 0

@@ -108,6 +108,18 @@ def set_key(name: str, qualifier: TMapping[str, str]) -> str:
     return key
 
 
+def _dedupe(orgs: Sequence[Organisation]) -> tuple[list[Organisation], list[str]]:
+    """One organisation per id (the first); notes name the ids given more than once."""
+    kept: dict[str, Organisation] = {}
+    notes: list[str] = []
+    for o in orgs:
+        if o.id in kept:
+            notes.append(f"duplicate id {o.id} ({o.name!r}): kept the first ({kept[o.id].name!r})")
+            continue
+        kept[o.id] = o
+    return list(kept.values()), notes
+
+
 def _source(name: str) -> Source:
     sources = load_sources()
     if name not in sources:
@@ -144,7 +156,7 @@ def fetch_and_store(
     fetched = fetch_source(
         source, options, cache_dir=cache_dir, base_url=base_url, offline=offline, timeout=timeout
     )
-    orgs = list(fetched.organisations)
+    orgs, dupes = _dedupe(fetched.organisations)
     mapping = map_organisations(orgs, ov, psl)
     engine = open_store(db)
     set_id = save_org_set(
@@ -155,7 +167,7 @@ def fetch_and_store(
         origin="\n".join(fetched.origins),
         params=options,
     )
-    return StoreResult(set_id, report(orgs, mapping), fetched.origins, fetched.notes)
+    return StoreResult(set_id, report(orgs, mapping), fetched.origins, (*fetched.notes, *dupes))
 
 
 SUFFIX_SOURCES = {".csv": "list", ".xlsx": "list", ".xml": "nl-government", ".json": "wikidata"}
@@ -183,13 +195,13 @@ def import_file(
         raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
     psl = psl_for(default_cache_dir())
     ov = load_overrides(overrides, psl) if overrides else []
-    orgs = src.parse(data, str(path), dict(options or {}))
+    orgs, dupes = _dedupe(src.parse(data, str(path), dict(options or {})))
     mapping = map_organisations(orgs, ov, psl)
     engine = open_store(db)
     where = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
     key = set_key(name, {"file": f"{path.name}@{where}", **(options or {})})
     set_id = save_org_set(engine, key, orgs, mapping, origin=str(path), params=options or {})
-    return StoreResult(set_id, report(orgs, mapping), (str(path),))
+    return StoreResult(set_id, report(orgs, mapping), (str(path),), tuple(dupes))
 
 
 def list_orgs(db: str, group: str = "all") -> list[tuple[Organisation, tuple[str, ...]]]:

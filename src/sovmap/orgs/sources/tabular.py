@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 
 from sovmap.orgs.model import Organisation, OrgType
@@ -35,7 +36,10 @@ _SPLIT = re.compile(r"[;\s]+")
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """ASCII id from a name: ``Überackern`` -> ``uberackern``, ``'s-Hertogenbosch`` ->
+    ``s-hertogenbosch``."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
 
 
 def _rows_csv(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
@@ -74,6 +78,7 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
     """Organisations from a CSV or .xlsx document; raises SourceError naming line and field."""
     rows = _rows_xlsx(data, origin) if excel else _rows_csv(data, origin)
     header: dict[str, int] = {}
+    seen: dict[str, int] = {}  # id -> line
     out: list[Organisation] = []
     valid_types = {t.value for t in OrgType}
     for line, row in rows:
@@ -100,7 +105,18 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
             continue
         values = {f: [v for v in _SPLIT.split(cell(f)) if v] for f in REQUIRED_ANY}
         name = cell("name")
-        org_id = cell("id") or _slug(name) or (values["domain"] or values["website"] or [""])[0]
+        first = (values["domain"] or values["website"] or values["email"] or [""])[0]
+        given = cell("id")
+        org_id = given or _slug(name) or first
+        if org_id in seen:
+            if given:
+                raise SourceError(
+                    f"{origin}: line {line}: field 'id': {given!r} is already used on line "
+                    f"{seen[org_id]}"
+                )
+            # two bodies of the same name (Sankt Johann...): tell them apart by their domain
+            org_id = f"{org_id}~{first or line}"
+        seen[org_id] = line
         if not org_id:
             raise SourceError(f"{origin}: line {line}: row has no id, name, domain or website")
         kind = cell("type").lower() or OrgType.OTHER.value
