@@ -123,6 +123,9 @@ def test_risk_command_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["risk", str(EXAMPLES / "register")]) == 0
     text = capsys.readouterr().out
     assert "microsoft-corp" in text and "SEAL-" in text
+    assert main(["risk", str(EXAMPLES / "register"), "--questions"]) == 0
+    text = capsys.readouterr().out
+    assert "    sov2-eu-law: Is the contract governed by the law of an EU member state" in text
 
 
 def test_risk_command_with_policy_and_answers(

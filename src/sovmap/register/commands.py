@@ -122,11 +122,13 @@ def _check(args: argparse.Namespace) -> int:
             f"{len(r.data_assets)} data assets, {len(r.contracts)} contracts"
         )
         v = q["values"]
+        warnings = [p for p in result.problems if p.severity is Severity.WARNING]
+        expected = sum(1 for p in warnings if p.code == "MISSING_VALUE")
         print(
             f"values: {v.get('entered', 0)} entered, {v.get('inferred', 0)} inferred "
-            f"({len(q['unconfirmed'])} unconfirmed), {v.get('missing', 0)} missing"
+            f"({len(q['unconfirmed'])} unconfirmed), {v.get('missing', 0)} not filled in "
+            f"({expected} of them expected)"
         )
-        warnings = [p for p in result.problems if p.severity is Severity.WARNING]
         if warnings:
             print(f"{len(warnings)} warning(s): expected values missing or not confirmed")
             _print_problems(warnings)

@@ -36,6 +36,11 @@ def register(sub: Any) -> None:
     p.add_argument("--answers", type=Path, help="YAML: providers: {ID: {QUESTION: yes|no}}")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--top", type=int, default=10, help="rows per table in text output")
+    p.add_argument(
+        "--questions",
+        action="store_true",
+        help="list the unanswered sovereignty questions of each provider (text output)",
+    )
     p.set_defaults(func=_risk)
     s: argparse.ArgumentParser = sub.add_parser(
         "sector",
@@ -126,6 +131,21 @@ def _top_factors(score: Score, n: int = 4) -> str:
     return ", ".join(parts)
 
 
+def _print_questions(report: RiskReport, policy: Policy) -> None:
+    texts = {
+        step["id"]: step["question"]
+        for o in policy.section("sovereignty")["objectives"].values()
+        for step in o["ladder"]
+    }
+    print("\nunanswered sovereignty questions (answer with --answers FILE):")
+    for a in report.sovereignty:
+        open_q = [q for o in a.objectives for q in o.unanswered]
+        if open_q:
+            print(f"  {a.provider}:")
+            for q in open_q:
+                print(f"    {q}: {texts.get(q, '')}")
+
+
 def _print_report(report: RiskReport, top: int) -> None:
     print(f"risk of {report.organisation} (policy: {report.policy})")
     print("\nprocesses by exposure (0-100):")
@@ -160,6 +180,8 @@ def _risk(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=1))
     else:
         _print_report(report, args.top)
+        if args.questions:
+            _print_questions(report, policy)
     return 0
 
 
