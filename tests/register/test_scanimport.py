@@ -114,6 +114,11 @@ def test_propose_on_the_example_register_only_fills_gaps() -> None:
     # microsoft: the proposal attaches to that service and provider instead of adding new ones
     assert [s.id for s in props.services] == ["exchange-online"]
     assert [p.id for p in props.providers] == ["microsoft-ireland"]
+    # Microsoft Ireland is another legal entity of the group: no Microsoft Corporation
+    # name or US country is proposed for it, only the group's jurisdiction and tags
+    ie = props.providers[0]
+    assert ie.legal_name.value is None and ie.country.value is None
+    assert ie.jurisdiction.value == "US" and "us-cloud-act" in (ie.tags.value or ())
     svc = props.services[0]
     assert svc.provider.value == "microsoft-ireland" and svc.provider.origin is Origin.INFERRED
 

@@ -66,7 +66,10 @@ def _register_provider_id(register: Register, pid: str) -> str | None:
     return None
 
 
-def _provider_proposal(cp: CatalogueProvider, pid: str) -> Provider:
+def _provider_proposal(cp: CatalogueProvider, pid: str, same_entity: bool = True) -> Provider:
+    """Catalogue facts about a provider. When the register's entry is another legal entity of
+    the same group (matched by ``catalogue_id``, e.g. an EU subsidiary), only the group's
+    facts - controlling jurisdiction, legal tags, ultimate parent - are proposed."""
     src = f"catalogue:{cp.id}"
     ev = cp.sources[:1] or (cp.file,)
 
@@ -76,8 +79,8 @@ def _provider_proposal(cp: CatalogueProvider, pid: str) -> Provider:
     return Provider(
         id=pid,
         name=cp.name,
-        legal_name=inf(cp.legal_name),
-        country=inf(cp.legal_country),
+        legal_name=inf(cp.legal_name) if same_entity else Valued(),
+        country=inf(cp.legal_country) if same_entity else Valued(),
         parent_name=inf(cp.parent_name),
         parent_country=inf(cp.parent_country),
         jurisdiction=inf(cp.jurisdiction),
@@ -116,7 +119,7 @@ def propose(
             providers.setdefault(pid, _provider_proposal(cp, pid))
         else:
             # fill what the register does not know about a provider it has
-            proposal = _provider_proposal(cp, reg_pid)
+            proposal = _provider_proposal(cp, reg_pid, same_entity=reg_pid == pid)
             providers.setdefault(reg_pid, proposal)
         evidence = _evidence(fs)
         existing = next(
