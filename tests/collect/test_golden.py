@@ -44,32 +44,10 @@ INPUT = DATA / "domains.csv"
 GOLDEN = DATA / "golden" / "findings.json"
 REGEN = os.environ.get("SOVMAP_REGEN_GOLDEN") == "1"
 
-_SPF_ONLY = (
-    "SPF-only: behind a Hornetsecurity gateway the only hint at the mailbox host is "
-    "include:spf.protection.outlook.com, which any tenant sending through Microsoft 365 (or a "
-    "relay) publishes; issue 2: SPF-only evidence must not by itself mark mailboxes as hosted "
-    "somewhere. The classifier names Microsoft (MAILBOX_BEHIND_US_SPF_ONLY) instead of "
-    "leaving the mailbox unknown behind the gateway"
-)
-
 # (domain, capability) -> why the current output is wrong; the golden file holds the right one.
 # Fixed since first written: CDN edge names as web hosts, dangling www CNAME, apex-SPF senders,
 # IDNA 2008 (sharp s), TC for oversized UDP answers in the devserver.
-KNOWN_WRONG: dict[tuple[str, str], str] = {
-    ("kommune-sandvik.dk", "mailbox"): _SPF_ONLY,
-    ("kommune-sandvik.dk", "office-suite"): (
-        "office suite at Microsoft derived only from the SPF-only mailbox guess"
-    ),
-    ("kommune-sandvik.dk", "outbound-sender"): (
-        "Microsoft, named only by SPF, is an outbound sender here, not a mailbox host; it drops "
-        "out of the outbound findings because the SPF-only guess made it the mailbox host"
-    ),
-    ("kommune-tomtby.dk", "mailbox"): (
-        "dangling MX: MAILBOX_MX_DANGLING is right, but its evidence holds only the NXDOMAIN "
-        "of the host (probe mx-host), not the MX record that points at it (probe mx), so "
-        "'explain' does not show which record dangles"
-    ),
-}
+KNOWN_WRONG: dict[tuple[str, str], str] = {}
 
 CAPABILITIES = [c.value for c in Capability]
 
@@ -88,7 +66,7 @@ GATEWAYS = {
     "kommun-norrvik.se": ("fortinet", "microsoft"),
     "stad-kortemeer.be": ("broadcom", "microsoft"),
     "gemeente-lindewaard.nl": ("mimecast", "unknown"),
-    "kommune-sandvik.dk": ("hornetsecurity", "unknown"),
+    "kommune-sandvik.dk": ("hornetsecurity", "microsoft"),
     "sportbond-wadden.nl": ("cloudflare", "unknown"),
 }
 
@@ -299,15 +277,7 @@ def test_ses_sender_only_is_not_aws_mailbox(scan: GoldenScan) -> None:
 
 @pytest.mark.parametrize(
     "domain",
-    [
-        "gemeente-grootveen.nl",
-        pytest.param(
-            "kommune-sandvik.dk",
-            marks=pytest.mark.xfail(
-                strict=True, reason=KNOWN_WRONG[("kommune-sandvik.dk", "mailbox")]
-            ),
-        ),
-    ],
+    ["gemeente-grootveen.nl"],
 )
 def test_spf_only_microsoft_is_not_microsoft_mailbox(scan: GoldenScan, domain: str) -> None:
     assert not [
@@ -315,6 +285,17 @@ def test_spf_only_microsoft_is_not_microsoft_mailbox(scan: GoldenScan, domain: s
         for f in scan.of(domain)
         if f.capability is Capability.MAILBOX and f.provider == "microsoft"
     ]
+
+
+def test_spf_agreement_behind_a_known_gateway_is_labelled_as_such(scan: GoldenScan) -> None:
+    # The MX is a filtering gateway (it holds no mailboxes), and SPF names the platform the
+    # domain sends through: the classifier names it, with SPF's low confidence and a code
+    # that says SPF alone decided (rules.yaml: spf_decides_behind_gateway).
+    mailbox = [f for f in scan.of("kommune-sandvik.dk") if f.capability is Capability.MAILBOX]
+    assert [(f.provider, f.role, f.code) for f in mailbox] == [
+        ("microsoft", "behind-gateway", "MAILBOX_BEHIND_US_SPF_ONLY")
+    ]
+    assert mailbox[0].confidence <= 0.35
 
 
 @pytest.mark.parametrize(

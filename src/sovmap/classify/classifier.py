@@ -338,7 +338,11 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
         if facts.mx_host_status.get(h) and facts.mx_host_status[h] == {Status.NXDOMAIN}
     ]
     if dangling and len(dangling) == len(primary):
-        ev = tuple(_rule_evidence("mx-host", h, "A", h, "mx-host-nxdomain") for h in dangling)
+        ev = tuple(
+            _rule_evidence("mx", b.domain, "MX", f"{p} {h}", "mx-unmatched")
+            for p, h in facts.mx_hosts
+            if h in dangling
+        ) + tuple(_rule_evidence("mx-host", h, "A", h, "mx-host-nxdomain") for h in dangling)
         if all(registrable(h) == registrable(b.domain) for h in dangling):
             # the organisation's own name, without an address: its own (broken or
             # unrecorded) mail host, not a third party's

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import random
 import select
 import socket
@@ -25,6 +26,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from sovmap.collect.wire import (
     DEFAULT_EDNS_PAYLOAD,
@@ -173,9 +176,9 @@ class _UdpSocket:
     def __init__(self, sock: socket.socket, resolver: int) -> None:
         self.sock = sock
         self.resolver = resolver
-        ids = list(range(65536))
-        random.shuffle(ids)
-        self.free_ids: deque[int] = deque(ids)
+        # IDs in an unpredictable order (a permutation drawn from the OS's entropy)
+        ids = np.random.default_rng(int.from_bytes(os.urandom(8), "big")).permutation(65536)
+        self.free_ids: deque[int] = deque(ids.tolist())
         self.pending: dict[int, Query] = {}
 
 

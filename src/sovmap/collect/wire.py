@@ -68,8 +68,23 @@ def type_name(code: int) -> str:
     return TYPE_NAMES.get(code) or f"TYPE{code}"
 
 
+_LEN_BYTES = [bytes((i,)) for i in range(64)]
+
+
 def encode_name(name: str) -> bytes:
     """Encode a presentation-format name (ASCII or IDN) as uncompressed wire labels."""
+    if name.isascii() and name and name[-1] != "." and name[0] != ".":
+        # fast path: plain ASCII names, as the probe plan produces them
+        labels = name.encode().split(b".")
+        try:
+            wire = b"".join([_LEN_BYTES[len(lab)] + lab for lab in labels if lab]) + b"\x00"
+        except IndexError:
+            raise ValueError(f"label longer than 63 octets in {name!r}") from None
+        if len(wire) > MAX_NAME:
+            raise ValueError(f"name longer than 255 octets: {name!r}")
+        if len(wire) != len(name) + 2:
+            raise ValueError(f"empty label in {name!r}")
+        return wire
     name = name.strip()
     if name.endswith("."):
         name = name[:-1]
@@ -252,6 +267,23 @@ def _ipv6_text(raw: bytes) -> str:
     return str(ipaddress.IPv6Address(raw))
 
 
+def _skip_question_name(msg: bytes) -> int:
+    """End of the question name (uncompressed in every query we send); falls back to the
+    full reader when a server compresses it."""
+    pos = 12
+    limit = len(msg)
+    while pos < limit:
+        n = msg[pos]
+        if n == 0:
+            if pos - 12 + 1 > MAX_NAME:
+                raise WireError("name-too-long", "name longer than 255 octets")
+            return pos + 1
+        if n & 0xC0:
+            return _read_name(msg, 12)[1]
+        pos += n + 1
+    raise WireError("short", "name runs past the end")
+
+
 def parse_response(msg: bytes) -> Response:
     """Parse a response message: header, question and answer section.
 
@@ -267,7 +299,7 @@ def parse_response(msg: bytes) -> Response:
         raise WireError("bad-question", f"{qd} questions")
     if an + ns + ar > MAX_RECORDS:
         raise WireError("too-many-records", f"{an + ns + ar} records")
-    _, pos = _read_name(msg, 12)
+    pos = _skip_question_name(msg)
     if pos + 4 > len(msg):
         raise WireError("short", "question runs past the end")
     qtype = _U16.unpack_from(msg, pos)[0]
