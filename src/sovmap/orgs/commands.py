@@ -161,7 +161,9 @@ def _print_report(report: service.MapReport, out: Any = None) -> None:
     for domain, ids in report.shared.items():
         print(f"  shared {domain}: {', '.join(ids)}", file=out)
     for ids in report.duplicates:
-        print(f"  duplicate organisations: {', '.join(ids)}", file=out)
+        same = len(set(ids)) == 1
+        label = "duplicate id" if same else "possible duplicates (same name and type)"
+        print(f"  {label}: {', '.join(sorted(set(ids)) if same else ids)}", file=out)
     for domain in report.dead:
         print(f"  dead {domain}: NXDOMAIN in scan {report.dead_scan}", file=out)
 
