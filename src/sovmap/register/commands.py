@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
         description="Turn the findings of a scan on the organisation's domains into proposed "
         "services and providers, marked inferred, written to PATH/scan-import.yaml; values "
         "a person entered are never overwritten. "
-        f"Example: sovmap register import-scan {EXAMPLE} --db out/demo/sovmap.db",
+        f"Example: sovmap register import-scan {EXAMPLE} --db out/demo/demo.sqlite",
     )
     i.add_argument("path", type=Path, help="register directory")
     i.add_argument("--db", required=True, help="store: SQLite file or PostgreSQL URL")
