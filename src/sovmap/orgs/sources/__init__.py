@@ -10,6 +10,8 @@ register through the same entry points a third-party package would use::
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -65,6 +67,13 @@ class Source(Protocol):
         """Organisations from one fetched document; ``origin`` (URL or path) names it in
         errors. Raises :class:`SourceError`."""
         ...
+
+
+def slug(text: str) -> str:
+    """ASCII id part from a name: ``Überackern`` -> ``uberackern``, ``'s-Hertogenbosch`` ->
+    ``s-hertogenbosch``."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
 
 
 def load_sources() -> dict[str, Source]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -31,7 +30,7 @@ from typing import Any
 import yaml
 
 from sovmap.orgs.model import Location, Organisation, OrgType
-from sovmap.orgs.sources import Download, Option, SourceError
+from sovmap.orgs.sources import Download, Option, SourceError, slug
 
 ROOT = "overheidsorganisaties"
 ORG_ELEMENTS = (
@@ -88,10 +87,6 @@ def _attr(el: ET.Element, name: str) -> str:
         if _local(key) == name:
             return value.strip()
     return ""
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +156,7 @@ class AlmanacSource:
         if not is_unit:
             if not name:
                 raise SourceError(f"{origin}: <{tag}> {system_id or '?'}: missing field 'naam'")
-            org_id = f"nl-oo:{system_id}" if system_id else f"nl-oo:name:{_slug(name)}"
+            org_id = f"nl-oo:{system_id}" if system_id else f"nl-oo:name:{slug(name)}"
             kind = elements.get(tag) or next(
                 (types[t] for t in type_names if t in types),
                 OrgType.PUBLIC_BODY.value,

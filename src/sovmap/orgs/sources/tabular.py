@@ -12,11 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 
 from sovmap.orgs.model import Organisation, OrgType
-from sovmap.orgs.sources import Download, Option, SourceError
+from sovmap.orgs.sources import Download, Option, SourceError, slug
 
 #: Accepted header spellings per field.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -33,13 +32,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED_ANY = ("domain", "website", "email")
 _SPLIT = re.compile(r"[;\s]+")
-
-
-def _slug(text: str) -> str:
-    """ASCII id from a name: ``Überackern`` -> ``uberackern``, ``'s-Hertogenbosch`` ->
-    ``s-hertogenbosch``."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
 
 
 def _rows_csv(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
@@ -107,7 +99,7 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
         name = cell("name")
         first = (values["domain"] or values["website"] or values["email"] or [""])[0]
         given = cell("id")
-        org_id = given or _slug(name) or first
+        org_id = given or slug(name) or first
         if org_id in seen:
             if given:
                 raise SourceError(
