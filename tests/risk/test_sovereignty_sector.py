@@ -151,3 +151,27 @@ def test_sector_command_reads_registers_and_roi(capsys: pytest.CaptureFixture[st
     assert len(out["entities"]) == 2
     amazon = next(g for g in out["groups"] if g["key"] == "lei:ZXTILKJKG63JELOEG630")
     assert len(amazon["critical_entities"]) == 2  # via a SaaS subcontractor in both
+
+
+def test_catalogue_facts_fill_what_the_register_leaves_open() -> None:
+    from sovmap.knowledge.catalogue import default_catalogue
+    from sovmap.register.model import Valued
+
+    reg = build(
+        [
+            dataclasses.replace(
+                provider("ms-ie", "IE"),
+                jurisdiction=Valued(),
+                catalogue_id=Valued.entered("microsoft"),
+            )
+        ],
+        [service("mail", "ms-ie", capability="mailbox")],
+        [],
+        [process("p", ("mail",))],
+    )
+    bare = register_facts(reg, "ms-ie")
+    assert (bare.parent_country, bare.chain_tags) == ("IE", ())
+    full = register_facts(reg, "ms-ie", default_catalogue())
+    assert full.parent_country == "US" and "us-cloud-act" in full.chain_tags
+    a = assess(default_policy(), full, {"sov2-eu-law": True})
+    assert a.objectives[1].level == 1  # the CLOUD Act tag from the catalogue stops step 2

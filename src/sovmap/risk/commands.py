@@ -175,7 +175,9 @@ def _print_report(report: RiskReport, top: int) -> None:
 def _risk(args: argparse.Namespace) -> int:
     policy = _policy(args.policy)
     reg = _load_any(args.path)
-    report = assess_register(reg, policy, _answers(args.answers))
+    from sovmap.knowledge.catalogue import default_catalogue
+
+    report = assess_register(reg, policy, _answers(args.answers), default_catalogue())
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=1))
     else:

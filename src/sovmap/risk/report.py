@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sovmap.knowledge.catalogue import Catalogue
 from sovmap.register.model import Register
 from sovmap.risk.concentration import (
     CapabilityConcentration,
@@ -54,7 +55,10 @@ class RiskReport:
 
 
 def assess_register(
-    register: Register, policy: Policy, answers: Mapping[str, Mapping[str, bool]] | None = None
+    register: Register,
+    policy: Policy,
+    answers: Mapping[str, Mapping[str, bool]] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> RiskReport:
     answers = answers or {}
     services = tuple(
@@ -71,7 +75,7 @@ def assess_register(
         if s.provider.value in register.providers
     )
     sovereignty = tuple(
-        assess(policy, register_facts(register, pid), answers.get(pid, {}))
+        assess(policy, register_facts(register, pid, catalogue), answers.get(pid, {}))
         for pid in direct
         if pid is not None
     )

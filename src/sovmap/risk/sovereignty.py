@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sovmap.knowledge.catalogue import Catalogue
+from sovmap.knowledge.catalogue import Provider as CatalogueProvider
 from sovmap.register.model import Register
 from sovmap.risk.policy import Policy
 from sovmap.risk.scores import ultimate_parent
@@ -75,21 +77,42 @@ class Assessment:
         }
 
 
-def register_facts(register: Register, provider_id: str) -> Facts:
+def register_facts(
+    register: Register, provider_id: str, catalogue: Catalogue | None = None
+) -> Facts:
     """Facts from the register: the provider's country, its ultimate parent's country and
-    the legal tags of every party in its chain (subcontractors, parents)."""
+    the legal tags of every party in its chain (subcontractors, parents). With a catalogue,
+    what the register leaves open is taken from the knowledge base entry of each party
+    (``catalogue_id``): the parent's country and the legal tags."""
     prov = register.providers[provider_id]
     tags: list[str] = []
+    catalogue_parent: str | None = None
     for pid in register.chain(provider_id):
         party = register.providers.get(pid)
-        if party is not None:
-            tags += list(party.tags.value or ())
+        if party is None:
+            continue
+        tags += list(party.tags.value or ())
+        entry = _entry(catalogue, party.catalogue_id.value)
+        if entry is not None:
+            tags += list(entry.tags)
+            if pid == provider_id:
+                catalogue_parent = entry.parent_country
     top = register.providers.get(ultimate_parent(register, provider_id))
-    if top is not None:
+    if top is not None and top.id != provider_id:
         parent_country = top.jurisdiction.value or top.country.value
-    else:  # parent known by name only
+    elif prov.parent_country.value:  # parent known by name only
         parent_country = prov.parent_country.value
+    elif catalogue_parent:
+        parent_country = catalogue_parent
+    else:  # no parent: the provider is its own ultimate parent
+        parent_country = prov.jurisdiction.value or prov.country.value
     return Facts(provider_id, prov.country.value, parent_country, tuple(dict.fromkeys(tags)))
+
+
+def _entry(catalogue: Catalogue | None, cid: str | None) -> CatalogueProvider | None:
+    if catalogue is None or cid is None:
+        return None
+    return catalogue.providers.get(cid)
 
 
 def _auto(policy: Policy, rule: str, facts: Facts) -> bool | None:
