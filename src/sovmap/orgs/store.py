@@ -208,7 +208,8 @@ def _own_status(domain: str, blob: bytes) -> tuple[bool, bool]:
     return dead, bool(statuses - answered)
 
 
-def load_scan(engine: Engine, scan_id: int) -> ScanData:
+def load_scan(engine: Engine, scan_id: int, *, with_evidence: bool = False) -> ScanData:
+    """One stored scan; history needs no evidence, so it is only read when asked for."""
     with engine.connect() as conn:
         row = conn.execute(select(scans).where(scans.c.id == scan_id)).first()
         if row is None:
@@ -245,7 +246,9 @@ def load_scan(engine: Engine, scan_id: int) -> ScanData:
             jurisdiction=r.jurisdiction,
             confidence=float(r.confidence),
             code=r.code,
-            evidence=tuple(Evidence.from_json(e) for e in json.loads(r.evidence or "[]")),
+            evidence=tuple(Evidence.from_json(e) for e in json.loads(r.evidence or "[]"))
+            if with_evidence
+            else (),
             tags=tuple(json.loads(r.tags or "[]")),
             service=r.service or "",
             role=r.role,
