@@ -1,0 +1,450 @@
+"""The parliamentary brief: the six questions answered from the store, the register, the
+cut-off scenario and the exit plan. Every figure carries the rows and query behind it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, and_, select
+
+from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport
+from sovmap.exitplan.catalogue import options_for
+from sovmap.register.model import Register
+from sovmap.report.model import Figure, Note, Rows, Section
+from sovmap.report.queries import ScanInfo, is_us, list_scans
+from sovmap.scenario.model import ScenarioResult, Status
+from sovmap.store.schema import findings
+
+US_COUNTRY = "US"
+
+
+def _sql(stmt: Any) -> str:
+    return " ".join(str(stmt.compile(compile_kwargs={"literal_binds": True})).split())
+
+
+def _primary(conn: Connection, scan_id: int, capability: str) -> tuple[str, list[Any]]:
+    stmt = (
+        select(
+            findings.c.domain,
+            findings.c.provider,
+            findings.c.provider_name,
+            findings.c.parent,
+            findings.c.jurisdiction,
+            findings.c.confidence,
+            findings.c.tags,
+            findings.c.id,
+        )
+        .where(
+            and_(
+                findings.c.scan_id == scan_id,
+                findings.c.capability == capability,
+                findings.c.role == "primary",
+            )
+        )
+        .order_by(findings.c.domain)
+    )
+    return _sql(stmt), list(conn.execute(stmt))
+
+
+def _us_rows(rows: Iterable[Any]) -> tuple[tuple[Any, ...], ...]:
+    out = []
+    seen: set[str] = set()
+    for dom, prov, name, parent, jur, conf, tags, fid in rows:
+        if dom in seen or not is_us(jur, json.loads(tags or "[]")):
+            continue
+        seen.add(dom)
+        out.append((dom, prov, name, parent, jur, round(conf, 3), fid))
+    return tuple(out)
+
+
+FINDING_HEADER = (
+    "domain",
+    "provider",
+    "provider_name",
+    "parent",
+    "jurisdiction",
+    "confidence",
+    "finding_id",
+)
+
+
+def provider_is_us(register: Register, provider_id: str, service_id: str = "") -> bool:
+    """Any party in the provider's chain (itself, parents, subcontractors) is US-controlled."""
+    for pid in register.chain(provider_id, service_id):
+        p = register.providers.get(pid)
+        if p is not None and US_COUNTRY in (p.country.value, p.parent_country.value):
+            return True
+    return False
+
+
+def us_services(register: Register) -> list[str]:
+    return sorted(
+        sid
+        for sid, s in register.services.items()
+        if s.provider.value
+        and s.provider.value in register.providers
+        and provider_is_us(register, s.provider.value, sid)
+    )
+
+
+def q1(
+    conn: Connection | None,
+    scan: ScanInfo | None,
+    org_mail: tuple[int, int, Rows] | None,
+    register: Register | None,
+    cut: ScenarioResult | None,
+) -> tuple[Section, list[Rows]]:
+    figs: list[Figure] = []
+    notes: list[Note] = []
+    rows: list[Rows] = []
+    if conn is not None and scan is not None:
+        q, mail = _primary(conn, scan.id, "mailbox")
+        rows.append(Rows("q1_domains", FINDING_HEADER, tuple((*r[:6], r[7]) for r in mail), q))
+        figs.append(Figure("Q1_DOMAINS", scan.domains, "q1_domains", {"scan": scan.id}))
+        us = _us_rows(mail)
+        rows.append(Rows("q1_mail_us", FINDING_HEADER, us, q + " -- filtered: US-controlled"))
+        figs.append(Figure("Q1_MAIL_US", len(us), "q1_mail_us"))
+        qg, gw = _primary(conn, scan.id, "mail-gateway")
+        gus = _us_rows(gw)
+        rows.append(Rows("q1_gateway_us", FINDING_HEADER, gus, qg + " -- filtered: US-controlled"))
+        figs.append(Figure("Q1_GATEWAY_US", len(gus), "q1_gateway_us"))
+        if org_mail is not None:
+            n_us, n_total, org_rows = org_mail
+            rows.append(org_rows)
+            figs.append(Figure("Q1_ORGS_MAIL_US", n_us, org_rows.name, {"total": n_total}))
+        else:
+            notes.append(Note("NO_ORGS"))
+    else:
+        notes.append(Note("NO_SCAN"))
+    if register is not None and cut is not None:
+        hit = [p for p in cut.processes if p.status is not Status.UNAFFECTED]
+        rows.append(
+            Rows(
+                "q1_processes_us",
+                ("process", "name", "status", "dependency_path"),
+                tuple((p.id, p.name, p.status.value, " > ".join(p.path[1:])) for p in hit),
+                "sovmap.scenario.commands.run_cutoff(register, Selector(jurisdiction='US'))",
+            )
+        )
+        figs.append(
+            Figure("Q1_PROCESSES_US", len(hit), "q1_processes_us", {"total": len(cut.processes)})
+        )
+        svc = set(us_services(register))
+        regs = []
+        for a in register.data_assets.values():
+            at = [link.service for link in a.services if link.service in svc]
+            if at and (a.base_register.value or a.personal_data.value):
+                regs.append(
+                    (
+                        a.id,
+                        a.name,
+                        bool(a.base_register.value),
+                        bool(a.personal_data.value),
+                        ";".join(at),
+                    )
+                )
+        rows.append(
+            Rows(
+                "q1_registers_us",
+                ("data_asset", "name", "base_register", "personal_data", "services"),
+                tuple(sorted(regs)),
+                "register data assets (base_register or personal_data) linked to services "
+                "whose provider chain has a US country or parent country",
+            )
+        )
+        figs.append(Figure("Q1_REGISTERS_US", len(regs), "q1_registers_us"))
+    else:
+        notes.append(Note("NO_REGISTER"))
+    return Section("Q1", tuple(figs), tuple(notes), ("q1_processes_us",) if register else ()), rows
+
+
+def q2(conn: Connection | None, register: Register | None) -> tuple[Section, list[Rows]]:
+    figs: list[Figure] = []
+    notes: list[Note] = []
+    rows: list[Rows] = []
+    if register is not None:
+        out = []
+        for sid in us_services(register):
+            s = register.services[sid]
+            c = register.contracts.get(s.contract.value or "")
+            out.append(
+                (
+                    sid,
+                    s.name,
+                    s.provider.value,
+                    str(s.exit_plan.value or "missing"),
+                    "; ".join(s.alternatives.value or ()),
+                    str(c.end.value) if c and c.end.value else "",
+                    c.notice_days.value if c and c.notice_days.value is not None else "",
+                )
+            )
+        rows.append(
+            Rows(
+                "q2_services_us",
+                (
+                    "service",
+                    "name",
+                    "provider",
+                    "exit_plan",
+                    "alternatives",
+                    "contract_end",
+                    "notice_days",
+                ),
+                tuple(out),
+                "register services whose provider chain is US-controlled, with exit_plan, "
+                "alternatives and their contract",
+            )
+        )
+        figs.append(Figure("Q2_SERVICES_US", len(out), "q2_services_us"))
+        figs.append(Figure("Q2_EXIT_TESTED", sum(r[3] == "tested" for r in out), "q2_services_us"))
+        figs.append(
+            Figure("Q2_EXIT_NONE", sum(r[3] in ("none", "missing") for r in out), "q2_services_us")
+        )
+        notes.append(Note("Q2_NO_PLAN_FIELD"))
+    else:
+        notes.append(Note("NO_REGISTER"))
+    if conn is not None:
+        done = [s for s in list_scans(conn) if s.status == "done"]
+        if len(done) >= 2:
+            old, new = done[-2], done[-1]
+            qo, before = _primary(conn, old.id, "mailbox")
+            _, after = _primary(conn, new.id, "mailbox")
+            was = {r[0]: r for r in before}
+            moved = []
+            for r in after:
+                o = was.get(r[0])
+                if o is not None and o[1] != r[1]:
+                    moved.append(
+                        (r[0], o[2], o[4], r[2], r[4], is_us(r[4], json.loads(r[6] or "[]")))
+                    )
+            rows.append(
+                Rows(
+                    "q2_moves",
+                    (
+                        "domain",
+                        "old_provider",
+                        "old_jurisdiction",
+                        "new_provider",
+                        "new_jurisdiction",
+                        "to_us",
+                    ),
+                    tuple(moved),
+                    f"{qo} -- compared between scans {old.id} and {new.id}",
+                )
+            )
+            params = {"old": old.id, "new": new.id}
+            figs.append(Figure("Q2_MOVES", len(moved), "q2_moves", params))
+            figs.append(Figure("Q2_MOVES_TO_US", sum(1 for m in moved if m[5]), "q2_moves"))
+    return Section("Q2", tuple(figs), tuple(notes), ("q2_services_us",) if register else ()), rows
+
+
+def q3(cut: ScenarioResult | None) -> tuple[Section, list[Rows]]:
+    if cut is None:
+        return Section("Q3", notes=(Note("NO_REGISTER"),)), []
+    s = cut.summary
+    call = "sovmap.scenario.commands.run_cutoff(register, Selector(jurisdiction='US'))"
+    procs = Rows(
+        "q3_processes",
+        (
+            "process",
+            "name",
+            "status",
+            "outage_hours",
+            "rto_hours",
+            "rto_breached",
+            "bearable_hours",
+            "bearable_exceeded",
+            "people",
+            "organisations",
+            "fallback",
+            "path",
+        ),
+        tuple(
+            (
+                p.id,
+                p.name,
+                p.status.value,
+                p.outage_hours if p.status is Status.DOWN else "",
+                p.rto_hours,
+                p.rto_breached,
+                p.bearable_hours,
+                p.bearable_exceeded,
+                p.people,
+                p.organisations,
+                p.fallback,
+                " > ".join(p.path[1:]),
+            )
+            for p in cut.processes
+        ),
+        call,
+    )
+    data = Rows(
+        "q3_data",
+        (
+            "data_asset",
+            "name",
+            "classification",
+            "unreachable_from_hours",
+            "restorable_after_hours",
+            "path",
+        ),
+        tuple(
+            (
+                d.id,
+                d.name,
+                d.classification,
+                d.unreachable_hours,
+                d.restorable_after_hours,
+                " > ".join(d.path[1:]),
+            )
+            for d in cut.data
+            if d.unreachable_hours is not None
+        ),
+        call,
+    )
+    figs = (
+        Figure("Q3_DOWN", s["down"], "q3_processes"),
+        Figure("Q3_DEGRADED", s["degraded"], "q3_processes"),
+        Figure("Q3_PEOPLE", s["people_down"], "q3_processes"),
+        Figure("Q3_ORGS", s["organisations_down"], "q3_processes"),
+        Figure("Q3_RTO", s["rto_breached"], "q3_processes"),
+        Figure("Q3_BEARABLE", s["tolerable_outage_exceeded"], "q3_processes"),
+        Figure("Q3_DATA", s["data_unreachable"], "q3_data"),
+        Figure("Q3_FALLBACKS", sum(1 for p in cut.processes if p.fallback), "q3_processes"),
+    )
+    return Section("Q3", figs, (Note("Q3_SCENARIO"),), ("q3_processes",)), [procs, data]
+
+
+def q4(register: Register | None) -> tuple[Section, list[Rows]]:
+    if register is None:
+        return Section("Q4", notes=(Note("NO_REGISTER"),)), []
+    svc = set(us_services(register))
+    out = []
+    for a in sorted(register.data_assets.values(), key=lambda a: a.id):
+        at = [link.service for link in a.services if link.service in svc]
+        keys = sorted({str(register.services[s].key_control.value or "missing") for s in at})
+        out.append(
+            (
+                a.id,
+                a.name,
+                str(a.classification.value or "missing"),
+                a.records.value or 0,
+                bool(at),
+                ";".join(at),
+                ";".join(keys),
+            )
+        )
+    rows = Rows(
+        "q4_data",
+        (
+            "data_asset",
+            "name",
+            "classification",
+            "records",
+            "exposed",
+            "us_services",
+            "key_control",
+        ),
+        tuple(out),
+        "register data assets, the services that store or process them, and whether a "
+        "party in those services' provider chain is US-controlled",
+    )
+    by_class: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for r in out:
+        by_class[r[2]].append(r)
+    figs = []
+    for cls, items in by_class.items():
+        exposed = [r for r in items if r[4]]
+        p = {"classification": cls}
+        figs.append(Figure("Q4_ASSETS", len(items), "q4_data", p))
+        figs.append(Figure("Q4_EXPOSED", len(exposed), "q4_data", p))
+        figs.append(Figure("Q4_RECORDS", sum(int(r[3]) for r in exposed), "q4_data", p))
+        figs.append(
+            Figure(
+                "Q4_PROVIDER_KEYS",
+                sum(1 for r in exposed if "provider-managed" in r[6]),
+                "q4_data",
+                p,
+            )
+        )
+    return Section("Q4", tuple(figs), (), ("q4_data",)), [rows]
+
+
+def q5(rep: ExitReport | None) -> tuple[Section, list[Rows]]:
+    if rep is None:
+        return Section("Q5", notes=(Note("NO_REGISTER"),)), []
+    fc = rep.baseline.forecast
+    call = f"sovmap.exitplan.commands.run_exit_plan(register, runs={fc.runs}, seed={fc.seed})"
+    sched = Rows(
+        "q5_schedule",
+        (
+            "task",
+            "name",
+            "group",
+            "team",
+            "start_days",
+            "finish_days",
+            "optimistic",
+            "likely",
+            "pessimistic",
+        ),
+        tuple(
+            (
+                s.task.id,
+                s.task.name,
+                s.task.group,
+                s.task.team,
+                round(s.start, 1),
+                round(s.finish, 1),
+                s.task.estimate.optimistic,
+                s.task.estimate.likely,
+                s.task.estimate.pessimistic,
+            )
+            for s in rep.schedule.tasks
+        ),
+        call,
+    )
+    targets = Rows(
+        "q5_targets",
+        ("service", "name", "capability", "provider", "jurisdiction"),
+        tuple(
+            (t.service, t.name, t.capability, t.provider_name or t.provider, t.jurisdiction)
+            for t in rep.targets
+        ),
+        call,
+    )
+    figs = [
+        Figure("Q5_SCOPE", len(rep.targets), "q5_targets"),
+        Figure("Q5_P50", round(fc.p50 / DAYS_PER_MONTH, 1), "q5_schedule"),
+        Figure("Q5_P90", round(fc.p90 / DAYS_PER_MONTH, 1), "q5_schedule"),
+    ]
+    if rep.deadline_days is not None and fc.p_deadline is not None:
+        figs.append(
+            Figure("Q5_DEADLINE", round(rep.deadline_days / DAYS_PER_MONTH, 1), "q5_schedule")
+        )
+        figs.append(Figure("Q5_PROBABILITY", round(100 * fc.p_deadline, 1), "q5_schedule"))
+    return Section("Q5", tuple(figs), (), ("q5_targets",)), [sched, targets]
+
+
+def q6(capabilities: Iterable[str]) -> tuple[Section, list[Rows]]:
+    out = []
+    caps = sorted(set(capabilities))
+    for cap in caps:
+        for a in options_for(cap):
+            out.append(
+                (cap, a.name, a.provider, a.jurisdiction, ",".join(a.deployment), a.maturity)
+            )
+    rows = Rows(
+        "q6_alternatives",
+        ("capability", "alternative", "provider", "jurisdiction", "deployment", "maturity"),
+        tuple(out),
+        "sovmap.exitplan.catalogue.options_for(capability) for each capability in use",
+    )
+    figs = (
+        Figure("Q6_CAPABILITIES", len(Counter(r[0] for r in out)), "q6_alternatives"),
+        Figure("Q6_OPTIONS", len(out), "q6_alternatives"),
+    )
+    return Section("Q6", figs, (), ("q6_alternatives",)), [rows]

@@ -1,0 +1,276 @@
+"""Gather everything a report needs (store, register, scenario, exit plan) and write it.
+
+``build_report`` is the library call behind ``sovmap report``: it reads, computes with the
+pure parts and writes ``report.html``, ``report.md``, ``brief.{en,nl}.{html,md}`` and the
+rows behind every figure under ``data/``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, select
+
+from sovmap.cli import CommandError
+from sovmap.exitplan.api import ExitReport
+from sovmap.exitplan.commands import run_exit_plan
+from sovmap.orgs.tables import org_domains, organisations
+from sovmap.register.model import Register
+from sovmap.report import brief as b
+from sovmap.report import orgs as oq
+from sovmap.report import queries as q
+from sovmap.report import svg
+from sovmap.report.i18n import LANGUAGES
+from sovmap.report.model import Brief, Rows, Section
+from sovmap.report.render import (
+    brief_html,
+    brief_markdown,
+    report_html,
+    report_markdown,
+    rows_csv,
+)
+from sovmap.scenario.commands import run_cutoff
+from sovmap.scenario.from_register import load_register_dir
+from sovmap.scenario.model import ScenarioResult, Selector
+from sovmap.store.migrate import database_url
+from sovmap.store.schema import findings
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    register_dir: Path | None = None
+    deadline: str = "9mo"
+    scenario_settings: Path | None = None
+    exit_settings: Path | None = None
+    runs: int = 10_000
+    max_domains: int = 2000
+
+
+def _org_mail(conn: Connection, scan: q.ScanInfo) -> tuple[int, int, Rows] | None:
+    sets = oq.current_sets(conn)
+    if not sets:
+        return None
+    total = int(
+        conn.execute(
+            select(func.count(func.distinct(organisations.c.org_id))).where(
+                organisations.c.set_id.in_(sets)
+            )
+        ).scalar_one()
+    )
+    stmt = (
+        select(
+            org_domains.c.org_id,
+            organisations.c.name,
+            org_domains.c.domain,
+            findings.c.provider_name,
+            findings.c.jurisdiction,
+            findings.c.id,
+        )
+        .join(
+            organisations,
+            and_(
+                organisations.c.set_id == org_domains.c.set_id,
+                organisations.c.org_id == org_domains.c.org_id,
+            ),
+        )
+        .join(findings, findings.c.domain == org_domains.c.domain)
+        .where(
+            and_(
+                org_domains.c.set_id.in_(sets),
+                findings.c.scan_id == scan.id,
+                findings.c.capability == "mailbox",
+                findings.c.role == "primary",
+                (findings.c.jurisdiction == q.US) | findings.c.tags.contains('"us-cloud-act"'),
+            )
+        )
+        .order_by(org_domains.c.org_id, org_domains.c.domain)
+    )
+    rows = tuple(tuple(r) for r in conn.execute(stmt))
+    n = len({r[0] for r in rows})
+    return (
+        n,
+        total,
+        Rows(
+            "q1_orgs_mail_us",
+            ("org_id", "name", "domain", "provider", "jurisdiction", "finding_id"),
+            rows,
+            b._sql(stmt),
+        ),
+    )
+
+
+def _org_name(register: Register | None, conn: Connection | None) -> str:
+    if register is not None:
+        return register.organisation.name
+    return "all organisations in the store"
+
+
+def _assumptions(rep: ExitReport) -> Rows:
+    return Rows(
+        "q5_assumptions",
+        ("assumption",),
+        tuple((a,) for a in rep.assumptions),
+        "ExitReport.assumptions",
+    )
+
+
+def compute_brief(
+    conn: Connection | None,
+    source: str,
+    register: Register | None,
+    cut: ScenarioResult | None,
+    rep: ExitReport | None,
+    register_dir: Path | None,
+) -> Brief:
+    scan = q.latest_scan(conn) if conn is not None else None
+    org_mail = _org_mail(conn, scan) if conn is not None and scan is not None else None
+    parts: list[tuple[Section, list[Rows]]] = [
+        b.q1(conn, scan, org_mail, register, cut),
+        b.q2(conn, register),
+        b.q3(cut),
+        b.q4(register),
+        b.q5(rep),
+    ]
+    if register is not None:
+        caps = {
+            str(register.services[s].capability.value)
+            for s in b.us_services(register)
+            if register.services[s].capability.value
+        }
+    elif conn is not None and scan is not None:
+        ov = q.overview(conn, scan)
+        caps = {c for c, n in ov.us_domains.items() if n}
+    else:
+        caps = set()
+    parts.append(b.q6(caps))
+    rows: dict[str, Rows] = {}
+    for _, rs in parts:
+        rows.update({r.name: r for r in rs})
+    if rep is not None:
+        rows["q5_assumptions"] = _assumptions(rep)
+    sources = [source]
+    if register_dir is not None:
+        sources.append(str(register_dir))
+    return Brief(
+        organisation=_org_name(register, conn),
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        sections=tuple(s for s, _ in parts),
+        rows=rows,
+        sources=tuple(sources),
+    )
+
+
+def _charts(ov: q.Overview | None, trends: list[q.TrendPoint]) -> dict[str, Any]:
+    from sovmap.web.pages import jurisdiction_colours
+
+    if ov is None:
+        return {}
+    keys = {j for per in ov.by_jurisdiction.values() for j in per}
+    colours = jurisdiction_colours(keys)
+    stacks = [
+        svg.Stack(cap, tuple((k, float(per.get(k, 0))) for k in colours))
+        for cap, per in ov.by_jurisdiction.items()
+    ]
+    n = ov.scan.domains or 1
+    us = [
+        svg.Bar(cap, round(100.0 * ov.us_domains.get(cap, 0) / n, 1), colour=svg.US_COLOUR)
+        for cap in ov.by_jurisdiction
+    ]
+    out: dict[str, Any] = {
+        "jur_chart": svg.stacked_bars(
+            stacks, title="Domains per capability, by jurisdiction", colours=colours
+        ),
+        "us_chart": svg.bar_chart(us, title="Share at a US-controlled provider", unit="%"),
+    }
+    if len(trends) > 1:
+        caps = sorted({c for tp in trends for c in tp.us_share})
+        out["trend_chart"] = svg.line_chart(
+            [f"#{tp.scan.id}" for tp in trends],
+            {c: [tp.us_share.get(c, 0.0) for tp in trends] for c in caps},
+            title="Share of domains at a US-controlled provider, per scan",
+        )
+    return out
+
+
+def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOptions) -> list[Path]:
+    """Compute and write the report files; returns the paths written."""
+    register = cut = rep = None
+    if opts.register_dir is not None:
+        try:
+            register = load_register_dir(opts.register_dir)
+        except Exception as exc:  # ScenarioError and RegisterError carry file:line detail
+            raise CommandError(str(exc)) from exc
+        cut = run_cutoff(
+            opts.register_dir, Selector(jurisdiction="US"), settings=opts.scenario_settings
+        )
+        rep = run_exit_plan(
+            opts.register_dir,
+            deadline=opts.deadline,
+            runs=opts.runs,
+            seed=1,
+            settings=opts.exit_settings,
+        )
+    ctx: dict[str, Any] = {"ov": None, "trends": [], "domains": [], "source": source}
+    if engine is not None:
+        with engine.connect() as conn:
+            brief = compute_brief(conn, source, register, cut, rep, opts.register_dir)
+            scan = q.latest_scan(conn)
+            if scan is not None:
+                ctx["ov"] = q.overview(conn, scan, top=25)
+                ctx["trends"] = q.trends(conn)
+                _, page = q.search_domains(conn, scan, limit=opts.max_domains)
+                ctx["domains"] = [
+                    d for d in (q.domain_detail(conn, scan, p.domain) for p in page) if d
+                ]
+    else:
+        brief = compute_brief(None, source, register, cut, rep, opts.register_dir)
+    ctx.update(_charts(ctx["ov"], ctx["trends"]))
+    if cut is not None:
+        s = cut.summary
+        ctx["cut"] = cut
+        ctx["cut_chart"] = svg.bar_chart(
+            [
+                svg.Bar("down", s["down"], colour=svg.US_COLOUR),
+                svg.Bar("degraded", s["degraded"], colour="#edae49"),
+                svg.Bar("unaffected", s["unaffected"], colour="#66a182"),
+            ],
+            title="Processes after a cut-off of every US-controlled provider",
+        )
+    if rep is not None:
+        from sovmap.web.scenario_pages import gantt_svg
+
+        ctx["gantt"] = gantt_svg(rep)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "data").mkdir(exist_ok=True)
+    written: list[Path] = []
+
+    def write(name: str, text: str) -> None:
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+
+    for r in brief.rows.values():
+        write(r.path, rows_csv(r))
+    write(
+        "data/queries.json",
+        json.dumps({r.name: r.query for r in brief.rows.values()}, indent=2) + "\n",
+    )
+    for lang in LANGUAGES:
+        write(f"brief.{lang}.md", brief_markdown(brief, lang))
+        write(f"brief.{lang}.html", brief_html(brief, lang))
+    write("report.html", report_html(ctx))
+    write("report.md", report_markdown(ctx))
+    return written
+
+
+def store_label(db: str) -> str:
+    """The store's URL without credentials, for the report's sources line."""
+    url = database_url(db)
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url

@@ -1,0 +1,69 @@
+"""``sovmap report``: HTML and Markdown report plus the parliamentary brief (NL/EN)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sovmap.cli import CommandError
+from sovmap.report.build import ReportOptions, build_report, store_label
+from sovmap.store.migrate import DEFAULT_DB, MigrationError, open_engine, upgrade
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "report",
+        help="write the HTML/Markdown report and the parliamentary brief (NL/EN)",
+        description="Write a self-contained HTML report (inline SVG charts, sortable tables, "
+        "every finding expandable to its evidence), a Markdown report, and the parliamentary "
+        "brief in Dutch and English laid out as the six questions, with the rows and query "
+        "behind every number under DIR/data/. With --register, the brief also answers the "
+        "inside-out questions (processes, cut-off, data exposure, exit plan). Example: "
+        "sovmap report --db sovmap.sqlite --register examples/register --out out/report",
+    )
+    p.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
+    p.add_argument("--register", type=Path, help="register directory")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--deadline", default="9mo", help="exit deadline (default 9mo)")
+    p.add_argument("--scenario-settings", type=Path, help="cut-off scenario settings YAML")
+    p.add_argument("--exit-settings", type=Path, help="exit-plan settings YAML")
+    p.add_argument("--runs", type=int, default=10_000, help="Monte-Carlo runs of the exit plan")
+    p.add_argument(
+        "--max-domains",
+        type=int,
+        default=2000,
+        help="domains listed with their findings in report.html (default 2000)",
+    )
+    p.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.register is not None and not args.register.is_dir():
+        raise CommandError(f"--register {args.register}: not a directory")
+    for opt in ("scenario_settings", "exit_settings"):
+        f = getattr(args, opt)
+        if f is not None and not f.is_file():
+            raise CommandError(f"--{opt.replace('_', '-')} {f}: no such file")
+    if "://" not in args.db and not Path(args.db).exists():
+        raise CommandError(f"--db {args.db}: no such store (run sovmap scan first)")
+    engine = open_engine(args.db)
+    try:
+        upgrade(engine)
+    except MigrationError as exc:
+        raise CommandError(str(exc)) from exc
+    opts = ReportOptions(
+        register_dir=args.register,
+        deadline=args.deadline,
+        scenario_settings=args.scenario_settings,
+        exit_settings=args.exit_settings,
+        runs=args.runs,
+        max_domains=args.max_domains,
+    )
+    files = build_report(engine, store_label(args.db), args.out, opts)
+    engine.dispose()
+    print(
+        f"wrote {len(files)} files to {args.out}/: report.html, report.md, brief.en.html, "
+        "brief.nl.html, brief.en.md, brief.nl.md, data/*.csv"
+    )
+    return 0
