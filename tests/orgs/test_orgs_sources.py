@@ -259,3 +259,24 @@ def test_list_ids_same_names_and_duplicate_ids() -> None:
     ]
     with pytest.raises(SourceError, match=r"line 3: field 'id': 'x' is already used on line 2"):
         TABULAR.parse(b"id,domain\nx,a.nl\nx,b.nl\n", "t.csv", {})
+
+
+def test_almanac_variant_with_unprefixed_elements() -> None:
+    """Some exports declare the namespace for attributes only (``p:systeemId``)."""
+    doc = b"""<?xml version="1.0" encoding="UTF-8"?>
+<overheidsorganisaties xmlns:p="https://organisaties.overheid.nl/static/schema/oo/export/2.6.9">
+<organisaties>
+  <organisatie p:systeemId="12583">
+    <naam>Centraal Justitieel Incassobureau</naam>
+    <afkorting>CJIB</afkorting>
+    <types><type>Agentschap</type></types>
+    <contact><emailadressen><emailadres><email>info@cjib.nl</email></emailadres></emailadressen>
+    </contact>
+    <functies><functie p:systeemId="63319"><naam>Algemeen directeur</naam></functie></functies>
+  </organisatie>
+</organisaties>
+</overheidsorganisaties>"""
+    orgs = ALMANAC.parse(doc, "v.xml", {})
+    assert [(o.id, o.type, o.emails) for o in orgs] == [
+        ("nl-oo:12583", "agency", ("info@cjib.nl",))
+    ]
