@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,11 @@ def test_diff_and_trend_commands_on_a_store(
     )
     assert any("c.nl | mail-gateway | Proofpoint (US) -> -" in line for line in out)
     assert out[-1] == "not compared: 1 domains only in the old scan, 1 only in the new one"
+    assert main(["diff", "--db", db, "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 10 and rows[0]["kind"] == "PROVIDER_CHANGED"
+    assert rows[0]["subject"] == "list:a" and rows[0]["old"][0]["jurisdiction"] == "US"
+    assert (rows[0]["old_scan"], rows[0]["new_scan"]) == (s1, s2)
     assert main(["diff", "--db", db, str(s2), str(s1)]) == 0
     assert "PROVIDER_CHANGED" in capsys.readouterr().out
     assert main(["diff", "--db", db, "99", "1"]) == 2

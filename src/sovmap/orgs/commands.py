@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -122,6 +123,7 @@ def register(sub: Any) -> None:
         "changed. Example: sovmap diff --db sovmap.db 3 5",
     )
     d.add_argument("scans", nargs="*", type=int, metavar="SCAN", help="OLD NEW scan ids")
+    d.add_argument("--json", action="store_true", help="one JSON object per event instead")
     _db(d)
     d.set_defaults(func=_diff)
 
@@ -261,6 +263,12 @@ def _diff(args: argparse.Namespace) -> int:
         result = service.diff(args.db, scans[0] if scans else None, scans[1] if scans else None)
     except LookupError as exc:
         raise _fail(exc) from exc
+    if args.json:
+        for ev in result.events:
+            print(
+                json.dumps({"old_scan": result.old.id, "new_scan": result.new.id, **ev.to_json()})
+            )
+        return 0
     print(
         f"scan {result.old.id} ({result.old.started_at}) -> scan {result.new.id} "
         f"({result.new.started_at}): {len(result.events)} change events"

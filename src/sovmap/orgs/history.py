@@ -14,6 +14,7 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sovmap.model import Capability, Finding
 from sovmap.orgs.model import Organisation
@@ -59,6 +60,22 @@ class ChangeEvent:
     new: tuple[Provider, ...]
     domains: tuple[str, ...]
     uncertain: tuple[str, ...] = ()  # domains with unanswered questions in either scan
+
+    def to_json(self) -> dict[str, Any]:
+        def ps(items: tuple[Provider, ...]) -> list[dict[str, str]]:
+            return [{"id": p.id, "name": p.name, "jurisdiction": p.jurisdiction} for p in items]
+
+        return {
+            "kind": self.kind.value,
+            "subject": self.subject,
+            "subject_name": self.subject_name,
+            "subject_kind": self.subject_kind,
+            "capability": self.capability.value,
+            "old": ps(self.old),
+            "new": ps(self.new),
+            "domains": list(self.domains),
+            "uncertain": list(self.uncertain),
+        }
 
     def render(self) -> str:
         def names(ps: tuple[Provider, ...]) -> str:
