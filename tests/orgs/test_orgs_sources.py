@@ -8,7 +8,7 @@ import pytest
 
 from orgs.orgs_testlib import DATA, FixtureServer
 from sovmap.orgs import mapping as m
-from sovmap.orgs.domains import IP_ADDRESS, NOT_A_HOSTNAME, PUBLIC_SUFFIX
+from sovmap.orgs.domains import IP_ADDRESS, NOT_A_HOSTNAME, PUBLIC_SUFFIX, UNKNOWN_TLD
 from sovmap.orgs.fetch import SourceUnavailable, fetch_source
 from sovmap.orgs.mapping import map_organisations, unmapped_orgs
 from sovmap.orgs.sources import SourceError, load_sources
@@ -168,23 +168,30 @@ def test_csv_list_over_http(http_fixtures: FixtureServer, tmp_path: Path) -> Non
 
 
 def test_xlsx_list_over_http(http_fixtures: FixtureServer, tmp_path: Path) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(["Name", "Type", "Domain", "Email"])
-    ws.append(["Sociale Verzekeringsbank", "zbo", "svb.nl", None])
-    ws.append(["Logius", "agency", None, "servicecentrum@logius.nl"])
-    ws.append(["Kapot", "zbo", "http://", None])
-    wb.save(tmp_path / "bodies.xlsx")
+    """The recorded workbook (tests/orgs/data/make_bodies_xlsx.py wrote it): a title row
+    above the header, Dutch headers, upper-case type, two addresses in one cell."""
+    pytest.importorskip("openpyxl")
     got = fetch_source(
-        TABULAR, {"url": http_fixtures.base + "/lists/bodies.xlsx"}, cache_dir=tmp_path / "c"
+        TABULAR, {"url": http_fixtures.base + "/lists/bodies.xlsx"}, cache_dir=tmp_path
     )
     orgs = list(got.organisations)
     assert _outcome(orgs, map_organisations(orgs)) == {
         "list:sociale-verzekeringsbank": ["svb.nl"],
         "list:logius": ["logius.nl"],
-        "list:kapot": [NOT_A_HOSTNAME, m.NO_DOMAIN],
+        "list:kamer-van-koophandel": ["kvk.nl"],
+        "list:kapotte-invoer": [NOT_A_HOSTNAME, m.NO_DOMAIN],
+        "list:nummer-als-naam": [UNKNOWN_TLD, m.NO_DOMAIN],
     }
+    kvk = orgs[2]
+    assert (kvk.type, kvk.parent_id, kvk.abbreviation) == ("zbo", "nl-min:ez", "KVK")
+    assert kvk.emails == ("info@kvk.nl", "klantenservice@kvk.nl")
+
+
+def test_title_rows_and_missing_header() -> None:
+    data = b"Lijst van organisaties\n\nnaam;website\nX;x.nl\n"
+    assert [o.websites for o in TABULAR.parse(data, "t.csv", {})] == [("x.nl",)]
+    with pytest.raises(SourceError, match=r"t\.csv: line 1: no 'domain'"):
+        TABULAR.parse(b"a\nb\nc\nd\ne\nf\n", "t.csv", {})
 
 
 def test_csv_without_domain_column_is_refused() -> None:

@@ -3,8 +3,8 @@
 At least one of the columns ``domain``, ``website`` or ``email`` is required (several values
 in one cell separated by ``;``); optional columns: ``id``, ``name``, ``type``, ``parent``
 (``parent_id``), ``country``, ``group`` (``groups``, ``;``-separated), ``abbreviation``.
-Header names are matched case-insensitively, with common Dutch and English variants. CSV
-delimiters ``,``, ``;`` and tab are recognised.
+Header names are matched case-insensitively, with common Dutch and English variants; the
+header may follow up to four title rows. CSV delimiters ``,``, ``;`` and tab are recognised.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "abbreviation": ("abbreviation", "afkorting", "acronym"),
 }
 REQUIRED_ANY = ("domain", "website", "email")
+HEADER_SEARCH = 5  # rows searched for the header (spreadsheets often start with a title)
 _SPLIT = re.compile(r"[;\s]+")
 
 
@@ -39,8 +40,8 @@ def _rows_csv(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(f"{origin}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    first = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first.count)
+    head = "\n".join(text.splitlines()[: HEADER_SEARCH + 1])
+    delimiter = max((",", ";", "\t"), key=head.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for row in reader:
@@ -73,23 +74,31 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
     seen: dict[str, int] = {}  # id -> line
     out: list[Organisation] = []
     valid_types = {t.value for t in OrgType}
+    skipped: list[tuple[int, list[str]]] = []  # title rows above the header
     for line, row in rows:
         if not header:
             if not any(c.strip() for c in row):
                 continue
             names = [c.strip().lower() for c in row]
-            for field, spellings in COLUMNS.items():
-                for idx, name in enumerate(names):
-                    if name in spellings and field not in header:
-                        header[field] = idx
-            if not any(f in header for f in REQUIRED_ANY):
+            found = {
+                field: names.index(spelling)
+                for field, spellings in COLUMNS.items()
+                for spelling in reversed(spellings)
+                if spelling in names
+            }
+            if any(f in found for f in REQUIRED_ANY):
+                header = found
+                continue
+            skipped.append((line, names))
+            if len(skipped) == HEADER_SEARCH:
+                first_line, title = skipped[0]
                 raise SourceError(
-                    f"{origin}: line {line}: no 'domain', 'website' or 'email' column "
-                    f"(found: {', '.join(c for c in names if c) or 'nothing'})"
+                    f"{origin}: line {first_line}: no 'domain', 'website' or 'email' column "
+                    f"(found: {', '.join(c for c in title if c) or 'nothing'})"
                 )
             continue
 
-        def cell(field: str, row: list[str] = row) -> str:
+        def cell(field: str, row: list[str] = row, header: dict[str, int] = header) -> str:
             idx = header.get(field)
             return row[idx].strip() if idx is not None and idx < len(row) else ""
 
@@ -132,6 +141,12 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
                 abbreviation=cell("abbreviation"),
                 groups=tuple(g.strip() for g in cell("group").split(";") if g.strip()),
             )
+        )
+    if not header and skipped:
+        first_line, title = skipped[0]
+        raise SourceError(
+            f"{origin}: line {first_line}: no 'domain', 'website' or 'email' column "
+            f"(found: {', '.join(c for c in title if c) or 'nothing'})"
         )
     if not header:
         raise SourceError(f"{origin}: empty file: no header row")
