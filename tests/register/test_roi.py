@@ -305,6 +305,26 @@ ADM = "724500ADMINPLATFRM78"
             "arrangement [ROI_CONTRACT_UNUSED]",
         ),
         (
+            "b_02.02.csv",
+            "eba_ZZ:x793,eba_ZZ:x797",
+            "eba_BT:x28,eba_ZZ:x797",
+            "reports/b_02.02.csv:3: B_02.02.c0170: 'eba_BT:x28' is not in the code list "
+            "sensitivity [ROI_BAD_CODE]",
+        ),
+        (
+            "b_06.01.csv",
+            ",24,4,",
+            ",-24,4,",
+            "reports/b_06.01.csv:2: B_06.01.c0080: '-24' is not a number >= 0 [ROI_BAD_NUMBER]",
+        ),
+        (
+            "b_02.02.csv",
+            ",365,365,",
+            ",365,1 year,",
+            "reports/b_02.02.csv:3: B_02.02.c0110: '1 year' is not a whole number >= 0 "
+            "[ROI_BAD_NUMBER]",
+        ),
+        (
             "b_05.01.csv",
             f"{ADM},eba_qCO:qx2000,,",
             f"{ADM},eba_qCO:qx2009,,",

@@ -234,7 +234,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import_roi(args: argparse.Namespace) -> int:
-    from sovmap.register.roi import check_roi, read_roi
+    from sovmap.register.roi import BLOCKING, check_roi, read_roi
     from sovmap.register.roi_convert import roi_to_register
 
     if not args.path.is_dir():
@@ -242,12 +242,7 @@ def _import_roi(args: argparse.Namespace) -> int:
     roi, problems = read_roi(args.path)
     problems += check_roi(roi)
     _print_problems(problems)
-    blocking = [
-        p
-        for p in problems
-        if p.severity is Severity.ERROR
-        and p.code in {"ROI_MISSING_TEMPLATE", "ROI_HEADER", "ROI_UNKNOWN_KEY", "ROI_BAD_DATE"}
-    ]
+    blocking = [p for p in problems if p.severity is Severity.ERROR and p.code in BLOCKING]
     if blocking:
         raise CommandError(f"{args.path}: {len(blocking)} structural error(s); nothing written")
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -40,6 +41,17 @@ TEMPLATES = (
     "B_05.02",
     "B_06.01",
     "B_07.01",
+)
+#: problems that make the meaning of an RoI uncertain: nothing is imported while they remain
+BLOCKING = frozenset(
+    {
+        "ROI_MISSING_TEMPLATE",
+        "ROI_HEADER",
+        "ROI_UNKNOWN_KEY",
+        "ROI_BAD_DATE",
+        "ROI_BAD_CODE",
+        "ROI_BAD_NUMBER",
+    }
 )
 TAXONOMY_MODULE = "http://www.eba.europa.eu/eu/fr/xbrl/crr/fws/dora/4.0/mod/dora.json"
 
@@ -216,6 +228,36 @@ _DATE_COLUMNS = {
     ("B_07.01", "c0070"),
 }
 _SERVICE_TYPE_COLUMNS = {("B_02.02", "c0060"), ("B_05.02", "c0020"), ("B_07.01", "c0040")}
+#: closed lists: (template, column) -> code list in data/dora_codes.yaml
+_LIST_COLUMNS = {
+    ("B_01.02", "c0050"): "hierarchy",
+    ("B_02.01", "c0020"): "contract_kind",
+    ("B_02.02", "c0090"): "termination_reason",
+    ("B_02.02", "c0140"): "binary",
+    ("B_02.02", "c0170"): "sensitivity",
+    ("B_02.02", "c0180"): "reliance",
+    ("B_04.01", "c0030"): "nature",
+    ("B_05.01", "c0070"): "person_type",
+    ("B_06.01", "c0050"): "assessment",
+    ("B_06.01", "c0100"): "impact",
+    ("B_07.01", "c0050"): "substitutability",
+    ("B_07.01", "c0060"): "substitutability_reason",
+    ("B_07.01", "c0080"): "binary",
+    ("B_07.01", "c0090"): "reintegration",
+    ("B_07.01", "c0100"): "impact",
+    ("B_07.01", "c0110"): "assessment",
+}
+#: numbers: (template, column) -> True for whole numbers (days, rank)
+_NUMBER_COLUMNS = {
+    ("B_01.02", "c0110"): False,
+    ("B_02.01", "c0050"): False,
+    ("B_02.02", "c0100"): True,
+    ("B_02.02", "c0110"): True,
+    ("B_05.01", "c0100"): False,
+    ("B_05.02", "c0050"): True,
+    ("B_06.01", "c0080"): False,
+    ("B_06.01", "c0090"): False,
+}
 _MANDATORY = {
     "B_01.01": ("c0010", "c0020", "c0030", "c0040"),
     "B_01.02": ("c0010", "c0020", "c0030", "c0040", "c0050"),
@@ -230,6 +272,16 @@ _MANDATORY = {
     "B_07.01": ("c0010", "c0020", "c0030", "c0040", "c0050"),
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _number_ok(text: str, whole: bool) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    if value < 0 or math.isnan(value) or math.isinf(value):
+        return False
+    return value.is_integer() if whole else True
 
 
 def _format_problems(roi: RoI) -> Iterator[Problem]:
@@ -316,6 +368,23 @@ def _format_problems(roi: RoI) -> Iterator[Problem]:
                             "ROI_BAD_DATE",
                             f"{value!r} is not a date (YYYY-MM-DD)",
                         )
+            for (t, column), list_name in _LIST_COLUMNS.items():
+                value = row.get(column, "")
+                if t == template and value and value not in code_list(list_name).values():
+                    yield _problem(
+                        template,
+                        row,
+                        column,
+                        "ROI_BAD_CODE",
+                        f"{value!r} is not in the code list {list_name}",
+                    )
+            for (t, column), whole in _NUMBER_COLUMNS.items():
+                value = row.get(column, "")
+                if t == template and value and not _number_ok(value, whole):
+                    kind = "a whole number >= 0" if whole else "a number >= 0"
+                    yield _problem(
+                        template, row, column, "ROI_BAD_NUMBER", f"{value!r} is not {kind}"
+                    )
             for t, column in _SERVICE_TYPE_COLUMNS:
                 value = row.get(column, "")
                 if (

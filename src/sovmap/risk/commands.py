@@ -64,7 +64,7 @@ def _policy(path: Path | None) -> Policy:
 
 def _load_any(path: Path) -> Register:
     from sovmap.register.files import load_register
-    from sovmap.register.roi import check_roi, read_roi
+    from sovmap.register.roi import BLOCKING, check_roi, read_roi
     from sovmap.register.roi_convert import roi_to_register
 
     if not path.is_dir():
@@ -72,11 +72,7 @@ def _load_any(path: Path) -> Register:
     if (path / "reports" / "b_01.01.csv").exists() or (path / "b_01.01.csv").exists():
         roi, problems = read_roi(path)
         problems += check_roi(roi)
-        structural = [
-            p
-            for p in problems
-            if p.code in {"ROI_MISSING_TEMPLATE", "ROI_HEADER", "ROI_UNKNOWN_KEY"}
-        ]
+        structural = [p for p in problems if p.code in BLOCKING]
         if structural:
             raise CommandError(f"{path}: {structural[0]} (and {len(structural) - 1} more)")
         return roi_to_register(roi)
