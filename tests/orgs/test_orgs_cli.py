@@ -79,6 +79,15 @@ def test_fetch_map_export_and_list(
     assert main(["orgs", "list", "--db", db, "--group", "parent:nl-min:vws"]) == 0
     out = capsys.readouterr().out
     assert "nl-zbo:nza" in out and "nl-ag:rivm" in out and out.strip().endswith("2 organisations")
+    assert main(["orgs", "show", "UWV", "--db", db]) == 2  # the almanac and the bundled list
+    assert "2 organisations match 'UWV'" in capsys.readouterr().err
+    assert main(["orgs", "show", "nl-oo:27520", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "Uitvoeringsinstituut Werknemersverzekeringen [nl-oo:27520] (UWV)" in out
+    assert "domain uwv.nl  from website 'www.uwv.nl/'" in out
+    assert "mailbox          uwv.nl                       Microsoft (US) 0.90" in out
+    assert main(["orgs", "show", "nl-oo:31777", "--db", db]) == 0
+    assert "no domain from email 'inkoop@gov.nl': PUBLIC_SUFFIX" in capsys.readouterr().out
     assert main(["orgs", "groups", "--db", db]) == 0
     out = capsys.readouterr().out
     assert "type:municipality" in out and "group:nl-debate-bodies" in out
@@ -174,7 +183,9 @@ def test_every_orgs_command_has_help_with_an_example() -> None:
         assert "Example: sovmap " + name in choices[name].description
     orgs = choices["orgs"]
     actions = next(a for a in orgs._actions if a.dest == "orgs_command").choices
-    assert set(actions) == {"fetch", "import", "list", "map", "groups", "sources", "refresh-psl"}
+    assert set(actions) == {
+        "fetch", "import", "list", "show", "map", "groups", "sources", "refresh-psl",
+    }  # fmt: skip
     for name, p in actions.items():
         assert "Example: sovmap orgs " + name in p.description, name
 
@@ -206,7 +217,9 @@ def test_documented_offline_examples_run(
     ran = 0
     for line in doc.splitlines():
         cmd = line.strip().split("#", 1)[0].split()
-        offline = cmd[2:3] in (["sources"], ["import"], ["map"], ["list"]) or cmd[2:4] == [
+        offline = cmd[2:3] in (["sources"], ["import"], ["map"], ["list"], ["show"]) or cmd[
+            2:4
+        ] == [
             "fetch",
             "nl-central",
         ]
@@ -217,6 +230,6 @@ def test_documented_offline_examples_run(
             argv += ["--db", db]
         assert main(argv) == 0, line
         ran += 1
-    assert ran >= 4
+    assert ran >= 5
     assert "minszw.nl" in out.read_text() and "rijksoverheid.nl" in out.read_text()
     assert "REMOVED_BY_OVERRIDE" not in capsys.readouterr().err

@@ -74,6 +74,17 @@ def register(sub: Any) -> None:
     _db(ls)
     ls.set_defaults(func=_list)
 
+    sh = os_.add_parser(
+        "show",
+        help="one organisation: its domains and why, and what the newest scan found",
+        description="Show an organisation (by id or abbreviation) with its domains, how each "
+        "was derived, the values that gave none, and the newest scan's findings for them. "
+        "Example: sovmap orgs show DNB",
+    )
+    sh.add_argument("org", help="organisation id or abbreviation")
+    _db(sh)
+    sh.set_defaults(func=_show)
+
     m = os_.add_parser(
         "map",
         help="map organisations to domains; report gaps, shared and dead domains; export CSV",
@@ -215,6 +226,34 @@ def _list(args: argparse.Namespace) -> int:
         name = org.name[:44]
         print(f"{org.id:<18} {org.type:<18} {org.parent_id:<14} {name:<44} {' '.join(domains)}")
     print(f"{len(rows)} organisations")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    try:
+        view = service.show(args.db, args.org)
+    except LookupError as exc:
+        raise _fail(exc) from exc
+    o = view.org
+    print(f"{o.name} [{o.id}]" + (f" ({o.abbreviation})" if o.abbreviation else ""))
+    print(f"  type {o.type}" + (f", parent {o.parent_id}" if o.parent_id else ""))
+    if o.groups:
+        print(f"  groups {', '.join(o.groups)}")
+    print(f"  source {o.source} {o.source_url}".rstrip())
+    for d in view.domains:
+        why = f" reason: {d.reason}" if d.reason else ""
+        print(f"  domain {d.domain}  from {d.how.value} {d.value!r}{why}")
+    for u in view.gaps:
+        print(f"  no domain from {u.how or '-'} {u.value!r}: {u.code} ({u.detail})")
+    if view.scan is None:
+        print("  not scanned yet")
+        return 0
+    print(f"  scan {view.scan.id} ({view.scan.started_at}):")
+    for f in sorted(view.findings, key=lambda f: (f.capability.value, f.domain, f.provider)):
+        print(
+            f"    {f.capability.value:<16} {f.domain:<28} {f.provider_name or f.provider} "
+            f"({f.jurisdiction or '?'}) {f.confidence:.2f}"
+        )
     return 0
 
 

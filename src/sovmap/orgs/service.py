@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from sovmap.model import Finding
 from sovmap.orgs.domains import PSL_RESOURCE, PublicSuffixList, load_psl
 from sovmap.orgs.fetch import USER_AGENT, default_cache_dir, fetch_source
 from sovmap.orgs.history import (
@@ -33,7 +34,7 @@ from sovmap.orgs.mapping import (
     shared_domains,
     unmapped_orgs,
 )
-from sovmap.orgs.model import Mapping, Organisation, Unmapped
+from sovmap.orgs.model import Mapping, Organisation, OrgDomain, Unmapped
 from sovmap.orgs.sources import Source, SourceError, load_sources
 from sovmap.orgs.store import (
     ScanInfo,
@@ -306,6 +307,42 @@ def _orgs_of(
     orgs = load_orgs(engine) if current_set_ids(engine) else []
     mapping = load_mapping(engine) if orgs else Mapping((), ())
     return domain_orgs(domains, attributes, mapping.orgs_by_domain(), refs_from_orgs(orgs))
+
+
+@dataclass(frozen=True, slots=True)
+class OrgView:
+    """One organisation with its domains, gaps and (when scanned) its findings."""
+
+    org: Organisation
+    domains: tuple[OrgDomain, ...]
+    gaps: tuple[Unmapped, ...]
+    scan: ScanInfo | None
+    findings: tuple[Finding, ...]
+
+
+def show(db: str, org_id: str) -> OrgView:
+    """An organisation by id (or unique abbreviation), with the newest scan's findings for
+    its domains."""
+    engine = open_store(db)
+    orgs = load_orgs(engine)
+    match = [o for o in orgs if o.id == org_id] or [
+        o for o in orgs if o.abbreviation and o.abbreviation.lower() == org_id.lower()
+    ]
+    if len(match) != 1:
+        hint = f"{len(match)} organisations match" if match else "no organisation"
+        raise LookupError(f"{hint} {org_id!r}; see sovmap orgs list")
+    org = match[0]
+    mapping = load_mapping(engine)
+    domains = tuple(d for d in mapping.domains if d.org_id == org.id)
+    gaps = tuple(u for u in mapping.unmapped if u.org_id == org.id)
+    scans = list_scans(engine)
+    if not scans:
+        return OrgView(org, domains, gaps, None, ())
+    data = load_scan(engine, scans[-1].id)
+    mine = {d.domain for d in domains}
+    return OrgView(
+        org, domains, gaps, data.info, tuple(f for f in data.findings if f.domain in mine)
+    )
 
 
 def organisations_of_scan(db: str, scan_id: int) -> dict[str, tuple[OrgRef, ...]]:
