@@ -226,6 +226,17 @@ def test_diff_and_trend_commands_on_a_store(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
+def test_trend_of_an_unknown_group_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "s.sqlite")
+    store = Store(db)
+    _store_scan(store, OLD, DOMAINS_OLD, {})
+    store.close()
+    assert main(["trend", "--db", db, "--group", "type:zbo"]) == 2
+    assert "no organisation of group(s) type:zbo in any scan" in capsys.readouterr().err
+
+
 def store_started(db: str, sid: int) -> str:
     return next(s.started_at for s in Store(db).scans() if s.id == sid)
 

@@ -329,6 +329,12 @@ def _trend(args: argparse.Namespace) -> int:
         raise _fail(exc) from exc
     from sovmap.orgs.history import trend_csv
 
+    empty = [g for g in args.group if not any(p.organisations for p in points if p.group == g)]
+    if empty:
+        raise CommandError(
+            f"no organisation of group(s) {', '.join(empty)} in any scan; groups look like "
+            "all, type:municipality, parent:ID, group:NAME (see sovmap orgs groups)"
+        )
     text = trend_csv(points)
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
