@@ -108,37 +108,53 @@ def _sql(stmt: Any) -> str:
     return " ".join(str(stmt.compile(compile_kwargs={"literal_binds": True})).split())
 
 
-def list_scans(conn: Connection) -> list[ScanInfo]:
-    counts = {
-        int(sid): int(n)
-        for sid, n in conn.execute(
-            select(scan_domains.c.scan_id, func.count()).group_by(scan_domains.c.scan_id)
-        )
-    }
+def list_scans(
+    conn: Connection, known: dict[tuple[int, str | None], int] | None = None
+) -> list[ScanInfo]:
+    """Every scan with its number of domains. ``known`` caches the counts of finished scans
+    (they never change) between calls, keyed by (id, finished_at)."""
     rows = conn.execute(select(scans).order_by(scans.c.id)).mappings().all()
-    return [
-        ScanInfo(
-            id=r["id"],
-            started_at=r["started_at"],
-            finished_at=r["finished_at"],
-            status=r["status"],
-            label=r["label"] or "",
-            domains=int(counts.get(r["id"], 0)),
+    out = []
+    for r in rows:
+        key = (int(r["id"]), r["finished_at"])
+        n = known.get(key) if known is not None else None
+        if n is None:
+            n = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(scan_domains)
+                    .where(scan_domains.c.scan_id == r["id"])
+                ).scalar_one()
+            )
+            if known is not None and r["status"] == "done":
+                known[key] = n
+        out.append(
+            ScanInfo(
+                id=r["id"],
+                started_at=r["started_at"],
+                finished_at=r["finished_at"],
+                status=r["status"],
+                label=r["label"] or "",
+                domains=n,
+            )
         )
-        for r in rows
-    ]
+    return out
 
 
-def scan_info(conn: Connection, scan_id: int) -> ScanInfo | None:
-    for s in list_scans(conn):
+def scan_info(
+    conn: Connection, scan_id: int, known: dict[tuple[int, str | None], int] | None = None
+) -> ScanInfo | None:
+    for s in list_scans(conn, known):
         if s.id == scan_id:
             return s
     return None
 
 
-def latest_scan(conn: Connection) -> ScanInfo | None:
+def latest_scan(
+    conn: Connection, known: dict[tuple[int, str | None], int] | None = None
+) -> ScanInfo | None:
     """The newest finished scan, else the newest scan at all, else None."""
-    all_scans = list_scans(conn)
+    all_scans = list_scans(conn, known)
     done = [s for s in all_scans if s.status == "done"]
     pool = done or all_scans
     return pool[-1] if pool else None
@@ -360,9 +376,11 @@ def provider_detail(conn: Connection, scan: ScanInfo, provider: str) -> Provider
     )
 
 
-def trends(conn: Connection) -> list[TrendPoint]:
+def trends(
+    conn: Connection, known: dict[tuple[int, str | None], int] | None = None
+) -> list[TrendPoint]:
     """Per scan and capability, the share of scanned domains at a US-controlled provider."""
-    all_scans = list_scans(conn)
+    all_scans = list_scans(conn, known)
     stmt = (
         select(findings.c.scan_id, findings.c.capability, func.count(distinct(findings.c.domain)))
         .where(

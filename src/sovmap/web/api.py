@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from sovmap.report import orgs as oq
 from sovmap.report import queries as q
+from sovmap.web import service as svc
 from sovmap.web.auth import AuthError, Principal, create_token, put_setting
 from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
 from sovmap.web.service import Located, locations, pick_scan
@@ -92,7 +93,7 @@ def me(p: Public) -> Me:
 @router.get("/scans", response_model=list[q.ScanInfo])
 def scans(p: Public, conn: Conn) -> list[q.ScanInfo]:
     """Every scan (dated snapshot) in the store."""
-    return q.list_scans(conn)
+    return svc.scans(conn)
 
 
 @router.get("/overview", response_model=q.Overview)
@@ -136,6 +137,7 @@ def domain(domain: DomainP, p: Public, conn: Conn, scan: ScanQ = None) -> q.Doma
 
 @router.get("/providers/{provider}", response_model=q.ProviderDetail)
 def provider(
+    request: Request,
     provider: Annotated[str, Path(min_length=1, max_length=128)],
     p: Public,
     conn: Conn,
@@ -143,16 +145,18 @@ def provider(
 ) -> q.ProviderDetail:
     """One provider: parent, jurisdiction, and how many domains use it per capability."""
     s = pick_scan(conn, scan)
-    d = q.provider_detail(conn, s, provider)
+    d: q.ProviderDetail | None = request.app.state.cache.get(
+        ("provider", provider), s, lambda: q.provider_detail(conn, s, provider)
+    )
     if d is None:
         raise HTTPException(404, f"provider {provider} has no findings in scan {s.id}")
     return d
 
 
 @router.get("/trends", response_model=list[q.TrendPoint])
-def trends(p: Public, conn: Conn) -> list[q.TrendPoint]:
+def trends(request: Request, p: Public, conn: Conn) -> list[q.TrendPoint]:
     """Per scan: share of domains per capability whose primary provider is US-controlled."""
-    return q.trends(conn)
+    return svc.trends(conn, request.app.state.cache)
 
 
 @router.get("/locations", response_model=list[Located])
@@ -183,7 +187,7 @@ def orgs(
 ) -> OrgPage:
     """Organisations (newest import of each source) by name or domain, with their domains,
     mailbox provider and US-controlled capabilities in the scan."""
-    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    s = svc.latest(conn) if scan is None else pick_scan(conn, scan)
     total, items = oq.search_orgs(conn, s, q=search, org_type=type, offset=offset, limit=limit)
     return OrgPage(total, offset, items)
 
@@ -197,7 +201,7 @@ def org(
 ) -> oq.OrgDetail:
     """One organisation: its domains with their findings and evidence, and the websites or
     addresses that could not be mapped to a domain (with the reason)."""
-    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    s = svc.latest(conn) if scan is None else pick_scan(conn, scan)
     d = oq.org_detail(conn, s, org_id)
     if d is None:
         raise HTTPException(404, f"no organisation {org_id}")

@@ -26,6 +26,7 @@ from sovmap.web.tables import api_tokens, sessions, settings, users
 ROLES = ("viewer", "editor", "admin")
 PUBLIC = "public"  # pseudo-role of anonymous visitors when the scan is published
 SESSION_HOURS = 12
+TOKEN_USE_MINUTES = 5
 TOKEN_PREFIX = "svm_"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _hasher = PasswordHasher()
@@ -151,7 +152,13 @@ def principal_for_token(conn: Connection, token: str) -> Principal | None:
         return None
     row = (
         conn.execute(
-            select(api_tokens.c.id, users.c.id.label("uid"), users.c.username, users.c.role)
+            select(
+                api_tokens.c.id,
+                api_tokens.c.last_used_at,
+                users.c.id.label("uid"),
+                users.c.username,
+                users.c.role,
+            )
             .join(users, users.c.id == api_tokens.c.user_id)
             .where((api_tokens.c.token_digest == digest(token)) & (users.c.disabled.is_(False)))
         )
@@ -160,9 +167,15 @@ def principal_for_token(conn: Connection, token: str) -> Principal | None:
     )
     if row is None:
         return None
-    conn.execute(
-        update(api_tokens).where(api_tokens.c.id == row["id"]).values(last_used_at=now_iso())
+    now = now_iso()
+    # record use at most every few minutes, so reads do not turn into writes that contend
+    stale = (datetime.now(UTC) - timedelta(minutes=TOKEN_USE_MINUTES)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
     )
+    if (row["last_used_at"] or "") < stale:
+        conn.execute(
+            update(api_tokens).where(api_tokens.c.id == row["id"]).values(last_used_at=now)
+        )
     return Principal(row["username"], row["role"], "token", user_id=int(row["uid"]))
 
 

@@ -46,6 +46,8 @@ def engine_of(request: Request) -> Engine:
 
 def connection(request: Request) -> Iterator[Connection]:
     with engine_of(request).begin() as conn:
+        # finished scans' domain counts, cached by the app (see sovmap.web.service)
+        conn.info["sovmap.scan_counts"] = request.app.state.cache.counts
         yield conn
 
 

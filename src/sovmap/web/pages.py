@@ -23,7 +23,7 @@ from sovmap.web.auth import (
     revoke_token,
 )
 from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
-from sovmap.web.service import locations, pick_scan
+from sovmap.web.service import latest, locations, pick_scan, scans, trends
 from sovmap.web.tables import api_tokens, audit_log, users
 
 router = APIRouter(include_in_schema=False)
@@ -83,7 +83,7 @@ def _overview_charts(ov: q.Overview) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 def overview_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> Response:
-    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    s = latest(conn) if scan is None else pick_scan(conn, scan)
     if s is None:
         return render(request, "empty.html", p)
     ov: q.Overview = request.app.state.cache.get(("overview",), s, lambda: q.overview(conn, s))
@@ -92,7 +92,7 @@ def overview_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -
         "overview.html",
         p,
         ov=ov,
-        scans=q.list_scans(conn),
+        scans=scans(conn),
         caps=[c.value for c in Capability],
         **_overview_charts(ov),
     )
@@ -151,7 +151,9 @@ def provider_page(
     request: Request, provider: str, p: Public, conn: Conn, scan: ScanQ = None
 ) -> Response:
     s = pick_scan(conn, scan)
-    d = q.provider_detail(conn, s, provider[:128])
+    d = request.app.state.cache.get(
+        ("provider", provider[:128]), s, lambda: q.provider_detail(conn, s, provider[:128])
+    )
     if d is None:
         raise HTTPException(404, f"provider {provider} has no findings in scan {s.id}")
     bars = [
@@ -164,7 +166,7 @@ def provider_page(
 
 @router.get("/trends", response_class=HTMLResponse)
 def trends_page(request: Request, p: Public, conn: Conn) -> Response:
-    points = q.trends(conn)
+    points = trends(conn, request.app.state.cache)
     caps = sorted({c for t in points for c in t.us_share})
     xs = [f"#{t.scan.id} {t.scan.started_at[:10]}" for t in points]
     series = {c: [t.us_share.get(c, 0.0) for t in points] for c in caps}
@@ -216,7 +218,7 @@ def orgs_page(
     type: Annotated[str, Query(max_length=32)] = "",
     page: Annotated[int, Query(ge=1, le=200_000)] = 1,
 ) -> Response:
-    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    s = latest(conn) if scan is None else pick_scan(conn, scan)
     total, items = oq.search_orgs(
         conn, s, q=search, org_type=type, offset=(page - 1) * PAGE, limit=PAGE
     )
@@ -236,7 +238,7 @@ def orgs_page(
 
 @router.get("/orgs/{org_id:path}", response_class=HTMLResponse)
 def org_page(request: Request, org_id: str, p: Public, conn: Conn, scan: ScanQ = None) -> Response:
-    s = q.latest_scan(conn) if scan is None else pick_scan(conn, scan)
+    s = latest(conn) if scan is None else pick_scan(conn, scan)
     d = oq.org_detail(conn, s, org_id[:200])
     if d is None:
         raise HTTPException(404, f"no organisation {org_id}")

@@ -35,6 +35,8 @@ class Cache:
     """A small LRU of results that depend only on a finished scan."""
 
     def __init__(self, size: int = 64) -> None:
+        #: domain counts of finished scans, by (id, finished_at)
+        self.counts: dict[tuple[int, str | None], int] = {}
         self._data: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
@@ -56,8 +58,37 @@ class Cache:
         return value
 
 
+COUNTS_KEY = "sovmap.scan_counts"
+
+
+def known_counts(conn: Connection) -> dict[tuple[int, str | None], int] | None:
+    """The app's cache of finished scans' domain counts, attached by the connection dependency."""
+    known: dict[tuple[int, str | None], int] | None = conn.info.get(COUNTS_KEY)
+    return known
+
+
+def scans(conn: Connection) -> list[ScanInfo]:
+    return q.list_scans(conn, known_counts(conn))
+
+
+def latest(conn: Connection) -> ScanInfo | None:
+    return q.latest_scan(conn, known_counts(conn))
+
+
+def trends(conn: Connection, cache: Cache) -> list[q.TrendPoint]:
+    all_scans = scans(conn)
+    key = ("trends", *((s.id, s.finished_at, s.status) for s in all_scans))
+    if any(s.status != "done" for s in all_scans) or not all_scans:
+        return q.trends(conn, known_counts(conn))
+    result: list[q.TrendPoint] = cache.get(
+        key, all_scans[-1], lambda: q.trends(conn, known_counts(conn))
+    )
+    return result
+
+
 def pick_scan(conn: Connection, scan_id: int | None) -> ScanInfo:
-    scan = q.scan_info(conn, scan_id) if scan_id is not None else q.latest_scan(conn)
+    known = known_counts(conn)
+    scan = q.scan_info(conn, scan_id, known) if scan_id is not None else q.latest_scan(conn, known)
     if scan is None:
         raise HTTPException(404, "no such scan" if scan_id is not None else "no scan yet")
     return scan

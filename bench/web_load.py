@@ -1,0 +1,197 @@
+"""Load benchmark of the web app (not a test): p95 latency under 50 concurrent clients.
+
+Generates (or reuses) a store of 100,000 organisations, each with a domain and its findings
+(mailbox, DNS, office suite, identity, gateway: about 4 findings per domain) and an
+organisation set, starts ``sovmap serve`` on loopback, then for each main page and API call
+runs a bounded closed-loop load — 50 clients, each sending the next request when the
+previous answer is complete, over keep-alive HTTP/1.1 (a small asyncio client, no extra
+dependency) — and prints p50/p95/p99 latency and throughput. Only loopback is contacted.
+
+    .venv/bin/python bench/web_load.py                 # 100,000 organisations, 10 s per call
+    .venv/bin/python bench/web_load.py --orgs 20000 --seconds 5 --clients 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.storegen import add_organisations, add_scan, municipalities  # noqa: E402
+
+from sovmap.store.migrate import open_engine, upgrade  # noqa: E402
+from sovmap.web.auth import create_token, create_user  # noqa: E402
+
+
+def build_store(path: Path, n: int) -> str:
+    """A store with ``n`` organisations and one finished scan of their domains; returns an
+    admin API token."""
+    if path.exists():
+        path.unlink()
+    engine = open_engine(str(path))
+    upgrade(engine)
+    t0 = time.perf_counter()
+    orgs = municipalities(n)
+    with engine.begin() as conn:
+        uid = create_user(conn, "bench", "bench password 1", "admin")
+        token = create_token(conn, uid, "bench")
+        add_scan(conn, orgs, seed=1, us_bias=0.4, started_at="2026-01-01T00:00:00Z")
+        add_scan(conn, orgs, seed=2, us_bias=0.7, started_at="2026-06-01T00:00:00Z")
+    add_organisations(engine, orgs)
+    engine.dispose()
+    print(f"store: {n:,} organisations, 2 scans, built in {time.perf_counter() - t0:.1f} s")
+    return token
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def fetch(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, auth: str
+) -> int:
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {auth}\r\n"
+        "Accept: text/html,application/json\r\n\r\n".encode()
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    chunked = False
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        if k.lower() == "content-length":
+            length = int(v)
+        elif k.lower() == "transfer-encoding" and "chunked" in v.lower():
+            chunked = True
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    else:
+        await reader.readexactly(length)
+    return status
+
+
+async def client(
+    port: int, paths: list[str], auth: str, until: float, lat: list[float], errors: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    rnd = random.Random(id(lat) ^ len(lat))
+    try:
+        while time.perf_counter() < until:
+            path = rnd.choice(paths)
+            t0 = time.perf_counter()
+            status = await fetch(reader, writer, path, auth)
+            lat.append(time.perf_counter() - t0)
+            if status != 200:
+                errors.append(status)
+    finally:
+        writer.close()
+
+
+async def load(
+    port: int, paths: list[str], auth: str, clients: int, seconds: float
+) -> dict[str, float]:
+    lat: list[float] = []
+    errors: list[int] = []
+    until = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(port, paths, auth, until, lat, errors) for _ in range(clients)))
+    wall = time.perf_counter() - t0
+    lat.sort()
+    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [lat[0]] * 99
+    return {
+        "requests": len(lat),
+        "errors": len(errors),
+        "rps": len(lat) / wall,
+        "p50": q[49] * 1000,
+        "p95": q[94] * 1000,
+        "p99": q[98] * 1000,
+    }
+
+
+def scenarios(n: int, seed: int = 3) -> dict[str, list[str]]:
+    rnd = random.Random(seed)
+    ids = [rnd.randrange(n) for _ in range(500)]
+    return {
+        "GET / (overview page)": ["/"],
+        "GET /api/overview": ["/api/overview"],
+        "GET /api/domains?prefix=… (search)": [
+            f"/api/domains?prefix=gemeente{i // 100:04d}" for i in ids
+        ],
+        "GET /api/domains/{domain}": [f"/api/domains/gemeente{i:06d}.nl" for i in ids],
+        "GET /domains/{domain} (page)": [f"/domains/gemeente{i:06d}.nl" for i in ids],
+        "GET /orgs/{id} (organisation page)": [f"/orgs/test:gemeente{i:06d}" for i in ids],
+        "GET /api/orgs/{id}": [f"/api/orgs/test:gemeente{i:06d}" for i in ids],
+        "GET /providers/microsoft (page)": ["/providers/microsoft"],
+        "GET /api/trends": ["/api/trends"],
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--orgs", type=int, default=100_000)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=10.0, help="load per call")
+    ap.add_argument("--store", type=Path, default=ROOT / "out" / "bench" / "web-load.sqlite")
+    ap.add_argument("--reuse", action="store_true", help="reuse a store built earlier")
+    args = ap.parse_args()
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    token_file = args.store.with_suffix(".token")
+    if args.reuse and args.store.exists() and token_file.exists():
+        token = token_file.read_text().strip()
+    else:
+        token = build_store(args.store, args.orgs)
+        token_file.write_text(token)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sovmap", "serve", "--db", str(args.store), "--port", str(port)],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        for _ in range(300):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        print(
+            f"server: sovmap serve (1 uvicorn worker) on 127.0.0.1:{port}; "
+            f"{args.clients} clients, {args.seconds:g} s per call, {os.cpu_count()} CPUs shared "
+            "by server and load generator"
+        )
+        print(
+            f"{'call':<40} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
+            f"{'p99 ms':>8} errors"
+        )
+        for name, paths in scenarios(args.orgs).items():
+            asyncio.run(load(port, paths[:5], token, 2, 0.5))  # warm caches
+            r = asyncio.run(load(port, paths, token, args.clients, args.seconds))
+            print(
+                f"{name:<40} {r['requests']:>9,.0f} {r['rps']:>8.1f} {r['p50']:>8.1f} "
+                f"{r['p95']:>8.1f} {r['p99']:>8.1f} {r['errors']:.0f}"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
