@@ -21,7 +21,7 @@ from sovmap import __version__
 from sovmap.orgs.model import Organisation
 from sovmap.orgs.sources import Download, Source, SourceError
 
-USER_AGENT = f"sovmap/{__version__} (+https://github.com/sovmap; organisation list fetcher)"
+USER_AGENT = f"sovmap/{__version__} (organisation list fetcher; python-urllib)"
 
 
 class SourceUnavailable(SourceError):
