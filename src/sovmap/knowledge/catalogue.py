@@ -108,7 +108,8 @@ class Catalogue:
 
     def match_name(self, kind: str, name: str, probe: str = "") -> list[Match]:
         """Fingerprints of ``kind`` that match a DNS name (suffix/exact/regex)."""
-        name = _norm(name)
+        if name != name.lower() or name.endswith(".") or name != name.strip():
+            name = _norm(name)
         out: list[Match] = []
         exact = self._exact.get(kind)
         if exact:
@@ -117,11 +118,15 @@ class Catalogue:
                     out.append(Match(fp, name))
         suffix = self._suffix.get(kind)
         if suffix:
-            labels = name.split(".")
-            for i in range(len(labels)):
-                for fp in suffix.get(".".join(labels[i:]), ()):
+            pos = 0
+            while True:
+                for fp in suffix.get(name[pos:], ()):
                     if fp.applies_to(probe):
                         out.append(Match(fp, name))
+                dot = name.find(".", pos)
+                if dot < 0:
+                    break
+                pos = dot + 1
         for rx, fp in self._regex.get(kind, ()):
             if fp.applies_to(probe) and rx.search(name):
                 out.append(Match(fp, name))
