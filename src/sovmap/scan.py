@@ -37,6 +37,7 @@ _PROBE_ORDER = {
             "msoid",
             "ns",
             "web",
+            "asn",
         )
     )
 }

@@ -220,6 +220,8 @@ def classify(
         return []
     by_cap: dict[Capability, dict[str, list[Signal]]] = defaultdict(lambda: defaultdict(list))
     for s in signals:
+        if s.probe == "mx-host" and s.capability not in (C.MAILBOX, C.MAIL_GATEWAY):
+            continue  # the network of a mail host says who runs the mail, nothing else
         by_cap[s.capability][s.provider].append(s)
     mailbox_providers = _mail(b, facts, signals)
     _outbound(b, signals, mailbox_providers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sovmap.collect.probes import chain_end, is_spf, parse_spf
+from sovmap.collect.probes import chain_end, is_spf, parse_asn_txt, parse_spf
 from sovmap.knowledge.catalogue import Catalogue, Match
 from sovmap.model import Capability, Evidence, Observation, Status
 
@@ -209,6 +209,26 @@ def extract(
                         out.extend(
                             _signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain)
                         )
+        if probe == "asn":
+            slot, _, rest = obs.via.partition("|")
+            host, _, address = rest.partition("|")
+            for r in obs.records("TXT"):
+                asn = parse_asn_txt(r.data)
+                if asn is None:
+                    continue
+                for m in cat.match_asn(asn):
+                    fp = m.fingerprint
+                    ev = Evidence(
+                        probe=slot,
+                        qname=host,
+                        rtype="TXT",
+                        value=f"{address} in AS{asn} ({r.data})",
+                        fingerprint=f"asn:{fp.pattern}",
+                        source=fp.source,
+                        weight=fp.weight,
+                        chain=(host, address, obs.qname),
+                    )
+                    out.append(Signal(fp.provider, fp.capability, fp.service, slot, ev))
     facts.mx_host_addresses = mx_addr
     return facts, out
 

@@ -5,6 +5,7 @@ through a :class:`Asker` and receives answers through :meth:`DomainScan.deliver`
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ class ProbePlan:
     cname_depth: int
     spf_lookup_limit: int
     max_mx_hosts: int
+    asn_probes: frozenset[str] = frozenset()
+    asn_zone_v4: str = ""
+    asn_zone_v6: str = ""
 
     @property
     def base_queries(self) -> int:
@@ -51,6 +55,9 @@ class ProbePlan:
             cname_depth=int(follow.get("cname_depth", 8)),
             spf_lookup_limit=int(follow.get("spf_lookup_limit", 10)),
             max_mx_hosts=int(follow.get("max_mx_hosts", 10)),
+            asn_probes=frozenset(follow.get("asn_probes", ())),
+            asn_zone_v4=str(follow.get("asn_zone_v4", "")),
+            asn_zone_v6=str(follow.get("asn_zone_v6", "")),
         )
 
 
@@ -119,6 +126,26 @@ def chain_end(qname: str, answers: tuple[RR, ...]) -> tuple[str, tuple[str, ...]
         cur = cnames[cur]
         chain.append(cur)
     return cur, tuple(chain)
+
+
+def asn_query_name(address: str, plan: ProbePlan) -> str:
+    """The Team Cymru origin-AS question for an address ("" when not configured/invalid)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    if ip.version == 4 and plan.asn_zone_v4:
+        return ".".join(reversed(address.split("."))) + "." + plan.asn_zone_v4
+    if ip.version == 6 and plan.asn_zone_v6:
+        nibbles = ip.exploded.replace(":", "")
+        return ".".join(reversed(nibbles)) + "." + plan.asn_zone_v6
+    return ""
+
+
+def parse_asn_txt(text: str) -> int | None:
+    """``"15169 | 8.8.8.0/24 | US | arin | 1992-12-01"`` -> 15169 (first AS of a set)."""
+    head = text.split("|", 1)[0].strip().split(" ")[0]
+    return int(head) if head.isdigit() else None
 
 
 _NAME_OK = re.compile(r"^[a-z0-9_.*-]+$")
@@ -236,6 +263,13 @@ class DomainScan:
                         continue
                     for target in spf_targets(terms):
                         self._ask("spf", target, "TXT", r.name, depth + 1)
+        if probe in plan.asn_probes:
+            end, _ = chain_end(qname, answers)
+            for r in answers:
+                if r.name == end and r.rtype in ("A", "AAAA"):
+                    name = asn_query_name(r.data, plan)
+                    if name:
+                        self._ask("asn", name, "TXT", f"{probe}|{end}|{r.data}", 0)
         if probe in plan.cname_probes and depth < plan.cname_depth:
             end, chain = chain_end(qname, answers)
             if chain and not any(r.name == end and r.rtype == qtype for r in answers):

@@ -18,7 +18,7 @@ from sovmap.collect.probes import DomainScan, ProbePlan
 from sovmap.model import RR, DomainResult, Status
 
 _Waiter = tuple[DomainScan, str, str, int]  # owner, probe, via, depth
-_SHARED_PROBES = frozenset({"mx-host", "spf", "asn"})
+_SHARED_PROBES = frozenset({"mx-host", "spf", "asn"})  # answers shared across domains
 
 
 class _ProbeQuery(Query):
