@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount, Route
+from tests.support.webstore import Store
+
+from sovmap.web.app import create_app
+from sovmap.web.features import detect_features
 
 #: Routes that must work without a log-in: the log-in form itself, the static assets, and
 #: the OpenAPI schema (it describes the API; it holds no data).
@@ -33,10 +39,23 @@ def all_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]
                 yield method, prefix + route.path
 
 
-def test_every_route_refuses_anonymous_requests(client: TestClient) -> None:
+@pytest.fixture(params=["plain", "with-register"])
+def any_client(request: pytest.FixtureRequest, store: Store) -> Iterator[TestClient]:
+    features = None
+    if request.param == "with-register":
+        features = detect_features(Path(__file__).resolve().parents[2] / "examples" / "register")
+    with TestClient(create_app(store.engine, features=features)) as c:
+        yield c
+
+
+def test_every_route_refuses_anonymous_requests(any_client: TestClient) -> None:
+    client = any_client
     checked = 0
     seen = set(all_routes(client.app.routes))  # type: ignore[attr-defined]
     assert ("GET", "/api/overview") in seen and ("POST", "/admin/users") in seen
+    if client.app.state.features.register:  # type: ignore[attr-defined]
+        assert ("POST", "/register/services/{service_id}") in seen
+        assert ("GET", "/api/cutoff") in seen
     for method, path in sorted(seen):
         if method == "HEAD" or (method, path) in OPEN:
             continue

@@ -282,8 +282,14 @@ def search_domains(
     """Domains of a scan, by prefix and/or provider; returns (total, page)."""
     conds: list[Any] = [scan_domains.c.scan_id == scan.id]
     if q:
-        pattern = q.lower().replace("\\", "").replace("%", "").replace("_", "\\_")
+        prefix = q.lower().replace("\\", "").replace("%", "")
+        pattern = prefix.replace("_", "\\_")
         conds.append(scan_domains.c.domain.like(pattern + "%", escape="\\"))
+        if conn.dialect.name == "sqlite" and prefix:
+            # SQLite's LIKE cannot use the (scan_id, domain) index; a binary range can
+            # (domain names are lower-case ASCII, all below "~")
+            conds.append(scan_domains.c.domain >= prefix)
+            conds.append(scan_domains.c.domain < prefix + "~")
     if provider or capability:
         sub = select(findings.c.domain).where(findings.c.scan_id == scan.id)
         if provider:

@@ -23,15 +23,16 @@ class Problem(BaseModel):
     detail: str | list[dict[str, object]]
 
 
-router = APIRouter(
-    prefix="/api",
-    tags=["api"],
-    responses={
-        401: {"model": Problem, "description": "no or unknown credentials"},
-        403: {"model": Problem, "description": "the role does not allow it, or no CSRF token"},
-        404: {"model": Problem, "description": "no such scan, domain or provider"},
+ERRORS: dict[int | str, dict[str, object]] = {
+    400: {
+        "model": Problem,
+        "description": "a request the data cannot answer (e.g. a bad duration)",
     },
-)
+    401: {"model": Problem, "description": "no or unknown credentials"},
+    403: {"model": Problem, "description": "the role does not allow it, or no CSRF token"},
+    404: {"model": Problem, "description": "no such scan, domain or provider"},
+}
+router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 
 Public = Annotated[Principal, Depends(require("public"))]
 Viewer = Annotated[Principal, Depends(require("viewer"))]

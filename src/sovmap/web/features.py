@@ -28,13 +28,18 @@ class Features:
     register: bool = False
 
     def routers(self) -> list[APIRouter]:
-        if self.register_dir is None or not (self.cutoff or self.exitplan):
-            return []
-        pages = importlib.import_module("sovmap.web.scenario_pages")
-        router: APIRouter = pages.make_router(
-            self.register_dir, self.scenario_settings, self.exit_settings
-        )
-        return [router]
+        out: list[APIRouter] = []
+        if self.register_dir is None:
+            return out
+        if self.cutoff or self.exitplan:
+            pages = importlib.import_module("sovmap.web.scenario_pages")
+            out.append(
+                pages.make_router(self.register_dir, self.scenario_settings, self.exit_settings)
+            )
+        if self.register:
+            reg = importlib.import_module("sovmap.web.register_pages")
+            out.append(reg.make_router(self.register_dir))
+        return out
 
 
 def detect_features(
@@ -51,5 +56,5 @@ def detect_features(
         exit_settings=exit_settings,
         cutoff=have and _has("sovmap.scenario.commands"),
         exitplan=have and _has("sovmap.exitplan.commands"),
-        register=False,
+        register=have and _has("sovmap.register.files"),
     )

@@ -25,13 +25,17 @@ from sovmap.scenario.commands import run_cutoff
 from sovmap.scenario.durations import format_duration
 from sovmap.scenario.from_register import load_register_dir
 from sovmap.scenario.model import ScenarioResult, Selector, Status
+from sovmap.web.api import ERRORS
 from sovmap.web.auth import Principal
 from sovmap.web.deps import require
 
 T = TypeVar("T")
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Text = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")]
-Duration = Annotated[str, Query(max_length=16, pattern=r"^[A-Za-z0-9. ]*$")]
+#: the grammar of sovmap.scenario.durations (``3d``, ``1w2d``, ``9mo``, ``permanent``)
+_DURATION = r"^(inf|permanent|never|([0-9]{1,5}(\.[0-9]{1,3})?(min|mo|h|d|w|y)){1,4})$"
+Duration = Annotated[str, Query(min_length=1, max_length=40, pattern=_DURATION)]
+OptDuration = Annotated[str, Query(max_length=40, pattern=_DURATION.replace("^(", "^(|", 1))]
 WHAT_IFS = ("capacity+2", "capacity*2", "prebuilt-fallback", "data-backup")
 
 
@@ -83,6 +87,15 @@ def make_router(
     router = APIRouter()
     memo = _Memo()
 
+    def stamp() -> tuple[tuple[str, int], ...]:
+        """The register files' names and change times: results are recomputed after edits."""
+        files = [register_dir, *(f for f in (scenario_settings, exit_settings) if f)]
+        out = []
+        for f in files:
+            for x in sorted(f.iterdir()) if f.is_dir() else [f]:
+                out.append((str(x), x.stat().st_mtime_ns))
+        return tuple(out)
+
     def choices() -> dict[str, list[tuple[str, str]]]:
         def build() -> dict[str, list[tuple[str, str]]]:
             reg = load_register_dir(register_dir)
@@ -99,25 +112,25 @@ def make_router(
                 "capability": [(c, c) for c in caps],
             }
 
-        return memo.get(("choices",), build)
+        return memo.get(("choices", stamp()), build)
 
     def cutoff(sel: Selector, duration: str, at: str) -> ScenarioResult:
         if not any(sel.to_json().values()):
-            raise HTTPException(422, "choose a provider, parent, jurisdiction or capability")
+            raise HTTPException(400, "choose a provider, parent, jurisdiction or capability")
         try:
             return memo.get(
-                ("cutoff", sel, duration, at),
+                ("cutoff", sel, duration, at, stamp()),
                 lambda: run_cutoff(
                     register_dir, sel, at=at, duration=duration, settings=scenario_settings
                 ),
             )
         except CommandError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise HTTPException(400, str(exc)) from exc
 
     def exit_plan(deadline: str, what_ifs: tuple[str, ...], runs: int) -> ExitReport:
         try:
             return memo.get(
-                ("exit", deadline, what_ifs, runs),
+                ("exit", deadline, what_ifs, runs, stamp()),
                 lambda: run_exit_plan(
                     register_dir,
                     deadline=deadline,
@@ -128,7 +141,7 @@ def make_router(
                 ),
             )
         except CommandError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise HTTPException(400, str(exc)) from exc
 
     def render(request: Request, name: str, p: Principal, **ctx: Any) -> Response:
         ctx.update(request=request, p=p, features=request.app.state.features, hours=hours)
@@ -145,7 +158,7 @@ def make_router(
         jurisdiction: Text = "",
         capability: Text = "",
         duration: Duration = "permanent",
-        at: Duration = "",
+        at: OptDuration = "",
     ) -> Response:
         sel = Selector(provider, parent, jurisdiction, capability)
         res = cutoff(sel, duration, at) if any(sel.to_json().values()) else None
@@ -180,7 +193,7 @@ def make_router(
         *,
         request: Request,
         p: Viewer,
-        deadline: Duration = "",
+        deadline: OptDuration = "",
         what_if: Annotated[list[str] | None, Query(max_length=8)] = None,
         runs: Annotated[int, Query(ge=100, le=20_000)] = 10_000,
     ) -> Response:
@@ -199,7 +212,7 @@ def make_router(
             month=DAYS_PER_MONTH,
         )
 
-    @router.get("/api/cutoff", tags=["scenario"])
+    @router.get("/api/cutoff", tags=["scenario"], responses=ERRORS)
     def cutoff_api(
         *,
         p: Viewer,
@@ -208,7 +221,7 @@ def make_router(
         jurisdiction: Text = "",
         capability: Text = "",
         duration: Duration = "permanent",
-        at: Duration = "",
+        at: OptDuration = "",
     ) -> dict[str, Any]:
         """Simulate a cut-off on the served register: per process down/degraded/unaffected,
         outage against RTO and bearable outage, people affected, unreachable data, and the
@@ -217,11 +230,11 @@ def make_router(
         out: dict[str, Any] = res.to_json()
         return out
 
-    @router.get("/api/exit", tags=["scenario"])
+    @router.get("/api/exit", tags=["scenario"], responses=ERRORS)
     def exit_api(
         *,
         p: Viewer,
-        deadline: Duration = "",
+        deadline: OptDuration = "",
         what_if: Annotated[list[str] | None, Query(max_length=8)] = None,
         runs: Annotated[int, Query(ge=100, le=20_000)] = 10_000,
     ) -> dict[str, Any]:

@@ -1,0 +1,186 @@
+"""Register pages: the services of the served register with the provenance of each value,
+and editing by editors, recorded in the audit log.
+
+The register's files stay the source of truth. A person can fill a value that is missing or
+confirm one that was inferred (from a scan); the web app writes those values, marked as
+entered by that person, to one file it owns in the register directory, ``web-edits.yaml``,
+which the register loader merges like any other file. A value someone entered in their own
+files is not overwritten from the web: the page names the file and line to change instead.
+Every write is checked by loading the whole register; on any problem nothing is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from sovmap.register.files import load_register
+from sovmap.register.model import (
+    Deployment,
+    ExitPlan,
+    KeyControl,
+    Origin,
+    Register,
+    Substitutability,
+    Valued,
+)
+from sovmap.register.problems import RegisterError
+from sovmap.register.yamlio import dump_yaml, load_yaml
+from sovmap.web.auth import Principal
+from sovmap.web.deps import Conn, audit, check_csrf, require
+
+EDITS_FILE = "web-edits.yaml"
+#: editable service fields: name -> allowed values (empty: free text; "list": comma list)
+FIELDS: dict[str, tuple[str, ...]] = {
+    "exit_plan": tuple(e.value for e in ExitPlan),
+    "key_control": tuple(e.value for e in KeyControl),
+    "substitutability": tuple(e.value for e in Substitutability),
+    "deployment": tuple(e.value for e in Deployment),
+    "data_location": (),
+    "alternatives": ("list",),
+}
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Editor = Annotated[Principal, Depends(require("editor"))]
+_lock = threading.Lock()
+
+
+def _shown(v: Valued[Any]) -> str:
+    value = v.value
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ", ".join(str(x) for x in value)
+    return str(getattr(value, "value", value))
+
+
+def service_rows(reg: Register) -> list[dict[str, Any]]:
+    rows = []
+    for s in sorted(reg.services.values(), key=lambda s: s.id):
+        cells = {}
+        for name in FIELDS:
+            v: Valued[Any] = getattr(s, name)
+            at = f"{v.at.file}:{v.at.line}" if v.at is not None else ""
+            cells[name] = {
+                "value": _shown(v),
+                "origin": v.origin.value,
+                "at": at,
+                "source": v.source,
+                "editable": v.origin is not Origin.ENTERED or at.startswith(EDITS_FILE),
+            }
+        rows.append({"id": s.id, "name": s.name, "provider": s.provider.value, "fields": cells})
+    return rows
+
+
+def parse_edit(form: dict[str, str]) -> dict[str, Any]:
+    """The non-empty editable fields of a form, validated; raises ValueError naming the field."""
+    out: dict[str, Any] = {}
+    for name, allowed in FIELDS.items():
+        raw = form.get(name, "").strip()
+        if not raw:
+            continue
+        if len(raw) > 500:
+            raise ValueError(f"{name}: too long")
+        if allowed == ("list",):
+            out[name] = [x.strip() for x in raw.split(",") if x.strip()]
+        elif allowed and raw not in allowed:
+            raise ValueError(f"{name}: {raw!r} is not one of {', '.join(allowed)}")
+        elif name == "data_location" and not (len(raw) == 2 and raw.isalpha()):
+            raise ValueError(f"{name}: expected an ISO 3166 two-letter country code")
+        else:
+            out[name] = raw.upper() if name == "data_location" else raw
+    return out
+
+
+def apply_edit(root: Path, service_id: str, changes: dict[str, Any]) -> Register:
+    """Merge ``changes`` for one service into the web edits file and load the register; on
+    any problem the file is restored and RegisterError raised."""
+    path = root / EDITS_FILE
+    with _lock:
+        old = path.read_text("utf-8") if path.exists() else None
+        data: dict[str, Any] = {"services": []}
+        if old:
+            parsed, _ = load_yaml(old)
+            if isinstance(parsed, dict) and isinstance(parsed.get("services"), list):
+                data = parsed
+        reg = load_register(root)
+        svc = reg.services[service_id]
+        entry = next((e for e in data["services"] if e.get("id") == service_id), None)
+        if entry is None:
+            entry = {"id": service_id, "name": svc.name}
+            data["services"].append(entry)
+        entry.update(changes)
+        path.write_text(
+            "# Values entered through sovmap serve (see the web app's audit log).\n"
+            + dump_yaml(data),
+            encoding="utf-8",
+        )
+        try:
+            return load_register(root)
+        except RegisterError:
+            if old is None:
+                path.unlink()
+            else:
+                path.write_text(old, encoding="utf-8")
+            raise
+
+
+def make_router(root: Path) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def load() -> Register:
+        try:
+            return load_register(root)
+        except RegisterError as exc:
+            raise HTTPException(500, f"the register does not load: {exc}") from exc
+
+    def render(request: Request, name: str, p: Principal, **ctx: Any) -> Response:
+        ctx.update(request=request, p=p, features=request.app.state.features, fields=FIELDS)
+        resp: Response = request.app.state.templates.TemplateResponse(request, name, ctx)
+        return resp
+
+    @router.get("/register", response_class=HTMLResponse)
+    def register_page(request: Request, p: Viewer) -> Response:
+        reg = load()
+        return render(request, "register.html", p, reg=reg, rows=service_rows(reg))
+
+    @router.get("/register/services/{service_id}", response_class=HTMLResponse)
+    def service_page(request: Request, service_id: str, p: Viewer, error: str = "") -> Response:
+        reg = load()
+        if service_id not in reg.services:
+            raise HTTPException(404, f"no service {service_id} in the register")
+        row = next(r for r in service_rows(reg) if r["id"] == service_id)
+        return render(request, "register_service.html", p, row=row, error=error)
+
+    @router.post("/register/services/{service_id}")
+    async def edit_service(request: Request, service_id: str, p: Editor, conn: Conn) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        check_csrf(request, p, form.get("csrf", ""))
+        reg = load()
+        if service_id not in reg.services:
+            raise HTTPException(404, f"no service {service_id} in the register")
+        before = next(r for r in service_rows(reg) if r["id"] == service_id)["fields"]
+        try:
+            changes = parse_edit(form)
+            locked = [n for n in changes if not before[n]["editable"]]
+            if locked:
+                raise ValueError(
+                    "entered in the register's files, change it there: "
+                    + ", ".join(f"{n} ({before[n]['at']})" for n in locked)
+                )
+            if changes:
+                apply_edit(root, service_id, changes)
+        except (ValueError, RegisterError) as exc:
+            row = next(r for r in service_rows(reg) if r["id"] == service_id)
+            resp = render(request, "register_service.html", p, row=row, error=str(exc))
+            resp.status_code = 422
+            return resp
+        if changes:
+            detail = {n: [before[n]["value"], changes[n]] for n in changes}
+            audit(conn, p, "register.edit", f"services/{service_id}", detail)
+        return RedirectResponse(f"/register/services/{service_id}", status_code=303)
+
+    return router
