@@ -27,6 +27,7 @@ class Rules:
     behind_gateway_min_weak_kinds: int
     behind_gateway_spf_unknown_confidence: float
     override_mx_min_strong_kinds: int
+    override_mx_min_kinds: int
     spf_decides_behind_gateway: bool
     unresolved_own_mx_confidence: float
     spf_specificity: dict[str, float]
@@ -51,6 +52,7 @@ class Rules:
                 mb["behind_gateway_spf_unknown_confidence"]
             ),
             override_mx_min_strong_kinds=int(mb["override_mx_min_strong_kinds"]),
+            override_mx_min_kinds=int(mb["override_mx_min_kinds"]),
             spf_decides_behind_gateway=bool(mb["spf_decides_behind_gateway"]),
             unresolved_own_mx_confidence=float(mb["unresolved_own_mx_confidence"]),
             spf_specificity={str(k): float(v) for k, v in mb["spf_specificity"].items()},
@@ -277,6 +279,7 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
             f
             for f in _candidates(b, signals, "behind-relay", exclude=set(mailbox_at))[0]
             if len(_strong_kinds(b, f)) >= rules.override_mx_min_strong_kinds
+            or (_strong_kinds(b, f) and len(_all_kinds(f, signals)) >= rules.override_mx_min_kinds)
         ]
         if override:
             for pid, sig in mailbox_at.items():
@@ -371,6 +374,16 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
 def _kind(s: Signal) -> str:
     """The kind of signal: SPF evidence counts as ``spf`` whichever TXT probe found it."""
     return "spf" if s.evidence.fingerprint.startswith("spf:") else s.probe
+
+
+def _all_kinds(f: Finding, signals: list[Signal]) -> set[str]:
+    """Independent kinds of evidence for a mailbox candidate, its platform's token included."""
+    kinds = {"spf" if e.fingerprint.startswith("spf:") else e.probe for e in f.evidence}
+    if any(
+        s.provider == f.provider and s.probe == "txt" and s.capability is C.OFFICE for s in signals
+    ):
+        kinds.add("txt")
+    return kinds
 
 
 def _strong_kinds(b: _Builder, f: Finding) -> set[str]:
