@@ -73,7 +73,8 @@ def register(sub: Any) -> None:
     pw = us.add_parser(
         "passwd",
         help="set a user's password",
-        description="Set a password. Example: SOVMAP_PASSWORD=... sovmap users passwd alice",
+        description="Set a password (from SOVMAP_PASSWORD or a prompt). Example: "
+        "sovmap users passwd alice --db sovmap.sqlite",
     )
     pw.add_argument("username")
     pw.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
