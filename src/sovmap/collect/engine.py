@@ -49,6 +49,7 @@ _STATUS_BY_RCODE = {
     5: Status.REFUSED,
 }
 _U16 = struct.Struct("!H")
+_TYPE_CODES = {"A": 1, "NS": 2, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33}
 
 
 def parse_resolver(text: str, default_port: int = 53) -> tuple[str, int]:
@@ -132,12 +133,16 @@ class Query:
     )
 
     def __init__(
-        self, qname: str, qtype: str, callback: Callable[[Query, Status, tuple[RR, ...]], None]
+        self,
+        qname: str,
+        qtype: str,
+        callback: Callable[[Query, Status, tuple[RR, ...]], None],
+        wire: bytes | None = None,
     ) -> None:
         self.qname = qname
         self.qtype = qtype
-        self.qtype_code = type_code(qtype)
-        self.wire = encode_name(qname)
+        self.qtype_code = _TYPE_CODES.get(qtype) or type_code(qtype)
+        self.wire = wire if wire is not None else encode_name(qname)
         self.question = question_bytes(self.wire, self.qtype_code)
         self.answers_cb = callback
         self.attempt = 0

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from sovmap.collect.wire import encode_name
 from sovmap.model import RR, Observation, Status
 
 
@@ -159,10 +160,17 @@ class Asker(Protocol):
     def finished(self, scan: DomainScan) -> None: ...
 
 
+@cache
+def _prefix_wire(prefix: str) -> bytes:
+    """Encoded labels of a name prefix ("selector1._domainkey"), without the root label."""
+    return encode_name(prefix)[:-1]
+
+
 class DomainScan:
     """The probe plan of one domain, running: questions out, observations in."""
 
     __slots__ = (
+        "_wire",
         "asked",
         "asker",
         "attributes",
@@ -193,6 +201,18 @@ class DomainScan:
         self.errors = 0
         self.spf_lookups = 0
         self.asked: set[tuple[str, str, str]] = set()
+        self._wire = b""
+
+    def wire_for(self, qname: str) -> bytes:
+        """The wire form of a name, reusing the encoded domain for names below it."""
+        d = self.domain
+        if not self._wire:
+            self._wire = encode_name(d)
+        if qname == d:
+            return self._wire
+        if qname.endswith(d) and qname[-len(d) - 1] == ".":
+            return _prefix_wire(qname[: -len(d) - 1]) + self._wire
+        return encode_name(qname)
 
     def start(self) -> None:
         self.pending += 1  # guard: answers from a cache may arrive while we are still asking

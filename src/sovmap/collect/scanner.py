@@ -76,7 +76,7 @@ class Scanner:
                 return
             shared = self._inflight.get(key)
             if shared is None:
-                shared = _SharedQuery(qname, qtype, self._on_shared)
+                shared = _SharedQuery(qname, qtype, self._on_shared, owner.wire_for(qname))
                 shared.waiters = [(owner, probe, via, depth)]
                 self._inflight[key] = shared
                 self.engine.submit(shared)
@@ -84,7 +84,7 @@ class Scanner:
                 self.counters.cache_hits += 1
                 shared.waiters.append((owner, probe, via, depth))
             return
-        q = _ProbeQuery(qname, qtype, self._on_answer)
+        q = _ProbeQuery(qname, qtype, self._on_answer, owner.wire_for(qname))
         q.owner = owner
         q.probe = probe
         q.via = via

@@ -7,6 +7,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -147,12 +148,17 @@ class Catalogue:
         return [Match(fp, f"AS{asn}") for fp in self._asn.get(asn, ()) if fp.applies_to(probe)]
 
     def match_ip(self, address: str, probe: str = "") -> list[Match]:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
+        version = 6 if ":" in address else 4
+        starts, items = self._nets[version]
+        if not starts:
             return []
-        starts, items = self._nets[ip.version]
-        value = int(ip)
+        try:
+            value = int.from_bytes(
+                socket.inet_pton(socket.AF_INET6 if version == 6 else socket.AF_INET, address),
+                "big",
+            )
+        except OSError:
+            return []
         out: list[Match] = []
         # candidates are networks that start at or before the address; scan back while any
         # could still contain it (prefix lists are small per provider and rarely nested deep)
