@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from tests.support.webstore import auth, fill
 
+from sovmap.cli import main
 from sovmap.store.migrate import open_engine
 from sovmap.web.app import create_app
 
@@ -36,3 +39,15 @@ def test_api_and_pages_on_postgres(postgres_url: str) -> None:
             assert c.get("/api/overview").status_code == 200
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_report_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    engine = open_engine(postgres_url)
+    fill(engine, n=20)
+    engine.dispose()
+    out = tmp_path / "out"
+    assert main(["report", "--db", postgres_url, "--out", str(out), "--runs", "200"]) == 0
+    md = (out / "brief.en.md").read_text()
+    assert "| Domains scanned (scan #2) | **20** |" in md
+    assert "postgres@" not in md  # the store is named without credentials
