@@ -199,7 +199,9 @@ def test_pages_render(client: TestClient, store: Store) -> None:
     assert lst.status_code == 200 and "gemeente000001.nl" in lst.text
     dom = client.get("/domains/gemeente000001.nl")
     assert dom.status_code == 200 and "Evidence" in dom.text and "<details" in dom.text
-    assert client.get("/providers/microsoft").status_code == 200
+    prov = client.get("/providers/microsoft").text
+    assert "From the knowledge base" in prov and "Microsoft Corporation" in prov
+    assert "European alternatives" in prov and "Keycloak" in prov
     assert "<polyline" in client.get("/trends").text
     assert client.get("/map").text.count("<circle") == 60
     assert "Audit log" in client.get("/admin").text

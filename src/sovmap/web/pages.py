@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
+from sovmap.exitplan.catalogue import options_for
+from sovmap.knowledge import default_catalogue
 from sovmap.model import Capability
 from sovmap.report import orgs as oq
 from sovmap.report import queries as q
@@ -161,7 +163,12 @@ def provider_page(
         for cap, n in d.domains_by_capability.items()
     ]
     chart = svg.bar_chart(bars, title=f"Domains using {d.provider_name}, per capability")
-    return render(request, "provider.html", p, d=d, chart=chart)
+    known = default_catalogue().providers.get(d.provider)
+    options = {}
+    if d.jurisdiction == "US":
+        options = {cap: options_for(cap) for cap in d.domains_by_capability}
+        options = {cap: alts for cap, alts in options.items() if alts}
+    return render(request, "provider.html", p, d=d, chart=chart, known=known, options=options)
 
 
 @router.get("/trends", response_class=HTMLResponse)
