@@ -20,14 +20,27 @@ class CommandError(Exception):
     """A user-facing error: printed without a traceback, exit status 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _wanted(argv: Sequence[str] | None) -> str | None:
+    """The command named on the command line, if any (the first non-option word)."""
+    for word in argv if argv is not None else sys.argv[1:]:
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command group, or only the group registered under ``only``
+    (start-up then loads one group's modules instead of all of them)."""
     parser = argparse.ArgumentParser(
         prog="sovmap",
         description="Map, measure and reduce dependence on foreign technology providers.",
     )
     parser.add_argument("--version", action="version", version=f"sovmap {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for ep in sorted(entry_points(group="sovmap.commands"), key=lambda e: e.name):
+    eps = sorted(entry_points(group="sovmap.commands"), key=lambda e: e.name)
+    if only is not None and any(ep.name == only for ep in eps):
+        eps = [ep for ep in eps if ep.name == only]
+    for ep in eps:
         try:
             register = ep.load()
         except Exception as exc:
@@ -38,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_wanted(argv))
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

@@ -104,7 +104,9 @@ def register(sub: Any) -> None:
     d.set_defaults(func=_demo)
 
 
-def _open(db: str) -> Store:
+def _open(db: str, must_exist: bool = False) -> Store:
+    if must_exist and "://" not in db and not Path(db).exists():
+        raise CommandError(f"no store at {db} (run 'sovmap scan ... --db {db}' first)")
     try:
         return Store(db)
     except Exception as exc:
@@ -214,7 +216,7 @@ def _finish(store: Store, scan_id: int, out: Path | None, shard: Any = None) -> 
 
 
 def _reclassify(args: argparse.Namespace) -> int:
-    store = _open(args.db)
+    store = _open(args.db, must_exist=True)
     sid = _scan_id(store, args.scan)
     try:
         cat = load_catalogue(args.knowledge)
@@ -228,7 +230,7 @@ def _reclassify(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    store = _open(args.db)
+    store = _open(args.db, must_exist=True)
     sid = _scan_id(store, args.scan)
     domain = args.domain.strip().lower().rstrip(".")
     fs = store.findings(sid, domain=domain)
@@ -265,7 +267,7 @@ def _print_finding(f: Finding) -> None:
 
 
 def _scans(args: argparse.Namespace) -> int:
-    store = _open(args.db)
+    store = _open(args.db, must_exist=True)
     for s in store.scans():
         print(
             f"{s.id:>4} {s.started_at} {s.status:<8} {s.domains:>8} domains "
@@ -275,7 +277,7 @@ def _scans(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    store = _open(args.db)
+    store = _open(args.db, must_exist=True)
     sid = _scan_id(store, args.scan)
     try:
         n = write_findings(args.out, store.iter_findings(sid))
