@@ -251,3 +251,20 @@ def test_map_from_scan_attributes_without_organisations(tmp_path: Path) -> None:
         html = c.get("/map", headers=auth(store, "viewer")).text
     assert html.count('href="/domains/gemeente') == 12
     engine.dispose()
+
+
+def test_group_trends_and_changes(client: TestClient, store: Store) -> None:
+    h = auth(store, "viewer")
+    groups = client.get("/api/trends/groups", headers=h).json()
+    assert [g["scan_id"] for g in groups] == store.scans
+    assert all(g["group"] == "municipality" and g["organisations"] == 60 for g in groups)
+    assert groups[1]["us_mailbox"] > groups[0]["us_mailbox"]
+    ch = client.get("/api/changes", headers=h).json()
+    assert (ch["old_scan"], ch["new_scan"]) == tuple(store.scans)
+    kinds = {e["kind"] for e in ch["events"]}
+    assert "NEW_US_DEPENDENCY" in kinds
+    assert all(e["subject_kind"] == "org" for e in ch["events"])
+    login(client, "viewer")
+    assert "By organisation type" in client.get("/trends").text
+    page = client.get("/changes").text
+    assert "NEW_US_DEPENDENCY" in page and 'href="/orgs/test:' in page

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from sovmap.orgs.tables import org_domains, org_sets, org_unmapped, organisations
 from sovmap.report.queries import DomainDetail, ScanInfo, domain_detail, is_us
-from sovmap.store.schema import findings
+from sovmap.store.schema import findings, scan_domains
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,3 +242,74 @@ def org_points(conn: Connection, scan: ScanInfo | None) -> list[OrgPoint]:
         seen.add(oid)
         out.append(OrgPoint(oid, name, float(lat), float(lon), oid in us_orgs))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTrend:
+    scan_id: int
+    group: str  # organisation type
+    organisations: int  # organisations of the type with a domain in the scan
+    us_mailbox: int  # of those, with a mailbox finding at a US-jurisdiction provider
+
+    @property
+    def share(self) -> float:
+        return 100.0 * self.us_mailbox / self.organisations if self.organisations else 0.0
+
+
+def group_trends(conn: Connection) -> list[GroupTrend]:
+    """Per scan and organisation type, organisations with mailboxes at a US provider (the
+    definition of ``sovmap orgs trend``: any mailbox finding under US jurisdiction)."""
+    sets = current_sets(conn)
+    if not sets:
+        return []
+    base = (
+        select(
+            findings.c.scan_id,
+            organisations.c.type,
+            func.count(func.distinct(organisations.c.org_id)),
+        )
+        .select_from(org_domains)
+        .join(
+            organisations,
+            and_(
+                organisations.c.set_id == org_domains.c.set_id,
+                organisations.c.org_id == org_domains.c.org_id,
+            ),
+        )
+        .join(scan_domains, scan_domains.c.domain == org_domains.c.domain)
+        .where(org_domains.c.set_id.in_(sets))
+    )
+    members_stmt = (
+        select(
+            scan_domains.c.scan_id,
+            organisations.c.type,
+            func.count(func.distinct(organisations.c.org_id)),
+        )
+        .select_from(org_domains)
+        .join(
+            organisations,
+            and_(
+                organisations.c.set_id == org_domains.c.set_id,
+                organisations.c.org_id == org_domains.c.org_id,
+            ),
+        )
+        .join(scan_domains, scan_domains.c.domain == org_domains.c.domain)
+        .where(org_domains.c.set_id.in_(sets))
+        .group_by(scan_domains.c.scan_id, organisations.c.type)
+    )
+    us_stmt = (
+        base.join(
+            findings,
+            and_(
+                findings.c.domain == org_domains.c.domain,
+                findings.c.scan_id == scan_domains.c.scan_id,
+            ),
+        )
+        .where(and_(findings.c.capability == "mailbox", findings.c.jurisdiction == "US"))
+        .group_by(findings.c.scan_id, organisations.c.type)
+    )
+    us = {(int(s), t): int(n) for s, t, n in conn.execute(us_stmt)}
+    return [
+        GroupTrend(int(s), t, int(n), us.get((int(s), t), 0))
+        for s, t, n in sorted(conn.execute(members_stmt), key=lambda r: (r[0], r[1]))
+    ]

@@ -4,7 +4,7 @@ outside-in scan only, a published public view). OpenAPI at ``/openapi.json``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -158,6 +158,29 @@ def provider(
 def trends(request: Request, p: Public, conn: Conn) -> list[q.TrendPoint]:
     """Per scan: share of domains per capability whose primary provider is US-controlled."""
     return svc.trends(conn, request.app.state.cache)
+
+
+@router.get("/trends/groups", response_model=list[oq.GroupTrend])
+def trends_by_group(request: Request, p: Public, conn: Conn) -> list[oq.GroupTrend]:
+    """Per scan and organisation type: organisations with a domain in the scan, and of those
+    with a mailbox finding under US jurisdiction (as ``sovmap orgs trend``)."""
+    return svc.group_trends(conn, request.app.state.cache)
+
+
+@router.get("/changes")
+def changes(request: Request, p: Public, conn: Conn) -> dict[str, Any]:
+    """Change events between the two latest finished scans, per organisation (or domain)
+    and capability (as ``sovmap diff``); 404 with fewer than two scans."""
+    result = svc.changes(conn, request.app.state.cache, request.app.state.db)
+    if result is None:
+        raise HTTPException(404, "changes need two finished scans")
+    return {
+        "old_scan": result.old.id,
+        "new_scan": result.new.id,
+        "only_old": result.only_old,
+        "only_new": result.only_new,
+        "events": [e.to_json() for e in result.events],
+    }
 
 
 @router.get("/locations", response_model=list[Located])

@@ -25,7 +25,15 @@ from sovmap.web.auth import (
     revoke_token,
 )
 from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
-from sovmap.web.service import latest, locations, pick_scan, scans, trends
+from sovmap.web.service import (
+    changes,
+    group_trends,
+    latest,
+    locations,
+    pick_scan,
+    scans,
+    trends,
+)
 from sovmap.web.tables import api_tokens, audit_log, users
 
 router = APIRouter(include_in_schema=False)
@@ -178,7 +186,33 @@ def trends_page(request: Request, p: Public, conn: Conn) -> Response:
     xs = [f"#{t.scan.id} {t.scan.started_at[:10]}" for t in points]
     series = {c: [t.us_share.get(c, 0.0) for t in points] for c in caps}
     chart = svg.line_chart(xs, series, title="Share of domains at a US-controlled provider")
-    return render(request, "trends.html", p, points=points, caps=caps, chart=chart)
+    groups = group_trends(conn, request.app.state.cache)
+    group_chart = None
+    if groups:
+        ids = [t.scan.id for t in points]
+        by = {(g.scan_id, g.group): g.share for g in groups}
+        names = sorted({g.group for g in groups})
+        group_chart = svg.line_chart(
+            xs,
+            {n: [by.get((i, n), 0.0) for i in ids] for n in names},
+            title="Organisations with mailboxes at a US provider, by type",
+        )
+    return render(
+        request,
+        "trends.html",
+        p,
+        points=points,
+        caps=caps,
+        chart=chart,
+        groups=groups,
+        group_chart=group_chart,
+    )
+
+
+@router.get("/changes", response_class=HTMLResponse)
+def changes_page(request: Request, p: Public, conn: Conn) -> Response:
+    result = changes(conn, request.app.state.cache, request.app.state.db)
+    return render(request, "changes.html", p, result=result)
 
 
 @router.get("/map", response_class=HTMLResponse)

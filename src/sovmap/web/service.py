@@ -12,6 +12,9 @@ from typing import Any, TypeVar
 from fastapi import HTTPException
 from sqlalchemy import Connection, and_, select
 
+from sovmap.orgs import service as orgs_service
+from sovmap.orgs.service import DiffResult
+from sovmap.report import orgs as oq
 from sovmap.report import queries as q
 from sovmap.report.queries import ScanInfo
 from sovmap.store.schema import findings, scan_domains
@@ -135,3 +138,26 @@ def locations(conn: Connection, scan: ScanInfo) -> list[Located]:
         name = str(attrs.get("name") or attrs.get("organisation") or domain)
         out.append(Located(domain, name, lat, lon, domain in us_mail))
     return out
+
+
+def group_trends(conn: Connection, cache: Cache) -> list[oq.GroupTrend]:
+    all_scans = scans(conn)
+    if not all_scans or any(s.status != "done" for s in all_scans):
+        return oq.group_trends(conn)
+    key = (
+        "group-trends",
+        tuple(oq.current_sets(conn)),
+        *((s.id, s.finished_at) for s in all_scans),
+    )
+    result: list[oq.GroupTrend] = cache.get(key, all_scans[-1], lambda: oq.group_trends(conn))
+    return result
+
+
+def changes(conn: Connection, cache: Cache, db: str) -> DiffResult | None:
+    """Change events between the two latest finished scans (``sovmap diff``), or None."""
+    done = [s for s in scans(conn) if s.status == "done"]
+    if len(done) < 2:
+        return None
+    key = ("changes", tuple(oq.current_sets(conn)), done[-2].id)
+    result: DiffResult = cache.get(key, done[-1], lambda: orgs_service.diff(db))
+    return result
