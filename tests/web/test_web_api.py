@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.support.storegen import add_scan
 from tests.support.webstore import PASSWORD, Store, auth, fill
 
 from sovmap.store.migrate import open_engine
@@ -268,3 +269,14 @@ def test_group_trends_and_changes(client: TestClient, store: Store) -> None:
     assert "By organisation type" in client.get("/trends").text
     page = client.get("/changes").text
     assert "NEW_US_DEPENDENCY" in page and 'href="/orgs/test:' in page
+
+
+def test_map_says_when_no_location_is_known(tmp_path: Path) -> None:
+    engine = open_engine(str(tmp_path / "noloc.db"))
+    store = fill(engine, n=5, with_orgs=False)
+    with engine.begin() as conn:
+        add_scan(conn, [("plain.example", {})], seed=3, started_at="2026-09-01T00:00:00Z")
+    with TestClient(create_app(engine)) as c:
+        page = c.get("/map", headers=auth(store, "viewer"))
+    assert page.status_code == 200 and "No locations are known" in page.text
+    engine.dispose()

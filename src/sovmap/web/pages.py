@@ -242,8 +242,6 @@ def map_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> Res
             )
             for x in located
         ]
-    if not pts:
-        raise HTTPException(404, "no locations known: import organisations with coordinates")
     chart = svg.point_map(pts, title="Organisations by location (red: mailboxes at US provider)")
     return render(request, "map.html", p, scan=s, chart=chart, count=len(pts))
 
