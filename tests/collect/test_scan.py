@@ -223,3 +223,20 @@ def test_shards_merge_into_the_whole(tmp_path: Path, knot_world: tuple[Knot, Pat
     con.close()
     assert len(rows) == 1500 and all(n == 1 for _, n in rows)
     assert scans == 3
+
+
+def test_duplicate_writes_keep_one_row(tmp_path: Path) -> None:
+    from sovmap.model import DomainResult, Observation, Status
+
+    store = Store(tmp_path / "d.sqlite")
+    sid = store.start_scan(input="x", input_digest="d")
+    obs = (Observation("mx", "a.example", "MX", Status.NXDOMAIN),)
+    store.write_results(sid, [(DomainResult("a.example", obs), [])], "v")
+    # a second writer brings a batch that overlaps: the stored domain is kept, the rest added
+    n = store.write_results(
+        sid,
+        [(DomainResult("a.example", obs), []), (DomainResult("b.example", obs), [])],
+        "v",
+    )
+    assert n == 1
+    assert store.done_domains(sid) == {"a.example", "b.example"}

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from sovmap.model import DomainResult, Finding, Observation
 from sovmap.store.schema import findings, metadata, scan_domains, scans
@@ -223,11 +224,34 @@ class Store:
             find_rows.extend(_finding_row(scan_id, f, knowledge_version) for f in fs)
         if not dom_rows:
             return 0
-        with self.engine.begin() as c:
-            c.execute(insert(scan_domains), dom_rows)
-            if find_rows:
-                c.execute(insert(findings), find_rows)
-        return len(dom_rows)
+        try:
+            with self.engine.begin() as c:
+                c.execute(insert(scan_domains), dom_rows)
+                if find_rows:
+                    c.execute(insert(findings), find_rows)
+            return len(dom_rows)
+        except IntegrityError:
+            # another writer (e.g. what was left of a killed run) stored some of these
+            # domains first: keep theirs, write the rest, never a domain twice
+            with self.engine.begin() as c:
+                names = [r["domain"] for r in dom_rows]
+                have = {
+                    row[0]
+                    for i in range(0, len(names), 500)
+                    for row in c.execute(
+                        select(scan_domains.c.domain).where(
+                            scan_domains.c.scan_id == scan_id,
+                            scan_domains.c.domain.in_(names[i : i + 500]),
+                        )
+                    )
+                }
+                dom_rows = [r for r in dom_rows if r["domain"] not in have]
+                find_rows = [r for r in find_rows if r["domain"] not in have]
+                if dom_rows:
+                    c.execute(insert(scan_domains), dom_rows)
+                if find_rows:
+                    c.execute(insert(findings), find_rows)
+            return len(dom_rows)
 
     def iter_results(
         self, scan_id: int, domain: str | None = None, chunk: int = 2000
