@@ -49,6 +49,7 @@ _STATUS_BY_RCODE = {
     5: Status.REFUSED,
 }
 _U16 = struct.Struct("!H")
+_QUERY_HEADER = struct.Struct("!HHHHHH")
 _TYPE_CODES = {"A": 1, "NS": 2, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33}
 
 
@@ -218,6 +219,7 @@ class Engine:
             deque() for _ in range(max(1, config.attempts))
         ]
         self._next_resolver = 0
+        self._tails: dict[int, bytes] = {}  # question type + class + OPT, by type
         for ri, r in enumerate(self._resolvers):
             for _ in range(max(1, config.sockets_per_resolver)):
                 s = socket.socket(r.family, socket.SOCK_DGRAM)
@@ -297,6 +299,7 @@ class Engine:
             return
         now = time.monotonic()
         payload = self.config.edns_payload
+        tails = self._tails
         fifo_index = 0
         while queue:
             q = queue[0]
@@ -310,7 +313,12 @@ class Engine:
                 queue.appendleft(q)
                 return
             qid = us.free_ids.popleft()
-            msg = build_query(qid, q.wire, q.qtype_code, edns_payload=payload)
+            tail = tails.get(q.qtype_code)
+            if tail is None:
+                tail = tails[q.qtype_code] = build_query(
+                    0, b"", q.qtype_code, edns_payload=payload
+                )[12:]
+            msg = _QUERY_HEADER.pack(qid, 0x0100, 1, 0, 0, 1 if payload else 0) + q.wire + tail
             try:
                 us.sock.send(msg)
             except OSError as exc:

@@ -308,8 +308,19 @@ def parse_response(msg: bytes) -> Response:
     answers: list[RR] = []
     fallbacks = 0
     limit = len(msg)
+    names: dict[int, str] = {}  # names already decoded, by offset (answers reuse them)
     for _ in range(an):
-        name, pos = _read_name(msg, pos)
+        if pos + 1 < limit and msg[pos] >= 0xC0:
+            target = ((msg[pos] & 0x3F) << 8) | msg[pos + 1]
+            cached = names.get(target)
+            if cached is not None and target < pos:
+                name = cached
+                pos += 2
+            else:
+                name, pos = _read_name(msg, pos)
+                names[target] = name
+        else:
+            name, pos = _read_name(msg, pos)
         if pos + 10 > limit:
             raise WireError("short", "record header runs past the end")
         rtype, rclass, ttl, rdlen = _RRFIXED.unpack_from(msg, pos)
