@@ -27,7 +27,8 @@ def register(sub: Any) -> None:
         help="scan domains: DNS -> providers, jurisdictions, evidence",
         description="Scan every domain of INPUT (a CSV with a 'domain' column, other columns "
         "kept as attributes, or a plain list) and store raw observations and findings. "
-        "Example: sovmap scan examples/domains.csv --resolver 127.0.0.1:5300 --out out.csv",
+        "Example: sovmap scan src/sovmap/data/demo/domains.csv --resolver 127.0.0.1:5300 "
+        "--db sovmap.sqlite --out out.csv",
     )
     p.add_argument("input", type=Path, help="CSV or plain list of domains")
     p.add_argument(
@@ -67,7 +68,7 @@ def register(sub: Any) -> None:
         "explain",
         help="print each finding of a domain with every record behind it",
         description="Explain the findings of DOMAIN in a stored scan. "
-        "Example: sovmap explain example.nl --db sovmap.sqlite",
+        "Example: sovmap explain gemeente-zonnedal.nl --db sovmap.sqlite",
     )
     e.add_argument("domain")
     e.add_argument("--db", default=DEFAULT_DB)
