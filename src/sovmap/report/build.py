@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, and_, func, select
 from sovmap.cli import CommandError
 from sovmap.exitplan.api import ExitReport
 from sovmap.exitplan.commands import run_exit_plan
-from sovmap.orgs.tables import org_domains, organisations
+from sovmap.orgs.tables import organisations
 from sovmap.register.model import Register
 from sovmap.report import brief as b
 from sovmap.report import orgs as oq
@@ -63,34 +63,46 @@ def _org_mail(conn: Connection, scan: q.ScanInfo) -> tuple[int, int, Rows] | Non
     )
     stmt = (
         select(
-            org_domains.c.org_id,
-            organisations.c.name,
-            org_domains.c.domain,
+            findings.c.domain,
             findings.c.provider_name,
             findings.c.jurisdiction,
+            findings.c.tags,
             findings.c.id,
         )
-        .join(
-            organisations,
-            and_(
-                organisations.c.set_id == org_domains.c.set_id,
-                organisations.c.org_id == org_domains.c.org_id,
-            ),
-        )
-        .join(findings, findings.c.domain == org_domains.c.domain)
         .where(
             and_(
-                org_domains.c.set_id.in_(sets),
                 findings.c.scan_id == scan.id,
                 findings.c.capability == "mailbox",
                 findings.c.role == "primary",
-                (findings.c.jurisdiction == q.US) | findings.c.tags.contains('"us-cloud-act"'),
             )
         )
-        .order_by(org_domains.c.org_id, org_domains.c.domain)
+        .order_by(findings.c.domain)
     )
-    rows = tuple(tuple(r) for r in conn.execute(stmt))
+    # joined in Python: SQLite without statistics picks a poor plan for this join
+    us = {
+        dom: (name, jur, fid)
+        for dom, name, jur, tags, fid in conn.execute(stmt)
+        if q.is_us(jur, json.loads(tags or "[]"))
+    }
+    names = {
+        str(o): str(n)
+        for o, n in conn.execute(
+            select(organisations.c.org_id, organisations.c.name).where(
+                organisations.c.set_id.in_(sets)
+            )
+        )
+    }
+    rows = tuple(
+        (oid, names.get(oid, oid), dom, *us[dom])
+        for oid, dom in sorted(set(oq.org_domain_pairs(conn, sets)))
+        if dom in us
+    )
     n = len({r[0] for r in rows})
+    query = (
+        b._sql(stmt)
+        + " -- US-controlled (jurisdiction US or us-cloud-act tag), joined with org_domains "
+        "of the newest organisation set of each source"
+    )
     return (
         n,
         total,
@@ -98,7 +110,7 @@ def _org_mail(conn: Connection, scan: q.ScanInfo) -> tuple[int, int, Rows] | Non
             "q1_orgs_mail_us",
             ("org_id", "name", "domain", "provider", "jurisdiction", "finding_id"),
             rows,
-            b._sql(stmt),
+            query,
         ),
     )
 

@@ -216,24 +216,8 @@ def org_points(conn: Connection, scan: ScanInfo | None) -> list[OrgPoint]:
     ).all()
     us_orgs: set[str] = set()
     if scan is not None:
-        us_orgs = set(
-            conn.execute(
-                select(org_domains.c.org_id)
-                .join(
-                    findings,
-                    and_(findings.c.domain == org_domains.c.domain, findings.c.scan_id == scan.id),
-                )
-                .where(
-                    and_(
-                        org_domains.c.set_id.in_(sets),
-                        findings.c.capability == "mailbox",
-                        findings.c.role == "primary",
-                        findings.c.jurisdiction == "US",
-                    )
-                )
-                .distinct()
-            ).scalars()
-        )
+        us_domains = mailbox_domains(conn, scan.id, primary=True)
+        us_orgs = {oid for oid, dom in org_domain_pairs(conn, sets) if dom in us_domains}
     seen: set[str] = set()
     out = []
     for oid, name, lat, lon in rows:
@@ -256,60 +240,66 @@ class GroupTrend:
         return 100.0 * self.us_mailbox / self.organisations if self.organisations else 0.0
 
 
+def mailbox_domains(conn: Connection, scan_id: int, *, primary: bool = False) -> set[str]:
+    """Domains of a scan with a mailbox finding under US jurisdiction (one indexed query)."""
+    conds = [
+        findings.c.scan_id == scan_id,
+        findings.c.capability == "mailbox",
+        findings.c.jurisdiction == "US",
+    ]
+    if primary:
+        conds.append(findings.c.role == "primary")
+    return set(conn.execute(select(findings.c.domain).where(and_(*conds))).scalars())
+
+
+def org_domain_pairs(conn: Connection, sets: list[int]) -> list[tuple[str, str]]:
+    return [
+        (str(o), str(d))
+        for o, d in conn.execute(
+            select(org_domains.c.org_id, org_domains.c.domain).where(org_domains.c.set_id.in_(sets))
+        )
+    ]
+
+
 def group_trends(conn: Connection) -> list[GroupTrend]:
     """Per scan and organisation type, organisations with mailboxes at a US provider (the
-    definition of ``sovmap orgs trend``: any mailbox finding under US jurisdiction)."""
+    definition of ``sovmap orgs trend``: any mailbox finding under US jurisdiction).
+
+    Combined in Python from indexed queries: SQLite without statistics would join findings
+    to the organisations' domains through the wrong index."""
     sets = current_sets(conn)
     if not sets:
         return []
-    base = (
-        select(
-            findings.c.scan_id,
-            organisations.c.type,
-            func.count(func.distinct(organisations.c.org_id)),
+    types = {
+        str(o): str(t)
+        for o, t in conn.execute(
+            select(organisations.c.org_id, organisations.c.type).where(
+                organisations.c.set_id.in_(sets)
+            )
         )
-        .select_from(org_domains)
-        .join(
-            organisations,
-            and_(
-                organisations.c.set_id == org_domains.c.set_id,
-                organisations.c.org_id == org_domains.c.org_id,
-            ),
-        )
-        .join(scan_domains, scan_domains.c.domain == org_domains.c.domain)
-        .where(org_domains.c.set_id.in_(sets))
-    )
-    members_stmt = (
-        select(
-            scan_domains.c.scan_id,
-            organisations.c.type,
-            func.count(func.distinct(organisations.c.org_id)),
-        )
-        .select_from(org_domains)
-        .join(
-            organisations,
-            and_(
-                organisations.c.set_id == org_domains.c.set_id,
-                organisations.c.org_id == org_domains.c.org_id,
-            ),
-        )
-        .join(scan_domains, scan_domains.c.domain == org_domains.c.domain)
-        .where(org_domains.c.set_id.in_(sets))
-        .group_by(scan_domains.c.scan_id, organisations.c.type)
-    )
-    us_stmt = (
-        base.join(
-            findings,
-            and_(
-                findings.c.domain == org_domains.c.domain,
-                findings.c.scan_id == scan_domains.c.scan_id,
-            ),
-        )
-        .where(and_(findings.c.capability == "mailbox", findings.c.jurisdiction == "US"))
-        .group_by(findings.c.scan_id, organisations.c.type)
-    )
-    us = {(int(s), t): int(n) for s, t, n in conn.execute(us_stmt)}
-    return [
-        GroupTrend(int(s), t, int(n), us.get((int(s), t), 0))
-        for s, t, n in sorted(conn.execute(members_stmt), key=lambda r: (r[0], r[1]))
+    }
+    pairs = org_domain_pairs(conn, sets)
+    out: list[GroupTrend] = []
+    scan_ids = [
+        int(x)
+        for x in conn.execute(
+            select(scan_domains.c.scan_id).distinct().order_by(scan_domains.c.scan_id)
+        ).scalars()
     ]
+    for sid in scan_ids:
+        scanned = set(
+            conn.execute(
+                select(scan_domains.c.domain).where(scan_domains.c.scan_id == sid)
+            ).scalars()
+        )
+        us = mailbox_domains(conn, sid)
+        members: dict[str, set[str]] = defaultdict(set)
+        us_members: dict[str, set[str]] = defaultdict(set)
+        for oid, dom in pairs:
+            if dom in scanned:
+                t = types.get(oid, "")
+                members[t].add(oid)
+                if dom in us:
+                    us_members[t].add(oid)
+        out.extend(GroupTrend(sid, t, len(members[t]), len(us_members[t])) for t in sorted(members))
+    return out

@@ -168,9 +168,16 @@ def trends_by_group(request: Request, p: Public, conn: Conn) -> list[oq.GroupTre
 
 
 @router.get("/changes")
-def changes(request: Request, p: Public, conn: Conn) -> dict[str, Any]:
+def changes(
+    *,
+    request: Request,
+    p: Public,
+    conn: Conn,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> dict[str, Any]:
     """Change events between the two latest finished scans, per organisation (or domain)
-    and capability (as ``sovmap diff``); 404 with fewer than two scans."""
+    and capability (as ``sovmap diff``), a page at a time; 404 with fewer than two scans."""
     result = svc.changes(conn, request.app.state.cache, request.app.state.db)
     if result is None:
         raise HTTPException(404, "changes need two finished scans")
@@ -179,7 +186,9 @@ def changes(request: Request, p: Public, conn: Conn) -> dict[str, Any]:
         "new_scan": result.new.id,
         "only_old": result.only_old,
         "only_new": result.only_new,
-        "events": [e.to_json() for e in result.events],
+        "total": len(result.events),
+        "offset": offset,
+        "events": [e.to_json() for e in result.events[offset : offset + limit]],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -210,9 +211,29 @@ def trends_page(request: Request, p: Public, conn: Conn) -> Response:
 
 
 @router.get("/changes", response_class=HTMLResponse)
-def changes_page(request: Request, p: Public, conn: Conn) -> Response:
+def changes_page(
+    request: Request,
+    p: Public,
+    conn: Conn,
+    kind: Annotated[str, Query(max_length=32)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
     result = changes(conn, request.app.state.cache, request.app.state.db)
-    return render(request, "changes.html", p, result=result)
+    events = [e for e in result.events if not kind or e.kind.value == kind] if result else []
+    kinds = Counter(e.kind.value for e in result.events) if result else Counter()
+    size = 200
+    return render(
+        request,
+        "changes.html",
+        p,
+        result=result,
+        events=events[(page - 1) * size : page * size],
+        total=len(events),
+        kinds=sorted(kinds.items()),
+        kind=kind,
+        page=page,
+        pages=max(1, (len(events) + size - 1) // size),
+    )
 
 
 @router.get("/map", response_class=HTMLResponse)
