@@ -274,6 +274,7 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
     no code change.
     """
     providers: dict[str, Provider] = {}
+    extra_dirs = [Path(d) for d in extra_dirs]
     fingerprints: dict[str, list[Fingerprint]] = {}
     digest = hashlib.sha256()
     for path in _provider_files(extra_dirs):
@@ -291,10 +292,10 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
             fingerprints[provider.id] = fps
     from sovmap.knowledge import prefixes
 
-    extra = prefixes.load_prefix_fingerprints(set(providers))
+    extra = prefixes.load_prefix_fingerprints(set(providers), extra_dirs)
     for pid, fps in extra.items():
         fingerprints.setdefault(pid, []).extend(fps)
-    digest.update(prefixes.digest().encode())
+    digest.update(prefixes.digest(extra_dirs).encode())
     return Catalogue(
         providers=providers,
         fingerprints=tuple(fp for fps in fingerprints.values() for fp in fps),

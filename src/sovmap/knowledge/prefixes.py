@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,19 @@ def prefix_dir() -> Path:
     return Path(str(resources.files("sovmap.knowledge") / "data" / "prefixes"))
 
 
-def _files() -> list[Path]:
-    return sorted(prefix_dir().glob("*.json"))
+def _files(extra_dirs: Iterable[Path] = ()) -> list[Path]:
+    """Bundled lists, then ``*.json`` in each user directory (a refreshed list written with
+    ``sovmap knowledge refresh-prefixes --out DIR`` replaces the bundled one of the same name)."""
+    chosen = {f.name: f for f in sorted(prefix_dir().glob("*.json"))}
+    for d in extra_dirs:
+        for f in sorted(Path(d).glob("*.json")):
+            chosen[f.name] = f
+    return [chosen[k] for k in sorted(chosen)]
 
 
-def digest() -> str:
+def digest(extra_dirs: Iterable[Path] = ()) -> str:
     h = hashlib.sha256()
-    for f in _files():
+    for f in _files(extra_dirs):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
@@ -56,9 +63,11 @@ def validate_prefix_document(raw: Any, where: str, known: set[str]) -> None:
             raise KnowledgeError(f"{where}: field prefixes/{i}: {exc}") from exc
 
 
-def load_prefix_fingerprints(known: set[str]) -> dict[str, list[Fingerprint]]:
+def load_prefix_fingerprints(
+    known: set[str], extra_dirs: Iterable[Path] = ()
+) -> dict[str, list[Fingerprint]]:
     out: dict[str, list[Fingerprint]] = {}
-    for f in _files():
+    for f in _files(extra_dirs):
         try:
             raw = json.loads(f.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
