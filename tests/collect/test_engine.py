@@ -157,3 +157,25 @@ def test_parse_resolver(text: str, expected: tuple[str, int]) -> None:
 def test_parse_resolver_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_resolver(text)
+
+
+def test_records_for_other_names_do_not_count_as_mx() -> None:
+    from sovmap.classify import classify
+    from sovmap.knowledge import default_catalogue
+    from sovmap.model import Capability, Observation
+
+    obs = (
+        Observation(
+            "mx",
+            "victim.example",
+            "MX",
+            Status.NOERROR,
+            (
+                RR("victim.example", "MX", 300, "10 mail.victim.example"),
+                RR("other.example", "MX", 300, "0 x.mail.protection.outlook.com"),
+            ),
+        ),
+    )
+    found = classify("victim.example", obs, default_catalogue(), {"country": "NL"})
+    mailbox = [f for f in found if f.capability is Capability.MAILBOX]
+    assert [f.provider for f in mailbox] == ["self:victim.example"]

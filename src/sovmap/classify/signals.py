@@ -117,7 +117,10 @@ def extract(
         probe = obs.probe
         if probe == "mx":
             hosts: list[tuple[int, str]] = []
+            owner, _ = chain_end(obs.qname, obs.answers)
             for r in obs.records("MX"):
+                if r.name != owner:
+                    continue  # records for other names in the answer are not ours
                 pref_s, _, host = r.data.partition(" ")
                 if not host:
                     facts.null_mx = True

@@ -53,7 +53,7 @@ class ScanInfo:
 
 def _pack_observations(obs: Sequence[Observation]) -> bytes:
     raw = json.dumps([o.to_json() for o in obs], separators=(",", ":"))
-    return zlib.compress(raw.encode(), 6)
+    return zlib.compress(raw.encode(), 1)
 
 
 def unpack_observations(blob: bytes) -> tuple[Observation, ...]:
