@@ -49,7 +49,7 @@ class Scanner:
         plan: ProbePlan,
         *,
         max_active: int = 2000,
-        cache_size: int = 200_000,
+        cache_size: int = 20_000,
     ) -> None:
         self.engine = engine
         self.plan = plan
