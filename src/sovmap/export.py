@@ -98,7 +98,7 @@ class Summary:
 def _jur_class(f: Finding) -> str:
     if not f.jurisdiction:
         return "unknown"
-    if f.jurisdiction == "US" or "us-cloud-act" in f.tags:
+    if f.us_controlled:
         return "US"
     return f.jurisdiction
 

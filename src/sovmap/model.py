@@ -10,6 +10,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+US_LAW_TAG = "us-cloud-act"
+
+
+def us_controlled(jurisdiction: str, tags: tuple[str, ...] | list[str] = ()) -> bool:
+    """The one rule for "US-controlled": the controlling state is the US, or the provider is
+    reachable by the CLOUD Act (a US parent of a provider registered elsewhere)."""
+    return jurisdiction == "US" or US_LAW_TAG in tags
+
 
 class Capability(StrEnum):
     """What a provider does for an organisation, as far as DNS can reveal it."""
@@ -172,6 +180,10 @@ class Finding:
     tags: tuple[str, ...] = ()
     service: str = ""
     role: str = "primary"  # primary | additional | gateway-behind
+
+    @property
+    def us_controlled(self) -> bool:
+        return us_controlled(self.jurisdiction, self.tags)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -102,11 +102,10 @@ def test_every_truncation_of_a_valid_message_is_a_wire_error() -> None:
         "MX",
         ("a.example.", "MX", ["10 mx1.a.example.", "20 mx2.a.example."]),
     )
+    parse_response(good)
     for cut in range(len(good)):
-        try:
+        with pytest.raises(WireError):
             parse_response(good[:cut])
-        except WireError:
-            continue
 
 
 def test_encode_name_rules() -> None:

@@ -14,7 +14,7 @@ from publicsuffixlist import PublicSuffixList
 
 from sovmap.classify.signals import Facts, Signal, extract
 from sovmap.knowledge.catalogue import Catalogue, Provider
-from sovmap.model import Capability, Evidence, Finding, Observation, Status
+from sovmap.model import Capability, Evidence, Finding, Observation, Status, us_controlled
 
 C = Capability
 
@@ -94,7 +94,7 @@ def noisy_or(weights: Iterable[float]) -> float:
 def _jclass(j: str, tags: tuple[str, ...]) -> str:
     if not j:
         return "UNKNOWN"
-    if j == "US" or "us-cloud-act" in tags:
+    if us_controlled(j, tags):
         return "US"
     if "eu-member-state" in tags or "eu-gdpr" in tags:
         return "EU"
@@ -123,7 +123,10 @@ class _Builder:
         confidence: float | None = None,
         extra: tuple[Evidence, ...] = (),
         code: str = "",
+        emit: bool = True,
     ) -> Finding:
+        """A finding for a catalogued provider; ``emit=False`` builds it without adding it to
+        the output (a candidate still to be weighed)."""
         evidence = tuple(_dedupe([s.evidence for s in signals] + list(extra)))
         conf = noisy_or(e.weight for e in evidence) if confidence is None else confidence
         services = [s.service for s in signals if s.service]
@@ -141,7 +144,8 @@ class _Builder:
             service=max(set(services), key=services.count) if services else "",
             role=role,
         )
-        self.out.append(f)
+        if emit:
+            self.out.append(f)
         return f
 
     def country_of(self, name: str) -> str:
@@ -151,9 +155,17 @@ class _Builder:
         return self.rules.cctld_map.get(tld, tld.upper())
 
     def local_finding(
-        self, cap: Capability, host: str, evidence: tuple[Evidence, ...], role: str = "primary"
+        self,
+        cap: Capability,
+        host: str,
+        evidence: tuple[Evidence, ...],
+        role: str = "primary",
+        *,
+        confidence: float | None = None,
+        code: str = "",
     ) -> Finding:
-        """A host we have no fingerprint for: the organisation's own, or an unknown party."""
+        """A host we have no fingerprint for: the organisation's own, or an unknown party.
+        ``confidence`` and ``code`` replace the defaults of that kind of host."""
         reg = registrable(host)
         own = reg == registrable(self.domain)
         if own:
@@ -187,6 +199,12 @@ class _Builder:
                 evidence=evidence,
                 tags=(),
                 role=role,
+            )
+        if confidence is not None or code:
+            f = replace(
+                f,
+                confidence=f.confidence if confidence is None else confidence,
+                code=code or f.code,
             )
         self.out.append(f)
         return f
@@ -351,9 +369,10 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
         if all(registrable(h) == registrable(b.domain) for h in dangling):
             # the organisation's own name, without an address: its own (broken or
             # unrecorded) mail host, not a third party's
-            f = b.local_finding(C.MAILBOX, dangling[0], ev)
-            b.out[-1] = replace(
-                f,
+            b.local_finding(
+                C.MAILBOX,
+                dangling[0],
+                ev,
                 confidence=rules.unresolved_own_mx_confidence,
                 code="MAILBOX_SELF_HOSTED_MX_UNRESOLVED",
             )
@@ -440,9 +459,11 @@ def _spf_party_lead(b: _Builder, facts: Facts, primary: list[str]) -> None:
         return
     _, (mech, target) = next(iter(parties.items()))
     ev = (_rule_evidence("spf", b.domain, "TXT", f"{mech}:{target}", "spf-behind-gateway"),)
-    f = b.local_finding(C.MAILBOX, target, ev, role="candidate")
-    b.out[-1] = replace(
-        f,
+    b.local_finding(
+        C.MAILBOX,
+        target,
+        ev,
+        role="candidate",
         confidence=b.rules.behind_gateway_spf_unknown_confidence,
         code="MAILBOX_SPF_ONLY_CANDIDATE",
     )
@@ -483,7 +504,6 @@ def _candidates(
         if spf_only and not (role == "behind-gateway" and rules.spf_decides_behind_gateway):
             enough = False
         if strong or enough or spf_only:
-            n_before = len(b.out)
             f = b.provider_finding(
                 C.MAILBOX,
                 p,
@@ -494,8 +514,8 @@ def _candidates(
                     C.MAILBOX,
                     "BEHIND_" + _jclass(p.jurisdiction, p.tags) + ("_SPF_ONLY" if spf_only else ""),
                 ),
+                emit=False,
             )
-            del b.out[n_before:]
             (out if (strong or enough) else leads).append(f)
     return out, leads
 

@@ -9,18 +9,10 @@ from sovmap.collect.probes import chain_end, is_spf, parse_asn_txt, parse_spf
 from sovmap.knowledge.catalogue import Catalogue, Match
 from sovmap.model import Capability, Evidence, Observation, Status
 
-_CNAME_PROBES = frozenset(
-    {
-        "autodiscover",
-        "lyncdiscover",
-        "sip",
-        "enterpriseregistration",
-        "enterpriseenrollment",
-        "msoid",
-        "web",
-        "mx-host",
-    }
-)
+# probes whose CNAME chains are matched with their own fingerprint kinds (mx, dkim); every
+# other probe slot, including ones a user adds to the probe plan, matches ``cname``
+# fingerprints (which a fingerprint may restrict to slots with ``probes:``)
+_OWN_CHAIN_PROBES = frozenset({"mx-host", "dkim", "asn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +35,9 @@ class Facts:
     domain: str
     exists: bool = True
     mx_hosts: list[tuple[int, str]] | None = None  # (preference, host); None = not answered
-    null_mx: bool = False
     ns_hosts: list[str] | None = None
     web_addresses: list[str] | None = None
     web_targets: list[str] | None = None  # last names of web CNAME chains
-    spf_records: int = 0
-    spf_lookups: int = 0
-    mx_host_addresses: dict[str, list[str]] | None = None
     spf_terms: list[tuple[str, str]] = field(default_factory=list)  # domain's own record
     mx_host_status: dict[str, set[Status]] = field(default_factory=dict)
     web_dangling: list[tuple[str, str]] = field(default_factory=list)  # (name, missing target)
@@ -99,7 +87,6 @@ def extract(
     facts = Facts(domain)
     out: list[Signal] = []
     spf_parent = {o.qname: o.via for o in observations if o.probe == "spf"}
-    mx_addr: dict[str, list[str]] = {}
     for obs in observations:
         if obs.probe == "mx" and obs.qname == domain and obs.status is Status.NXDOMAIN:
             facts.exists = False
@@ -123,8 +110,7 @@ def extract(
                     continue  # records for other names in the answer are not ours
                 pref_s, _, host = r.data.partition(" ")
                 if not host:
-                    facts.null_mx = True
-                    continue
+                    continue  # null MX (RFC 7505): the domain accepts no mail
                 pref = int(pref_s) if pref_s.isdigit() else 0
                 hosts.append((pref, host))
                 out.extend(_signals(cat.match_name("mx", host, probe), obs, "MX", r.data))
@@ -138,18 +124,14 @@ def extract(
                 )
             for r in obs.answers:
                 if r.rtype in ("A", "AAAA"):
-                    mx_addr.setdefault(obs.via + ">" + obs.qname, []).append(r.data)
                     out.extend(_signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain))
         elif probe in ("txt", "spf"):
             for r in obs.records("TXT"):
                 if r.name != obs.qname:
                     continue
                 if is_spf(r.data):
-                    if probe == "txt":
-                        facts.spf_records += 1
                     path = _spf_path(obs, spf_parent, domain) if probe == "spf" else (domain,)
                     for t in parse_spf(r.data):
-                        facts.spf_lookups += 1 if t.counts_lookup else 0
                         if (
                             t.name in ("include", "redirect", "a", "mx", "exists", "ptr")
                             and t.value
@@ -197,7 +179,7 @@ def extract(
             for r in obs.records("SRV"):
                 target = r.data.split(" ")[-1]
                 out.extend(_signals(cat.match_name("srv", target, probe), obs, "SRV", r.data))
-        if probe in _CNAME_PROBES and probe != "mx-host":
+        if probe not in _OWN_CHAIN_PROBES:
             end, chain = chain_end(obs.qname, obs.answers)
             for name in chain:
                 out.extend(
@@ -232,7 +214,6 @@ def extract(
                         chain=(host, address, obs.qname),
                     )
                     out.append(Signal(fp.provider, fp.capability, fp.service, slot, ev))
-    facts.mx_host_addresses = mx_addr
     return facts, out
 
 

@@ -168,7 +168,8 @@ def _scan(args: argparse.Namespace) -> int:
     except (ValueError, KnowledgeError) as exc:
         raise CommandError(str(exc)) from exc
     store = _open(args.db)
-    bar = _Bar(_count_lines(args.input), not args.quiet)
+    show = not args.quiet and sys.stderr.isatty()
+    bar = _Bar(_count_lines(args.input) if show else None, show)
     config = EngineConfig(
         resolvers=resolvers,
         timeout=args.timeout,

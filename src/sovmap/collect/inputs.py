@@ -12,12 +12,17 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import idna
 from publicsuffixlist import PublicSuffixList
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+from sovmap.orgs.domains import (
+    EMPTY,
+    DomainError,
+    host_from_email,
+    host_from_website,
+    normalise_host,
+)
+
 _DOMAIN_COLUMNS = ("domain", "domein", "website", "url", "email", "e-mail", "mail")
 
 
@@ -53,56 +58,35 @@ class InvalidDomain(ValueError):
 def normalise_domain(text: str) -> tuple[str, list[str]]:
     """Turn a domain, URL, e-mail address or IDN into a lower-case ASCII domain name.
 
-    Returns the domain and notes on what was changed. Raises :class:`InvalidDomain`.
+    Parsing of URLs, e-mail addresses and internationalised names is the organisation
+    room's (:mod:`sovmap.orgs.domains`); this adds the scan's own rules: a leading ``www.``
+    is dropped, a public suffix is refused, and every change is reported as a note.
+    Returns the domain and the notes. Raises :class:`InvalidDomain`.
     """
     notes: list[str] = []
     raw = text.strip().strip('"').strip()
-    if not raw:
-        raise InvalidDomain("EMPTY", "empty value")
-    host = raw
-    if "://" in host or host.startswith("//"):
-        parts = urlsplit(host if "://" in host else "http:" + host)
-        host = parts.hostname or ""
-        notes.append("URL reduced to its host")
-    elif host.lower().startswith("mailto:"):
-        host = host[7:]
-    if "@" in host:
-        host = host.rsplit("@", 1)[1]
-        notes.append("e-mail address reduced to its domain")
-    if "/" in host:
-        host = host.split("/", 1)[0]
-        notes.append("path removed")
-    if ":" in host and host.count(":") == 1:
-        host = host.split(":", 1)[0]
-        notes.append("port removed")
-    host = host.strip().rstrip(".")
-    if not host:
-        raise InvalidDomain("INVALID", f"no domain in {text.strip()!r}")
     try:
-        # IDNA 2008 with UTS 46 mapping, non-transitional (as registries and browsers do:
-        # "ß" stays "ß", it is not folded to "ss" as Python's own IDNA 2003 codec would)
-        ascii_host = (
-            idna.encode(host, uts46=True, transitional=False).decode("ascii")
-            if not host.isascii()
-            else host
-        )
-    except (idna.IDNAError, UnicodeError) as exc:
-        raise InvalidDomain("INVALID", f"not a valid internationalised name: {exc}") from exc
-    if ascii_host != host:
-        notes.append(f"internationalised name converted to {ascii_host}")
-    host = ascii_host.lower()
+        if "@" in raw or raw.lower().startswith("mailto:"):
+            host = host_from_email(raw)
+            notes.append("e-mail address reduced to its domain")
+        elif "/" in raw or ":" in raw.rstrip("."):
+            host = host_from_website(raw)
+            notes.append("URL reduced to its host")
+        else:
+            host = normalise_host(raw)
+    except DomainError as exc:
+        code = "EMPTY" if exc.code == EMPTY else "INVALID"
+        raise InvalidDomain(code, f"{exc.detail}: {text.strip()!r}") from exc
+    if not raw.isascii():
+        notes.append(f"internationalised name converted to {host}")
     if host.startswith("www.") and host.count(".") >= 2:
         host = host[4:]
         notes.append("leading www. removed")
     labels = host.split(".")
-    if len(host) > 253 or not all(_LABEL.match(x) for x in labels):
-        raise InvalidDomain("INVALID", f"not a valid domain name: {text.strip()!r}")
     if _psl().is_public(host):
         raise InvalidDomain("PUBLIC_SUFFIX", f"{host} is a public suffix, not a domain")
     if len(labels) < 2:
         raise InvalidDomain("INVALID", f"not a valid domain name: {text.strip()!r}")
-    if labels[-1].isdigit():
-        raise InvalidDomain("INVALID", f"an address, not a domain name: {text.strip()!r}")
     return host, notes
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from sovmap.model import Capability
+from sovmap.model import Capability, us_controlled
 
 FINGERPRINT_KINDS = ("mx", "spf", "txt", "dkim", "dmarc", "cname", "srv", "ns", "asn", "ip")
 
@@ -62,7 +62,7 @@ class Provider:
 
     @property
     def us_controlled(self) -> bool:
-        return self.jurisdiction == "US" or "us-cloud-act" in self.tags
+        return us_controlled(self.jurisdiction, self.tags)
 
 
 @dataclass(frozen=True, slots=True)

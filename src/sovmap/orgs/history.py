@@ -265,9 +265,7 @@ def trend_point(
 ) -> TrendPoint:
     members: set[str] = set()
     us: set[str] = set()
-    us_domains = {
-        f.domain for f in found if f.capability == Capability.MAILBOX and f.jurisdiction == US
-    }
+    us_domains = {f.domain for f in found if f.capability == Capability.MAILBOX and f.us_controlled}
     for domain, refs in orgs_of.items():
         for r in refs:
             if in_group(r, group):

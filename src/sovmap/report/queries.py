@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, distinct, func, select
 
-from sovmap.model import Capability, Evidence
+from sovmap.model import Capability, Evidence, us_controlled
 from sovmap.store.schema import findings, scan_domains, scans
 
 US = "US"
@@ -23,7 +23,7 @@ UNKNOWN = "unknown"
 
 def is_us(jurisdiction: str, tags: list[str] | tuple[str, ...] = ()) -> bool:
     """US-controlled: the parent's state is the US, or the provider carries the CLOUD Act tag."""
-    return jurisdiction == US or "us-cloud-act" in tags
+    return us_controlled(jurisdiction, tags)
 
 
 @dataclass(frozen=True, slots=True)
