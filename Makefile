@@ -13,8 +13,8 @@ $(UV):
 	$(PY) -m venv .tools
 	.tools/bin/pip install -q "uv>=0.5,<1"
 
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras --python $(PY)
+$(VENV)/.synced: pyproject.toml uv.lock setup.py src/sovmap/collect/_fastdns.c | $(UV)
+	$(UV) sync --frozen --all-extras --python $(PY) --reinstall-package sovmap
 	touch $@
 
 demo: $(VENV)/.synced

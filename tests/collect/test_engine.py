@@ -64,8 +64,19 @@ def ask(engine: Engine, *questions: tuple[str, str]) -> dict[str, tuple[Status, 
     return out
 
 
+ACCELERATE = {"on": True}
+
+
+@pytest.fixture(autouse=True, params=["batched-c", "python"])
+def _accelerate(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every engine test runs with the C accelerator (when built) and without it."""
+    ACCELERATE["on"] = request.param == "batched-c"
+    yield
+    ACCELERATE["on"] = True
+
+
 def config(*servers: DevServer, **kw: object) -> EngineConfig:
-    base: dict[str, object] = {"timeout": 0.2, "attempts": 2}
+    base: dict[str, object] = {"timeout": 0.2, "attempts": 2, "accelerate": ACCELERATE["on"]}
     base.update(kw)
     return EngineConfig(resolvers=[(s.host, s.port) for s in servers], **base)  # type: ignore[arg-type]
 

@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=2.0, help="first-attempt timeout (s)")
     p.add_argument("--attempts", type=int, default=3, help="attempts per question")
     p.add_argument("--rate", type=float, help="max queries/s per resolver")
-    p.add_argument("--inflight", type=int, default=256, help="max queries in flight/resolver")
+    p.add_argument("--inflight", type=int, default=128, help="max queries in flight/resolver")
     p.add_argument("--active", type=int, default=2000, help="max domains in progress")
     p.add_argument("--new", action="store_true", help="start a new scan instead of resuming")
     p.add_argument("--label", default="", help="a label for this snapshot")

@@ -34,7 +34,9 @@ from sovmap.collect.wire import (
     WireError,
     build_query,
     encode_name,
+    fast,
     parse_response,
+    parse_response_py,
     question_bytes,
     type_code,
 )
@@ -95,13 +97,15 @@ class EngineConfig:
     timeout: float = 2.0  # first attempt; later attempts double it
     attempts: int = 3
     tcp_timeout: float = 5.0
-    max_inflight: int = 256  # per resolver
+    max_inflight: int = 128  # per resolver (256 overflowed a default 208 KiB server buffer)
     start_inflight: int = 64  # the cap starts here and grows with every answer (slow start)
     min_inflight: int = 8
     rate: float | None = None  # queries per second per resolver; None = no limit
     edns_payload: int = DEFAULT_EDNS_PAYLOAD
     sockets_per_resolver: int = 4
     recv_buffer: int = 8 * 1024 * 1024
+    # batch datagrams with sendmmsg/recvmmsg and parse in C when the accelerator is built
+    accelerate: bool = True
 
 
 @dataclass
@@ -124,6 +128,7 @@ class Query:
     __slots__ = (
         "answers_cb",
         "attempt",
+        "body",
         "deadline_gen",
         "qname",
         "qtype",
@@ -146,6 +151,7 @@ class Query:
         self.wire = wire if wire is not None else encode_name(qname)
         self.question = question_bytes(self.wire, self.qtype_code)
         self.answers_cb = callback
+        self.body = b""  # question + EDNS record as sent (built by the engine)
         self.attempt = 0
         self.resolver = -1
         self.deadline_gen = 0
@@ -177,10 +183,11 @@ class _Resolver:
 
 
 class _UdpSocket:
-    __slots__ = ("free_ids", "pending", "resolver", "sock")
+    __slots__ = ("fd", "free_ids", "pending", "resolver", "sock")
 
     def __init__(self, sock: socket.socket, resolver: int) -> None:
         self.sock = sock
+        self.fd = sock.fileno()
         self.resolver = resolver
         # IDs in an unpredictable order (a permutation drawn from the OS's entropy)
         ids = np.random.default_rng(int.from_bytes(os.urandom(8), "big")).permutation(65536)
@@ -220,6 +227,9 @@ class Engine:
         ]
         self._next_resolver = 0
         self._tails: dict[int, bytes] = {}  # question type + class + OPT, by type
+        self._fast = fast if config.accelerate else None
+        self._inflight = 0  # UDP queries in flight, all resolvers
+        self._round = 0
         for ri, r in enumerate(self._resolvers):
             for _ in range(max(1, config.sockets_per_resolver)):
                 s = socket.socket(r.family, socket.SOCK_DGRAM)
@@ -229,7 +239,7 @@ class Engine:
                 s.connect(r.addr)
                 us = _UdpSocket(s, ri)
                 r.sockets.append(us)
-                self._udp[s.fileno()] = us
+                self._udp[us.fd] = us
                 self._ep.register(s.fileno(), select.EPOLLIN)
 
     # -- public ------------------------------------------------------------------------
@@ -238,7 +248,7 @@ class Engine:
 
     @property
     def outstanding(self) -> int:
-        return len(self._queue) + sum(r.inflight for r in self._resolvers) + len(self._tcp)
+        return len(self._queue) + self._inflight + len(self._tcp)
 
     def close(self) -> None:
         for us in self._udp.values():
@@ -300,47 +310,103 @@ class Engine:
         now = time.monotonic()
         payload = self.config.edns_payload
         tails = self._tails
-        fifo_index = 0
+        timeouts = self._timeouts
+        last_fifo = len(timeouts) - 1
+        base_timeout = self.config.timeout
+        pack = _QUERY_HEADER.pack
+        arcount = 1 if payload else 0
+        batched = self._fast is not None
+        # one socket per resolver per round (the datagrams of a round go out in one call)
+        self._round += 1
+        batches: dict[int, tuple[_UdpSocket, list[bytes], list[tuple[int, Query]]]] = {}
+        sent = 0
+        # the common case, one resolver and no rate limit, needs no choice per query
+        only = self._resolvers[0] if len(self._resolvers) == 1 and not self.config.rate else None
         while queue:
-            q = queue[0]
-            ri = self._pick_resolver(q, now)
-            if ri < 0:
-                return
-            queue.popleft()
-            r = self._resolvers[ri]
-            us = r.sockets[(self.stats.sent) % len(r.sockets)]
+            if only is not None:
+                if only.inflight >= only.cap:
+                    break
+                q = queue.popleft()
+                ri = 0
+                r = only
+            else:
+                q = queue[0]
+                ri = self._pick_resolver(q, now)
+                if ri < 0:
+                    break
+                queue.popleft()
+                r = self._resolvers[ri]
+            us = r.sockets[self._round % len(r.sockets)]
             if not us.free_ids:
                 queue.appendleft(q)
-                return
+                break
             qid = us.free_ids.popleft()
-            tail = tails.get(q.qtype_code)
-            if tail is None:
-                tail = tails[q.qtype_code] = build_query(
-                    0, b"", q.qtype_code, edns_payload=payload
-                )[12:]
-            msg = _QUERY_HEADER.pack(qid, 0x0100, 1, 0, 0, 1 if payload else 0) + q.wire + tail
-            try:
-                us.sock.send(msg)
-            except OSError as exc:
-                us.free_ids.append(qid)
-                if exc.errno in (errno.EAGAIN, errno.ENOBUFS):
-                    queue.appendleft(q)
-                    return
-                self._final(q, Status.OTHER)
-                continue
+            body = q.body
+            if not body:
+                tail = tails.get(q.qtype_code)
+                if tail is None:
+                    tail = tails[q.qtype_code] = build_query(
+                        0, b"", q.qtype_code, edns_payload=payload
+                    )[12:]
+                body = q.body = q.wire + tail
+            msg = pack(qid, 0x0100, 1, 0, 0, arcount) + body
+            if batched:
+                batch = batches.get(ri)
+                if batch is None:
+                    batch = batches[ri] = (us, [], [])
+                batch[1].append(msg)
+                batch[2].append((qid, q))
+            else:
+                try:
+                    us.sock.send(msg)
+                except OSError as exc:
+                    us.free_ids.append(qid)
+                    if exc.errno in (errno.EAGAIN, errno.ENOBUFS):
+                        queue.appendleft(q)
+                        break
+                    self._final(q, Status.OTHER)
+                    continue
             q.resolver = ri
             q.deadline_gen += 1
             us.pending[qid] = q
             r.inflight += 1
-            self.stats.sent += 1
-            fifo_index = min(q.attempt, len(self._timeouts) - 1)
-            timeout = self.config.timeout * (2**fifo_index)
-            self._timeouts[fifo_index].append(
-                (now + timeout, us.sock.fileno(), qid, q, q.deadline_gen)
+            sent += 1
+            fifo_index = q.attempt if q.attempt < last_fifo else last_fifo
+            timeouts[fifo_index].append(
+                (now + base_timeout * (1 << fifo_index), us.fd, qid, q, q.deadline_gen)
             )
+        self.stats.sent += sent
+        self._inflight += sent
+        for us, msgs, sent_queries in batches.values():
+            self._flush(us, msgs, sent_queries)
+
+    def _flush(self, us: _UdpSocket, msgs: list[bytes], queries: list[tuple[int, Query]]) -> None:
+        """Send one socket's batch; queries whose datagram did not go out are undone."""
+        assert self._fast is not None
+        try:
+            done = self._fast.send_batch(us.fd, msgs)
+            error = 0
+        except OSError as exc:
+            done = 0
+            error = exc.errno or 0
+        if done == len(msgs):
+            return
+        unsent = queries[done:]
+        for qid, q in unsent:
+            self._release(us, qid, q)
+            self.stats.sent -= 1
+        if done > 0 or error in (errno.EAGAIN, errno.ENOBUFS):
+            # the socket buffer is full: send these first next time
+            self._queue.extendleft(q for _, q in reversed(unsent))
+        else:
+            for _, q in unsent:
+                self._final(q, Status.OTHER)
 
     # -- receiving ---------------------------------------------------------------------
     def _recv_udp(self, us: _UdpSocket) -> None:
+        if self._fast is not None:
+            self._recv_udp_batched(us)
+            return
         sock = us.sock
         while True:
             try:
@@ -352,36 +418,85 @@ class Engine:
                 continue
             except OSError:
                 return
-            if len(data) < 12:
-                self._count_wire("short")
-                continue
-            qid = (data[0] << 8) | data[1]
-            q = us.pending.get(qid)
-            if q is None:
-                self.stats.mismatched += 1
-                continue
+            self._datagram(us, data)
+
+    def _recv_udp_batched(self, us: _UdpSocket) -> None:
+        fast_ = self._fast
+        assert fast_ is not None
+        recv_batch = fast_.recv_batch
+        parse = fast_.parse
+        pending = us.pending
+        stats = self.stats
+        while True:
             try:
-                resp = parse_response(data)
-            except WireError as exc:
-                self._count_wire(exc.code)
-                self.stats.malformed += 1
+                datagrams = recv_batch(us.fd, 64)
+            except OSError:
+                return
+            for data in datagrams:
+                if len(data) < 12:
+                    self._count_wire("short")
+                    continue
+                qid = (data[0] << 8) | data[1]
+                q = pending.get(qid)
+                if q is None:
+                    stats.mismatched += 1
+                    continue
+                try:
+                    parsed = parse(data)
+                except WireError as exc:
+                    self._malformed(us, qid, q, exc)
+                    continue
+                if parsed is None:  # an unusual message: the Python parser decides
+                    self._datagram(us, data)
+                    continue
+                _, flags, question, _, answers = parsed
+                if question != q.question:
+                    stats.mismatched += 1
+                    continue
                 self._release(us, qid, q)
-                self._retry_or_final(q, Status.MALFORMED, backoff=False)
-                continue
-            if resp.question != q.question:
-                self.stats.mismatched += 1
-                continue
-            self._release(us, qid, q)
-            self.stats.fallbacks += resp.fallbacks
-            if resp.truncated:
-                self._start_tcp(q)
-                continue
-            self._handle_response(q, resp.rcode, resp.answers)
+                if flags & 0x0200:
+                    self._start_tcp(q)
+                    continue
+                self._handle_response(q, flags & 0x000F, answers)
+            if len(datagrams) < 64:
+                return
+
+    def _datagram(self, us: _UdpSocket, data: bytes) -> None:
+        """One datagram, parsed in Python."""
+        if len(data) < 12:
+            self._count_wire("short")
+            return
+        qid = (data[0] << 8) | data[1]
+        q = us.pending.get(qid)
+        if q is None:
+            self.stats.mismatched += 1
+            return
+        try:
+            resp = parse_response_py(data)
+        except WireError as exc:
+            self._malformed(us, qid, q, exc)
+            return
+        if resp.question != q.question:
+            self.stats.mismatched += 1
+            return
+        self._release(us, qid, q)
+        self.stats.fallbacks += resp.fallbacks
+        if resp.truncated:
+            self._start_tcp(q)
+            return
+        self._handle_response(q, resp.rcode, resp.answers)
+
+    def _malformed(self, us: _UdpSocket, qid: int, q: Query, exc: WireError) -> None:
+        self._count_wire(exc.code)
+        self.stats.malformed += 1
+        self._release(us, qid, q)
+        self._retry_or_final(q, Status.MALFORMED, backoff=False)
 
     def _release(self, us: _UdpSocket, qid: int, q: Query) -> None:
         del us.pending[qid]
         us.free_ids.append(qid)
         self._resolvers[us.resolver].inflight -= 1
+        self._inflight -= 1
         q.deadline_gen += 1
 
     def _handle_response(self, q: Query, rcode: int, answers: tuple[RR, ...]) -> None:
