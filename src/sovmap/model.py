@@ -48,7 +48,10 @@ class Status(StrEnum):
 
     @property
     def answered(self) -> bool:
-        return self in (Status.NOERROR, Status.NXDOMAIN)
+        return self in _ANSWERED
+
+
+_ANSWERED = frozenset({Status.NOERROR, Status.NXDOMAIN})
 
 
 @dataclass(frozen=True, slots=True)

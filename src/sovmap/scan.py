@@ -8,12 +8,14 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sovmap.classify import Rules, classify, default_rules
 from sovmap.collect.engine import Engine, EngineConfig
 from sovmap.collect.inputs import DomainInput, InputProblem, check_input, read_domains
 from sovmap.collect.probes import ProbePlan, default_plan
 from sovmap.collect.scanner import Scanner
+from sovmap.collect.workers import WorkerJob, run_workers
 from sovmap.knowledge.catalogue import Catalogue, default_catalogue
 from sovmap.model import DomainResult, Finding, Observation
 from sovmap.store import Store
@@ -112,12 +114,17 @@ def run_scan(
     flush_seconds: float = 1.0,
     on_progress: Callable[[Progress], None] | None = None,
     label: str = "",
+    workers: int = 1,
 ) -> ScanOutcome:
     """Scan every domain of ``input_path`` and store observations and findings.
 
     With ``resume`` a running (interrupted) scan of the same input and shard is continued:
-    domains already stored are skipped, so every domain ends up stored exactly once.
+    domains already stored are skipped, so every domain ends up stored exactly once. With
+    ``workers`` > 1 the probes and classification run in that many processes (see
+    :mod:`sovmap.collect.workers`); this process reads the input and writes the store.
     """
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
     cat = catalogue or default_catalogue()
     rules = rules or default_rules()
     plan = plan or default_plan()
@@ -149,7 +156,69 @@ def run_scan(
             yield item
 
     config = engine_config or EngineConfig(resolvers=list(resolvers))
-    engine = Engine(config)
+
+    def process(result: DomainResult) -> tuple[DomainResult, Sequence[Finding]]:
+        obs = tuple(sorted(result.observations, key=observation_key))
+        result = DomainResult(
+            result.domain, obs, result.attributes, result.queries, result.errors, result.position
+        )
+        return result, classify(result.domain, obs, cat, result.attributes, rules)
+
+    started = time.monotonic()
+    if workers > 1:
+        stats = _run_parallel(
+            workers,
+            WorkerJob(config, plan, max(50, max_active // workers), scan_id, cat.version, process),
+            todo(),
+            store,
+            scan_id,
+            progress,
+            batch_size,
+            flush_seconds,
+            on_progress,
+        )
+    else:
+        stats = _run_single(
+            Engine(config),
+            plan,
+            max_active,
+            todo(),
+            store,
+            scan_id,
+            cat.version,
+            process,
+            progress,
+            batch_size,
+            flush_seconds,
+            on_progress,
+        )
+    store.finish_scan(scan_id)
+    return ScanOutcome(
+        scan_id=scan_id,
+        resumed=resumed,
+        domains=progress.done,
+        skipped=progress.skipped,
+        problems=problems,
+        seconds=time.monotonic() - started,
+        queries=progress.queries,
+        engine_stats=stats,
+    )
+
+
+def _run_single(
+    engine: Engine,
+    plan: ProbePlan,
+    max_active: int,
+    items: Iterator[DomainInput],
+    store: Store,
+    scan_id: int,
+    knowledge_version: str,
+    process: Callable[[DomainResult], tuple[DomainResult, Sequence[Finding]]],
+    progress: Progress,
+    batch_size: int,
+    flush_seconds: float,
+    on_progress: Callable[[Progress], None] | None,
+) -> dict[str, object]:
     scanner = Scanner(engine, plan, max_active=max_active)
     pending: list[tuple[DomainResult, Sequence[Finding]]] = []
     last_flush = time.monotonic()
@@ -157,16 +226,12 @@ def run_scan(
     def flush() -> None:
         nonlocal last_flush
         if pending:
-            store.write_results(scan_id, pending, cat.version)
+            store.write_results(scan_id, pending, knowledge_version)
             pending.clear()
         last_flush = time.monotonic()
 
     def on_result(result: DomainResult) -> None:
-        obs = tuple(sorted(result.observations, key=observation_key))
-        result = DomainResult(
-            result.domain, obs, result.attributes, result.queries, result.errors, result.position
-        )
-        pending.append((result, classify(result.domain, obs, cat, result.attributes, rules)))
+        pending.append(process(result))
         progress.done += 1
         progress.queries += result.queries
         if len(pending) >= batch_size:
@@ -178,34 +243,65 @@ def run_scan(
         if on_progress is not None:
             on_progress(progress)
 
-    started = time.monotonic()
     try:
-        scanner.run(todo(), on_result, on_tick)
+        scanner.run(items, on_result, on_tick)
         flush()
     finally:
         engine.close()
-    store.finish_scan(scan_id)
     stats = engine.stats
-    return ScanOutcome(
-        scan_id=scan_id,
-        resumed=resumed,
-        domains=progress.done,
-        skipped=progress.skipped,
-        problems=problems,
-        seconds=time.monotonic() - started,
-        queries=progress.queries,
-        engine_stats={
-            "sent": stats.sent,
-            "answered": stats.answered,
-            "timeouts": stats.timeouts,
-            "retries": stats.retries,
-            "tcp": stats.tcp,
-            "mismatched": stats.mismatched,
-            "malformed": stats.malformed,
-            "wire_errors": dict(stats.wire_errors),
-            "cache_hits": scanner.counters.cache_hits,
-        },
-    )
+    return {
+        "sent": stats.sent,
+        "answered": stats.answered,
+        "timeouts": stats.timeouts,
+        "retries": stats.retries,
+        "tcp": stats.tcp,
+        "mismatched": stats.mismatched,
+        "malformed": stats.malformed,
+        "wire_errors": dict(stats.wire_errors),
+        "cache_hits": scanner.counters.cache_hits,
+    }
+
+
+def _run_parallel(
+    workers: int,
+    job: WorkerJob,
+    items: Iterator[DomainInput],
+    store: Store,
+    scan_id: int,
+    progress: Progress,
+    batch_size: int,
+    flush_seconds: float,
+    on_progress: Callable[[Progress], None] | None,
+) -> dict[str, object]:
+    dom_rows: list[dict[str, Any]] = []
+    find_rows: list[dict[str, Any]] = []
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        if dom_rows:
+            store.write_rows(scan_id, dom_rows, find_rows)
+            dom_rows.clear()
+            find_rows.clear()
+        last_flush = time.monotonic()
+
+    def on_rows(domains: int, questions: int, d: list[Any], f: list[Any]) -> None:
+        dom_rows.extend(d)
+        find_rows.extend(f)
+        progress.done += domains
+        progress.queries += questions
+        if len(dom_rows) >= batch_size:
+            flush()
+
+    def on_tick() -> None:
+        if dom_rows and time.monotonic() - last_flush >= flush_seconds:
+            flush()
+        if on_progress is not None:
+            on_progress(progress)
+
+    stats = run_workers(workers, job, items, on_rows, on_tick)
+    flush()
+    return stats
 
 
 def reclassify(

@@ -168,15 +168,33 @@ def _cmd(csv_path: Path, db: Path, port: int, *extra: str) -> list[str]:
     ]
 
 
+def _processes_with(text: str) -> list[int]:
+    """PIDs whose command line mentions ``text`` (forked workers keep their parent's)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().split(") ")[-1][:1]
+            except OSError:
+                continue
+            if text.encode() in cmdline and state != "Z":
+                out.append(int(entry.name))
+    return out
+
+
 @pytest.mark.knot
+@pytest.mark.parametrize(("cut_workers", "resume_workers"), [("1", "1"), ("3", "2")])
 def test_kill_9_and_resume_give_the_same_result_set(
-    tmp_path: Path, knot_world: tuple[Knot, Path]
+    tmp_path: Path, knot_world: tuple[Knot, Path], cut_workers: str, resume_workers: str
 ) -> None:
     knot, domains_csv = knot_world
     full, cut = tmp_path / "full.sqlite", tmp_path / "cut.sqlite"
-    subprocess.run(_cmd(domains_csv, full, knot.port), check=True, capture_output=True)
+    subprocess.run(
+        _cmd(domains_csv, full, knot.port, "--workers", "1"), check=True, capture_output=True
+    )
     proc = subprocess.Popen(
-        _cmd(domains_csv, cut, knot.port, "--rate", "8000"),
+        _cmd(domains_csv, cut, knot.port, "--rate", "8000", "--workers", cut_workers),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -196,10 +214,18 @@ def test_kill_9_and_resume_give_the_same_result_set(
     assert proc.poll() is None, "scan finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # no worker outlives the killed scan
+    deadline = time.monotonic() + 10
+    while _processes_with(str(cut)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with(str(cut)) == []
     partial, _ = _result_set(cut)
     assert 0 < len(partial) < 1500
     res = subprocess.run(
-        _cmd(domains_csv, cut, knot.port), check=True, capture_output=True, text=True
+        _cmd(domains_csv, cut, knot.port, "--workers", resume_workers),
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert "resumed 1" in res.stdout
     full_domains, full_findings = _result_set(full)
@@ -240,3 +266,64 @@ def test_duplicate_writes_keep_one_row(tmp_path: Path) -> None:
     )
     assert n == 1
     assert store.done_domains(sid) == {"a.example", "b.example"}
+
+
+def _stored(db: Path) -> dict[str, tuple[tuple[object, ...], list[tuple[object, ...]]]]:
+    from sovmap.store import unpack_observations
+
+    con = sqlite3.connect(db)
+    out: dict[str, tuple[tuple[object, ...], list[tuple[object, ...]]]] = {}
+    for domain, position, queries, errors, blob in con.execute(
+        "select domain, position, queries, errors, observations from scan_domains"
+    ):
+        out[domain] = ((position, queries, errors, unpack_observations(blob)), [])
+    for row in con.execute(
+        "select domain, capability, provider, parent, jurisdiction, confidence, code, role, "
+        "evidence from findings order by domain, capability, provider, role, code"
+    ):
+        out[row[0]][1].append(tuple(row[1:]))
+    con.close()
+    return out
+
+
+@pytest.mark.knot
+def test_workers_store_exactly_what_one_process_stores(
+    tmp_path: Path, knot_world: tuple[Knot, Path]
+) -> None:
+    from sovmap.scan import run_scan
+
+    knot, domains_csv = knot_world
+    resolver = [("127.0.0.1", knot.port)]
+    one = run_scan(domains_csv, Store(tmp_path / "one.sqlite"), resolver, workers=1)
+    three = run_scan(domains_csv, Store(tmp_path / "three.sqlite"), resolver, workers=3)
+    assert one.domains == three.domains == 1500
+    assert one.queries == three.queries
+    assert three.engine_stats["timeouts"] == 0
+    assert _stored(tmp_path / "one.sqlite") == _stored(tmp_path / "three.sqlite")
+
+
+def test_a_failing_worker_stops_the_scan_with_its_traceback(tmp_path: Path) -> None:
+    from sovmap.collect.engine import EngineConfig
+    from sovmap.collect.inputs import DomainInput
+    from sovmap.collect.probes import default_plan
+    from sovmap.collect.workers import WorkerError, WorkerJob, run_workers
+    from sovmap.model import DomainResult, Finding
+
+    def broken(result: DomainResult) -> tuple[DomainResult, list[Finding]]:
+        raise RuntimeError(f"classifier bug on {result.domain}")
+
+    (tmp_path / "z").mkdir()
+    (tmp_path / "z" / "w.test.zone").write_text(
+        "$ORIGIN w.test.\n$TTL 60\n@ SOA ns h 1 60 60 60 60\n@ NS ns\nns A 127.0.0.1\n"
+    )
+    with DevServer(tmp_path / "z") as srv:
+        job = WorkerJob(
+            EngineConfig(resolvers=[(srv.host, srv.port)], timeout=0.5),
+            default_plan(),
+            100,
+            1,
+            "test",
+            broken,
+        )
+        with pytest.raises(WorkerError, match=r"classifier bug on a\.w\.test"):
+            run_workers(2, job, iter([DomainInput("a.w.test", 1)]), lambda *a: None, lambda: None)

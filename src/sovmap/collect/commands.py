@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 from sovmap.cli import CommandError
 from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
+from sovmap.collect.workers import WorkerError
 from sovmap.export import render_summary, summarise, write_findings
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
@@ -47,6 +49,12 @@ def register(sub: Any) -> None:
     p.add_argument("--rate", type=float, help="max queries/s per resolver")
     p.add_argument("--inflight", type=int, default=128, help="max queries in flight/resolver")
     p.add_argument("--active", type=int, default=2000, help="max domains in progress")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that probe and classify (default: one per CPU, here %(default)s)",
+    )
     p.add_argument("--new", action="store_true", help="start a new scan instead of resuming")
     p.add_argument("--label", default="", help="a label for this snapshot")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -189,8 +197,9 @@ def _scan(args: argparse.Namespace) -> int:
             max_active=args.active,
             on_progress=bar,
             label=args.label,
+            workers=args.workers,
         )
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, WorkerError) as exc:
         raise CommandError(str(exc)) from exc
     finally:
         bar.close()

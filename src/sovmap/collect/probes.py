@@ -26,6 +26,9 @@ class Question:
     qtype: str
 
 
+_PREFIX_OK = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+
+
 @dataclass(frozen=True, slots=True)
 class ProbePlan:
     questions: tuple[Question, ...]
@@ -38,6 +41,18 @@ class ProbePlan:
     asn_probes: frozenset[str] = frozenset()
     asn_zone_v4: str = ""
     asn_zone_v6: str = ""
+
+    def __post_init__(self) -> None:
+        # DomainScan.start asks these without the per-question checks of follow-ups
+        seen: set[tuple[str, str, str]] = set()
+        names = [(q.probe, q.name, q.qtype) for q in self.questions]
+        names += [("dkim", f"{s}._domainkey", "TXT") for s in self.dkim_selectors]
+        for probe, name, qtype in names:
+            if name != "@" and (not _PREFIX_OK.match(name) or ".." in name):
+                raise ValueError(f"probe plan: bad name {name!r} for probe {probe!r}")
+            if (probe, name, qtype) in seen:
+                raise ValueError(f"probe plan: {probe} {name} {qtype} asked twice")
+            seen.add((probe, name, qtype))
 
     @property
     def base_queries(self) -> int:
@@ -200,7 +215,7 @@ class DomainScan:
         self.pending = 0
         self.errors = 0
         self.spf_lookups = 0
-        self.asked: set[tuple[str, str, str]] = set()
+        self.asked: set[tuple[str, str, str, str]] = set()
         self._wire = b""
 
     def wire_for(self, qname: str) -> bytes:
@@ -217,15 +232,28 @@ class DomainScan:
     def start(self) -> None:
         self.pending += 1  # guard: answers from a cache may arrive while we are still asking
         d = self.domain
+        # the plan's own questions are distinct names below a domain the input checked
+        asker = self.asker
+        asked = self.asked
         for q in self.plan.questions:
             name = d if q.name == "@" else f"{q.name}.{d}"
-            self._ask(q.probe, name, q.qtype, "", 0)
+            asked.add((q.probe, name, q.qtype, ""))
+            self.pending += 1
+            asker.ask(self, q.probe, name, q.qtype, "", 0)
         for sel in self.plan.dkim_selectors:
-            self._ask("dkim", f"{sel}._domainkey.{d}", "TXT", "", 0)
+            name = f"{sel}._domainkey.{d}"
+            asked.add(("dkim", name, "TXT", ""))
+            self.pending += 1
+            asker.ask(self, "dkim", name, "TXT", "", 0)
         self._done_one()
 
     def _ask(self, probe: str, qname: str, qtype: str, via: str, depth: int) -> None:
-        key = (probe, qname, qtype)
+        """A follow-up question: names taken from answers are checked first.
+
+        An origin-AS question is kept once per (host, address) it was asked for, so two MX
+        hosts on one address each get their observation whichever answer came first (the
+        DNS question itself is asked once: AS answers are shared)."""
+        key = (probe, qname, qtype, via if probe == "asn" else "")
         if key in self.asked:
             return
         self.asked.add(key)

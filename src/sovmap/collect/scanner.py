@@ -18,6 +18,9 @@ from sovmap.collect.probes import DomainScan, ProbePlan
 from sovmap.model import RR, DomainResult, Status
 
 _Waiter = tuple[DomainScan, str, str, int]  # owner, probe, via, depth
+
+#: An input iterator may yield this for "nothing new yet" (the input is not exhausted).
+WAIT: DomainInput = DomainInput("", 0)
 _SHARED_PROBES = frozenset({"mx-host", "spf", "asn"})  # answers shared across domains
 
 
@@ -60,6 +63,11 @@ class Scanner:
         self._inflight: dict[tuple[str, str], _SharedQuery] = {}
         self._done: list[DomainScan] = []
         self._active = 0
+
+    @property
+    def active(self) -> int:
+        """Domains whose probe plan is still running."""
+        return self._active
 
     # -- Asker protocol ----------------------------------------------------------------
     def ask(
@@ -127,6 +135,8 @@ class Scanner:
                 item = next(source, None)
                 if item is None:
                     exhausted = True
+                    break
+                if item is WAIT:
                     break
                 self._active += 1
                 DomainScan(item.domain, self.plan, self, item.attributes, item.line).start()

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, selec
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from sovmap.model import DomainResult, Finding, Observation
+from sovmap.model import RR, DomainResult, Finding, Observation, Status
 from sovmap.store.schema import findings, metadata, scan_domains, scans
 
 
@@ -52,12 +52,68 @@ class ScanInfo:
 
 
 def _pack_observations(obs: Sequence[Observation]) -> bytes:
-    raw = json.dumps([o.to_json() for o in obs], separators=(",", ":"))
+    """Observations as compact JSON rows ``[probe, qname, qtype, status, answers, via]``
+    (answers as ``[name, type, ttl, data]``), compressed; Status is a str, so it encodes as
+    its value."""
+    raw = json.dumps(
+        [
+            [
+                o.probe,
+                o.qname,
+                o.qtype,
+                o.status,
+                [[r.name, r.rtype, r.ttl, r.data] for r in o.answers],
+                o.via,
+            ]
+            for o in obs
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return zlib.compress(raw.encode(), 1)
 
 
+def _observation(raw: Any) -> Observation:
+    if isinstance(raw, dict):  # the first stored form: Observation.to_json()
+        return Observation.from_json(raw)
+    probe, qname, qtype, status, answers, via = raw
+    return Observation(
+        str(probe),
+        str(qname),
+        str(qtype),
+        Status(status),
+        tuple(RR.from_json(a) for a in answers),
+        str(via),
+    )
+
+
+def encode_results(
+    scan_id: int,
+    batch: Iterable[tuple[DomainResult, Sequence[Finding]]],
+    knowledge_version: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of a batch of results, ready for :meth:`Store.write_rows` (plain values, so
+    a scan worker can make them and hand them to the process that owns the store)."""
+    dom_rows: list[dict[str, Any]] = []
+    find_rows: list[dict[str, Any]] = []
+    for result, fs in batch:
+        dom_rows.append(
+            {
+                "scan_id": scan_id,
+                "domain": result.domain,
+                "position": result.position,
+                "attributes": json.dumps(result.attributes, ensure_ascii=False),
+                "queries": result.queries,
+                "errors": result.errors,
+                "observations": _pack_observations(result.observations),
+            }
+        )
+        find_rows.extend(_finding_row(scan_id, f, knowledge_version) for f in fs)
+    return dom_rows, find_rows
+
+
 def unpack_observations(blob: bytes) -> tuple[Observation, ...]:
-    return tuple(Observation.from_json(o) for o in json.loads(zlib.decompress(blob)))
+    return tuple(_observation(o) for o in json.loads(zlib.decompress(blob)))
 
 
 def _finding_row(scan_id: int, f: Finding, kv: str) -> dict[str, Any]:
@@ -207,21 +263,13 @@ class Store:
         knowledge_version: str,
     ) -> int:
         """Write a batch of domains (observations + findings) in ONE transaction."""
-        dom_rows: list[dict[str, Any]] = []
-        find_rows: list[dict[str, Any]] = []
-        for result, fs in batch:
-            dom_rows.append(
-                {
-                    "scan_id": scan_id,
-                    "domain": result.domain,
-                    "position": result.position,
-                    "attributes": json.dumps(result.attributes, ensure_ascii=False),
-                    "queries": result.queries,
-                    "errors": result.errors,
-                    "observations": _pack_observations(result.observations),
-                }
-            )
-            find_rows.extend(_finding_row(scan_id, f, knowledge_version) for f in fs)
+        return self.write_rows(scan_id, *encode_results(scan_id, batch, knowledge_version))
+
+    def write_rows(
+        self, scan_id: int, dom_rows: list[dict[str, Any]], find_rows: list[dict[str, Any]]
+    ) -> int:
+        """Write rows made by :func:`encode_results` in ONE transaction; a domain already
+        stored for this scan keeps its first rows (never a domain twice)."""
         if not dom_rows:
             return 0
         try:
