@@ -7,7 +7,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint typecheck pytest system-deps bench-quick bench bench-scenario clean
+.PHONY: demo test lint typecheck pytest system-deps bench-quick bench bench-resume bench-scenario clean
 
 $(UV):
 	$(PY) -m venv .tools
@@ -40,6 +40,9 @@ bench-quick: $(VENV)/.synced system-deps
 
 bench: $(VENV)/.synced system-deps
 	$(VENV)/bin/python bench/scan_bench.py
+
+bench-resume: $(VENV)/.synced system-deps
+	$(VENV)/bin/python bench/resume_bench.py
 
 bench-scenario: $(VENV)/.synced
 	$(VENV)/bin/python bench/scenario_bench.py

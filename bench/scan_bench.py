@@ -146,14 +146,15 @@ def run_dnspython(port: int, queries: list[tuple[str, str]], limit: int) -> floa
     return qps
 
 
-def run_full_scan(port: int, domains_csv: Path, workdir: Path) -> float:
+def run_full_scan(port: int, domains_csv: Path, workdir: Path, workers: int) -> float:
     db = workdir / "bench.sqlite"
     if db.exists():
         db.unlink()
     code = (
         "import json,sys;from pathlib import Path;from sovmap.scan import run_scan;"
         "from sovmap.store import Store;"
-        f"o=run_scan(Path({str(domains_csv)!r}),Store({str(db)!r}),[('127.0.0.1',{port})]);"
+        f"o=run_scan(Path({str(domains_csv)!r}),Store({str(db)!r}),[('127.0.0.1',{port})],"
+        f"workers={workers});"
         "print(json.dumps({'domains':o.domains,'seconds':o.seconds,'queries':o.queries,"
         "'stats':o.engine_stats}))"
     )
@@ -163,7 +164,8 @@ def run_full_scan(port: int, domains_csv: Path, workdir: Path) -> float:
     out = json.loads(res.stdout.strip().splitlines()[-1])
     rate = out["domains"] / out["seconds"]
     print(
-        f"sovmap scan: {out['domains']} domains in {out['seconds']:.2f}s = {rate:,.0f} domains/s "
+        f"sovmap scan ({workers} worker(s)): {out['domains']} domains in {out['seconds']:.2f}s "
+        f"= {rate:,.0f} domains/s "
         f"({out['queries'] / out['seconds']:,.0f} questions/s, {wall:.1f}s with start-up; "
         f"timeouts {out['stats']['timeouts']})"
     )
@@ -177,6 +179,12 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, help="length of each throughput run")
     ap.add_argument("--min-ratio", type=float, default=0.4)
     ap.add_argument("--workers", type=int, default=1, help="Knot UDP workers")
+    ap.add_argument(
+        "--scan-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="sovmap scan worker processes (default: one per CPU)",
+    )
     args = ap.parse_args()
     n = args.domains or (20_000 if args.quick else 200_000)
     seconds = args.seconds or (8.0 if args.quick else 20.0)
@@ -195,7 +203,7 @@ def main() -> int:
             ceiling = run_dnsperf(knot.port, mix, seconds, work)
             engine_qps, failed = run_engine(knot.port, mix, seconds)
             run_dnspython(knot.port, mix, 3000 if args.quick else 20000)
-            rate = run_full_scan(knot.port, world.domains_csv, work)
+            rate = run_full_scan(knot.port, world.domains_csv, work, args.scan_workers)
         finally:
             knot.stop()
     ratio = engine_qps / ceiling

@@ -546,7 +546,8 @@ class Engine:
     # -- timeouts ----------------------------------------------------------------------
     def _nearest_deadline(self) -> float | None:
         heads = [fifo[0][0] for fifo in self._timeouts if fifo]
-        heads += [c.deadline for c in self._tcp.values()]
+        if self._tcp:
+            heads += [c.deadline for c in self._tcp.values()]
         return min(heads) if heads else None
 
     def _expire(self, now: float) -> None:
@@ -561,6 +562,8 @@ class Engine:
                 self._release(us, qid, q)
                 self.stats.timeouts += 1
                 self._retry_or_final(q, Status.TIMEOUT, backoff=True)
+        if not self._tcp:
+            return
         for fd, conn in list(self._tcp.items()):
             if conn.deadline <= now:
                 self._close_tcp(fd, conn)

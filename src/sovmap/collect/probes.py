@@ -9,7 +9,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Protocol
 
@@ -146,15 +146,20 @@ def chain_end(qname: str, answers: tuple[RR, ...]) -> tuple[str, tuple[str, ...]
 
 def asn_query_name(address: str, plan: ProbePlan) -> str:
     """The Team Cymru origin-AS question for an address ("" when not configured/invalid)."""
+    return _asn_query_name(address, plan.asn_zone_v4, plan.asn_zone_v6)
+
+
+@lru_cache(maxsize=65536)
+def _asn_query_name(address: str, zone_v4: str, zone_v6: str) -> str:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return ""
-    if ip.version == 4 and plan.asn_zone_v4:
-        return ".".join(reversed(address.split("."))) + "." + plan.asn_zone_v4
-    if ip.version == 6 and plan.asn_zone_v6:
+    if ip.version == 4 and zone_v4:
+        return ".".join(reversed(address.split("."))) + "." + zone_v4
+    if ip.version == 6 and zone_v6:
         nibbles = ip.exploded.replace(":", "")
-        return ".".join(reversed(nibbles)) + "." + plan.asn_zone_v6
+        return ".".join(reversed(nibbles)) + "." + zone_v6
     return ""
 
 
