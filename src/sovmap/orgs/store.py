@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from sovmap.model import Capability, Evidence, Finding, Status
 from sovmap.orgs.model import Derivation, Mapping, Organisation, OrgDomain, Unmapped
 from sovmap.orgs.tables import org_domains, org_sets, org_unmapped, organisations
-from sovmap.store import Store
+from sovmap.store import Store, unpack_observations
 from sovmap.store.schema import findings, scan_domains, scans
 
 DEFAULT_DB = "sovmap.sqlite"  # the same default as sovmap scan
@@ -198,14 +198,12 @@ def list_scans(engine: Engine, *, finished_only: bool = True) -> list[ScanInfo]:
 def _own_status(domain: str, blob: bytes) -> tuple[bool, bool]:
     """(dead, incomplete) from the answers about the domain's own name."""
     try:
-        obs = json.loads(zlib.decompress(blob))
-    except (zlib.error, ValueError):
+        obs = unpack_observations(blob)
+    except (zlib.error, ValueError, TypeError, KeyError):
         return False, True
-    own = [o for o in obs if isinstance(o, dict) and o.get("qname", "").rstrip(".") == domain]
-    statuses = {str(o.get("status")) for o in own}
-    dead = bool(own) and statuses == {Status.NXDOMAIN.value}
-    answered = {Status.NOERROR.value, Status.NXDOMAIN.value}
-    return dead, bool(statuses - answered)
+    statuses = {o.status for o in obs if o.qname.rstrip(".") == domain}
+    dead = bool(statuses) and statuses == {Status.NXDOMAIN}
+    return dead, any(not s.answered for s in statuses)
 
 
 def load_scan(engine: Engine, scan_id: int, *, with_evidence: bool = False) -> ScanData:
