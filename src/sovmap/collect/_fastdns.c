@@ -480,9 +480,8 @@ fast_recv_batch(PyObject *self, PyObject *args)
     }
     int got;
     for (;;) {
-        Py_BEGIN_ALLOW_THREADS
+        /* non-blocking, and the receive area is shared: the GIL stays held */
         got = recvmmsg(fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL);
-        Py_END_ALLOW_THREADS
         if (got >= 0)
             break;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
