@@ -15,7 +15,7 @@ from sovmap.collect.engine import Engine, EngineConfig
 from sovmap.collect.inputs import DomainInput, InputProblem, check_input, read_domains
 from sovmap.collect.probes import ProbePlan, default_plan
 from sovmap.collect.scanner import Scanner
-from sovmap.collect.workers import WorkerJob, run_workers
+from sovmap.collect.workers import WorkerJob, run_workers, tuned_gc
 from sovmap.knowledge.catalogue import Catalogue, default_catalogue
 from sovmap.model import DomainResult, Finding, Observation
 from sovmap.store import Store
@@ -165,28 +165,17 @@ def run_scan(
         return result, classify(result.domain, obs, cat, result.attributes, rules)
 
     started = time.monotonic()
-    if workers > 1:
-        stats = _run_parallel(
+    with tuned_gc():
+        stats = _run(
             workers,
-            WorkerJob(config, plan, max(50, max_active // workers), scan_id, cat.version, process),
-            todo(),
-            store,
-            scan_id,
-            progress,
-            batch_size,
-            flush_seconds,
-            on_progress,
-        )
-    else:
-        stats = _run_single(
-            Engine(config),
+            config,
             plan,
             max_active,
-            todo(),
-            store,
             scan_id,
             cat.version,
             process,
+            todo(),
+            store,
             progress,
             batch_size,
             flush_seconds,
@@ -202,6 +191,51 @@ def run_scan(
         seconds=time.monotonic() - started,
         queries=progress.queries,
         engine_stats=stats,
+    )
+
+
+def _run(
+    workers: int,
+    config: EngineConfig,
+    plan: ProbePlan,
+    max_active: int,
+    scan_id: int,
+    knowledge_version: str,
+    process: Callable[[DomainResult], tuple[DomainResult, Sequence[Finding]]],
+    items: Iterator[DomainInput],
+    store: Store,
+    progress: Progress,
+    batch_size: int,
+    flush_seconds: float,
+    on_progress: Callable[[Progress], None] | None,
+) -> dict[str, object]:
+    if workers > 1:
+        return _run_parallel(
+            workers,
+            WorkerJob(
+                config, plan, max(50, max_active // workers), scan_id, knowledge_version, process
+            ),
+            items,
+            store,
+            scan_id,
+            progress,
+            batch_size,
+            flush_seconds,
+            on_progress,
+        )
+    return _run_single(
+        Engine(config),
+        plan,
+        max_active,
+        items,
+        store,
+        scan_id,
+        knowledge_version,
+        process,
+        progress,
+        batch_size,
+        flush_seconds,
+        on_progress,
     )
 
 
