@@ -327,3 +327,30 @@ def test_a_failing_worker_stops_the_scan_with_its_traceback(tmp_path: Path) -> N
         )
         with pytest.raises(WorkerError, match=r"classifier bug on a\.w\.test"):
             run_workers(2, job, iter([DomainInput("a.w.test", 1)]), lambda *a: None, lambda: None)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 7, 64, 128, 200])
+def test_worker_shares_never_exceed_the_politeness_limits(workers: int) -> None:
+    from sovmap.collect.engine import EngineConfig
+    from sovmap.collect.workers import share_config
+
+    whole = EngineConfig(resolvers=[("127.0.0.1", 53)], max_inflight=128, rate=1000.0)
+    if workers > 128:
+        with pytest.raises(ValueError, match="at most the in-flight cap"):
+            share_config(whole, workers)
+        return
+    part = share_config(whole, workers)
+    assert part.max_inflight * workers <= 128
+    assert part.min_inflight <= part.start_inflight <= part.max_inflight
+    assert part.rate is not None and part.rate * workers == pytest.approx(1000.0)
+
+
+def test_more_workers_than_in_flight_queries_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lst = tmp_path / "l.txt"
+    lst.write_text("example.nl\n")
+    args = ["scan", str(lst), "--resolver", "127.0.0.1:9", "--db", str(tmp_path / "x")]
+    assert main([*args, "--workers", "4", "--inflight", "2"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
+    assert main([*args, "--workers", "0"]) == 2

@@ -52,8 +52,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="processes that probe and classify (default: one per CPU, here %(default)s)",
+        default=min(8, os.cpu_count() or 1),
+        help="processes that probe and classify (default: one per CPU up to 8, here %(default)s)",
     )
     p.add_argument("--new", action="store_true", help="start a new scan instead of resuming")
     p.add_argument("--label", default="", help="a label for this snapshot")
@@ -170,6 +170,8 @@ def _scan(args: argparse.Namespace) -> int:
         resolvers = [parse_resolver(r) for r in args.resolver] or system_resolvers()
     except ValueError as exc:
         raise CommandError(f"bad --resolver: {exc}") from exc
+    if args.workers < 1 or args.inflight < args.workers:
+        raise CommandError("--workers must be at least 1 and at most --inflight")
     try:
         shard = parse_shard(args.shard) if args.shard else None
         cat = load_catalogue(args.knowledge)

@@ -76,11 +76,15 @@ def tuned_gc() -> Iterator[None]:
 
 
 def share_config(config: EngineConfig, workers: int) -> EngineConfig:
-    """One worker's share of the per-resolver politeness limits."""
-    cap = max(config.min_inflight, config.max_inflight // workers)
+    """One worker's share of the per-resolver politeness limits (the shares never add up to
+    more than the whole)."""
+    if not 1 <= workers <= config.max_inflight:
+        raise ValueError("workers must be at least 1 and at most the in-flight cap")
+    cap = config.max_inflight // workers
     return replace(
         config,
         max_inflight=cap,
+        min_inflight=min(cap, config.min_inflight),
         start_inflight=min(cap, config.start_inflight),
         rate=None if config.rate is None else config.rate / workers,
     )
