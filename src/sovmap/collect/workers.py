@@ -126,9 +126,15 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
                 buf.extend(DomainInput(d, line, attrs) for d, line, attrs in msg)
 
         def source() -> Iterator[DomainInput]:
+            # look at the pipe again only after a few dozen domains were taken (each look
+            # costs a selector); the parent never has more than one chunk beyond the
+            # worker's active domains in flight, so nothing piles up meanwhile
+            look_at = 0
             while True:
-                while not ended and conn.poll(0):
-                    take(conn.recv())
+                if (not buf or len(buf) <= look_at) and not ended:
+                    while not ended and conn.poll(0):
+                        take(conn.recv())
+                    look_at = len(buf) - 50
                 if buf:
                     yield buf.popleft()
                     continue
