@@ -113,6 +113,10 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
         def hand_over(force: bool) -> None:
             nonlocal dom_rows, find_rows, last
             if counts[0] and (force or time.monotonic() - last >= SEND_EVERY):
+                # read what the parent is sending first: a blocking send on each side of a
+                # full pipe would wait for ever
+                while not ended and conn.poll(0):
+                    take(conn.recv())
                 conn.send(("rows", counts[0], counts[1], dom_rows, find_rows))
                 dom_rows, find_rows = [], []
                 counts[0] = counts[1] = 0
