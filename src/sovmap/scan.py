@@ -15,7 +15,7 @@ from sovmap.collect.engine import Engine, EngineConfig
 from sovmap.collect.inputs import DomainInput, InputProblem, check_input, read_domains
 from sovmap.collect.probes import ProbePlan, default_plan
 from sovmap.collect.scanner import Scanner
-from sovmap.collect.workers import WorkerJob, run_workers, tuned_gc
+from sovmap.collect.workers import WorkerJob, engine_stats, run_workers, tuned_gc
 from sovmap.knowledge.catalogue import Catalogue, default_catalogue
 from sovmap.model import DomainResult, Finding, Observation
 from sovmap.store import Store
@@ -282,18 +282,7 @@ def _run_single(
         flush()
     finally:
         engine.close()
-    stats = engine.stats
-    return {
-        "sent": stats.sent,
-        "answered": stats.answered,
-        "timeouts": stats.timeouts,
-        "retries": stats.retries,
-        "tcp": stats.tcp,
-        "mismatched": stats.mismatched,
-        "malformed": stats.malformed,
-        "wire_errors": dict(stats.wire_errors),
-        "cache_hits": scanner.counters.cache_hits,
-    }
+    return engine_stats(engine, scanner)
 
 
 def _run_parallel(

@@ -162,23 +162,7 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
         with tuned_gc():
             scanner.run(source(), on_result, lambda: hand_over(False))
         hand_over(True)
-        stats = engine.stats
-        conn.send(
-            (
-                "end",
-                {
-                    "sent": stats.sent,
-                    "answered": stats.answered,
-                    "timeouts": stats.timeouts,
-                    "retries": stats.retries,
-                    "tcp": stats.tcp,
-                    "mismatched": stats.mismatched,
-                    "malformed": stats.malformed,
-                    "wire_errors": dict(stats.wire_errors),
-                    "cache_hits": scanner.counters.cache_hits,
-                },
-            )
-        )
+        conn.send(("end", engine_stats(engine, scanner)))
         engine.close()
     except (EOFError, BrokenPipeError, ConnectionResetError):
         os._exit(1)  # the parent is gone
@@ -186,6 +170,22 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
         with contextlib.suppress(Exception):
             conn.send(("error", traceback.format_exc()))
         os._exit(1)
+
+
+def engine_stats(engine: Engine, scanner: Scanner) -> dict[str, Any]:
+    """The counters a scan reports, as plain values."""
+    stats = engine.stats
+    return {
+        "sent": stats.sent,
+        "answered": stats.answered,
+        "timeouts": stats.timeouts,
+        "retries": stats.retries,
+        "tcp": stats.tcp,
+        "mismatched": stats.mismatched,
+        "malformed": stats.malformed,
+        "wire_errors": dict(stats.wire_errors),
+        "cache_hits": scanner.counters.cache_hits,
+    }
 
 
 def merge_stats(total: dict[str, Any], part: dict[str, Any]) -> None:
