@@ -354,3 +354,30 @@ def test_more_workers_than_in_flight_queries_is_refused(
     assert main([*args, "--workers", "4", "--inflight", "2"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
     assert main([*args, "--workers", "0"]) == 2
+
+
+def test_a_domain_near_the_length_limit_is_scanned_without_over_long_questions(
+    tmp_path: Path,
+) -> None:
+    from sovmap.collect.engine import Engine, EngineConfig
+    from sovmap.collect.inputs import DomainInput
+    from sovmap.collect.probes import default_plan
+    from sovmap.collect.scanner import Scanner
+    from sovmap.model import DomainResult, Status
+
+    (tmp_path / "z").mkdir()
+    (tmp_path / "z" / "w.test.zone").write_text(
+        "$ORIGIN w.test.\n$TTL 60\n@ SOA ns h 1 60 60 60 60\n@ NS ns\nns A 127.0.0.1\n"
+    )
+    domain = ".".join(["a" * 60] * 4) + ".w.test"  # 250 characters
+    got: list[DomainResult] = []
+    with DevServer(tmp_path / "z") as srv:
+        engine = Engine(EngineConfig(resolvers=[(srv.host, srv.port)], timeout=0.5))
+        Scanner(engine, default_plan()).run([DomainInput(domain, 1)], got.append)
+        engine.close()
+    (result,) = got
+    too_long = [o for o in result.observations if len(o.qname) > 253]
+    asked = [o for o in result.observations if len(o.qname) <= 253]
+    assert too_long and all(o.status is Status.MALFORMED for o in too_long)
+    assert any(o.qname == domain and o.qtype == "MX" for o in asked)
+    assert all(o.status is not Status.MALFORMED for o in asked)

@@ -26,7 +26,7 @@ class Question:
     qtype: str
 
 
-_PREFIX_OK = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+_PREFIX_OK = re.compile(r"^[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,13 +240,21 @@ class DomainScan:
         # the plan's own questions are distinct names below a domain the input checked
         asker = self.asker
         asked = self.asked
+        # (a long domain can still make a prefixed name too long: those take the checks)
+        room = 253 - len(d)
         for q in self.plan.questions:
             name = d if q.name == "@" else f"{q.name}.{d}"
+            if q.name != "@" and len(q.name) >= room:
+                self._ask(q.probe, name, q.qtype, "", 0)
+                continue
             asked.add((q.probe, name, q.qtype, ""))
             self.pending += 1
             asker.ask(self, q.probe, name, q.qtype, "", 0)
         for sel in self.plan.dkim_selectors:
             name = f"{sel}._domainkey.{d}"
+            if len(sel) + 11 >= room:
+                self._ask("dkim", name, "TXT", "", 0)
+                continue
             asked.add(("dkim", name, "TXT", ""))
             self.pending += 1
             asker.ask(self, "dkim", name, "TXT", "", 0)
