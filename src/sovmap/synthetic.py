@@ -2,7 +2,8 @@
 
 Domains are children of a few parent zones (``dNNNNNNN.sNN.test``) so that a million of them
 load quickly into one server; provider zones (Exchange Online Protection, Google, a gateway,
-a CDN) answer the follow-up questions (MX host addresses, SPF includes, CNAME targets).
+a CDN, Team Cymru's origin-AS interface) answer the follow-up questions (MX host addresses,
+SPF includes, CNAME targets, the origin AS of an address).
 The mix is deterministic in N and the seed, so two runs build the same world.
 """
 
@@ -36,6 +37,13 @@ _PROVIDER_ZONES = {
     ],
     "cloudfront.net": [
         "* A 192.0.2.40",
+    ],
+    # Team Cymru's origin-AS interface, as a recursive resolver would answer it for the
+    # documentation networks used here (AS numbers from the documentation range, RFC 5398)
+    "origin.asn.cymru.com": [
+        '*.2.0.192 TXT "64496 | 192.0.2.0/24 | US | arin | 2010-01-01"',
+        '*.100.51.198 TXT "64497 | 198.51.100.0/24 | NL | ripencc | 2010-01-01"',
+        '*.113.0.203 TXT "64498 | 203.0.113.0/24 | DE | ripencc | 2010-01-01"',
     ],
     "sendgrid.net": [
         '@ TXT "v=spf1 ip4:167.89.0.0/17 ~all"',

@@ -151,6 +151,33 @@ def test_in_flight_cap_is_respected(server: DevServer) -> None:
     assert eng.stats.answered == 40
 
 
+def _window_after(server: DevServer, names: list[str]) -> int:
+    eng = Engine(config(server, start_inflight=8, max_inflight=16, min_inflight=2))
+
+    def done(q: Query, status: Status, answers: tuple[RR, ...]) -> None:
+        pass
+
+    for name in names:
+        eng.submit(Query(name, "A", done))
+    eng.run()
+    assert eng.stats.answered + eng.stats.final_errors == len(names)
+    return eng._resolvers[0].cap
+
+
+def test_isolated_failures_do_not_shrink_the_window(server: DevServer) -> None:
+    # one SERVFAIL in ten answers: the names are broken, not the resolver
+    names = ["fail.f.test" if i % 10 == 0 else f"n{i}.f.test" for i in range(200)]
+    assert _window_after(server, names) == 16
+
+
+def test_a_wave_of_failures_halves_the_window(server: DevServer) -> None:
+    # every answer a SERVFAIL: the window halves once per window down to the floor
+    assert _window_after(server, ["fail.f.test"] * 60) == 2
+    # more than a quarter failing also backs off
+    names = ["fail.f.test" if i % 2 == 0 else f"n{i}.f.test" for i in range(200)]
+    assert _window_after(server, names) < 8
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

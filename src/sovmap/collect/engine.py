@@ -8,9 +8,11 @@ so the FIFO is ordered by deadline): there is no timer per query.
 
 Politeness: each resolver has an in-flight cap and an optional rate limit. The cap behaves like
 a TCP congestion window: it starts small and grows by one per answer (slow start) until the
-first loss; SERVFAIL, REFUSED and timeouts halve it (down to a floor) and set the threshold
-above which it grows only by one per window of answers. A failed query is retried on the next
-resolver.
+first loss; a timeout halves it (down to a floor) and sets the threshold above which it grows
+only by one per window of answers. SERVFAIL and REFUSED halve it too, but only when they are more
+than ``failure_share`` of a window's answers: an isolated failure says something about the name
+asked (a broken delegation, a name the resolver will not serve), a wave of them says the
+resolver is overloaded or limiting us. A failed query is retried on the next resolver.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class EngineConfig:
     max_inflight: int = 128  # per resolver (256 overflowed a default 208 KiB server buffer)
     start_inflight: int = 64  # the cap starts here and grows with every answer (slow start)
     min_inflight: int = 8
+    # SERVFAIL/REFUSED halve the window when more than this share of a window's answers
+    failure_share: float = 0.25
     rate: float | None = None  # queries per second per resolver; None = no limit
     edns_payload: int = DEFAULT_EDNS_PAYLOAD
     sockets_per_resolver: int = 4
@@ -161,6 +165,7 @@ class _Resolver:
     __slots__ = (
         "addr",
         "cap",
+        "failures",
         "family",
         "grown",
         "inflight",
@@ -168,6 +173,7 @@ class _Resolver:
         "ssthresh",
         "tokens",
         "updated",
+        "window",
     )
 
     def __init__(self, addr: tuple[str, int], cap: int) -> None:
@@ -176,6 +182,8 @@ class _Resolver:
         self.cap = cap
         self.ssthresh = 1 << 30
         self.grown = 0
+        self.window = 0  # answers counted in the current window
+        self.failures = 0  # of which SERVFAIL or REFUSED
         self.inflight = 0
         self.sockets: list[_UdpSocket] = []
         self.tokens = 0.0
@@ -488,8 +496,15 @@ class Engine:
     def _handle_response(self, q: Query, rcode: int, answers: tuple[RR, ...]) -> None:
         status = _STATUS_BY_RCODE.get(rcode, Status.OTHER)
         r = self._resolvers[q.resolver]
-        if status in (Status.SERVFAIL, Status.REFUSED):
-            self._backoff(r)
+        failed = status is Status.SERVFAIL or status is Status.REFUSED
+        r.window += 1
+        if failed:
+            r.failures += 1
+        if r.window >= r.cap:
+            if r.failures > r.window * self.config.failure_share:
+                self._backoff(r)
+            r.window = r.failures = 0
+        if failed:
             self._retry_or_final(q, status, backoff=False, only_other=True)
             return
         if r.cap < self.config.max_inflight:
