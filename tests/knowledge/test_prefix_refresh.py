@@ -115,7 +115,7 @@ def test_refreshed_prefixes_match_addresses(served: tuple[str, Path], tmp_path: 
     cat = Catalogue(providers={}, fingerprints=fps, version="t")
     assert [m.fingerprint.pattern for m in cat.match_ip("13.35.200.1")] == ["13.35.0.0/16"]
     assert cat.match_ip("2600:9000:1::1")
-    assert cat.match_ip("3.120.0.1") == []
+    assert cat.match_ip("3.120.0.1") == ()
 
 
 def test_a_broken_list_keeps_the_old_file_and_spares_the_rest(

@@ -60,13 +60,24 @@ def _ev(
 
 
 def _signals(
-    matches: list[Match], obs: Observation, rtype: str, value: str, chain: tuple[str, ...] = ()
-) -> Iterator[Signal]:
-    for m in matches:
-        fp = m.fingerprint
-        yield Signal(
-            fp.provider, fp.capability, fp.service, obs.probe, _ev(m, obs, rtype, value, chain)
+    matches: tuple[Match, ...],
+    obs: Observation,
+    rtype: str,
+    value: str,
+    chain: tuple[str, ...] = (),
+) -> list[Signal] | tuple[()]:
+    if not matches:  # the common case: nothing to build
+        return ()
+    return [
+        Signal(
+            m.fingerprint.provider,
+            m.fingerprint.capability,
+            m.fingerprint.service,
+            obs.probe,
+            _ev(m, obs, rtype, value, chain),
         )
+        for m in matches
+    ]
 
 
 def _spf_path(obs: Observation, parents: dict[str, str], domain: str) -> tuple[str, ...]:

@@ -85,6 +85,13 @@ class Catalogue:
     _nets: dict[int, tuple[list[int], list[tuple[int, int, Fingerprint]]]] = field(
         default_factory=dict
     )
+    # one alternation of a kind's patterns: a name none of them finds costs one search
+    _regex_any: dict[str, re.Pattern[str] | None] = field(default_factory=dict, repr=False)
+    # results of match_name / match_ip by their arguments (a scan asks about the same
+    # include, name server and address for thousands of domains); cleared when full
+    _memo: dict[tuple[str, str, str], tuple[Match, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         nets: dict[int, list[tuple[int, int, Fingerprint]]] = {4: [], 6: []}
@@ -103,12 +110,27 @@ class Catalogue:
         for version, items in nets.items():
             items.sort(key=lambda t: (t[0], -t[1]))
             self._nets[version] = ([s for s, _, _ in items], items)
+        for kind, pairs in self._regex.items():
+            self._regex_any[kind] = _alternation([rx.pattern for rx, _ in pairs])
 
     def provider(self, pid: str) -> Provider:
         return self.providers[pid]
 
-    def match_name(self, kind: str, name: str, probe: str = "") -> list[Match]:
+    def match_name(self, kind: str, name: str, probe: str = "") -> tuple[Match, ...]:
         """Fingerprints of ``kind`` that match a DNS name (suffix/exact/regex)."""
+        key = (kind, name, probe)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._remember(key, tuple(self._match_name(kind, name, probe)))
+        return hit
+
+    def _remember(self, key: tuple[str, str, str], value: tuple[Match, ...]) -> tuple[Match, ...]:
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
+
+    def _match_name(self, kind: str, name: str, probe: str) -> list[Match]:
         if name != name.lower() or name.endswith(".") or name != name.strip():
             name = _norm(name)
         out: list[Match] = []
@@ -128,26 +150,39 @@ class Catalogue:
                 if dot < 0:
                     break
                 pos = dot + 1
-        for rx, fp in self._regex.get(kind, ()):
-            if fp.applies_to(probe) and rx.search(name):
-                out.append(Match(fp, name))
+        out.extend(Match(fp, name) for fp in self._regex_hits(kind, name, probe))
         return out
 
-    def match_text(self, kind: str, text: str, probe: str = "") -> list[Match]:
-        """Fingerprints of ``kind`` (txt, dkim key records) whose regex finds ``text``."""
-        out: list[Match] = []
-        for rx, fp in self._regex.get(kind, ()):
+    def _regex_hits(self, kind: str, text: str, probe: str) -> Iterator[Fingerprint]:
+        pairs = self._regex.get(kind)
+        if not pairs:
+            return
+        anyrx = self._regex_any.get(kind)
+        if anyrx is not None and anyrx.search(text) is None:
+            return
+        for rx, fp in pairs:
             if fp.applies_to(probe) and rx.search(text):
-                out.append(Match(fp, text))
+                yield fp
+
+    def match_text(self, kind: str, text: str, probe: str = "") -> tuple[Match, ...]:
+        """Fingerprints of ``kind`` (txt, dkim key records) whose regex finds ``text``."""
+        out = [Match(fp, text) for fp in self._regex_hits(kind, text, probe)]
         for fp in self._exact.get(kind, {}).get(text.strip().lower(), ()):
             if fp.applies_to(probe):
                 out.append(Match(fp, text))
-        return out
+        return tuple(out)
 
-    def match_asn(self, asn: int, probe: str = "") -> list[Match]:
-        return [Match(fp, f"AS{asn}") for fp in self._asn.get(asn, ()) if fp.applies_to(probe)]
+    def match_asn(self, asn: int, probe: str = "") -> tuple[Match, ...]:
+        return tuple(Match(fp, f"AS{asn}") for fp in self._asn.get(asn, ()) if fp.applies_to(probe))
 
-    def match_ip(self, address: str, probe: str = "") -> list[Match]:
+    def match_ip(self, address: str, probe: str = "") -> tuple[Match, ...]:
+        key = ("\0ip", address, probe)  # no fingerprint kind starts with NUL
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._remember(key, tuple(self._match_ip(address, probe)))
+        return hit
+
+    def _match_ip(self, address: str, probe: str) -> list[Match]:
         version = 6 if ":" in address else 4
         starts, items = self._nets[version]
         if not starts:
@@ -171,6 +206,21 @@ class Catalogue:
             i -= 1
             seen += 1
         return out
+
+
+_MEMO_SIZE = 1 << 15
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+
+
+def _alternation(patterns: list[str]) -> re.Pattern[str] | None:
+    """One pattern that finds a text when any of ``patterns`` does (None when the patterns
+    cannot be joined: back-references would be renumbered, global flags are refused)."""
+    if any(_BACKREF.search(p) for p in patterns):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
+    except re.error:
+        return None
 
 
 def _norm(name: str) -> str:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -55,22 +56,20 @@ def _pack_observations(obs: Sequence[Observation]) -> bytes:
     """Observations as compact JSON rows ``[probe, qname, qtype, status, answers, via]``
     (answers as ``[name, type, ttl, data]``), compressed; Status is a str, so it encodes as
     its value."""
-    raw = json.dumps(
+    raw = orjson.dumps(
         [
-            [
+            (
                 o.probe,
                 o.qname,
                 o.qtype,
                 o.status,
-                [[r.name, r.rtype, r.ttl, r.data] for r in o.answers],
+                [(r.name, r.rtype, r.ttl, r.data) for r in o.answers],
                 o.via,
-            ]
+            )
             for o in obs
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+        ]
     )
-    return zlib.compress(raw.encode(), 1)
+    return zlib.compress(raw, 1)
 
 
 def _observation(raw: Any) -> Observation:
@@ -102,7 +101,7 @@ def encode_results(
                 "scan_id": scan_id,
                 "domain": result.domain,
                 "position": result.position,
-                "attributes": json.dumps(result.attributes, ensure_ascii=False),
+                "attributes": orjson.dumps(result.attributes).decode(),
                 "queries": result.queries,
                 "errors": result.errors,
                 "observations": _pack_observations(result.observations),
@@ -129,8 +128,8 @@ def _finding_row(scan_id: int, f: Finding, kv: str) -> dict[str, Any]:
         "code": f.code,
         "role": f.role,
         "service": f.service,
-        "tags": json.dumps(list(f.tags)),
-        "evidence": json.dumps([e.to_json() for e in f.evidence], separators=(",", ":")),
+        "tags": orjson.dumps(f.tags).decode(),
+        "evidence": orjson.dumps([e.to_json() for e in f.evidence]).decode(),
         "knowledge_version": kv,
     }
 
