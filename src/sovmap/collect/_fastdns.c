@@ -2,6 +2,8 @@
  * Optional accelerator for the DNS engine (sovmap.collect.engine).
  *
  * send_batch / recv_batch move many datagrams per system call (sendmmsg / recvmmsg);
+ * send_queries / recv_answers do the same for a round of the engine's queries and also keep
+ * its books (pending IDs, generations), so a matched answer reaches Python already parsed;
  * parse decodes a response exactly as sovmap.collect.wire.parse_response does, for the
  * common record types, and returns None for anything it leaves to the Python parser
  * (unusual record types, non-ASCII names, IPv4-embedded IPv6 text forms). The tests check
@@ -26,6 +28,8 @@
 #define RECV_SIZE 65536
 
 static PyObject *wire_error = NULL; /* sovmap.collect.wire.WireError */
+static PyTypeObject *query_type = NULL; /* sovmap.collect.engine.Query (slots) */
+static Py_ssize_t off_q_body, off_q_wire, off_q_gen, off_q_resolver;
 static PyTypeObject *rr_type = NULL; /* sovmap.model.RR (slots dataclass) */
 static Py_ssize_t off_name, off_rtype, off_ttl, off_data;
 static PyObject *type_names[64]; /* interned names of the types parsed here */
@@ -291,18 +295,21 @@ rdata(const unsigned char *msg, Py_ssize_t limit, unsigned rtype, Py_ssize_t pos
     }
 }
 
-static PyObject *
-fast_parse(PyObject *self, PyObject *arg)
+/* The parsed parts of a response. */
+typedef struct {
+    unsigned qid, flags, qtype;
+    Py_ssize_t qend;   /* end of the question section (after type and class) */
+    PyObject *answers; /* new reference: tuple of RR */
+} parsed_t;
+
+/* Parse a response: 0 with *out filled, -1 with WireError (or another error) set, or
+ * FALLBACK (no error set) when the Python parser must decide. */
+static int
+parse_core(const unsigned char *msg, Py_ssize_t limit, parsed_t *out)
 {
-    if (!PyBytes_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "parse() takes bytes");
-        return NULL;
-    }
-    const unsigned char *msg = (const unsigned char *)PyBytes_AS_STRING(arg);
-    Py_ssize_t limit = PyBytes_GET_SIZE(arg);
     if (limit < 12) {
         raise_wire("short", "message shorter than its header");
-        return NULL;
+        return -1;
     }
     unsigned qid = ((unsigned)msg[0] << 8) | msg[1];
     unsigned flags = ((unsigned)msg[2] << 8) | msg[3];
@@ -312,59 +319,49 @@ fast_parse(PyObject *self, PyObject *arg)
     unsigned ar = ((unsigned)msg[10] << 8) | msg[11];
     if (!(flags & 0x8000)) {
         raise_wire("not-response", "QR bit not set");
-        return NULL;
+        return -1;
     }
     if (qd != 1) {
         raise_wire("bad-question", "not one question");
-        return NULL;
+        return -1;
     }
     if (an + ns + ar > MAX_RECORDS) {
         raise_wire("too-many-records", "too many records");
-        return NULL;
+        return -1;
     }
     /* question name: uncompressed in every query we send */
     Py_ssize_t pos = 12;
     for (;;) {
         if (pos >= limit) {
             raise_wire("short", "name runs past the end");
-            return NULL;
+            return -1;
         }
         unsigned n = msg[pos];
         if (n == 0) {
             if (pos - 12 + 1 > MAX_NAME) {
                 raise_wire("name-too-long", "name longer than 255 octets");
-                return NULL;
+                return -1;
             }
             pos += 1;
             break;
         }
         if (n & 0xC0) {
             if (read_name(msg, limit, 12, NULL, NULL, &pos) < 0)
-                return NULL;
+                return -1;
             break;
         }
         pos += n + 1;
     }
     if (pos + 4 > limit) {
         raise_wire("short", "question runs past the end");
-        return NULL;
+        return -1;
     }
     unsigned qtype = ((unsigned)msg[pos] << 8) | msg[pos + 1];
-    PyObject *question = PyBytes_FromStringAndSize((const char *)msg + 12, pos + 4 - 12);
-    if (question == NULL)
-        return NULL;
-    {
-        char *q = PyBytes_AS_STRING(question);
-        for (Py_ssize_t i = 0; i < pos + 4 - 12; i++)
-            if (q[i] >= 'A' && q[i] <= 'Z')
-                q[i] = (char)(q[i] + 32);
-    }
     pos += 4;
+    Py_ssize_t qend = pos;
     PyObject *answers = PyTuple_New(an);
-    if (answers == NULL) {
-        Py_DECREF(question);
-        return NULL;
-    }
+    if (answers == NULL)
+        return -1;
     Py_ssize_t kept = 0;
     PyObject *last_name = NULL;
     Py_ssize_t last_target = -1;
@@ -440,20 +437,59 @@ fast_parse(PyObject *self, PyObject *arg)
         kept++;
     }
     Py_XDECREF(last_name);
-    if (kept < (Py_ssize_t)an && _PyTuple_Resize(&answers, kept) < 0) {
-        Py_DECREF(question);
-        return NULL;
-    }
-    return Py_BuildValue("(IININ)", qid, flags, question, qtype, answers);
+    if (kept < (Py_ssize_t)an && _PyTuple_Resize(&answers, kept) < 0)
+        return -1;
+    out->qid = qid;
+    out->flags = flags;
+    out->qtype = qtype;
+    out->qend = qend;
+    out->answers = answers;
+    return 0;
 fail:
     Py_XDECREF(last_name);
-    Py_DECREF(question);
     Py_DECREF(answers);
     if (fallback) {
         PyErr_Clear();
-        Py_RETURN_NONE;
+        return FALLBACK;
     }
-    return NULL;
+    return -1;
+}
+
+/* The question section as the Python parser reports it: the name lower-cased (ASCII),
+ * type and class as sent. */
+static PyObject *
+question_object(const unsigned char *msg, Py_ssize_t qend)
+{
+    PyObject *question = PyBytes_FromStringAndSize((const char *)msg + 12, qend - 12);
+    if (question == NULL)
+        return NULL;
+    char *q = PyBytes_AS_STRING(question);
+    for (Py_ssize_t i = 0; i < qend - 12 - 4; i++)
+        if (q[i] >= 'A' && q[i] <= 'Z')
+            q[i] = (char)(q[i] + 32);
+    return question;
+}
+
+static PyObject *
+fast_parse(PyObject *self, PyObject *arg)
+{
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "parse() takes bytes");
+        return NULL;
+    }
+    const unsigned char *msg = (const unsigned char *)PyBytes_AS_STRING(arg);
+    parsed_t p;
+    int rc = parse_core(msg, PyBytes_GET_SIZE(arg), &p);
+    if (rc == FALLBACK)
+        Py_RETURN_NONE;
+    if (rc < 0)
+        return NULL;
+    PyObject *question = question_object(msg, p.qend);
+    if (question == NULL) {
+        Py_DECREF(p.answers);
+        return NULL;
+    }
+    return Py_BuildValue("(IININ)", p.qid, p.flags, question, p.qtype, p.answers);
 }
 
 static PyObject *
@@ -594,6 +630,309 @@ fast_init(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* A slot of a Query (borrowed; NULL when unset). */
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+static int
+set_slot(PyObject *obj, Py_ssize_t off, PyObject *value /* stolen */)
+{
+    if (value == NULL)
+        return -1;
+    Py_XSETREF(SLOT(obj, off), value);
+    return 0;
+}
+
+/* deadline_gen += 1; returns the new value (new reference) or NULL. */
+static PyObject *
+bump_gen(PyObject *q)
+{
+    PyObject *gen = SLOT(q, off_q_gen);
+    long v = gen == NULL ? 0 : PyLong_AsLong(gen);
+    if (v == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *next = PyLong_FromLong(v + 1);
+    if (next == NULL)
+        return NULL;
+    Py_INCREF(next);
+    if (set_slot(q, off_q_gen, next) < 0) {
+        Py_DECREF(next);
+        return NULL;
+    }
+    return next;
+}
+
+static PyObject *
+fast_bind_query(PyObject *self, PyObject *cls)
+{
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "bind_query() takes the Query class");
+        return NULL;
+    }
+    off_q_body = member_offset(cls, "body");
+    off_q_wire = off_q_body < 0 ? -1 : member_offset(cls, "wire");
+    off_q_gen = off_q_wire < 0 ? -1 : member_offset(cls, "deadline_gen");
+    off_q_resolver = off_q_gen < 0 ? -1 : member_offset(cls, "resolver");
+    if (off_q_resolver < 0)
+        return NULL;
+    Py_XSETREF(query_type, (PyTypeObject *)Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+/* send_queries(fd, ids, queries, pending, resolver, arcount) -> [(qid, query, gen), ...]
+ *
+ * One round of first attempts on one connected socket: the header (ID, RD, one question,
+ * arcount) and the query's prepared body go out with sendmmsg; each query sent is entered
+ * in ``pending`` under its ID, its ``resolver`` set and its ``deadline_gen`` bumped. Returns
+ * the sent ones in order (fewer than given when the socket buffer filled); raises OSError
+ * when nothing could be sent. */
+static PyObject *
+fast_send_queries(PyObject *self, PyObject *args)
+{
+    int fd, arcount;
+    PyObject *ids, *queries, *pending, *resolver;
+    if (!PyArg_ParseTuple(args, "iO!O!O!Oi", &fd, &PyList_Type, &ids, &PyList_Type, &queries,
+                          &PyDict_Type, &pending, &resolver, &arcount))
+        return NULL;
+    if (query_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "bind_query() was not called");
+        return NULL;
+    }
+    Py_ssize_t total = PyList_GET_SIZE(queries);
+    if (PyList_GET_SIZE(ids) != total) {
+        PyErr_SetString(PyExc_ValueError, "ids and queries differ in length");
+        return NULL;
+    }
+    PyObject *entries = PyList_New(0);
+    if (entries == NULL)
+        return NULL;
+    unsigned char hdr[BATCH][12];
+    struct iovec iov[BATCH][2];
+    struct mmsghdr msgs[BATCH];
+    Py_ssize_t done = 0;
+    while (done < total) {
+        int n = (int)((total - done) < BATCH ? (total - done) : BATCH);
+        memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)n);
+        for (int i = 0; i < n; i++) {
+            PyObject *q = PyList_GET_ITEM(queries, done + i);
+            if (!PyObject_TypeCheck(q, query_type)) {
+                PyErr_SetString(PyExc_TypeError, "send_queries() takes Query objects");
+                goto fail;
+            }
+            PyObject *body = SLOT(q, off_q_body);
+            if (body == NULL || !PyBytes_Check(body) || PyBytes_GET_SIZE(body) == 0) {
+                PyErr_SetString(PyExc_ValueError, "a query without its prepared body");
+                goto fail;
+            }
+            long qid = PyLong_AsLong(PyList_GET_ITEM(ids, done + i));
+            if (qid < 0 || qid > 0xFFFF) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "message ID out of range");
+                goto fail;
+            }
+            unsigned char *h = hdr[i];
+            h[0] = (unsigned char)(qid >> 8);
+            h[1] = (unsigned char)(qid & 0xFF);
+            h[2] = 0x01; /* RD */
+            h[3] = 0x00;
+            h[4] = 0;
+            h[5] = 1; /* one question */
+            h[6] = h[7] = h[8] = h[9] = 0;
+            h[10] = (unsigned char)((arcount >> 8) & 0xFF);
+            h[11] = (unsigned char)(arcount & 0xFF);
+            iov[i][0].iov_base = h;
+            iov[i][0].iov_len = 12;
+            iov[i][1].iov_base = PyBytes_AS_STRING(body);
+            iov[i][1].iov_len = (size_t)PyBytes_GET_SIZE(body);
+            msgs[i].msg_hdr.msg_iov = iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 2;
+        }
+        int sent = sendmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            if (done > 0)
+                break;
+            PyErr_SetFromErrno(PyExc_OSError);
+            goto fail;
+        }
+        for (int i = 0; i < sent; i++) {
+            PyObject *q = PyList_GET_ITEM(queries, done + i);
+            PyObject *qid = PyList_GET_ITEM(ids, done + i);
+            PyObject *gen = bump_gen(q);
+            if (gen == NULL)
+                goto fail;
+            Py_INCREF(resolver);
+            if (set_slot(q, off_q_resolver, resolver) < 0 || PyDict_SetItem(pending, qid, q) < 0) {
+                Py_DECREF(gen);
+                goto fail;
+            }
+            PyObject *entry = PyTuple_Pack(3, qid, q, gen);
+            Py_DECREF(gen);
+            if (entry == NULL || PyList_Append(entries, entry) < 0) {
+                Py_XDECREF(entry);
+                goto fail;
+            }
+            Py_DECREF(entry);
+        }
+        done += sent;
+        if (sent < n)
+            break;
+    }
+    return entries;
+fail:
+    Py_DECREF(entries);
+    return NULL;
+}
+
+/* Does the question of a response (msg[12:qend]) ask what ``q`` asked? Names compare
+ * without regard to ASCII case, type and class exactly. */
+static int
+asks_the_same(const unsigned char *msg, Py_ssize_t qend, PyObject *q)
+{
+    PyObject *wire = SLOT(q, off_q_wire), *body = SLOT(q, off_q_body);
+    if (wire == NULL || body == NULL || !PyBytes_Check(wire) || !PyBytes_Check(body))
+        return 0;
+    Py_ssize_t wl = PyBytes_GET_SIZE(wire);
+    if (qend - 12 != wl + 4 || PyBytes_GET_SIZE(body) < wl + 4)
+        return 0;
+    const unsigned char *w = (const unsigned char *)PyBytes_AS_STRING(wire);
+    const unsigned char *m = msg + 12;
+    for (Py_ssize_t i = 0; i < wl; i++) {
+        unsigned char a = m[i], b = w[i];
+        if (a >= 'A' && a <= 'Z')
+            a = (unsigned char)(a + 32);
+        if (b >= 'A' && b <= 'Z')
+            b = (unsigned char)(b + 32);
+        if (a != b)
+            return 0;
+    }
+    return memcmp(m + wl, PyBytes_AS_STRING(body) + wl, 4) == 0;
+}
+
+/* recv_answers(fd, pending, release, max=64)
+ *     -> (items, received, released, mismatched, short)
+ *
+ * Reads up to ``max`` datagrams and matches each by ID (``pending``) and echoed question.
+ * A matched answer the C parser decides is released here (removed from ``pending``, its ID
+ * handed to ``release``, its ``deadline_gen`` bumped) and given as (query, flags, answers);
+ * a datagram that needs the Python parser or is malformed is given as its bytes, untouched,
+ * for the Python path; the rest are counted. */
+static PyObject *
+fast_recv_answers(PyObject *self, PyObject *args)
+{
+    int fd, max = BATCH;
+    PyObject *pending, *release;
+    if (!PyArg_ParseTuple(args, "iO!O|i", &fd, &PyDict_Type, &pending, &release, &max))
+        return NULL;
+    if (query_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "bind_query() was not called");
+        return NULL;
+    }
+    if (max < 1 || max > BATCH)
+        max = BATCH;
+    if (recv_area == NULL) {
+        recv_area = PyMem_RawMalloc((size_t)BATCH * RECV_SIZE);
+        if (recv_area == NULL)
+            return PyErr_NoMemory();
+    }
+    struct mmsghdr msgs[BATCH];
+    struct iovec iov[BATCH];
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)max);
+    for (int i = 0; i < max; i++) {
+        iov[i].iov_base = recv_area + (size_t)i * RECV_SIZE;
+        iov[i].iov_len = RECV_SIZE;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int got;
+    for (;;) {
+        got = recvmmsg(fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL);
+        if (got >= 0)
+            break;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            got = 0;
+            break;
+        }
+        if (errno == ECONNREFUSED || errno == EINTR)
+            continue; /* an ICMP error for one of our datagrams: the timeout handles it */
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    PyObject *items = PyList_New(0);
+    if (items == NULL)
+        return NULL;
+    int released = 0, mismatched = 0, shorts = 0;
+    for (int i = 0; i < got; i++) {
+        const unsigned char *msg = (const unsigned char *)recv_area + (size_t)i * RECV_SIZE;
+        Py_ssize_t len = (Py_ssize_t)msgs[i].msg_len;
+        if (len < 12) {
+            shorts++;
+            continue;
+        }
+        PyObject *key = PyLong_FromLong(((long)msg[0] << 8) | msg[1]);
+        if (key == NULL)
+            goto fail;
+        PyObject *q = PyDict_GetItemWithError(pending, key); /* borrowed */
+        if (q == NULL) {
+            Py_DECREF(key);
+            if (PyErr_Occurred())
+                goto fail;
+            mismatched++;
+            continue;
+        }
+        PyObject *item = NULL;
+        parsed_t p;
+        int rc = PyObject_TypeCheck(q, query_type) ? parse_core(msg, len, &p) : FALLBACK;
+        if (rc != 0) {
+            if (rc < 0) {
+                if (!PyErr_ExceptionMatches(wire_error)) {
+                    Py_DECREF(key);
+                    goto fail;
+                }
+                PyErr_Clear();
+            }
+            /* the Python path parses it again and decides (malformed: retry) */
+            Py_DECREF(key);
+            item = PyBytes_FromStringAndSize((const char *)msg, len);
+        }
+        else if (!asks_the_same(msg, p.qend, q)) {
+            Py_DECREF(key);
+            Py_DECREF(p.answers);
+            mismatched++;
+            continue;
+        }
+        else {
+            Py_INCREF(q); /* pending held it */
+            PyObject *gen = NULL;
+            if (PyDict_DelItem(pending, key) < 0 || (gen = bump_gen(q)) == NULL) {
+                Py_DECREF(q);
+                Py_DECREF(key);
+                Py_DECREF(p.answers);
+                goto fail;
+            }
+            Py_DECREF(gen);
+            PyObject *r = PyObject_CallOneArg(release, key);
+            Py_DECREF(key);
+            if (r == NULL) {
+                Py_DECREF(q);
+                Py_DECREF(p.answers);
+                goto fail;
+            }
+            Py_DECREF(r);
+            released++;
+            item = Py_BuildValue("(NIN)", q, p.flags, p.answers);
+        }
+        if (item == NULL || PyList_Append(items, item) < 0) {
+            Py_XDECREF(item);
+            goto fail;
+        }
+        Py_DECREF(item);
+    }
+    return Py_BuildValue("(Niiii)", items, got, released, mismatched, shorts);
+fail:
+    Py_DECREF(items);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"init", fast_init, METH_VARARGS, "init(WireError, RR, type_names): bind the Python types."},
     {"parse", fast_parse, METH_O,
@@ -602,6 +941,13 @@ static PyMethodDef methods[] = {
      "recv_batch(fd, max=64) -> list of datagrams waiting on a non-blocking socket."},
     {"send_batch", fast_send_batch, METH_VARARGS,
      "send_batch(fd, datagrams) -> how many were sent (sendmmsg)."},
+    {"bind_query", fast_bind_query, METH_O,
+     "bind_query(Query): the slots send_queries and recv_answers use."},
+    {"send_queries", fast_send_queries, METH_VARARGS,
+     "send_queries(fd, ids, queries, pending, resolver, arcount) -> [(qid, query, gen)]."},
+    {"recv_answers", fast_recv_answers, METH_VARARGS,
+     "recv_answers(fd, pending, release, max=64) -> (items, received, released, "
+     "mismatched, short)."},
     {NULL, NULL, 0, NULL},
 };
 

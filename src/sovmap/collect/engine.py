@@ -137,7 +137,6 @@ class Query:
         "qname",
         "qtype",
         "qtype_code",
-        "question",
         "resolver",
         "wire",
     )
@@ -153,12 +152,20 @@ class Query:
         self.qtype = qtype
         self.qtype_code = _TYPE_CODES.get(qtype) or type_code(qtype)
         self.wire = wire if wire is not None else encode_name(qname)
-        self.question = question_bytes(self.wire, self.qtype_code)
         self.answers_cb = callback
-        self.body = b""  # question + EDNS record as sent (built by the engine)
+        self.body = b""  # question + EDNS record as sent (built by the engine on submit)
         self.attempt = 0
         self.resolver = -1
         self.deadline_gen = 0
+
+    @property
+    def question(self) -> bytes:
+        """The question section as the parsers report it (name lower-case), for matching."""
+        return question_bytes(self.wire, self.qtype_code)
+
+
+if fast is not None:
+    fast.bind_query(Query)
 
 
 class _Resolver:
@@ -228,9 +235,11 @@ class Engine:
         ]
         self._udp: dict[int, _UdpSocket] = {}
         self._tcp: dict[int, _TcpConn] = {}
-        self._queue: deque[Query] = deque()
-        # one FIFO of (deadline, socket fd, id, query, generation) per attempt number
-        self._timeouts: list[deque[tuple[float, int, int, Query, int]]] = [
+        self._queue: deque[Query] = deque()  # first attempts
+        self._retries: deque[Query] = deque()  # later attempts, sent first
+        # one FIFO per attempt number of the rounds sent: (deadline, socket fd, entries),
+        # each entry (id, query, generation); a generation that moved on means "answered"
+        self._timeouts: list[deque[tuple[float, int, list[tuple[int, Query, int]]]]] = [
             deque() for _ in range(max(1, config.attempts))
         ]
         self._next_resolver = 0
@@ -252,11 +261,18 @@ class Engine:
 
     # -- public ------------------------------------------------------------------------
     def submit(self, query: Query) -> None:
+        if not query.body:
+            tail = self._tails.get(query.qtype_code)
+            if tail is None:
+                tail = self._tails[query.qtype_code] = build_query(
+                    0, b"", query.qtype_code, edns_payload=self.config.edns_payload
+                )[12:]
+            query.body = query.wire + tail
         self._queue.append(query)
 
     @property
     def outstanding(self) -> int:
-        return len(self._queue) + self._inflight + len(self._tcp)
+        return len(self._queue) + len(self._retries) + self._inflight + len(self._tcp)
 
     def close(self) -> None:
         for us in self._udp.values():
@@ -272,7 +288,7 @@ class Engine:
         nearest = self._nearest_deadline()
         if nearest is not None:
             wait = max(0.0, min(wait, nearest - now))
-        if self._queue and any(r.inflight < r.cap for r in self._resolvers):
+        if (self._queue or self._retries) and any(r.inflight < r.cap for r in self._resolvers):
             wait = 0.0 if self.config.rate is None else min(wait, 0.005)
         events = self._ep.poll(wait)
         for fd, ev in events:
@@ -312,84 +328,129 @@ class Engine:
         return -1
 
     def _send_queued(self) -> None:
-        queue = self._queue
-        if not queue:
+        if self._retries:
+            self._send_general(self._retries)
+        if not self._queue:
             return
+        only = self._resolvers[0] if len(self._resolvers) == 1 and not self.config.rate else None
+        if only is not None and self._fast is not None:
+            self._send_round(only)
+        else:
+            self._send_general(self._queue)
+
+    def _send_round(self, r: _Resolver) -> None:
+        """The common case, one resolver, no rate limit, the accelerator built: a round of
+        first attempts goes out on one socket in one call that also keeps the books."""
+        assert self._fast is not None
+        self._round += 1
+        us = r.sockets[self._round % len(r.sockets)]
+        queue = self._queue
+        free_ids = us.free_ids
+        room = min(r.cap - r.inflight, len(queue), len(free_ids))
+        if room <= 0:
+            return
+        popleft = queue.popleft
+        take_id = free_ids.popleft
+        queries = [popleft() for _ in range(room)]
+        ids = [take_id() for _ in range(room)]
+        try:
+            entries = self._fast.send_queries(
+                us.fd, ids, queries, us.pending, 0, 1 if self.config.edns_payload else 0
+            )
+            error = 0
+        except OSError as exc:
+            entries = []
+            error = exc.errno or 0
+        sent = len(entries)
+        if sent:
+            now = time.monotonic()
+            self._timeouts[0].append((now + self.config.timeout, us.fd, entries))
+            self.stats.sent += sent
+            r.inflight += sent
+            self._inflight += sent
+        if sent < room:
+            free_ids.extend(ids[sent:])
+            unsent = queries[sent:]
+            if sent > 0 or error in (errno.EAGAIN, errno.ENOBUFS):
+                queue.extendleft(reversed(unsent))  # the socket buffer is full: these first
+            else:
+                for q in unsent:
+                    self._final(q, Status.OTHER)
+
+    def _send_general(self, queue: deque[Query]) -> None:
+        """Any number of resolvers, rate limits, later attempts, with or without the
+        accelerator: each query picks its resolver; one socket per resolver per round."""
         now = time.monotonic()
-        payload = self.config.edns_payload
-        tails = self._tails
-        timeouts = self._timeouts
-        last_fifo = len(timeouts) - 1
-        base_timeout = self.config.timeout
         pack = _QUERY_HEADER.pack
-        arcount = 1 if payload else 0
+        arcount = 1 if self.config.edns_payload else 0
         batched = self._fast is not None
-        # one socket per resolver per round (the datagrams of a round go out in one call)
         self._round += 1
         batches: dict[int, tuple[_UdpSocket, list[bytes], list[tuple[int, Query]]]] = {}
-        sent = 0
-        # the common case, one resolver and no rate limit, needs no choice per query
-        only = self._resolvers[0] if len(self._resolvers) == 1 and not self.config.rate else None
         while queue:
-            if only is not None:
-                if only.inflight >= only.cap:
-                    break
-                q = queue.popleft()
-                ri = 0
-                r = only
-            else:
-                q = queue[0]
-                ri = self._pick_resolver(q, now)
-                if ri < 0:
-                    break
-                queue.popleft()
-                r = self._resolvers[ri]
+            q = queue[0]
+            ri = self._pick_resolver(q, now)
+            if ri < 0:
+                break
+            r = self._resolvers[ri]
             us = r.sockets[self._round % len(r.sockets)]
             if not us.free_ids:
-                queue.appendleft(q)
                 break
+            queue.popleft()
             qid = us.free_ids.popleft()
-            body = q.body
-            if not body:
-                tail = tails.get(q.qtype_code)
-                if tail is None:
-                    tail = tails[q.qtype_code] = build_query(
-                        0, b"", q.qtype_code, edns_payload=payload
-                    )[12:]
-                body = q.body = q.wire + tail
-            msg = pack(qid, 0x0100, 1, 0, 0, arcount) + body
+            r.inflight += 1  # held for this round; given back below if it does not go out
+            msg = pack(qid, 0x0100, 1, 0, 0, arcount) + q.body
+            batch = batches.get(ri)
+            if batch is None:
+                batch = batches[ri] = (us, [], [])
             if batched:
-                batch = batches.get(ri)
-                if batch is None:
-                    batch = batches[ri] = (us, [], [])
                 batch[1].append(msg)
                 batch[2].append((qid, q))
-            else:
-                try:
-                    us.sock.send(msg)
-                except OSError as exc:
-                    us.free_ids.append(qid)
-                    if exc.errno in (errno.EAGAIN, errno.ENOBUFS):
-                        queue.appendleft(q)
-                        break
-                    self._final(q, Status.OTHER)
-                    continue
-            q.resolver = ri
+                continue
+            try:
+                us.sock.send(msg)
+            except OSError as exc:
+                us.free_ids.append(qid)
+                r.inflight -= 1
+                if exc.errno in (errno.EAGAIN, errno.ENOBUFS):
+                    queue.appendleft(q)
+                    break
+                self._final(q, Status.OTHER)
+                continue
+            batch[2].append((qid, q))
+        for us, msgs, sent_queries in batches.values():
+            if batched:
+                sent_queries = self._flush(us, msgs, sent_queries, queue)
+            self._sent(us, sent_queries, now)
+
+    def _sent(self, us: _UdpSocket, sent: list[tuple[int, Query]], now: float) -> None:
+        """Book the queries that went out on a socket: pending, their deadlines (the
+        resolver's in-flight count was taken when they were picked)."""
+        if not sent:
+            return
+        last_fifo = len(self._timeouts) - 1
+        rounds: dict[int, list[tuple[int, Query, int]]] = {}
+        for qid, q in sent:
+            q.resolver = us.resolver
             q.deadline_gen += 1
             us.pending[qid] = q
-            r.inflight += 1
-            sent += 1
-            fifo_index = q.attempt if q.attempt < last_fifo else last_fifo
-            timeouts[fifo_index].append(
-                (now + base_timeout * (1 << fifo_index), us.fd, qid, q, q.deadline_gen)
+            fifo = q.attempt if q.attempt < last_fifo else last_fifo
+            rounds.setdefault(fifo, []).append((qid, q, q.deadline_gen))
+        for fifo, entries in rounds.items():
+            self._timeouts[fifo].append(
+                (now + self.config.timeout * (1 << fifo), us.fd, entries)
             )
-        self.stats.sent += sent
-        self._inflight += sent
-        for us, msgs, sent_queries in batches.values():
-            self._flush(us, msgs, sent_queries)
+        self._inflight += len(sent)
+        self.stats.sent += len(sent)
 
-    def _flush(self, us: _UdpSocket, msgs: list[bytes], queries: list[tuple[int, Query]]) -> None:
-        """Send one socket's batch; queries whose datagram did not go out are undone."""
+    def _flush(
+        self,
+        us: _UdpSocket,
+        msgs: list[bytes],
+        queries: list[tuple[int, Query]],
+        queue: deque[Query],
+    ) -> list[tuple[int, Query]]:
+        """Send one socket's batch; queries whose datagram did not go out go back to the
+        front of their queue (or fail, when the socket refuses outright). Returns the sent."""
         assert self._fast is not None
         try:
             done = self._fast.send_batch(us.fd, msgs)
@@ -398,17 +459,16 @@ class Engine:
             done = 0
             error = exc.errno or 0
         if done == len(msgs):
-            return
+            return queries
         unsent = queries[done:]
-        for qid, q in unsent:
-            self._release(us, qid, q)
-            self.stats.sent -= 1
+        us.free_ids.extend(qid for qid, _ in unsent)
+        self._resolvers[us.resolver].inflight -= len(unsent)
         if done > 0 or error in (errno.EAGAIN, errno.ENOBUFS):
-            # the socket buffer is full: send these first next time
-            self._queue.extendleft(q for _, q in reversed(unsent))
+            queue.extendleft(q for _, q in reversed(unsent))
         else:
             for _, q in unsent:
                 self._final(q, Status.OTHER)
+        return queries[:done]
 
     # -- receiving ---------------------------------------------------------------------
     def _recv_udp(self, us: _UdpSocket) -> None:
@@ -429,16 +489,38 @@ class Engine:
             self._datagram(us, data)
 
     def _recv_udp_batched(self, us: _UdpSocket) -> None:
+        """Up to 64 datagrams per call, matched, parsed and released in C; what the C
+        parser leaves (unusual or malformed messages) takes the Python path."""
         assert self._fast is not None
-        recv_batch = self._fast.recv_batch
+        recv_answers = self._fast.recv_answers
+        pending = us.pending
+        release = us.free_ids.append
+        r = self._resolvers[us.resolver]
+        handle = self._handle_response
         while True:
             try:
-                datagrams = recv_batch(us.fd, 64)
+                items, received, released, mismatched, short = recv_answers(
+                    us.fd, pending, release, 64
+                )
             except OSError:
                 return
-            for data in datagrams:
-                self._datagram(us, data)
-            if len(datagrams) < 64:
+            if released:
+                r.inflight -= released
+                self._inflight -= released
+            if mismatched:
+                self.stats.mismatched += mismatched
+            for _ in range(short):
+                self._count_wire("short")
+            for item in items:
+                if type(item) is bytes:
+                    self._datagram(us, item)
+                    continue
+                q, flags, answers = item
+                if flags & 0x0200:
+                    self._start_tcp(q)
+                else:
+                    handle(q, flags & 0x000F, answers)
+            if received < 64:
                 return
 
     def _datagram(self, us: _UdpSocket, data: bytes) -> None:
@@ -488,7 +570,7 @@ class Engine:
 
     def _release(self, us: _UdpSocket, qid: int, q: Query) -> None:
         del us.pending[qid]
-        us.free_ids.append(qid)
+        us.free_ids.append(qid)  # (the C receive path does these four steps itself)
         self._resolvers[us.resolver].inflight -= 1
         self._inflight -= 1
         q.deadline_gen += 1
@@ -533,7 +615,7 @@ class Engine:
             may_retry = False
         if may_retry:
             self.stats.retries += 1
-            self._queue.append(q)
+            self._retries.append(q)
         else:
             self._final(q, status)
 
@@ -554,15 +636,16 @@ class Engine:
     def _expire(self, now: float) -> None:
         for fifo in self._timeouts:
             while fifo and fifo[0][0] <= now:
-                _, fd, qid, q, gen = fifo.popleft()
-                if q.deadline_gen != gen:
-                    continue  # answered or re-sent since
+                _, fd, entries = fifo.popleft()
                 us = self._udp[fd]
-                if us.pending.get(qid) is not q:
-                    continue
-                self._release(us, qid, q)
-                self.stats.timeouts += 1
-                self._retry_or_final(q, Status.TIMEOUT, backoff=True)
+                for qid, q, gen in entries:
+                    if q.deadline_gen != gen:
+                        continue  # answered or re-sent since
+                    if us.pending.get(qid) is not q:
+                        continue
+                    self._release(us, qid, q)
+                    self.stats.timeouts += 1
+                    self._retry_or_final(q, Status.TIMEOUT, backoff=True)
         if not self._tcp:
             return
         for fd, conn in list(self._tcp.items()):

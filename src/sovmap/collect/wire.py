@@ -137,7 +137,7 @@ class Response:
     rcode: int
     truncated: bool
     authoritative: bool
-    question: bytes  # the raw question section (name in wire form + type + class), lower-case
+    question: bytes  # the raw question section (name in wire form + type + class), name lower-case
     qtype: int
     answers: tuple[RR, ...]
     fallbacks: int = 0  # records decoded by the full parser
@@ -326,7 +326,7 @@ def parse_response_py(msg: bytes) -> Response:
     if pos + 4 > len(msg):
         raise WireError("short", "question runs past the end")
     qtype = _U16.unpack_from(msg, pos)[0]
-    question = msg[12 : pos + 4].lower()
+    question = msg[12:pos].lower() + msg[pos : pos + 4]  # the name without regard to case
     pos += 4
     answers: list[RR] = []
     fallbacks = 0
