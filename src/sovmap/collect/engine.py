@@ -436,9 +436,7 @@ class Engine:
             fifo = q.attempt if q.attempt < last_fifo else last_fifo
             rounds.setdefault(fifo, []).append((qid, q, q.deadline_gen))
         for fifo, entries in rounds.items():
-            self._timeouts[fifo].append(
-                (now + self.config.timeout * (1 << fifo), us.fd, entries)
-            )
+            self._timeouts[fifo].append((now + self.config.timeout * (1 << fifo), us.fd, entries))
         self._inflight += len(sent)
         self.stats.sent += len(sent)
 
