@@ -73,6 +73,14 @@ _SEEDS = [
 ]
 
 
+def _mutated(seed: int, mutations: list[tuple[int, int]], cut: int, keep: int) -> bytes:
+    """A seed answer with bytes overwritten and ``cut`` bytes dropped (``keep`` at least)."""
+    data = bytearray(_SEEDS[seed])
+    for pos, value in mutations:
+        data[pos % len(data)] = value
+    return bytes(data[: max(keep, len(data) - cut)])
+
+
 @pytest.mark.parametrize("seed", range(len(_SEEDS)))
 @needs_fast
 def test_common_answers_are_decided_in_c_and_match(seed: int) -> None:
@@ -114,10 +122,7 @@ def test_fuzz_arbitrary_bytes_same_outcome(data: bytes) -> None:
 def test_fuzz_mutated_answers_same_outcome(
     seed: int, mutations: list[tuple[int, int]], cut: int
 ) -> None:
-    data = bytearray(_SEEDS[seed])
-    for pos, value in mutations:
-        data[pos % len(data)] = value
-    _same(bytes(data[: max(12, len(data) - cut % 8)]))
+    _same(_mutated(seed, mutations, cut % 8, keep=12))
 
 
 @needs_fast
@@ -299,10 +304,7 @@ def test_fuzz_recv_answers_decides_like_the_python_path(
     datagram or hands it to Python untouched."""
     cli, srv = _loop()
     original = parse_response_py(_SEEDS[seed])
-    data = bytearray(_SEEDS[seed])
-    for pos, value in mutations:
-        data[pos % len(data)] = value
-    msg = bytes(data[: max(2, len(data) - (cut if cut < 8 else 0))])  # half of them whole
+    msg = _mutated(seed, mutations, cut if cut < 8 else 0, keep=2)  # half of them whole
     q = _query("seed.example", wire.type_name(original.qtype), original.question[:-4])
     qid = original.qid
     pending = {qid: q}

@@ -492,6 +492,40 @@ fast_parse(PyObject *self, PyObject *arg)
     return Py_BuildValue("(IININ)", p.qid, p.flags, question, p.qtype, p.answers);
 }
 
+/* Receive up to max (1..BATCH) datagrams into the shared area: msgs[i].msg_len gives each
+ * one's length, datagram i starts at recv_area + i * RECV_SIZE. Returns how many (0 when
+ * none is waiting), or -1 with an exception set. Non-blocking, and the area is shared: the
+ * GIL stays held. */
+static int
+receive_datagrams(int fd, int max, struct mmsghdr *msgs, struct iovec *iov)
+{
+    if (recv_area == NULL) {
+        recv_area = PyMem_RawMalloc((size_t)BATCH * RECV_SIZE);
+        if (recv_area == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)max);
+    for (int i = 0; i < max; i++) {
+        iov[i].iov_base = recv_area + (size_t)i * RECV_SIZE;
+        iov[i].iov_len = RECV_SIZE;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    for (;;) {
+        int got = recvmmsg(fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL);
+        if (got >= 0)
+            return got;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        if (errno == ECONNREFUSED || errno == EINTR)
+            continue; /* an ICMP error for one of our datagrams: the timeout handles it */
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+}
+
 static PyObject *
 fast_recv_batch(PyObject *self, PyObject *args)
 {
@@ -500,32 +534,11 @@ fast_recv_batch(PyObject *self, PyObject *args)
         return NULL;
     if (max < 1 || max > BATCH)
         max = BATCH;
-    if (recv_area == NULL) {
-        recv_area = PyMem_RawMalloc((size_t)BATCH * RECV_SIZE);
-        if (recv_area == NULL)
-            return PyErr_NoMemory();
-    }
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
-    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)max);
-    for (int i = 0; i < max; i++) {
-        iov[i].iov_base = recv_area + (size_t)i * RECV_SIZE;
-        iov[i].iov_len = RECV_SIZE;
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-    }
-    int got;
-    for (;;) {
-        /* non-blocking, and the receive area is shared: the GIL stays held */
-        got = recvmmsg(fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL);
-        if (got >= 0)
-            break;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return PyList_New(0);
-        if (errno == ECONNREFUSED || errno == EINTR)
-            continue; /* an ICMP error for one of our datagrams: the timeout handles it */
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
+    int got = receive_datagrams(fd, max, msgs, iov);
+    if (got < 0)
+        return NULL;
     PyObject *out = PyList_New(got);
     if (out == NULL)
         return NULL;
@@ -830,33 +843,11 @@ fast_recv_answers(PyObject *self, PyObject *args)
     }
     if (max < 1 || max > BATCH)
         max = BATCH;
-    if (recv_area == NULL) {
-        recv_area = PyMem_RawMalloc((size_t)BATCH * RECV_SIZE);
-        if (recv_area == NULL)
-            return PyErr_NoMemory();
-    }
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
-    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)max);
-    for (int i = 0; i < max; i++) {
-        iov[i].iov_base = recv_area + (size_t)i * RECV_SIZE;
-        iov[i].iov_len = RECV_SIZE;
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-    }
-    int got;
-    for (;;) {
-        got = recvmmsg(fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL);
-        if (got >= 0)
-            break;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            got = 0;
-            break;
-        }
-        if (errno == ECONNREFUSED || errno == EINTR)
-            continue; /* an ICMP error for one of our datagrams: the timeout handles it */
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
+    int got = receive_datagrams(fd, max, msgs, iov);
+    if (got < 0)
+        return NULL;
     PyObject *items = PyList_New(0);
     if (items == NULL)
         return NULL;
