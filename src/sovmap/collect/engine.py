@@ -262,13 +262,23 @@ class Engine:
     # -- public ------------------------------------------------------------------------
     def submit(self, query: Query) -> None:
         if not query.body:
-            tail = self._tails.get(query.qtype_code)
-            if tail is None:
-                tail = self._tails[query.qtype_code] = build_query(
-                    0, b"", query.qtype_code, edns_payload=self.config.edns_payload
-                )[12:]
-            query.body = query.wire + tail
+            query.body = query.wire + self.question_tail(query.qtype_code)
         self._queue.append(query)
+
+    def submit_prepared(self, queries: list[Query]) -> None:
+        """Queue queries whose ``body`` the caller built as ``wire + question_tail(code)``
+        (a domain's base questions, made in one go)."""
+        self._queue.extend(queries)
+
+    def question_tail(self, qtype_code: int) -> bytes:
+        """What follows the name in a query as this engine sends it: type, class and the
+        EDNS0 record when configured."""
+        tail = self._tails.get(qtype_code)
+        if tail is None:
+            tail = self._tails[qtype_code] = build_query(
+                0, b"", qtype_code, edns_payload=self.config.edns_payload
+            )[12:]
+        return tail
 
     @property
     def outstanding(self) -> int:

@@ -58,6 +58,15 @@ class ProbePlan:
     def base_queries(self) -> int:
         return len(self.questions) + len(self.dkim_selectors)
 
+    @property
+    def base(self) -> tuple[tuple[str, str, str], ...]:
+        """Every question asked for each domain at the start, as ``(probe, name, type)``
+        with ``name`` "@" or a prefix (DKIM selectors included)."""
+        return _base(self)
+
+    def is_base(self, probe: str, prefix: str, qtype: str) -> bool:
+        return (probe, prefix, qtype) in _base_keys(self)
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ProbePlan:
         follow = raw.get("follow", {})
@@ -75,6 +84,18 @@ class ProbePlan:
             asn_zone_v4=str(follow.get("asn_zone_v4", "")),
             asn_zone_v6=str(follow.get("asn_zone_v6", "")),
         )
+
+
+@cache
+def _base(plan: ProbePlan) -> tuple[tuple[str, str, str], ...]:
+    return tuple((q.probe, q.name, q.qtype) for q in plan.questions) + tuple(
+        ("dkim", f"{s}._domainkey", "TXT") for s in plan.dkim_selectors
+    )
+
+
+@cache
+def _base_keys(plan: ProbePlan) -> frozenset[tuple[str, str, str]]:
+    return frozenset(_base(plan))
 
 
 @cache
@@ -181,7 +202,7 @@ class Asker(Protocol):
 
 
 @cache
-def _prefix_wire(prefix: str) -> bytes:
+def prefix_wire(prefix: str) -> bytes:
     """Encoded labels of a name prefix ("selector1._domainkey"), without the root label."""
     return encode_name(prefix)[:-1]
 
@@ -231,34 +252,34 @@ class DomainScan:
         if qname == d:
             return self._wire
         if qname.endswith(d) and qname[-len(d) - 1] == ".":
-            return _prefix_wire(qname[: -len(d) - 1]) + self._wire
+            return prefix_wire(qname[: -len(d) - 1]) + self._wire
         return encode_name(qname)
 
     def start(self) -> None:
         self.pending += 1  # guard: answers from a cache may arrive while we are still asking
         d = self.domain
-        # the plan's own questions are distinct names below a domain the input checked
+        # the plan's own questions are distinct names below a domain the input checked; they
+        # are not entered in ``asked`` (``_is_base`` knows them)
         asker = self.asker
-        asked = self.asked
         # (a long domain can still make a prefixed name too long: those take the checks)
         room = 253 - len(d)
-        for q in self.plan.questions:
-            name = d if q.name == "@" else f"{q.name}.{d}"
-            if q.name != "@" and len(q.name) >= room:
-                self._ask(q.probe, name, q.qtype, "", 0)
+        for probe, prefix, qtype in self.plan.base:
+            name = d if prefix == "@" else f"{prefix}.{d}"
+            if prefix != "@" and len(prefix) >= room:
+                self._ask(probe, name, qtype, "", 0)
                 continue
-            asked.add((q.probe, name, q.qtype, ""))
             self.pending += 1
-            asker.ask(self, q.probe, name, q.qtype, "", 0)
-        for sel in self.plan.dkim_selectors:
-            name = f"{sel}._domainkey.{d}"
-            if len(sel) + 11 >= room:
-                self._ask("dkim", name, "TXT", "", 0)
-                continue
-            asked.add(("dkim", name, "TXT", ""))
-            self.pending += 1
-            asker.ask(self, "dkim", name, "TXT", "", 0)
+            asker.ask(self, probe, name, qtype, "", 0)
         self._done_one()
+
+    def _is_base(self, probe: str, qname: str, qtype: str) -> bool:
+        """Whether this question is one of the plan's base questions for this domain."""
+        d = self.domain
+        if qname == d:
+            return self.plan.is_base(probe, "@", qtype)
+        if qname.endswith(d) and qname[-len(d) - 1] == ".":
+            return self.plan.is_base(probe, qname[: -len(d) - 1], qtype)
+        return False
 
     def _ask(self, probe: str, qname: str, qtype: str, via: str, depth: int) -> None:
         """A follow-up question: names taken from answers are checked first.
@@ -267,7 +288,7 @@ class DomainScan:
         hosts on one address each get their observation whichever answer came first (the
         DNS question itself is asked once: AS answers are shared)."""
         key = (probe, qname, qtype, via if probe == "asn" else "")
-        if key in self.asked:
+        if key in self.asked or (via and self._is_base(probe, qname, qtype)):
             return
         self.asked.add(key)
         if len(qname) > 253 or not _NAME_OK.match(qname) or ".." in qname:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from sovmap.collect.engine import Engine, Query
 from sovmap.collect.inputs import DomainInput
-from sovmap.collect.probes import DomainScan, ProbePlan
+from sovmap.collect.probes import DomainScan, ProbePlan, prefix_wire
+from sovmap.collect.wire import type_code
 from sovmap.model import RR, DomainResult, Status
 
 _Waiter = tuple[DomainScan, str, str, int]  # owner, probe, via, depth
@@ -63,6 +64,22 @@ class Scanner:
         self._inflight: dict[tuple[str, str], _SharedQuery] = {}
         self._done: list[DomainScan] = []
         self._active = 0
+        # the plan's base questions, prepared once: (probe, "prefix." or "", type, type
+        # code, encoded prefix, what the engine sends after the name)
+        self._base = [
+            (
+                probe,
+                "" if prefix == "@" else prefix + ".",
+                qtype,
+                code,
+                b"" if prefix == "@" else prefix_wire(prefix),
+                engine.question_tail(code),
+            )
+            for probe, prefix, qtype in plan.base
+            for code in (type_code(qtype),)
+        ]
+        self._longest = max((len(p) for _, p, *_ in self._base), default=0)
+        self._shared_base = any(b[0] in _SHARED_PROBES for b in self._base)
 
     @property
     def active(self) -> int:
@@ -98,6 +115,37 @@ class Scanner:
         q.via = via
         q.depth = depth
         self.engine.submit(q)
+
+    def _start(self, scan: DomainScan) -> None:
+        """Ask a domain's base questions in one go: the queries are made here, with their
+        wire form from the prepared pieces, and queued together. A domain so long that a
+        prefixed name could pass 253 characters, or a plan that is empty or shares base answers
+        across domains, takes the general path (:meth:`DomainScan.start`)."""
+        d = scan.domain
+        if not self._base or self._shared_base or len(d) + self._longest > 253:
+            scan.start()
+            return
+        dwire = scan.wire_for(d)
+        new = _ProbeQuery.__new__
+        cb = self._on_answer
+        queries: list[Query] = []
+        for probe, prefix, qtype, code, pwire, tail in self._base:
+            q = new(_ProbeQuery)
+            q.qname = prefix + d
+            q.qtype = qtype
+            q.qtype_code = code
+            q.wire = wire = pwire + dwire
+            q.body = wire + tail
+            q.answers_cb = cb
+            q.attempt = q.depth = q.deadline_gen = 0
+            q.resolver = -1
+            q.owner = scan
+            q.probe = probe
+            q.via = ""
+            queries.append(q)
+        scan.pending += len(queries)
+        self.counters.queries += len(queries)
+        self.engine.submit_prepared(queries)
 
     def finished(self, scan: DomainScan) -> None:
         self._done.append(scan)
@@ -139,7 +187,7 @@ class Scanner:
                 if item is WAIT:
                     break
                 self._active += 1
-                DomainScan(item.domain, self.plan, self, item.attributes, item.line).start()
+                self._start(DomainScan(item.domain, self.plan, self, item.attributes, item.line))
             if self._done:
                 done, self._done = self._done, []
                 for scan in done:

@@ -225,8 +225,10 @@ def run_workers(
     exhausted = False
     try:
         while live:
-            # read everything waiting before sending more input (no pipe can fill both ways)
-            ready = wait([conns[i] for i in live], timeout=0.5)
+            # read everything waiting before sending more input (no pipe can fill both ways);
+            # do not sit waiting while a worker has room for input that is there to send
+            hungry = not exhausted and any(outstanding[i] + CHUNK <= limit for i in live)
+            ready = wait([conns[i] for i in live], timeout=0 if hungry else 0.5)
             for c in ready:
                 i = conns.index(c)  # type: ignore[arg-type]
                 try:
