@@ -45,8 +45,8 @@ def _queued(plan: ProbePlan, domain: str, fast: bool) -> list[tuple[Any, ...]]:
                 q.attempt,
                 q.resolver,
                 q.deadline_gen,
-                q.answers_cb,
-                q.owner is scan,  # type: ignore[attr-defined]
+                q.answers_cb.__func__,  # type: ignore[attr-defined]
+                q.answers_cb.__self__ is scan,  # type: ignore[attr-defined]
                 q.probe,  # type: ignore[attr-defined]
                 q.via,  # type: ignore[attr-defined]
                 q.depth,  # type: ignore[attr-defined]

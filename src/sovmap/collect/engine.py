@@ -505,6 +505,7 @@ class Engine:
         release = us.free_ids.append
         r = self._resolvers[us.resolver]
         handle = self._handle_response
+        noerror, nxdomain = Status.NOERROR, Status.NXDOMAIN
         while True:
             try:
                 items, received, released, mismatched, short = recv_answers(
@@ -519,15 +520,22 @@ class Engine:
                 self.stats.mismatched += mismatched
             for _ in range(short):
                 self._count_wire("short")
+            ok = 0  # NOERROR and NXDOMAIN answers, counted for the window once per batch
             for item in items:
                 if type(item) is bytes:
                     self._datagram(us, item)
                     continue
                 q, flags, answers = item
-                if flags & 0x0200:
+                code = flags & 0x020F  # truncation bit and RCODE
+                if code in {0, 3}:
+                    ok += 1
+                    q.answers_cb(q, noerror if code == 0 else nxdomain, answers)
+                elif code & 0x0200:
                     self._start_tcp(q)
                 else:
-                    handle(q, flags & 0x000F, answers)
+                    handle(q, code, answers)
+            if ok:
+                self._answered(r, ok, 0)
             if received < 64:
                 return
 
@@ -586,18 +594,28 @@ class Engine:
     def _handle_response(self, q: Query, rcode: int, answers: tuple[RR, ...]) -> None:
         status = _STATUS_BY_RCODE.get(rcode, Status.OTHER)
         r = self._resolvers[q.resolver]
-        failed = status is Status.SERVFAIL or status is Status.REFUSED
-        r.window += 1
-        if failed:
-            r.failures += 1
+        if status is Status.SERVFAIL or status is Status.REFUSED:
+            self._answered(r, 0, 1)
+            self._retry_or_final(q, status, backoff=False, only_other=True)
+            return
+        self._answered(r, 1, 0)
+        q.answers_cb(q, status, answers)
+
+    def _answered(self, r: _Resolver, ok: int, failed: int) -> None:
+        """Count answers for a resolver's window: ``ok`` usable ones (each grows the
+        in-flight cap, slow start then one per window) and ``failed`` SERVFAIL/REFUSED;
+        a window in which more than ``failure_share`` failed halves the cap."""
+        r.window += ok + failed
+        r.failures += failed
         if r.window >= r.cap:
             if r.failures > r.window * self.config.failure_share:
                 self._backoff(r)
             r.window = r.failures = 0
-        if failed:
-            self._retry_or_final(q, status, backoff=False, only_other=True)
-            return
-        if r.cap < self.config.max_inflight:
+        self.stats.answered += ok
+        top = self.config.max_inflight
+        for _ in range(ok):
+            if r.cap >= top:
+                break
             if r.cap < r.ssthresh:
                 r.cap += 1
             else:
@@ -605,8 +623,6 @@ class Engine:
                 if r.grown >= r.cap:
                     r.grown = 0
                     r.cap += 1
-        self.stats.answered += 1
-        q.answers_cb(q, status, answers)
 
     def _backoff(self, r: _Resolver) -> None:
         r.cap = max(self.config.min_inflight, r.cap // 2)

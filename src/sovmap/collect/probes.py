@@ -193,6 +193,9 @@ def parse_asn_txt(text: str) -> int | None:
 _NAME_OK = re.compile(r"^[a-z0-9_.*-]+$")
 
 
+_NOERROR, _NXDOMAIN = Status.NOERROR, Status.NXDOMAIN
+
+
 class Asker(Protocol):
     def ask(
         self, owner: DomainScan, probe: str, qname: str, qtype: str, via: str, depth: int
@@ -299,6 +302,21 @@ class DomainScan:
             return
         self.pending += 1
         self.asker.ask(self, probe, qname, qtype, via, depth)
+
+    def answer(self, q: Any, status: Status, answers: tuple[RR, ...]) -> None:
+        """The engine's callback for a question asked for this domain alone: what
+        :meth:`deliver` does, reading ``probe``, ``qname``, ``qtype``, ``via`` and ``depth``
+        from the query (any engine query that carries them)."""
+        probe = q.probe
+        self.observations.append(Observation(probe, q.qname, q.qtype, status, answers, q.via))
+        if status is _NOERROR:
+            if answers:
+                self._follow(probe, q.qname, q.qtype, q.depth, answers)
+        elif status is not _NXDOMAIN:
+            self.errors += 1
+        self.pending -= 1
+        if self.pending == 0:
+            self.asker.finished(self)
 
     def deliver(
         self,

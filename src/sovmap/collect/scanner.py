@@ -26,8 +26,7 @@ _SHARED_PROBES = frozenset({"mx-host", "spf", "asn"})  # answers shared across d
 
 
 class _ProbeQuery(Query):
-    __slots__ = ("depth", "owner", "probe", "via")
-    owner: DomainScan
+    __slots__ = ("depth", "probe", "via")
     probe: str
     via: str
     depth: int
@@ -109,8 +108,7 @@ class Scanner:
                 self.counters.cache_hits += 1
                 shared.waiters.append((owner, probe, via, depth))
             return
-        q = _ProbeQuery(qname, qtype, self._on_answer, owner.wire_for(qname))
-        q.owner = owner
+        q = _ProbeQuery(qname, qtype, owner.answer, owner.wire_for(qname))
         q.probe = probe
         q.via = via
         q.depth = depth
@@ -127,7 +125,7 @@ class Scanner:
             return
         dwire = scan.wire_for(d)
         new = _ProbeQuery.__new__
-        cb = self._on_answer
+        cb = scan.answer
         queries: list[Query] = []
         for probe, prefix, qtype, code, pwire, tail in self._base:
             q = new(_ProbeQuery)
@@ -139,7 +137,6 @@ class Scanner:
             q.answers_cb = cb
             q.attempt = q.depth = q.deadline_gen = 0
             q.resolver = -1
-            q.owner = scan
             q.probe = probe
             q.via = ""
             queries.append(q)
@@ -151,11 +148,6 @@ class Scanner:
         self._done.append(scan)
 
     # -- engine callbacks --------------------------------------------------------------
-    @staticmethod
-    def _on_answer(q: Query, status: Status, answers: tuple[RR, ...]) -> None:
-        assert isinstance(q, _ProbeQuery)
-        q.owner.deliver(q.probe, q.qname, q.qtype, q.via, q.depth, status, answers)
-
     def _on_shared(self, q: Query, status: Status, answers: tuple[RR, ...]) -> None:
         assert isinstance(q, _SharedQuery)
         key = (q.qname, q.qtype)
