@@ -8,7 +8,6 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sovmap.classify import Rules, classify, default_rules
 from sovmap.collect.engine import Engine, EngineConfig
@@ -18,7 +17,7 @@ from sovmap.collect.scanner import Scanner
 from sovmap.collect.workers import WorkerJob, engine_stats, run_workers, tuned_gc
 from sovmap.knowledge.catalogue import Catalogue, default_catalogue
 from sovmap.model import DomainResult, Finding, Observation
-from sovmap.store import Store
+from sovmap.store import Row, Store
 
 _PROBE_ORDER = {
     p: i
@@ -296,8 +295,8 @@ def _run_parallel(
     flush_seconds: float,
     on_progress: Callable[[Progress], None] | None,
 ) -> dict[str, object]:
-    dom_rows: list[dict[str, Any]] = []
-    find_rows: list[dict[str, Any]] = []
+    dom_rows: list[Row] = []
+    find_rows: list[Row] = []
     last_flush = time.monotonic()
 
     def flush() -> None:
@@ -308,7 +307,7 @@ def _run_parallel(
             find_rows.clear()
         last_flush = time.monotonic()
 
-    def on_rows(domains: int, questions: int, d: list[Any], f: list[Any]) -> None:
+    def on_rows(domains: int, questions: int, d: list[Row], f: list[Row]) -> None:
         dom_rows.extend(d)
         find_rows.extend(f)
         progress.done += domains

@@ -52,7 +52,7 @@ def _ev(
         qname=obs.qname,
         rtype=rtype,
         value=value,
-        fingerprint=f"{fp.kind}:{fp.pattern}",
+        fingerprint=fp.ref,
         source=fp.source,
         weight=fp.weight,
         chain=chain,
@@ -113,6 +113,8 @@ def extract(
         if obs.status is not Status.NOERROR:
             continue
         probe = obs.probe
+        if not obs.answers and probe not in {"mx", "ns"}:
+            continue  # an empty answer says something only of the MX and NS sets
         if probe == "mx":
             hosts: list[tuple[int, str]] = []
             owner, _ = chain_end(obs.qname, obs.answers)

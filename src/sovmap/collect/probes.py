@@ -156,6 +156,11 @@ def spf_targets(terms: tuple[SpfTerm, ...]) -> Iterator[str]:
 
 def chain_end(qname: str, answers: tuple[RR, ...]) -> tuple[str, tuple[str, ...]]:
     """Follow CNAMEs in an answer from ``qname``; return the last name and the chain."""
+    for r in answers:
+        if r.rtype == "CNAME":
+            break
+    else:
+        return qname, ()
     cnames = {r.name: r.data for r in answers if r.rtype == "CNAME"}
     cur = qname
     chain: list[str] = []

@@ -35,12 +35,10 @@ from sovmap.collect.inputs import DomainInput
 from sovmap.collect.probes import ProbePlan
 from sovmap.collect.scanner import WAIT, Scanner
 from sovmap.model import DomainResult, Finding
-from sovmap.store import encode_results
+from sovmap.store import Row, encode_results
 
 CHUNK = 250  # domains per input message
 SEND_EVERY = 0.2  # seconds: a worker hands over finished rows at least this often
-
-Rows = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
 class WorkerError(RuntimeError):
@@ -105,8 +103,8 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
         scanner = Scanner(engine, job.plan, max_active=job.max_active)
         buf: deque[DomainInput] = deque()
         ended = False
-        dom_rows: list[dict[str, Any]] = []
-        find_rows: list[dict[str, Any]] = []
+        dom_rows: list[Row] = []
+        find_rows: list[Row] = []
         counts = [0, 0]  # domains, questions not yet handed over
         last = time.monotonic()
 
@@ -202,7 +200,7 @@ def run_workers(
     workers: int,
     job: WorkerJob,
     inputs: Iterator[DomainInput],
-    on_rows: Callable[[int, int, list[dict[str, Any]], list[dict[str, Any]]], None],
+    on_rows: Callable[[int, int, list[Row], list[Row]], None],
     on_tick: Callable[[], None],
 ) -> dict[str, Any]:
     """Scan ``inputs`` with ``workers`` processes; ``on_rows(domains, questions, dom_rows,

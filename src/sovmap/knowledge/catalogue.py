@@ -38,6 +38,10 @@ class Fingerprint:
     weight: float
     source: str
     probes: frozenset[str] = frozenset()
+    ref: str = field(init=False, compare=False, repr=False)  # "kind:pattern", for evidence
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", f"{self.kind}:{self.pattern}")
 
     def applies_to(self, probe: str) -> bool:
         return not self.probes or probe in self.probes

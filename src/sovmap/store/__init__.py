@@ -86,26 +86,56 @@ def _observation(raw: Any) -> Observation:
     )
 
 
+#: The columns of the rows :func:`encode_results` makes, in their order (the domain second).
+DOMAIN_COLUMNS = (
+    "scan_id",
+    "domain",
+    "position",
+    "attributes",
+    "queries",
+    "errors",
+    "observations",
+)
+FINDING_COLUMNS = (
+    "scan_id",
+    "domain",
+    "capability",
+    "provider",
+    "provider_name",
+    "parent",
+    "jurisdiction",
+    "confidence",
+    "code",
+    "role",
+    "service",
+    "tags",
+    "evidence",
+    "knowledge_version",
+)
+Row = tuple[Any, ...]
+
+
 def encode_results(
     scan_id: int,
     batch: Iterable[tuple[DomainResult, Sequence[Finding]]],
     knowledge_version: str,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The rows of a batch of results, ready for :meth:`Store.write_rows` (plain values, so
-    a scan worker can make them and hand them to the process that owns the store)."""
-    dom_rows: list[dict[str, Any]] = []
-    find_rows: list[dict[str, Any]] = []
+) -> tuple[list[Row], list[Row]]:
+    """The rows of a batch of results, ready for :meth:`Store.write_rows`: plain tuples in
+    the order of :data:`DOMAIN_COLUMNS` and :data:`FINDING_COLUMNS`, so a scan worker can
+    make them and hand them to the process that owns the store."""
+    dom_rows: list[Row] = []
+    find_rows: list[Row] = []
     for result, fs in batch:
         dom_rows.append(
-            {
-                "scan_id": scan_id,
-                "domain": result.domain,
-                "position": result.position,
-                "attributes": orjson.dumps(result.attributes).decode(),
-                "queries": result.queries,
-                "errors": result.errors,
-                "observations": _pack_observations(result.observations),
-            }
+            (
+                scan_id,
+                result.domain,
+                result.position,
+                orjson.dumps(result.attributes).decode(),
+                result.queries,
+                result.errors,
+                _pack_observations(result.observations),
+            )
         )
         find_rows.extend(_finding_row(scan_id, f, knowledge_version) for f in fs)
     return dom_rows, find_rows
@@ -115,23 +145,23 @@ def unpack_observations(blob: bytes) -> tuple[Observation, ...]:
     return tuple(_observation(o) for o in json.loads(zlib.decompress(blob)))
 
 
-def _finding_row(scan_id: int, f: Finding, kv: str) -> dict[str, Any]:
-    return {
-        "scan_id": scan_id,
-        "domain": f.domain,
-        "capability": f.capability.value,
-        "provider": f.provider,
-        "provider_name": f.provider_name,
-        "parent": f.parent,
-        "jurisdiction": f.jurisdiction,
-        "confidence": f.confidence,
-        "code": f.code,
-        "role": f.role,
-        "service": f.service,
-        "tags": orjson.dumps(f.tags).decode(),
-        "evidence": orjson.dumps([e.to_json() for e in f.evidence]).decode(),
-        "knowledge_version": kv,
-    }
+def _finding_row(scan_id: int, f: Finding, kv: str) -> Row:
+    return (
+        scan_id,
+        f.domain,
+        f.capability.value,
+        f.provider,
+        f.provider_name,
+        f.parent,
+        f.jurisdiction,
+        f.confidence,
+        f.code,
+        f.role,
+        f.service,
+        orjson.dumps(f.tags).decode(),
+        orjson.dumps([e.to_json() for e in f.evidence]).decode(),
+        kv,
+    )
 
 
 def finding_from_row(row: Any) -> Finding:
@@ -264,24 +294,20 @@ class Store:
         """Write a batch of domains (observations + findings) in ONE transaction."""
         return self.write_rows(scan_id, *encode_results(scan_id, batch, knowledge_version))
 
-    def write_rows(
-        self, scan_id: int, dom_rows: list[dict[str, Any]], find_rows: list[dict[str, Any]]
-    ) -> int:
+    def write_rows(self, scan_id: int, dom_rows: list[Row], find_rows: list[Row]) -> int:
         """Write rows made by :func:`encode_results` in ONE transaction; a domain already
         stored for this scan keeps its first rows (never a domain twice)."""
         if not dom_rows:
             return 0
         try:
             with self.engine.begin() as c:
-                c.execute(insert(scan_domains), dom_rows)
-                if find_rows:
-                    c.execute(insert(findings), find_rows)
+                self._insert_rows(c, dom_rows, find_rows)
             return len(dom_rows)
         except IntegrityError:
             # another writer (e.g. what was left of a killed run) stored some of these
             # domains first: keep theirs, write the rest, never a domain twice
             with self.engine.begin() as c:
-                names = [r["domain"] for r in dom_rows]
+                names = [r[1] for r in dom_rows]
                 have = {
                     row[0]
                     for i in range(0, len(names), 500)
@@ -292,13 +318,29 @@ class Store:
                         )
                     )
                 }
-                dom_rows = [r for r in dom_rows if r["domain"] not in have]
-                find_rows = [r for r in find_rows if r["domain"] not in have]
-                if dom_rows:
-                    c.execute(insert(scan_domains), dom_rows)
-                if find_rows:
-                    c.execute(insert(findings), find_rows)
+                dom_rows = [r for r in dom_rows if r[1] not in have]
+                find_rows = [r for r in find_rows if r[1] not in have]
+                self._insert_rows(c, dom_rows, find_rows)
             return len(dom_rows)
+
+    def _insert_rows(self, c: Connection, dom_rows: list[Row], find_rows: list[Row]) -> None:
+        """Plain driver ``executemany`` for the positional rows (the scan's hot path: no
+        per-row work in between); other parameter styles take SQLAlchemy's insert."""
+        mark = _MARKS.get(self.engine.dialect.paramstyle)
+        for table, columns, rows in (
+            (scan_domains, DOMAIN_COLUMNS, dom_rows),
+            (findings, FINDING_COLUMNS, find_rows),
+        ):
+            if not rows:
+                continue
+            if mark is None:
+                c.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+            else:
+                sql = (
+                    f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join([mark] * len(columns))})"
+                )
+                c.exec_driver_sql(sql, rows)
 
     def iter_results(
         self, scan_id: int, domain: str | None = None, chunk: int = 2000
@@ -346,8 +388,7 @@ class Store:
         with self.engine.begin() as c:
             _delete_findings(c, scan_id, [d for d, _ in items])
             rows = [_finding_row(scan_id, f, knowledge_version) for _, fs in items for f in fs]
-            if rows:
-                c.execute(insert(findings), rows)
+            self._insert_rows(c, [], rows)
 
     def set_knowledge_version(self, scan_id: int, version: str) -> None:
         with self.engine.begin() as c:
@@ -362,6 +403,9 @@ def _delete_findings(c: Connection, scan_id: int, domains: list[str]) -> None:
         )
 
 
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # positional placeholders
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -370,4 +414,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-__all__ = ["ScanInfo", "Store", "database_url", "finding_from_row", "unpack_observations"]
+__all__ = [
+    "DOMAIN_COLUMNS",
+    "FINDING_COLUMNS",
+    "Row",
+    "ScanInfo",
+    "Store",
+    "database_url",
+    "finding_from_row",
+    "unpack_observations",
+]
