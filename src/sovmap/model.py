@@ -120,6 +120,35 @@ class Observation:
         )
 
 
+def _observation_maker() -> Any:
+    new = object.__new__
+    # the slots' own descriptors: they set a field without the frozen class's __setattr__
+    sp, sq, st, ss, sa, sv = (
+        Observation.__dict__[n].__set__
+        for n in ("probe", "qname", "qtype", "status", "answers", "via")
+    )
+
+    def make(
+        probe: str, qname: str, qtype: str, status: Status, answers: tuple[RR, ...], via: str
+    ) -> Observation:
+        o = new(Observation)
+        sp(o, probe)
+        sq(o, qname)
+        st(o, qtype)
+        ss(o, status)
+        sa(o, answers)
+        sv(o, via)
+        return o
+
+    return make
+
+
+#: ``Observation(probe, qname, qtype, status, answers, via)`` for the scan's hot path, in
+#: half the time of the generated ``__init__``; the same object (a test holds it to every
+#: field).
+new_observation = _observation_maker()
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One observed record that supports a finding, and the knowledge it matched."""

@@ -89,3 +89,24 @@ def test_a_follow_up_that_is_a_base_question_is_not_asked_again(tmp_path: Path) 
     www_a = [o for o in result.observations if o.qname == "www.b.test" and o.qtype == "A"]
     assert [r.rtype for r in www_a[0].answers][:1] == ["CNAME"]
     assert len(result.observations) == result.queries
+
+
+def test_new_observation_is_the_dataclass_field_for_field() -> None:
+    from dataclasses import fields
+
+    from sovmap.model import RR, Observation, Status, new_observation
+
+    values = ("mx", "a.example", "MX", Status.NOERROR, (RR("a.example", "MX", 60, "10 m"),), "v")
+    made, built = new_observation(*values), Observation(*values)
+    assert [f.name for f in fields(Observation)] == [
+        "probe",
+        "qname",
+        "qtype",
+        "status",
+        "answers",
+        "via",
+    ]
+    assert type(made) is Observation and made == built and hash(made) == hash(built)
+    assert tuple(getattr(made, f.name) for f in fields(Observation)) == values
+    with pytest.raises(AttributeError):
+        made.probe = "txt"  # type: ignore[misc]

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import yaml
 
 from sovmap.collect.wire import encode_name
-from sovmap.model import RR, Observation, Status
+from sovmap.model import RR, Observation, Status, new_observation
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +313,7 @@ class DomainScan:
         :meth:`deliver` does, reading ``probe``, ``qname``, ``qtype``, ``via`` and ``depth``
         from the query (any engine query that carries them)."""
         probe = q.probe
-        self.observations.append(Observation(probe, q.qname, q.qtype, status, answers, q.via))
+        self.observations.append(new_observation(probe, q.qname, q.qtype, status, answers, q.via))
         if status is _NOERROR:
             if answers:
                 self._follow(probe, q.qname, q.qtype, q.depth, answers)
@@ -333,7 +333,7 @@ class DomainScan:
         status: Status,
         answers: tuple[RR, ...],
     ) -> None:
-        self.observations.append(Observation(probe, qname, qtype, status, answers, via))
+        self.observations.append(new_observation(probe, qname, qtype, status, answers, via))
         if not status.answered:
             self.errors += 1
         elif status is Status.NOERROR and answers:
