@@ -124,8 +124,11 @@ def is_spf(text: str) -> bool:
     return t == "v=spf1" or t.startswith("v=spf1 ")
 
 
+@lru_cache(maxsize=4096)
 def parse_spf(text: str) -> tuple[SpfTerm, ...]:
-    """Split an SPF record into terms; never raises (unknown terms are kept as they are)."""
+    """Split an SPF record into terms; never raises (unknown terms are kept as they are).
+    Remembered: the same records (a provider's include, a common policy) recur across
+    domains, and the scan parses each twice (to follow it, then to classify it)."""
     terms: list[SpfTerm] = []
     for raw in text.split()[1:]:
         qual = "+"
