@@ -27,13 +27,13 @@ import sys
 import tempfile
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from sovmap.store import observations_json  # noqa: E402
 from sovmap.synthetic import build_world  # noqa: E402
 from support.knot import Knot  # noqa: E402
 
@@ -122,7 +122,7 @@ def rows(db: Path) -> Iterator[tuple[str, str, str]]:
         while pending is not None and pending[0] == domain:
             h.update(repr(pending[1:]).encode())
             pending = fcur.fetchone()
-        yield domain, hashlib.sha256(zlib.decompress(blob)).hexdigest(), h.hexdigest()
+        yield domain, hashlib.sha256(observations_json(blob)).hexdigest(), h.hexdigest()
     con.close()
 
 

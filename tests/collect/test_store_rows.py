@@ -71,3 +71,21 @@ def test_rows_round_trip_on_postgres(postgres_url: str) -> None:  # noqa: F811
         _check(store)
     finally:
         store.close()
+
+
+def test_observations_blobs_old_and_new_read_back_and_damage_is_a_clear_error() -> None:
+    import json
+    import zlib
+
+    from sovmap.store import _pack_observations, observations_json, unpack_observations
+
+    obs, _ = _result("z.example", 1)
+    new = _pack_observations(obs.observations)
+    assert new[:4] == b"\x28\xb5\x2f\xfd"  # zstd frame
+    assert unpack_observations(new) == obs.observations
+    old = zlib.compress(observations_json(new), 1)  # what earlier versions stored
+    assert unpack_observations(old) == obs.observations
+    assert json.loads(observations_json(old)) == json.loads(observations_json(new))
+    for bad in (new[:-3], b"\x28\xb5\x2f\xfd" + b"\x00" * 9, old[:5], b"not a blob"):
+        with pytest.raises(ValueError, match="stored observations are damaged"):
+            unpack_observations(bad)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zlib
 from collections.abc import Mapping as TMapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -199,7 +198,7 @@ def _own_status(domain: str, blob: bytes) -> tuple[bool, bool]:
     """(dead, incomplete) from the answers about the domain's own name."""
     try:
         obs = unpack_observations(blob)
-    except (zlib.error, ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError):
         return False, True
     statuses = {o.status for o in obs if o.qname.rstrip(".") == domain}
     dead = bool(statuses) and statuses == {Status.NXDOMAIN}

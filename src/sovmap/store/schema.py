@@ -49,7 +49,7 @@ scan_domains = Table(
     Column("attributes", Text, nullable=False, default="{}"),  # JSON
     Column("queries", Integer, nullable=False, default=0),
     Column("errors", Integer, nullable=False, default=0),
-    Column("observations", LargeBinary, nullable=False),  # zlib(JSON list)
+    Column("observations", LargeBinary, nullable=False),  # zstd(JSON list); zlib in older stores
 )
 
 #: Findings of one domain and capability (several per capability are allowed: e.g. senders).
