@@ -157,6 +157,16 @@ def spf_targets(terms: tuple[SpfTerm, ...]) -> Iterator[str]:
             yield t.value.lower().rstrip(".")
 
 
+@lru_cache(maxsize=4096)
+def _spf_follow(text: str) -> tuple[int, tuple[str, ...]]:
+    """For a TXT record: the DNS lookups its SPF terms cost and the domains to fetch next,
+    or ``(-1, ())`` when it is not SPF (remembered, like :func:`parse_spf`)."""
+    if not is_spf(text):
+        return -1, ()
+    terms = parse_spf(text)
+    return sum(1 for t in terms if t.counts_lookup), tuple(spf_targets(terms))
+
+
 def chain_end(qname: str, answers: tuple[RR, ...]) -> tuple[str, tuple[str, ...]]:
     """Follow CNAMEs in an answer from ``qname``; return the last name and the chain."""
     for r in answers:
@@ -364,12 +374,14 @@ class DomainScan:
                     self._ask("mx-host", host, t, qname, 0)
         elif probe in ("txt", "spf") and qtype == "TXT":
             for r in answers:
-                if r.rtype == "TXT" and is_spf(r.data):
-                    terms = parse_spf(r.data)
-                    self.spf_lookups += sum(1 for t in terms if t.counts_lookup)
+                if r.rtype == "TXT":
+                    lookups, targets = _spf_follow(r.data)
+                    if lookups < 0:
+                        continue  # not an SPF record
+                    self.spf_lookups += lookups
                     if self.spf_lookups > plan.spf_lookup_limit:
                         continue
-                    for target in spf_targets(terms):
+                    for target in targets:
                         self._ask("spf", target, "TXT", r.name, depth + 1)
         if probe in plan.asn_probes:
             end, _ = chain_end(qname, answers)
