@@ -6,6 +6,7 @@ evidence that proves them). Nothing here does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -120,7 +121,7 @@ class Observation:
         )
 
 
-def _observation_maker() -> Any:
+def _observation_maker() -> Callable[[str, str, str, Status, tuple[RR, ...], str], Observation]:
     new = object.__new__
     # the slots' own descriptors: they set a field without the frozen class's __setattr__
     sp, sq, st, ss, sa, sv = (

@@ -54,6 +54,9 @@ def _check(store: Store) -> None:
     assert len(rows) == 5 and len(doms) == 5
     assert set(DOMAIN_COLUMNS) <= set(doms[0]._mapping)
     assert set(FINDING_COLUMNS) <= set(rows[0]._mapping)
+    # every column of the tables is written (the id is the database's own)
+    assert set(DOMAIN_COLUMNS) == {c.name for c in scan_domains.columns}
+    assert set(FINDING_COLUMNS) == {c.name for c in findings.columns} - {"id"}
     d2 = next(r for r in rows if r.domain == "d2.example")
     assert d2.provider_name == "X 'quoted' %s" and d2.knowledge_version == "kv"
     assert '"10 mx2.x"' in d2.evidence and d2.tags == '["us-cloud-act"]'

@@ -380,12 +380,7 @@ class Engine:
             self._inflight += sent
         if sent < room:
             free_ids.extend(ids[sent:])
-            unsent = queries[sent:]
-            if sent > 0 or error in (errno.EAGAIN, errno.ENOBUFS):
-                queue.extendleft(reversed(unsent))  # the socket buffer is full: these first
-            else:
-                for q in unsent:
-                    self._final(q, Status.OTHER)
+            self._unsent(queries[sent:], sent > 0, error, queue)
 
     def _send_general(self, queue: deque[Query]) -> None:
         """Any number of resolvers, rate limits, later attempts, with or without the
@@ -471,12 +466,20 @@ class Engine:
         unsent = queries[done:]
         us.free_ids.extend(qid for qid, _ in unsent)
         self._resolvers[us.resolver].inflight -= len(unsent)
-        if done > 0 or error in (errno.EAGAIN, errno.ENOBUFS):
-            queue.extendleft(q for _, q in reversed(unsent))
-        else:
-            for _, q in unsent:
-                self._final(q, Status.OTHER)
+        self._unsent([q for _, q in unsent], done > 0, error, queue)
         return queries[:done]
+
+    def _unsent(
+        self, unsent: list[Query], some_sent: bool, error: int, queue: deque[Query]
+    ) -> None:
+        """Queries whose datagrams did not go out: when the socket buffer was only full (part
+        of the batch went, or EAGAIN/ENOBUFS) they go back to the front of their queue, to
+        be sent first; a socket that refused outright fails them."""
+        if some_sent or error in (errno.EAGAIN, errno.ENOBUFS):
+            queue.extendleft(reversed(unsent))
+        else:
+            for q in unsent:
+                self._final(q, Status.OTHER)
 
     # -- receiving ---------------------------------------------------------------------
     def _recv_udp(self, us: _UdpSocket) -> None:
