@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -331,3 +332,20 @@ def test_fuzz_recv_answers_decides_like_the_python_path(
     else:
         assert mismatched == 1 and pending == {qid: q}
         assert py is None or msg[:2] != _SEEDS[seed][:2] or py.question != q.question
+
+
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_message_ids_are_a_fresh_permutation_per_socket(
+    accelerated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sovmap.collect import engine
+
+    if accelerated and fast is None:
+        pytest.skip("C accelerator not built")
+    if not accelerated:
+        monkeypatch.setattr(engine, "fast", None)
+    a, b = engine.shuffled_ids(), engine.shuffled_ids()
+    assert sorted(a) == list(range(65536)) == sorted(b)
+    assert a != b  # two sockets do not share an order
+    # a random permutation has about one ID followed by its successor; the identity 65,535
+    assert sum(1 for x, y in itertools.pairwise(a) if y == x + 1) < 50

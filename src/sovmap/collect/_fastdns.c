@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #define MAX_POINTERS 32
@@ -924,6 +925,56 @@ fail:
     return NULL;
 }
 
+/* shuffled_ids() -> the 65,536 message IDs in a random order (Fisher-Yates; the random
+ * words come from the kernel's getrandom, the same source as os.urandom). */
+static PyObject *
+fast_shuffled_ids(PyObject *self, PyObject *noargs)
+{
+    enum { N = 65536 };
+    uint32_t *rnd = PyMem_Malloc(N * sizeof(uint32_t));
+    uint16_t *ids = PyMem_Malloc(N * sizeof(uint16_t));
+    PyObject *out = NULL;
+    if (rnd == NULL || ids == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t have = 0;
+    while (have < N * sizeof(uint32_t)) {
+        ssize_t got = getrandom((char *)rnd + have, N * sizeof(uint32_t) - have, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            PyErr_SetFromErrno(PyExc_OSError);
+            goto done;
+        }
+        have += (size_t)got;
+    }
+    for (uint32_t i = 0; i < N; i++)
+        ids[i] = (uint16_t)i;
+    for (uint32_t i = N - 1; i > 0; i--) {
+        /* j uniform in [0, i] up to a bias below 2^-16 (multiply-shift of a 32-bit word) */
+        uint32_t j = (uint32_t)(((uint64_t)rnd[i] * (i + 1)) >> 32);
+        uint16_t t = ids[i];
+        ids[i] = ids[j];
+        ids[j] = t;
+    }
+    out = PyList_New(N);
+    if (out == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < N; i++) {
+        PyObject *v = PyLong_FromLong(ids[i]);
+        if (v == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, v);
+    }
+done:
+    PyMem_Free(rnd);
+    PyMem_Free(ids);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"init", fast_init, METH_VARARGS, "init(WireError, RR, type_names): bind the Python types."},
     {"parse", fast_parse, METH_O,
@@ -939,6 +990,8 @@ static PyMethodDef methods[] = {
     {"recv_answers", fast_recv_answers, METH_VARARGS,
      "recv_answers(fd, pending, release, max=64) -> (items, received, released, "
      "mismatched, short)."},
+    {"shuffled_ids", fast_shuffled_ids, METH_NOARGS,
+     "shuffled_ids() -> the 65,536 DNS message IDs in a random order."},
     {NULL, NULL, 0, NULL},
 };
 
