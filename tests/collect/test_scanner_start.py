@@ -91,13 +91,27 @@ def test_a_follow_up_that_is_a_base_question_is_not_asked_again(tmp_path: Path) 
     assert len(result.observations) == result.queries
 
 
-def test_new_observation_is_the_dataclass_field_for_field() -> None:
+@pytest.mark.parametrize("maker", ["python", "c"])
+def test_new_observation_is_the_dataclass_field_for_field(maker: str) -> None:
+    import gc
+    import sys
     from dataclasses import fields
 
+    from sovmap.collect.wire import fast
     from sovmap.model import RR, Observation, Status, new_observation
 
+    if maker == "c" and fast is None:
+        pytest.skip("C accelerator not built")
+    make = new_observation if maker == "python" else fast.observation
     values = ("mx", "a.example", "MX", Status.NOERROR, (RR("a.example", "MX", 60, "10 m"),), "v")
-    made, built = new_observation(*values), Observation(*values)
+    made, built = make(*values), Observation(*values)
+    tracked = gc.is_tracked(made)  # the answers tuple can hold anything: the collector sees it
+    refs = sys.getrefcount(values[4])
+    del made
+    after = sys.getrefcount(values[4])
+    assert tracked
+    assert after == refs - 1  # freed, and its slots released
+    made = make(*values)
     assert [f.name for f in fields(Observation)] == [
         "probe",
         "qname",
@@ -110,3 +124,6 @@ def test_new_observation_is_the_dataclass_field_for_field() -> None:
     assert tuple(getattr(made, f.name) for f in fields(Observation)) == values
     with pytest.raises(AttributeError):
         made.probe = "txt"  # type: ignore[misc]
+    if maker == "c":
+        with pytest.raises(TypeError):
+            fast.observation(*values[:5])

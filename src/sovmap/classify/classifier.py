@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -80,7 +80,9 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList(only_icann=True)
 
 
+@lru_cache(maxsize=16384)
 def registrable(name: str) -> str:
+    # remembered: the same provider hosts (and each domain itself) come back again and again
     return _psl().privatesuffix(name) or name
 
 

@@ -9,11 +9,6 @@ from sovmap.collect.probes import chain_end, is_spf, parse_asn_txt, parse_spf
 from sovmap.knowledge.catalogue import Catalogue, Match
 from sovmap.model import Capability, Evidence, Observation, Status
 
-# probes whose CNAME chains are matched with their own fingerprint kinds (mx, dkim); every
-# other probe slot, including ones a user adds to the probe plan, matches ``cname``
-# fingerprints (which a fingerprint may restrict to slots with ``probes:``)
-_OWN_CHAIN_PROBES = frozenset({"mx-host", "dkim", "asn"})
-
 
 @dataclass(frozen=True, slots=True)
 class Signal:
@@ -90,6 +85,10 @@ def _spf_path(obs: Observation, parents: dict[str, str], domain: str) -> tuple[s
     return tuple(reversed(path))
 
 
+_NOERROR, _NXDOMAIN = Status.NOERROR, Status.NXDOMAIN
+_SPF_TARGET_TERMS = frozenset({"include", "redirect", "a", "mx", "exists", "ptr"})
+
+
 def extract(
     domain: str,
     observations: tuple[Observation, ...],
@@ -97,64 +96,76 @@ def extract(
 ) -> tuple[Facts, list[Signal]]:
     facts = Facts(domain)
     out: list[Signal] = []
-    spf_parent = {o.qname: o.via for o in observations if o.probe == "spf"}
+    add = out.extend
+    spf_parent: dict[str, str] | None = None  # made on the first SPF follow-up that needs it
     for obs in observations:
-        if obs.probe == "mx" and obs.qname == domain and obs.status is Status.NXDOMAIN:
-            facts.exists = False
-        if obs.probe == "mx-host" and obs.qtype in ("A", "AAAA"):
-            facts.mx_host_status.setdefault(obs.qname, set()).add(obs.status)
-        if obs.probe == "web" and obs.status is Status.NXDOMAIN:
-            # a CNAME whose target does not exist: in this answer, or as a chased chain end
-            end, chain = chain_end(obs.qname, obs.answers)
-            if chain:
-                facts.web_dangling.append((obs.qname, end))
-            elif obs.via:
-                facts.web_dangling.append((obs.via, obs.qname))
-        if obs.status is not Status.NOERROR:
-            continue
         probe = obs.probe
-        if not obs.answers and probe not in {"mx", "ns"}:
-            continue  # an empty answer says something only of the MX and NS sets
+        status = obs.status
+        if probe == "mx-host" and obs.qtype in ("A", "AAAA"):
+            facts.mx_host_status.setdefault(obs.qname, set()).add(status)
+        if status is not _NOERROR:
+            if status is _NXDOMAIN:
+                if probe == "mx":
+                    if obs.qname == domain:
+                        facts.exists = False
+                elif probe == "web":
+                    # a CNAME whose target does not exist: in this answer, or as a chased
+                    # chain end
+                    end, chain = chain_end(obs.qname, obs.answers)
+                    if chain:
+                        facts.web_dangling.append((obs.qname, end))
+                    elif obs.via:
+                        facts.web_dangling.append((obs.via, obs.qname))
+            continue
+        answers = obs.answers
+        if not answers:
+            # an empty answer says something only of the MX and NS sets
+            if probe == "mx":
+                facts.mx_hosts = []
+            elif probe == "ns":
+                facts.ns_hosts = []
+            continue
+        qname = obs.qname
+        end, chain = chain_end(qname, answers)
         if probe == "mx":
             hosts: list[tuple[int, str]] = []
-            owner, _ = chain_end(obs.qname, obs.answers)
-            for r in obs.records("MX"):
-                if r.name != owner:
+            for r in answers:
+                if r.rtype != "MX" or r.name != end:
                     continue  # records for other names in the answer are not ours
                 pref_s, _, host = r.data.partition(" ")
                 if not host:
                     continue  # null MX (RFC 7505): the domain accepts no mail
                 pref = int(pref_s) if pref_s.isdigit() else 0
                 hosts.append((pref, host))
-                out.extend(_signals(cat.match_name("mx", host, probe), obs, "MX", r.data))
+                add(_signals(cat.match_name("mx", host, probe), obs, "MX", r.data))
             facts.mx_hosts = sorted(hosts)
         elif probe == "mx-host":
-            end, chain = chain_end(obs.qname, obs.answers)
             for name in chain:
-                out.extend(_signals(cat.match_name("mx", name, probe), obs, "CNAME", name, chain))
-                out.extend(
-                    _signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain)
-                )
-            for r in obs.answers:
+                add(_signals(cat.match_name("mx", name, probe), obs, "CNAME", name, chain))
+                add(_signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain))
+            for r in answers:
                 if r.rtype in ("A", "AAAA"):
-                    out.extend(_signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain))
+                    add(_signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain))
+            continue  # matched its chain with its own kinds
         elif probe in ("txt", "spf"):
-            for r in obs.records("TXT"):
-                if r.name != obs.qname:
+            for r in answers:
+                if r.rtype != "TXT" or r.name != qname:
                     continue
                 if is_spf(r.data):
-                    path = _spf_path(obs, spf_parent, domain) if probe == "spf" else (domain,)
+                    if probe == "spf":
+                        if spf_parent is None:
+                            spf_parent = {o.qname: o.via for o in observations if o.probe == "spf"}
+                        path = _spf_path(obs, spf_parent, domain)
+                    else:
+                        path = (domain,)
                     for t in parse_spf(r.data):
-                        if (
-                            t.name in ("include", "redirect", "a", "mx", "exists", "ptr")
-                            and t.value
-                        ):
+                        if t.name in _SPF_TARGET_TERMS and t.value:
                             target = t.value.lower().rstrip(".")
                             if "%" in target:
                                 continue
                             if probe == "txt":
                                 facts.spf_terms.append((t.name, target))
-                            out.extend(
+                            add(
                                 _signals(
                                     cat.match_name("spf", target, probe),
                                     obs,
@@ -164,70 +175,72 @@ def extract(
                                 )
                             )
                 elif probe == "txt":
-                    out.extend(_signals(cat.match_text("txt", r.data, probe), obs, "TXT", r.data))
+                    add(_signals(cat.match_text("txt", r.data, probe), obs, "TXT", r.data))
         elif probe == "dmarc":
-            for r in obs.records("TXT"):
-                if r.data.lower().startswith("v=dmarc1"):
+            for r in answers:
+                if r.rtype == "TXT" and r.data.lower().startswith("v=dmarc1"):
                     for target in _dmarc_destinations(r.data):
-                        out.extend(
-                            _signals(cat.match_name("dmarc", target, probe), obs, "TXT", r.data)
-                        )
+                        add(_signals(cat.match_name("dmarc", target, probe), obs, "TXT", r.data))
         elif probe == "dkim":
-            end, chain = chain_end(obs.qname, obs.answers)
-            if any(_is_dkim_key(r.data) for r in obs.records("TXT")):
+            texts = [r.data for r in answers if r.rtype == "TXT"]
+            if any(_is_dkim_key(text) for text in texts):
                 # a selector name only counts when a key is published under it
-                out.extend(
-                    _signals(cat.match_name("dkim", obs.qname, probe), obs, "TXT", obs.qname)
-                )
+                add(_signals(cat.match_name("dkim", qname, probe), obs, "TXT", qname))
             for name in chain:
-                out.extend(_signals(cat.match_name("dkim", name, probe), obs, "CNAME", name, chain))
-            for r in obs.records("TXT"):
-                out.extend(_signals(cat.match_text("dkim", r.data, probe), obs, "TXT", r.data))
+                add(_signals(cat.match_name("dkim", name, probe), obs, "CNAME", name, chain))
+            for text in texts:
+                add(_signals(cat.match_text("dkim", text, probe), obs, "TXT", text))
+            continue  # matched its chain with its own kinds
         elif probe == "ns":
-            hosts_ns = [r.data for r in obs.records("NS") if r.name == obs.qname]
+            hosts_ns = [r.data for r in answers if r.rtype == "NS" and r.name == qname]
             facts.ns_hosts = hosts_ns
             for h in hosts_ns:
-                out.extend(_signals(cat.match_name("ns", h, probe), obs, "NS", h))
+                add(_signals(cat.match_name("ns", h, probe), obs, "NS", h))
         elif probe == "autodiscover-srv":
-            for r in obs.records("SRV"):
-                target = r.data.split(" ")[-1]
-                out.extend(_signals(cat.match_name("srv", target, probe), obs, "SRV", r.data))
-        if probe not in _OWN_CHAIN_PROBES:
-            end, chain = chain_end(obs.qname, obs.answers)
-            for name in chain:
-                out.extend(
-                    _signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain)
-                )
-            if probe == "web":
-                if chain:
-                    facts.web_targets = [*(facts.web_targets or []), end]
-                for r in obs.answers:
-                    if r.rtype in ("A", "AAAA"):
-                        facts.web_addresses = [*(facts.web_addresses or []), r.data]
-                        out.extend(
-                            _signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain)
-                        )
-        if probe == "asn":
-            slot, _, rest = obs.via.partition("|")
-            host, _, address = rest.partition("|")
-            for r in obs.records("TXT"):
-                asn = parse_asn_txt(r.data)
-                if asn is None:
-                    continue
-                for m in cat.match_asn(asn):
-                    fp = m.fingerprint
-                    ev = Evidence(
-                        probe=slot,
-                        qname=host,
-                        rtype="TXT",
-                        value=f"{address} in AS{asn} ({r.data})",
-                        fingerprint=f"asn:{fp.pattern}",
-                        source=fp.source,
-                        weight=fp.weight,
-                        chain=(host, address, obs.qname),
-                    )
-                    out.append(Signal(fp.provider, fp.capability, fp.service, slot, ev))
+            for r in answers:
+                if r.rtype == "SRV":
+                    target = r.data.split(" ")[-1]
+                    add(_signals(cat.match_name("srv", target, probe), obs, "SRV", r.data))
+        elif probe == "asn":
+            _asn_signals(obs, cat, out)
+            continue  # an origin-AS answer has no chain of its own to match
+        # every other probe slot, including ones a user adds to the probe plan, matches its
+        # CNAME chain with ``cname`` fingerprints (which may restrict themselves to slots)
+        for name in chain:
+            add(_signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain))
+        if probe == "web":
+            if chain:
+                facts.web_targets = [*(facts.web_targets or []), end]
+            for r in answers:
+                if r.rtype in ("A", "AAAA"):
+                    facts.web_addresses = [*(facts.web_addresses or []), r.data]
+                    add(_signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain))
     return facts, out
+
+
+def _asn_signals(obs: Observation, cat: Catalogue, out: list[Signal]) -> None:
+    """An origin-AS answer: its signals name the host and address that led to it."""
+    slot, _, rest = obs.via.partition("|")
+    host, _, address = rest.partition("|")
+    for r in obs.answers:
+        if r.rtype != "TXT":
+            continue
+        asn = parse_asn_txt(r.data)
+        if asn is None:
+            continue
+        for m in cat.match_asn(asn):
+            fp = m.fingerprint
+            ev = Evidence(
+                probe=slot,
+                qname=host,
+                rtype="TXT",
+                value=f"{address} in AS{asn} ({r.data})",
+                fingerprint=f"asn:{fp.pattern}",
+                source=fp.source,
+                weight=fp.weight,
+                chain=(host, address, obs.qname),
+            )
+            out.append(Signal(fp.provider, fp.capability, fp.service, slot, ev))
 
 
 def _is_dkim_key(text: str) -> bool:

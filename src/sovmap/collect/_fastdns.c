@@ -33,6 +33,8 @@ static PyTypeObject *query_type = NULL; /* sovmap.collect.engine.Query (slots) *
 static Py_ssize_t off_q_body, off_q_wire, off_q_gen, off_q_resolver;
 static PyTypeObject *rr_type = NULL; /* sovmap.model.RR (slots dataclass) */
 static Py_ssize_t off_name, off_rtype, off_ttl, off_data;
+static PyTypeObject *obs_type = NULL; /* sovmap.model.Observation (slots dataclass) */
+static Py_ssize_t off_obs[6]; /* probe, qname, qtype, status, answers, via */
 static PyObject *type_names[64]; /* interned names of the types parsed here */
 static char *recv_area = NULL;
 
@@ -692,6 +694,45 @@ fast_bind_query(PyObject *self, PyObject *cls)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+fast_bind_observation(PyObject *self, PyObject *cls)
+{
+    static const char *fields[6] = {"probe", "qname", "qtype", "status", "answers", "via"};
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "bind_observation() takes the Observation class");
+        return NULL;
+    }
+    for (int i = 0; i < 6; i++) {
+        off_obs[i] = member_offset(cls, fields[i]);
+        if (off_obs[i] < 0)
+            return NULL;
+    }
+    Py_XSETREF(obs_type, (PyTypeObject *)Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+/* observation(probe, qname, qtype, status, answers, via) -> Observation, its six slots set
+ * as given (the frozen dataclass's __init__ does no more than that; the types are the
+ * caller's, as there). */
+static PyObject *
+fast_observation(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (obs_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "bind_observation() was not called");
+        return NULL;
+    }
+    if (nargs != 6) {
+        PyErr_Format(PyExc_TypeError, "observation() takes 6 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *o = obs_type->tp_alloc(obs_type, 0);
+    if (o == NULL)
+        return NULL;
+    for (int i = 0; i < 6; i++)
+        SLOT(o, off_obs[i]) = Py_NewRef(args[i]);
+    return o;
+}
+
 /* send_queries(fd, ids, queries, pending, resolver, arcount) -> [(qid, query, gen), ...]
  *
  * One round of first attempts on one connected socket: the header (ID, RD, one question,
@@ -990,6 +1031,10 @@ static PyMethodDef methods[] = {
     {"recv_answers", fast_recv_answers, METH_VARARGS,
      "recv_answers(fd, pending, release, max=64) -> (items, received, released, "
      "mismatched, short)."},
+    {"bind_observation", fast_bind_observation, METH_O,
+     "bind_observation(Observation): the slots observation() sets."},
+    {"observation", (PyCFunction)(void (*)(void))fast_observation, METH_FASTCALL,
+     "observation(probe, qname, qtype, status, answers, via) -> Observation."},
     {"shuffled_ids", fast_shuffled_ids, METH_NOARGS,
      "shuffled_ids() -> the 65,536 DNS message IDs in a random order."},
     {NULL, NULL, 0, NULL},

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from sovmap.collect.wire import encode_name
+from sovmap.collect.wire import encode_name, fast
 from sovmap.model import RR, Observation, Status, new_observation
 
 
@@ -212,6 +212,9 @@ _NAME_OK = re.compile(r"^[a-z0-9_.*-]+$")
 
 
 _NOERROR, _NXDOMAIN = Status.NOERROR, Status.NXDOMAIN
+# an observation's six slots set in C when the accelerator is built (the same object as
+# ``Observation(...)``, a test holds both to it field by field)
+_new_observation = fast.observation if fast is not None else new_observation
 
 
 class Asker(Protocol):
@@ -326,7 +329,7 @@ class DomainScan:
         :meth:`deliver` does, reading ``probe``, ``qname``, ``qtype``, ``via`` and ``depth``
         from the query (any engine query that carries them)."""
         probe = q.probe
-        self.observations.append(new_observation(probe, q.qname, q.qtype, status, answers, q.via))
+        self.observations.append(_new_observation(probe, q.qname, q.qtype, status, answers, q.via))
         if status is _NOERROR:
             if answers:
                 self._follow(probe, q.qname, q.qtype, q.depth, answers)
@@ -346,7 +349,7 @@ class DomainScan:
         status: Status,
         answers: tuple[RR, ...],
     ) -> None:
-        self.observations.append(new_observation(probe, qname, qtype, status, answers, via))
+        self.observations.append(_new_observation(probe, qname, qtype, status, answers, via))
         if not status.answered:
             self.errors += 1
         elif status is Status.NOERROR and answers:

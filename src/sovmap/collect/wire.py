@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from sovmap.model import RR
+from sovmap.model import RR, Observation
 
 TYPES: dict[str, int] = {
     "A": 1,
@@ -381,6 +381,7 @@ def _load_fast() -> Any:
     except ImportError:
         return None
     _fastdns.init(WireError, RR, TYPE_NAMES)
+    _fastdns.bind_observation(Observation)
     return _fastdns
 
 

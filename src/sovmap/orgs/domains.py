@@ -54,6 +54,8 @@ def _to_ascii_label(label: str) -> str:
 
 def to_ascii(host: str) -> str:
     """Lower-case A-label form of a host name (IDN -> punycode); raises DomainError."""
+    if host.isascii():
+        return host.lower()  # what every label's conversion gives, in one step
     out = []
     for label in host.split("."):
         try:
@@ -160,12 +162,16 @@ def normalise_host(value: str) -> str:
     host = value.strip().rstrip(".").lower()
     if not host:
         raise DomainError(EMPTY, value, "empty value")
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    else:
-        raise DomainError(IP_ADDRESS, value, "an IP address, not a domain name")
+    bare = host.strip("[]")
+    # only a text with a colon (IPv6) or ending in a digit (IPv4) can be an address: the
+    # parser is not asked (and made to raise) for every host name
+    if ":" in bare or bare[-1:].isdigit():
+        try:
+            ipaddress.ip_address(bare)
+        except ValueError:
+            pass
+        else:
+            raise DomainError(IP_ADDRESS, value, "an IP address, not a domain name")
     host = to_ascii(host)
     labels = host.split(".")
     if not all(_LABEL.match(label) for label in labels):
