@@ -143,7 +143,7 @@ class _Builder:
             code=code or _code(cap, _jclass(p.jurisdiction, p.tags) + "_JURISDICTION"),
             evidence=evidence,
             tags=p.tags,
-            service=max(set(services), key=services.count) if services else "",
+            service=_most_common(services),
             role=role,
         )
         if emit:
@@ -210,6 +210,17 @@ class _Builder:
             )
         self.out.append(f)
         return f
+
+
+def _most_common(values: list[str]) -> str:
+    """The most frequent value; a tie goes to the one seen first (signals come in the sorted
+    observations' order), so the result never depends on string hashing."""
+    best, count = "", 0
+    for v in values:
+        n = values.count(v)
+        if n > count:
+            best, count = v, n
+    return best
 
 
 def _dedupe(evs: list[Evidence]) -> list[Evidence]:
