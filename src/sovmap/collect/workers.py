@@ -39,6 +39,7 @@ from sovmap.store import Row, encode_results
 
 CHUNK = 250  # domains per input message
 SEND_EVERY = 0.2  # seconds: a worker hands over finished rows at least this often
+SETTLE_BATCH = 32  # finished domains classified together
 
 
 class WorkerError(RuntimeError):
@@ -114,8 +115,25 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
         counts = [0, 0]  # domains, questions not yet handed over
         last = time.monotonic()
 
+        pending: list[DomainResult] = []
+
+        def settle() -> None:
+            # classify and encode the finished domains together: run back to back, the
+            # classifier's code and knowledge stay in the CPU's caches (done one by one
+            # between engine polls it cost half as much again per domain)
+            for result in pending:
+                done, fs = job.process(result)
+                d, f = encode_results(job.scan_id, [(done, fs)], job.knowledge_version)
+                dom_rows.extend(d)
+                find_rows.extend(f)
+                counts[0] += 1
+                counts[1] += result.queries
+            pending.clear()
+
         def hand_over(force: bool) -> None:
             nonlocal dom_rows, find_rows, last
+            if pending and (force or time.monotonic() - last >= SEND_EVERY):
+                settle()
             if counts[0] and (force or time.monotonic() - last >= SEND_EVERY):
                 # read what the parent is sending first: a blocking send on each side of a
                 # full pipe would wait for ever
@@ -155,12 +173,9 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
                 take(conn.recv())
 
         def on_result(result: DomainResult) -> None:
-            done, fs = job.process(result)
-            d, f = encode_results(job.scan_id, [(done, fs)], job.knowledge_version)
-            dom_rows.extend(d)
-            find_rows.extend(f)
-            counts[0] += 1
-            counts[1] += result.queries
+            pending.append(result)
+            if len(pending) >= SETTLE_BATCH:
+                settle()
             hand_over(False)
 
         with tuned_gc():
