@@ -14,7 +14,16 @@ from publicsuffixlist import PublicSuffixList
 
 from sovmap.classify.signals import Facts, Signal, extract
 from sovmap.knowledge.catalogue import Catalogue, Provider
-from sovmap.model import Capability, Evidence, Finding, Observation, Status, us_controlled
+from sovmap.model import (
+    Capability,
+    Evidence,
+    Finding,
+    Observation,
+    Status,
+    new_evidence,
+    new_finding,
+    us_controlled,
+)
 
 C = Capability
 
@@ -132,19 +141,21 @@ class _Builder:
         evidence = tuple(_dedupe([s.evidence for s in signals] + list(extra)))
         conf = noisy_or(e.weight for e in evidence) if confidence is None else confidence
         services = [s.service for s in signals if s.service]
-        f = Finding(
-            domain=self.domain,
-            capability=cap,
-            provider=p.id,
-            provider_name=p.name,
-            parent=p.parent_name,
-            jurisdiction=p.jurisdiction,
-            confidence=round(conf, 4),
-            code=code or _code(cap, _jclass(p.jurisdiction, p.tags) + "_JURISDICTION"),
-            evidence=evidence,
-            tags=p.tags,
-            service=_most_common(services),
-            role=role,
+        # Finding(domain, capability, provider, provider_name, parent, jurisdiction,
+        #         confidence, code, evidence, tags, service, role)
+        f = new_finding(
+            self.domain,
+            cap,
+            p.id,
+            p.name,
+            p.parent_name,
+            p.jurisdiction,
+            round(conf, 4),
+            code or _code(cap, _jclass(p.jurisdiction, p.tags) + "_JURISDICTION"),
+            evidence,
+            p.tags,
+            _most_common(services),
+            role,
         )
         if emit:
             self.out.append(f)
@@ -235,7 +246,7 @@ def _dedupe(evs: list[Evidence]) -> list[Evidence]:
 
 
 def _rule_evidence(probe: str, qname: str, rtype: str, value: str, rule: str) -> Evidence:
-    return Evidence(probe, qname, rtype, value, f"rule:{rule}", "", 0.0)
+    return new_evidence(probe, qname, rtype, value, f"rule:{rule}", "", 0.0, ())
 
 
 def classify(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sovmap.collect.probes import chain_end, is_spf, parse_asn_txt, parse_spf
 from sovmap.knowledge.catalogue import Catalogue, Match
-from sovmap.model import Capability, Evidence, Observation, Status
+from sovmap.model import Capability, Evidence, Observation, Status, new_evidence, slot_maker
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,10 @@ class Signal:
     @property
     def weight(self) -> float:
         return self.evidence.weight
+
+
+# Signal(provider, capability, service, probe, evidence) for the hot path
+_new_signal = slot_maker(Signal)
 
 
 @dataclass
@@ -42,16 +46,8 @@ def _ev(
     m: Match, obs: Observation, rtype: str, value: str, chain: tuple[str, ...] = ()
 ) -> Evidence:
     fp = m.fingerprint
-    return Evidence(
-        probe=obs.probe,
-        qname=obs.qname,
-        rtype=rtype,
-        value=value,
-        fingerprint=fp.ref,
-        source=fp.source,
-        weight=fp.weight,
-        chain=chain,
-    )
+    # Evidence(probe, qname, rtype, value, fingerprint, source, weight, chain)
+    return new_evidence(obs.probe, obs.qname, rtype, value, fp.ref, fp.source, fp.weight, chain)
 
 
 def _signals(
@@ -64,7 +60,7 @@ def _signals(
     if not matches:  # the common case: nothing to build
         return ()
     return [
-        Signal(
+        _new_signal(
             m.fingerprint.provider,
             m.fingerprint.capability,
             m.fingerprint.service,
