@@ -14,7 +14,7 @@ from typing import Any
 from sovmap.cli import CommandError
 from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
 from sovmap.collect.workers import WorkerError
-from sovmap.export import render_summary, summarise, write_findings
+from sovmap.export import render_summary, summarise, summarise_counts, write_findings
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
 from sovmap.scan import Progress, in_shard, parse_shard, reclassify, run_scan
@@ -224,7 +224,7 @@ def _finish(store: Store, scan_id: int, out: Path | None, shard: Any = None) -> 
         n = write_findings(out, store.iter_findings(scan_id))
         print(f"wrote {n} findings to {out}")
     domains = len(store.done_domains(scan_id))
-    for line in render_summary(summarise(store.iter_findings(scan_id), domains)):
+    for line in render_summary(summarise_counts(store.finding_counts(scan_id), domains)):
         print(line)
 
 
