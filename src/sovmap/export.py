@@ -95,33 +95,26 @@ class Summary:
     providers: Counter[tuple[str, str, str]]  # (capability, provider name, jurisdiction)
 
 
-def _jur_class(f: Finding) -> str:
-    if not f.jurisdiction:
-        return "unknown"
-    if f.us_controlled:
-        return "US"
-    return f.jurisdiction
-
-
 _SUMMARY_ROLES = ("primary", "behind-gateway", "behind-relay")
 
 
 def summarise(findings: Iterable[Finding], domains: int) -> Summary:
-    by_cap: dict[str, Counter[str]] = {}
-    providers: Counter[tuple[str, str, str]] = Counter()
-    for f in findings:
-        if f.role not in _SUMMARY_ROLES:
-            continue
-        by_cap.setdefault(f.capability.value, Counter())[_jur_class(f)] += 1
-        providers[(f.capability.value, f.provider_name, f.jurisdiction or "?")] += 1
-    return Summary(domains, by_cap, providers)
+    """The summary of findings read one by one (each counted once)."""
+    return summarise_counts(
+        (
+            (f.capability.value, f.provider_name, f.jurisdiction, f.tags, f.role, 1)
+            for f in findings
+        ),
+        domains,
+    )
 
 
 def summarise_counts(
     counts: Iterable[tuple[str, str, str, tuple[str, ...], str, int]], domains: int
 ) -> Summary:
-    """:func:`summarise` from counted groups (:meth:`sovmap.store.Store.finding_counts`):
-    the same figures, in seconds for a million domains instead of reading every finding."""
+    """The summary from counted groups ``(capability, provider name, jurisdiction, tags, role,
+    count)``, as :meth:`sovmap.store.Store.finding_counts` gives them for a whole scan without
+    reading any finding back."""
     by_cap: dict[str, Counter[str]] = {}
     providers: Counter[tuple[str, str, str]] = Counter()
     for cap, name, jur, tags, role, n in counts:

@@ -211,7 +211,6 @@ def parse_asn_txt(text: str) -> int | None:
 _NAME_OK = re.compile(r"^[a-z0-9_.*-]+$")
 
 
-_NOERROR, _NXDOMAIN = Status.NOERROR, Status.NXDOMAIN
 # an observation's six slots set in C when the accelerator is built (the same object as
 # ``Observation(...)``, a test holds both to it field by field)
 _new_observation = fast.observation if fast is not None else new_observation
@@ -325,19 +324,10 @@ class DomainScan:
         self.asker.ask(self, probe, qname, qtype, via, depth)
 
     def answer(self, q: Any, status: Status, answers: tuple[RR, ...]) -> None:
-        """The engine's callback for a question asked for this domain alone: what
-        :meth:`deliver` does, reading ``probe``, ``qname``, ``qtype``, ``via`` and ``depth``
-        from the query (any engine query that carries them)."""
-        probe = q.probe
-        self.observations.append(_new_observation(probe, q.qname, q.qtype, status, answers, q.via))
-        if status is _NOERROR:
-            if answers:
-                self._follow(probe, q.qname, q.qtype, q.depth, answers)
-        elif status is not _NXDOMAIN:
-            self.errors += 1
-        self.pending -= 1
-        if self.pending == 0:
-            self.asker.finished(self)
+        """The engine's callback for a question asked for this domain alone: :meth:`deliver`
+        with ``probe``, ``qname``, ``qtype``, ``via`` and ``depth`` read from the query (any
+        engine query that carries them)."""
+        self.deliver(q.probe, q.qname, q.qtype, q.via, q.depth, status, answers)
 
     def deliver(
         self,

