@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sovmap.model import Capability, Finding, us_controlled
+from sovmap.control import jurisdiction_class
+from sovmap.model import Capability, Finding
 
 COLUMNS = (
     "domain",
@@ -120,7 +121,7 @@ def summarise_counts(
     for cap, name, jur, tags, role, n in counts:
         if role not in _SUMMARY_ROLES:
             continue
-        jclass = "unknown" if not jur else "US" if us_controlled(jur, tags) else jur
+        jclass = jurisdiction_class(jur, tags)
         by_cap.setdefault(cap, Counter())[jclass] += n
         providers[(cap, name, jur or "?")] += n
     return Summary(domains, by_cap, providers)

@@ -11,13 +11,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, TypeVar
 
-US_LAW_TAG = "us-cloud-act"
-
-
-def us_controlled(jurisdiction: str, tags: tuple[str, ...] | list[str] = ()) -> bool:
-    """The one rule for "US-controlled": the controlling state is the US, or the provider is
-    reachable by the CLOUD Act (a US parent of a provider registered elsewhere)."""
-    return jurisdiction == "US" or US_LAW_TAG in tags
+from sovmap.control import us_controlled  # the one rule lives in control.py
 
 
 class Capability(StrEnum):

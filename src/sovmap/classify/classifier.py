@@ -13,6 +13,7 @@ import yaml
 from publicsuffixlist import PublicSuffixList
 
 from sovmap.classify.signals import Facts, Signal, extract
+from sovmap.control import us_controlled
 from sovmap.knowledge.catalogue import Catalogue, Provider
 from sovmap.model import (
     Capability,
@@ -22,7 +23,6 @@ from sovmap.model import (
     Status,
     new_evidence,
     new_finding,
-    us_controlled,
 )
 
 C = Capability

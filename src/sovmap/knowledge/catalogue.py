@@ -18,7 +18,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from sovmap.model import Capability, us_controlled
+from sovmap.control import us_controlled
+from sovmap.model import Capability
 
 FINGERPRINT_KINDS = ("mx", "spf", "txt", "dkim", "dmarc", "cname", "srv", "ns", "asn", "ip")
 

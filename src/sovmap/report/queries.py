@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, distinct, func, select
 
-from sovmap.model import Capability, Evidence, us_controlled
+from sovmap.control import us_controlled
+from sovmap.model import Capability, Evidence
 from sovmap.store.schema import findings, scan_domains, scans
 
 US = "US"
