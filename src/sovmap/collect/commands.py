@@ -123,10 +123,18 @@ def _open(db: str, must_exist: bool = False) -> Store:
 
 
 def _scan_id(store: Store, wanted: int | None) -> int:
-    sid = wanted if wanted is not None else store.latest_scan()
-    if sid is None:
+    """Scan ``wanted``, else the latest finished scan (the one rule of
+    :mod:`sovmap.store.scans`); a newer running or interrupted scan is named on stderr."""
+    choice = store.choose_scan(wanted)
+    if choice.scan is None:
+        if wanted is not None:
+            raise CommandError(f"the store holds no scan {wanted}")
+        if choice.newer:
+            raise CommandError(choice.notice())
         raise CommandError("the store holds no scan yet")
-    return sid
+    if choice.newer:
+        print(f"note: {choice.notice()}", file=sys.stderr)
+    return choice.scan.id
 
 
 class _Bar:

@@ -169,7 +169,8 @@ def _import_scan(args: argparse.Namespace) -> int:
         raise
     store = Store(args.db)
     try:
-        scan_id = args.scan if args.scan is not None else store.latest_scan()
+        latest = store.latest_finished()
+        scan_id = args.scan if args.scan is not None else latest.id if latest else None
         if scan_id is None:
             raise CommandError(f"{args.db}: the store holds no scan")
         findings = store.findings(scan_id)

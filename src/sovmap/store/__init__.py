@@ -8,49 +8,26 @@ doubling a domain (the primary key ``(scan_id, domain)`` makes a second write im
 from __future__ import annotations
 
 import json
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import zstandard
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from sovmap.model import RR, DomainResult, Finding, Observation, Status
-from sovmap.store.schema import findings, metadata, scan_domains, scans
+from sovmap.store import scans as scan_rules
+from sovmap.store.migrate import database_url, open_store_engine
+from sovmap.store.scans import ScanInfo, now_iso
+from sovmap.store.schema import findings, scan_domains, scans
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def database_url(target: str | Path) -> str:
-    """A path becomes a SQLite URL; URLs pass through (``postgresql://`` gets psycopg)."""
-    text = str(target)
-    if "://" not in text:
-        return f"sqlite:///{Path(text).expanduser()}"
-    if text.startswith("postgresql://") or text.startswith("postgres://"):
-        return "postgresql+psycopg://" + text.split("://", 1)[1]
-    return text
-
-
-@dataclass(frozen=True, slots=True)
-class ScanInfo:
-    id: int
-    started_at: str
-    finished_at: str | None
-    status: str
-    input: str
-    input_digest: str
-    shard: str
-    knowledge_version: str
-    label: str
-    domains: int = 0
+#: the store every command uses when ``--db`` is not given
+DEFAULT_DB = "sovmap.sqlite"
 
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -204,15 +181,55 @@ def finding_from_row(row: Any) -> Finding:
 
 
 class Store:
-    def __init__(self, target: str | Path) -> None:
-        self.url = database_url(target)
-        self.engine: Engine = create_engine(self.url, future=True)
-        if self.url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+    """The one door to a store: opened at the newest schema revision (migrations applied, for
+    SQLite as for PostgreSQL), written by scans, read through :mod:`sovmap.store.scans` and
+    :mod:`sovmap.store.queries`. Surfaces hold a Store, never its URL (which may carry a
+    password)."""
+
+    def __init__(self, target: str | Path, *, readonly: bool = False) -> None:
+        self.url = database_url(str(target))
+        self.engine: Engine = open_store_engine(str(target), readonly=readonly)
+        self._leases: dict[int, threading.Event] = {}
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def connect(self) -> Connection:
+        return self.engine.connect()
 
     def close(self) -> None:
+        for stop in self._leases.values():
+            stop.set()
+        self._leases.clear()
         self.engine.dispose()
+
+    # -- the lease of a running scan ---------------------------------------------------
+    def hold_lease(self, scan_id: int) -> None:
+        """Renew scan ``scan_id``'s heartbeat every few seconds from a daemon thread until
+        :meth:`finish_scan` or :meth:`close`: the scan shows as running, not interrupted."""
+        if scan_id in self._leases:
+            return
+        self.beat(scan_id)
+        stop = threading.Event()
+        self._leases[scan_id] = stop
+
+        def renew() -> None:
+            while not stop.wait(scan_rules.HEARTBEAT_SECONDS):
+                try:
+                    self.beat(scan_id)
+                except Exception:
+                    continue
+
+        threading.Thread(target=renew, name=f"sovmap-lease-{scan_id}", daemon=True).start()
+
+    def beat(self, scan_id: int) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(scans).where(scans.c.id == scan_id).values(heartbeat_at=now_iso()))
+
+    def release_lease(self, scan_id: int) -> None:
+        stop = self._leases.pop(scan_id, None)
+        if stop is not None:
+            stop.set()
 
     # -- scans -------------------------------------------------------------------------
     def start_scan(
@@ -240,9 +257,13 @@ class Store:
             )
             pk = res.inserted_primary_key
             assert pk is not None
-            return int(pk[0])
+            scan_id = int(pk[0])
+        self.hold_lease(scan_id)
+        return scan_id
 
     def resumable_scan(self, input_digest: str, shard: str = "") -> int | None:
+        """The newest unfinished scan of this input and shard, to resume; the caller resumes
+        it, so the store takes its lease (see :meth:`hold_lease`)."""
         with self.engine.connect() as c:
             row = c.execute(
                 select(scans.c.id)
@@ -251,9 +272,13 @@ class Store:
                 .order_by(scans.c.id.desc())
                 .limit(1)
             ).first()
-        return int(row[0]) if row else None
+        if row is None:
+            return None
+        self.hold_lease(int(row[0]))
+        return int(row[0])
 
     def finish_scan(self, scan_id: int, status: str = "done") -> None:
+        self.release_lease(scan_id)
         with self.engine.begin() as c:
             c.execute(
                 update(scans)
@@ -262,37 +287,19 @@ class Store:
             )
 
     def scans(self) -> list[ScanInfo]:
-        counts = (
-            select(scan_domains.c.scan_id, func.count().label("n"))
-            .group_by(scan_domains.c.scan_id)
-            .subquery()
-        )
-        q = (
-            select(scans, counts.c.n)
-            .select_from(scans.outerjoin(counts, counts.c.scan_id == scans.c.id))
-            .order_by(scans.c.id)
-        )
+        """Every scan, oldest first, with its state (see :mod:`sovmap.store.scans`)."""
         with self.engine.connect() as c:
-            return [
-                ScanInfo(
-                    id=r.id,
-                    started_at=r.started_at,
-                    finished_at=r.finished_at,
-                    status=r.status,
-                    input=r.input,
-                    input_digest=r.input_digest,
-                    shard=r.shard,
-                    knowledge_version=r.knowledge_version,
-                    label=r.label,
-                    domains=int(r.n or 0),
-                )
-                for r in c.execute(q)
-            ]
+            return scan_rules.list_scans(c)
 
-    def latest_scan(self) -> int | None:
+    def choose_scan(self, scan_id: int | None = None) -> scan_rules.ScanChoice:
+        """Scan ``scan_id``, else the latest finished scan, with newer unfinished ones."""
         with self.engine.connect() as c:
-            row = c.execute(select(func.max(scans.c.id))).first()
-        return int(row[0]) if row and row[0] is not None else None
+            return scan_rules.choose_scan(c, scan_id)
+
+    def latest_finished(self) -> ScanInfo | None:
+        """The newest finished scan: *the* latest scan of every surface."""
+        with self.engine.connect() as c:
+            return scan_rules.latest_finished(c)
 
     def finding_counts(self, scan_id: int) -> list[tuple[str, str, str, tuple[str, ...], str, int]]:
         """How many findings of a scan share (capability, provider name, jurisdiction, tags,
@@ -448,15 +455,8 @@ def _delete_findings(c: Connection, scan_id: int, domains: list[str]) -> None:
 _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # positional placeholders
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
 __all__ = [
+    "DEFAULT_DB",
     "DOMAIN_COLUMNS",
     "FINDING_COLUMNS",
     "Row",

@@ -13,6 +13,7 @@ import argparse
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect
 
-from sovmap.cli import CommandError
+from sovmap.errors import StoreError
 from sovmap.store.schema import metadata
 
 #: Modules that define tables on the shared metadata; missing ones (a room not built yet)
@@ -31,7 +32,7 @@ from sovmap.store.schema import metadata
 TABLE_MODULES = ("sovmap.store.schema", "sovmap.orgs.tables", "sovmap.web.tables")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-DEFAULT_DB = "sovmap.sqlite"  # the same default as `sovmap scan`
+DEFAULT_DB = "sovmap.sqlite"  # the store every command uses without --db
 
 
 class MigrationError(Exception):
@@ -61,7 +62,8 @@ def database_url(db: str) -> str:
 
 
 def open_engine(db: str, **kwargs: Any) -> Engine:
-    """An engine for ``--db``; SQLite gets foreign keys, WAL and a busy timeout."""
+    """An engine for ``--db``; SQLite gets foreign keys, WAL and a busy timeout. The schema
+    is left as it is: most code wants :func:`open_store_engine`."""
     url = database_url(db)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -72,10 +74,40 @@ def open_engine(db: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             if url != "sqlite://" and ":memory:" not in url:
                 cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def open_store_engine(db: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
+    """The one way to open a store: an engine whose schema is at the newest revision. A new
+    or older store is migrated (SQLite and PostgreSQL alike); a store already at head is not
+    written to, so a read-only store can be read. With ``readonly`` a store that would need
+    migrating is refused (MigrationError) instead."""
+    if "://" not in db:
+        Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(db, **kwargs)
+    if stored_revision(engine) == head_revision():
+        return engine
+    if readonly:
+        raise MigrationError(
+            f"the store is not at the newest schema revision ({head_revision()}): "
+            "run sovmap db upgrade"
+        )
+    upgrade(engine)
+    return engine
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision stamped in the store, read with one query (None for a store without
+    history)."""
+    with engine.connect() as conn:
+        if "alembic_version" not in inspect(conn).get_table_names():
+            return None
+        row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+    return str(row[0]) if row else None
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -86,6 +118,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+@cache
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
@@ -113,14 +146,37 @@ def _adopt(conn: Connection) -> None:
     """A store made by ``create_all`` (no history): add the tables it lacks and stamp it at
     head, provided the tables it has match the schema; refuse otherwise."""
     diffs = differences(conn)
-    other = [d for d in diffs if not (isinstance(d, tuple) and d[0] in ("add_table", "add_index"))]
+    late = [d for d in diffs if _is_later_column(d)]
+    other = [
+        d
+        for d in diffs
+        if not (isinstance(d, tuple) and d[0] in ("add_table", "add_index"))
+        and not _is_later_column(d)
+    ]
     if other:
         raise MigrationError(
             "the store has tables but no migration history, and they differ from the "
             f"schema: {other[:5]}; upgrade it with the tool version that created it"
         )
     load_metadata().create_all(conn, checkfirst=True)
-    command.stamp(alembic_config(conn), "head")
+    if late:
+        # made before the lease column: stamp the revision it matches, then migrate
+        command.stamp(alembic_config(conn), "0002")
+        command.upgrade(alembic_config(conn), "head")
+    else:
+        command.stamp(alembic_config(conn), "head")
+
+
+#: columns added by revisions after 0002, which a store made by ``create_all`` before them
+#: lacks: (table, column)
+_LATER_COLUMNS = {("scans", "heartbeat_at")}
+
+
+def _is_later_column(diff: Any) -> bool:
+    if not (isinstance(diff, tuple) and diff[0] == "add_column"):
+        return False
+    _op, _schema, table, column = diff
+    return (table, column.name) in _LATER_COLUMNS
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
@@ -165,7 +221,7 @@ def _upgrade(args: argparse.Namespace) -> int:
     try:
         rev = upgrade(open_engine(args.db))
     except MigrationError as exc:
-        raise CommandError(str(exc)) from exc
+        raise StoreError(str(exc)) from exc
     print(f"store at revision {rev} (head {head_revision()})")
     return 0
 

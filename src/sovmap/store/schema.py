@@ -22,7 +22,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-#: One run of ``sovmap scan``: a dated snapshot. ``status`` is running | done | aborted.
+#: One run of ``sovmap scan``: a dated snapshot. ``status`` is running | done | aborted;
+#: a running scan's process renews ``heartbeat_at`` (its lease, see
+#: :mod:`sovmap.store.scans`): a "running" scan without a fresh heartbeat was interrupted.
 scans = Table(
     "scans",
     metadata,
@@ -36,6 +38,7 @@ scans = Table(
     Column("knowledge_version", String(32), nullable=False, default=""),
     Column("params", Text, nullable=False, default="{}"),  # JSON
     Column("label", Text, nullable=False, default=""),
+    Column("heartbeat_at", String(32)),  # ISO 8601 UTC, renewed while the scan runs
 )
 
 #: One domain of one scan, with its raw observations (compressed JSON), written in the same
