@@ -13,7 +13,8 @@ report, web) asks it here; no other code compares jurisdiction strings.
   the worst case (:func:`worst_case_us`).
 
 The facts (EU member states, the US-law tag) live in ``knowledge/data/jurisdictions.yaml``
-with their source. Nothing here imports another sovmap module, so every layer may use it.
+with their source. Nothing here imports another sovmap module, so every layer may use it; the
+rule's SQL form (:func:`us_controlled_sql`) sits next to its Python form.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
+from sqlalchemy import func
 
 US = "US"
 UNKNOWN = "unknown"
@@ -53,12 +55,15 @@ def us_law_tag() -> str:
 US_LAW_TAG = "us-cloud-act"
 
 
+_UNKNOWN_TEXTS = ("?", "UNKNOWN", "NONE", "NULL")
+
+
 def normalise_code(code: str | None) -> str:
     """A jurisdiction code as compared here: upper-case, trimmed; ``""`` for unknown."""
     if not code:
         return ""
     text = str(code).strip().upper()
-    return "" if text in ("?", "UNKNOWN", "NONE", "NULL") else text
+    return "" if text in _UNKNOWN_TEXTS else text
 
 
 def us_controlled(jurisdiction: str | None, tags: Iterable[str] = ()) -> bool:
@@ -68,15 +73,33 @@ def us_controlled(jurisdiction: str | None, tags: Iterable[str] = ()) -> bool:
     return normalise_code(jurisdiction) == US or US_LAW_TAG in tuple(tags)
 
 
+def us_controlled_sql(jurisdiction: Any, tags: Any) -> Any:
+    """:func:`us_controlled` as a SQL condition over a jurisdiction column and a JSON tags
+    column (the store's form), for queries that count in the database."""
+    return (func.upper(func.trim(jurisdiction)) == US) | tags.contains(f'"{US_LAW_TAG}"')
+
+
+def known_sql(jurisdiction: Any) -> Any:
+    """Control known (the negation of unknown in :func:`normalise_code`) as a SQL condition."""
+    code = func.upper(func.trim(func.coalesce(jurisdiction, "")))
+    return (code != "") & code.not_in(_UNKNOWN_TEXTS)
+
+
 def worst_case_us(jurisdiction: str | None, tags: Iterable[str] = ()) -> bool:
     """US-controlled, or control unknown: the worst case that risk and cut-off assume."""
     return not normalise_code(jurisdiction) or us_controlled(jurisdiction, tags)
 
 
+#: the jurisdiction of the Union's own institutions (the European Commission), an EU one
+EU_INSTITUTIONS = "EU"
+
+
 def eu_controlled(jurisdiction: str | None, tags: Iterable[str] = ()) -> bool:
-    """Controlled from an EU member state and not reachable by US law."""
+    """Controlled from an EU member state (or by the Union itself, ``"EU"``) and not
+    reachable by US law."""
     code = normalise_code(jurisdiction)
-    return code in eu_member_states() and not us_controlled(code, tags)
+    in_eu = code in eu_member_states() or code == EU_INSTITUTIONS
+    return in_eu and not us_controlled(code, tags)
 
 
 def jurisdiction_class(jurisdiction: str | None, tags: Iterable[str] = ()) -> str:
@@ -112,6 +135,12 @@ class Control:
     @property
     def ultimate_parent(self) -> Link:
         return self.chain[-1]
+
+    @property
+    def group(self) -> str:
+        """The id of the group the provider belongs to: its topmost link with an id (a parent
+        known by country only has none, so the provider is then its own group)."""
+        return next((link.id for link in reversed(self.chain) if link.id), self.provider)
 
     @property
     def known(self) -> bool:
@@ -182,6 +211,14 @@ class Reason:
     jurisdiction: str = ""
     controlled: str = ""
 
+    def to_json(self, lang: str = "en") -> dict[str, str]:
+        return {
+            "code": self.code,
+            "jurisdiction": self.jurisdiction,
+            "controlled": self.controlled,
+            "text": self.text(lang),
+        }
+
     def text(self, lang: str = "en") -> str:
         ctl = self.controlled or ("onbekend" if lang == "nl" else "unknown")
         if self.code == "CONTROLLED_FROM":
@@ -237,6 +274,12 @@ def _controlled_match(selector: str, c: Control) -> Reason | None:
     return Reason("CONTROLLED_FROM", eff) if eff == selector else None
 
 
+def controlled_from(selector: str, control: Control) -> Reason | None:
+    """Why ``control`` is controlled from what ``selector`` names (``US``, ``EU``, ``non-EU``),
+    or None: the match by controlling jurisdiction only, without the headquarters fallback."""
+    return _controlled_match(parse_selector(selector), control)
+
+
 def select_jurisdiction(selector: str, controls: Iterable[Control]) -> Selection:
     """Providers matched by a jurisdiction selector.
 
@@ -271,6 +314,7 @@ def suggest(controls: Iterable[Control]) -> tuple[str, ...]:
 
 __all__ = [
     "EU",
+    "EU_INSTITUTIONS",
     "NON_EU",
     "UNKNOWN",
     "US",
@@ -280,6 +324,7 @@ __all__ = [
     "Reason",
     "Selection",
     "control_from_chain",
+    "controlled_from",
     "eu_controlled",
     "eu_member_states",
     "jurisdiction_class",
@@ -287,7 +332,9 @@ __all__ = [
     "parse_selector",
     "select_jurisdiction",
     "suggest",
+    "known_sql",
     "us_controlled",
+    "us_controlled_sql",
     "us_law_tag",
     "worst_case_us",
 ]

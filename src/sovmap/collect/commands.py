@@ -18,9 +18,7 @@ from sovmap.export import render_summary, summarise, summarise_counts, write_fin
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
 from sovmap.scan import Progress, in_shard, parse_shard, reclassify, run_scan
-from sovmap.store import Store
-
-DEFAULT_DB = "sovmap.sqlite"
+from sovmap.store import DEFAULT_DB, Store
 
 
 def register(sub: Any) -> None:
@@ -124,7 +122,7 @@ def _open(db: str, must_exist: bool = False) -> Store:
 
 def _scan_id(store: Store, wanted: int | None) -> int:
     """Scan ``wanted``, else the latest finished scan (the one rule of
-    :mod:`sovmap.store.scans`); a newer running or interrupted scan is named on stderr."""
+    :mod:`sovmap.store.snapshots`); a newer running or interrupted scan is named on stderr."""
     choice = store.choose_scan(wanted)
     if choice.scan is None:
         if wanted is not None:
@@ -291,7 +289,7 @@ def _scans(args: argparse.Namespace) -> int:
     store = _open(args.db, must_exist=True)
     for s in store.scans():
         print(
-            f"{s.id:>4} {s.started_at} {s.status:<8} {s.domains:>8} domains "
+            f"{s.id:>4} {s.started_at} {s.state:<11} {s.domains:>8} domains "
             f"{s.shard or '-':<6} kv={s.knowledge_version} {s.input} {s.label}"
         )
     return 0

@@ -353,13 +353,14 @@ def organisations_of_scan(db: str, scan_id: int) -> dict[str, tuple[OrgRef, ...]
     return _orgs_of(engine, data.domains, data.attributes)
 
 
-def diff(db: str, old_id: int | None = None, new_id: int | None = None) -> DiffResult:
-    """Change events between two scans (default: the two latest finished ones)."""
-    engine = open_store(db)
+def diff(db: str | Engine, old_id: int | None = None, new_id: int | None = None) -> DiffResult:
+    """Change events between two scans (default: the two latest finished ones). ``db`` is a
+    store path/URL or an open store's engine (the web app passes its engine, never a URL)."""
+    engine = open_store(db) if isinstance(db, str) else db
     if old_id is None or new_id is None:
         scans = list_scans(engine)
         if len(scans) < 2:
-            raise LookupError(f"{db} holds {len(scans)} finished scan(s); a diff needs two")
+            raise LookupError(f"the store holds {len(scans)} finished scan(s); a diff needs two")
         old_id, new_id = scans[-2].id, scans[-1].id
     old, new = load_scan(engine, old_id), load_scan(engine, new_id)
     domains = sorted(set(old.domains) | set(new.domains))

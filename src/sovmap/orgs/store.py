@@ -18,10 +18,11 @@ from sqlalchemy import Engine, func, select
 from sovmap.model import Capability, Evidence, Finding, Status
 from sovmap.orgs.model import Derivation, Mapping, Organisation, OrgDomain, Unmapped
 from sovmap.orgs.tables import org_domains, org_sets, org_unmapped, organisations
-from sovmap.store import Store, unpack_observations
+from sovmap.store import DEFAULT_DB, Store, snapshots, unpack_observations
 from sovmap.store.schema import findings, scan_domains, scans
+from sovmap.store.snapshots import ScanInfo
 
-DEFAULT_DB = "sovmap.sqlite"  # the same default as sovmap scan
+__all__ = ["DEFAULT_DB", "ScanInfo"]
 
 
 def open_store(db: str) -> Engine:
@@ -167,14 +168,6 @@ def load_mapping(engine: Engine, set_ids: Sequence[int] | None = None) -> Mappin
 
 
 @dataclass(frozen=True, slots=True)
-class ScanInfo:
-    id: int
-    started_at: str
-    status: str
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
 class ScanData:
     """What history needs of one scan: its domains, their attributes and findings."""
 
@@ -187,11 +180,10 @@ class ScanData:
 
 
 def list_scans(engine: Engine, *, finished_only: bool = True) -> list[ScanInfo]:
-    q = select(scans.c.id, scans.c.started_at, scans.c.status, scans.c.label).order_by(scans.c.id)
-    if finished_only:
-        q = q.where(scans.c.status == "done")
+    """The store's scans (see :mod:`sovmap.store.snapshots`), by default only finished ones."""
     with engine.connect() as conn:
-        return [ScanInfo(r.id, r.started_at, r.status, r.label) for r in conn.execute(q).all()]
+        every = snapshots.list_scans(conn)
+    return [s for s in every if s.finished] if finished_only else every
 
 
 def _own_status(domain: str, blob: bytes) -> tuple[bool, bool]:
@@ -252,7 +244,9 @@ def load_scan(engine: Engine, scan_id: int, *, with_evidence: bool = False) -> S
         )
         for r in frows
     )
-    info = ScanInfo(row.id, row.started_at, row.status, row.label)
+    with engine.connect() as conn:
+        info = snapshots.scan_info(conn, scan_id)
+    assert info is not None  # read above in the same store
     return ScanData(
         info, tuple(d.domain for d in drows), attrs, found, tuple(dead), tuple(incomplete)
     )

@@ -14,9 +14,10 @@ from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport
 from sovmap.exitplan.catalogue import options_for
 from sovmap.register.model import Register
 from sovmap.report.model import Figure, Note, Rows, Section
-from sovmap.report.queries import ScanInfo, is_us, list_scans
 from sovmap.scenario.model import ScenarioResult, Status
+from sovmap.store.queries import is_us
 from sovmap.store.schema import findings
+from sovmap.store.snapshots import ScanInfo, list_scans
 
 US_COUNTRY = "US"
 
@@ -126,7 +127,7 @@ def q1(
                 "q1_processes_us",
                 ("process", "name", "status", "dependency_path"),
                 tuple((p.id, p.name, p.status.value, " > ".join(p.path[1:])) for p in hit),
-                "sovmap.scenario.commands.run_cutoff(register, Selector(jurisdiction='US'))",
+                "sovmap.scenario.cutoff.cut_off(register, Selector(jurisdiction='US'))",
             )
         )
         figs.append(
@@ -207,7 +208,7 @@ def q2(conn: Connection | None, register: Register | None) -> tuple[Section, lis
     else:
         notes.append(Note("NO_REGISTER"))
     if conn is not None:
-        done = [s for s in list_scans(conn) if s.status == "done"]
+        done = [s for s in list_scans(conn) if s.finished]
         if len(done) >= 2:
             old, new = done[-2], done[-1]
             qo, before = _primary(conn, old.id, "mailbox")
@@ -245,7 +246,7 @@ def q3(cut: ScenarioResult | None) -> tuple[Section, list[Rows]]:
     if cut is None:
         return Section("Q3", notes=(Note("NO_REGISTER"),)), []
     s = cut.summary
-    call = "sovmap.scenario.commands.run_cutoff(register, Selector(jurisdiction='US'))"
+    call = "sovmap.scenario.cutoff.cut_off(register, Selector(jurisdiction='US'))"
     procs = Rows(
         "q3_processes",
         (
@@ -377,7 +378,7 @@ def q5(rep: ExitReport | None) -> tuple[Section, list[Rows]]:
     if rep is None:
         return Section("Q5", notes=(Note("NO_REGISTER"),)), []
     fc = rep.baseline.forecast
-    call = f"sovmap.exitplan.commands.run_exit_plan(register, runs={fc.runs}, seed={fc.seed})"
+    call = f"sovmap.exitplan.api.plan_register_exit(register, runs={fc.runs}, seed={fc.seed})"
     sched = Rows(
         "q5_schedule",
         (

@@ -15,14 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
-from sovmap.cli import CommandError
-from sovmap.exitplan.api import ExitReport
-from sovmap.exitplan.commands import run_exit_plan
+from sovmap.exitplan.api import ExitReport, plan_register_exit
+from sovmap.exitplan.build import load_exit_settings
 from sovmap.orgs.tables import organisations
+from sovmap.register.files import load_register_dir
 from sovmap.register.model import Register
 from sovmap.report import brief as b
 from sovmap.report import orgs as oq
-from sovmap.report import queries as q
 from sovmap.report import svg
 from sovmap.report.i18n import LANGUAGES
 from sovmap.report.model import Brief, Rows, Section
@@ -33,11 +32,13 @@ from sovmap.report.render import (
     report_markdown,
     rows_csv,
 )
-from sovmap.scenario.commands import run_cutoff
-from sovmap.scenario.from_register import load_register_dir
+from sovmap.scenario.cutoff import cut_off
+from sovmap.scenario.from_register import load_scenario_settings
 from sovmap.scenario.model import ScenarioResult, Selector
+from sovmap.store import queries as q
 from sovmap.store.migrate import database_url
 from sovmap.store.schema import findings
+from sovmap.store.snapshots import ScanInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class ReportOptions:
     max_domains: int = 2000
 
 
-def _org_mail(conn: Connection, scan: q.ScanInfo) -> tuple[int, int, Rows] | None:
+def _org_mail(conn: Connection, scan: ScanInfo) -> tuple[int, int, Rows] | None:
     sets = oq.current_sets(conn)
     if not sets:
         return None
@@ -212,19 +213,19 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
     """Compute and write the report files; returns the paths written."""
     register = cut = rep = None
     if opts.register_dir is not None:
-        try:
-            register = load_register_dir(opts.register_dir)
-        except Exception as exc:  # ScenarioError and RegisterError carry file:line detail
-            raise CommandError(str(exc)) from exc
-        cut = run_cutoff(
-            opts.register_dir, Selector(jurisdiction="US"), settings=opts.scenario_settings
+        register = load_register_dir(opts.register_dir)  # once; the library errors say where
+        sc = opts.scenario_settings
+        cut = cut_off(
+            register,
+            Selector(jurisdiction="US"),
+            settings=load_scenario_settings(sc) if sc else None,
         )
-        rep = run_exit_plan(
-            opts.register_dir,
+        rep = plan_register_exit(
+            register,
             deadline=opts.deadline,
             runs=opts.runs,
             seed=1,
-            settings=opts.exit_settings,
+            settings=load_exit_settings(opts.exit_settings) if opts.exit_settings else None,
         )
     ctx: dict[str, Any] = {"ov": None, "trends": [], "domains": [], "source": source}
     if engine is not None:

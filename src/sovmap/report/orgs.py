@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from sovmap.orgs.tables import org_domains, org_sets, org_unmapped, organisations
-from sovmap.report.queries import DomainDetail, ScanInfo, domain_detail, is_us
+from sovmap.store.queries import DomainDetail, domain_detail, is_us
 from sovmap.store.schema import findings, scan_domains
+from sovmap.store.snapshots import ScanInfo
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,14 +21,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from sovmap.model import RR, DomainResult, Finding, Observation, Status
-from sovmap.store import scans as scan_rules
-from sovmap.store.migrate import database_url, open_store_engine
-from sovmap.store.scans import ScanInfo, now_iso
+from sovmap.store import snapshots as scan_rules
+from sovmap.store.migrate import DEFAULT_DB, database_url, open_store_engine
 from sovmap.store.schema import findings, scan_domains, scans
-
-#: the store every command uses when ``--db`` is not given
-DEFAULT_DB = "sovmap.sqlite"
-
+from sovmap.store.snapshots import ScanInfo, now_iso
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # one compressor per process (a forked worker gets its own copy); zstd at level 3 packs the
@@ -182,7 +178,7 @@ def finding_from_row(row: Any) -> Finding:
 
 class Store:
     """The one door to a store: opened at the newest schema revision (migrations applied, for
-    SQLite as for PostgreSQL), written by scans, read through :mod:`sovmap.store.scans` and
+    SQLite as for PostgreSQL), written by scans, read through :mod:`sovmap.store.snapshots` and
     :mod:`sovmap.store.queries`. Surfaces hold a Store, never its URL (which may carry a
     password)."""
 
@@ -287,7 +283,7 @@ class Store:
             )
 
     def scans(self) -> list[ScanInfo]:
-        """Every scan, oldest first, with its state (see :mod:`sovmap.store.scans`)."""
+        """Every scan, oldest first, with its state (see :mod:`sovmap.store.snapshots`)."""
         with self.engine.connect() as c:
             return scan_rules.list_scans(c)
 

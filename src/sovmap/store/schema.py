@@ -24,7 +24,7 @@ metadata = MetaData()
 
 #: One run of ``sovmap scan``: a dated snapshot. ``status`` is running | done | aborted;
 #: a running scan's process renews ``heartbeat_at`` (its lease, see
-#: :mod:`sovmap.store.scans`): a "running" scan without a fresh heartbeat was interrupted.
+#: :mod:`sovmap.store.snapshots`): a "running" scan without a fresh heartbeat was interrupted.
 scans = Table(
     "scans",
     metadata,

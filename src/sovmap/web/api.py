@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from sovmap.report import orgs as oq
-from sovmap.report import queries as q
+from sovmap.store import queries as q
+from sovmap.store.snapshots import ScanInfo
 from sovmap.web import service as svc
 from sovmap.web.auth import AuthError, Principal, create_token, put_setting
 from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
@@ -50,7 +51,7 @@ class Me:
 
 @dataclass(frozen=True, slots=True)
 class DomainPage:
-    scan: q.ScanInfo
+    scan: ScanInfo
     total: int
     offset: int
     items: list[q.DomainSummary]
@@ -91,8 +92,8 @@ def me(p: Public) -> Me:
     return Me(p.username, p.role, p.via)
 
 
-@router.get("/scans", response_model=list[q.ScanInfo])
-def scans(p: Public, conn: Conn) -> list[q.ScanInfo]:
+@router.get("/scans", response_model=list[ScanInfo])
+def scans(p: Public, conn: Conn) -> list[ScanInfo]:
     """Every scan (dated snapshot) in the store."""
     return svc.scans(conn)
 
@@ -178,7 +179,7 @@ def changes(
 ) -> dict[str, Any]:
     """Change events between the two latest finished scans, per organisation (or domain)
     and capability (as ``sovmap diff``), a page at a time; 404 with fewer than two scans."""
-    result = svc.changes(conn, request.app.state.cache, request.app.state.db)
+    result = svc.changes(conn, request.app.state.cache, request.app.state.engine)
     if result is None:
         raise HTTPException(404, "changes need two finished scans")
     return {

@@ -75,7 +75,6 @@ def create_app(
         redoc_url=None,
     )
     app.state.engine = engine
-    app.state.db = engine.url.render_as_string(hide_password=False)
     app.state.cache = Cache()
     app.state.features = features if features is not None else detect_features()
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))

@@ -13,8 +13,8 @@ from sovmap.exitplan.catalogue import options_for
 from sovmap.knowledge import default_catalogue
 from sovmap.model import Capability
 from sovmap.report import orgs as oq
-from sovmap.report import queries as q
 from sovmap.report import svg
+from sovmap.store import queries as q
 from sovmap.web.auth import (
     ROLES,
     AuthError,
@@ -218,7 +218,7 @@ def changes_page(
     kind: Annotated[str, Query(max_length=32)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    result = changes(conn, request.app.state.cache, request.app.state.db)
+    result = changes(conn, request.app.state.cache, request.app.state.engine)
     events = [e for e in result.events if not kind or e.kind.value == kind] if result else []
     kinds = Counter(e.kind.value for e in result.events) if result else Counter()
     size = 200

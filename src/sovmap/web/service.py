@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import HTTPException
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Engine, and_, select
 
 from sovmap.orgs import service as orgs_service
 from sovmap.orgs.service import DiffResult
 from sovmap.report import orgs as oq
-from sovmap.report import queries as q
-from sovmap.report.queries import ScanInfo
+from sovmap.store import queries as q
+from sovmap.store import snapshots as scan_rules
 from sovmap.store.schema import findings, scan_domains
+from sovmap.store.snapshots import ScanInfo
 
 T = TypeVar("T")
 
@@ -71,7 +72,7 @@ def known_counts(conn: Connection) -> dict[tuple[int, str | None], int] | None:
 
 
 def scans(conn: Connection) -> list[ScanInfo]:
-    return q.list_scans(conn, known_counts(conn))
+    return scan_rules.list_scans(conn, known_counts(conn))
 
 
 def latest(conn: Connection) -> ScanInfo | None:
@@ -91,7 +92,10 @@ def trends(conn: Connection, cache: Cache) -> list[q.TrendPoint]:
 
 def pick_scan(conn: Connection, scan_id: int | None) -> ScanInfo:
     known = known_counts(conn)
-    scan = q.scan_info(conn, scan_id, known) if scan_id is not None else q.latest_scan(conn, known)
+    if scan_id is not None:
+        scan = scan_rules.scan_info(conn, scan_id, known)
+    else:
+        scan = scan_rules.latest_finished(conn, known)
     if scan is None:
         raise HTTPException(404, "no such scan" if scan_id is not None else "no scan yet")
     return scan
@@ -153,11 +157,11 @@ def group_trends(conn: Connection, cache: Cache) -> list[oq.GroupTrend]:
     return result
 
 
-def changes(conn: Connection, cache: Cache, db: str) -> DiffResult | None:
+def changes(conn: Connection, cache: Cache, engine: Engine) -> DiffResult | None:
     """Change events between the two latest finished scans (``sovmap diff``), or None."""
-    done = [s for s in scans(conn) if s.status == "done"]
+    done = [s for s in scans(conn) if s.finished]
     if len(done) < 2:
         return None
     key = ("changes", tuple(oq.current_sets(conn)), done[-2].id)
-    result: DiffResult = cache.get(key, done[-1], lambda: orgs_service.diff(db))
+    result: DiffResult = cache.get(key, done[-1], lambda: orgs_service.diff(engine))
     return result

@@ -1,4 +1,4 @@
-"""Read-only questions to the store, shared by the reports, the web pages and the API.
+"""Read-only questions to the store, shared by the CLI, the reports, the web pages and the API.
 
 Each function takes a SQLAlchemy connection and returns frozen values; every aggregate can
 name the query that produced it (:attr:`Overview.queries`) so a reader can trace each
@@ -16,25 +16,26 @@ from sqlalchemy import Connection, and_, distinct, func, select
 
 from sovmap.control import us_controlled
 from sovmap.model import Capability, Evidence
-from sovmap.store.schema import findings, scan_domains, scans
+from sovmap.store.schema import findings, scan_domains
+from sovmap.store.snapshots import (
+    KnownCounts,
+    ScanInfo,
+    latest_finished,
+    list_scans,
+)
 
 US = "US"
 UNKNOWN = "unknown"
 
 
 def is_us(jurisdiction: str, tags: list[str] | tuple[str, ...] = ()) -> bool:
-    """US-controlled: the parent's state is the US, or the provider carries the CLOUD Act tag."""
+    """US-controlled, by the one rule of :mod:`sovmap.control`."""
     return us_controlled(jurisdiction, tags)
 
 
-@dataclass(frozen=True, slots=True)
-class ScanInfo:
-    id: int
-    started_at: str
-    finished_at: str | None
-    status: str
-    label: str
-    domains: int
+def latest_scan(conn: Connection, known: KnownCounts | None = None) -> ScanInfo | None:
+    """The latest scan: the newest finished one (see :mod:`sovmap.store.snapshots`)."""
+    return latest_finished(conn, known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,58 +108,6 @@ class TrendPoint:
 
 def _sql(stmt: Any) -> str:
     return " ".join(str(stmt.compile(compile_kwargs={"literal_binds": True})).split())
-
-
-def list_scans(
-    conn: Connection, known: dict[tuple[int, str | None], int] | None = None
-) -> list[ScanInfo]:
-    """Every scan with its number of domains. ``known`` caches the counts of finished scans
-    (they never change) between calls, keyed by (id, finished_at)."""
-    rows = conn.execute(select(scans).order_by(scans.c.id)).mappings().all()
-    out = []
-    for r in rows:
-        key = (int(r["id"]), r["finished_at"])
-        n = known.get(key) if known is not None else None
-        if n is None:
-            n = int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(scan_domains)
-                    .where(scan_domains.c.scan_id == r["id"])
-                ).scalar_one()
-            )
-            if known is not None and r["status"] == "done":
-                known[key] = n
-        out.append(
-            ScanInfo(
-                id=r["id"],
-                started_at=r["started_at"],
-                finished_at=r["finished_at"],
-                status=r["status"],
-                label=r["label"] or "",
-                domains=n,
-            )
-        )
-    return out
-
-
-def scan_info(
-    conn: Connection, scan_id: int, known: dict[tuple[int, str | None], int] | None = None
-) -> ScanInfo | None:
-    for s in list_scans(conn, known):
-        if s.id == scan_id:
-            return s
-    return None
-
-
-def latest_scan(
-    conn: Connection, known: dict[tuple[int, str | None], int] | None = None
-) -> ScanInfo | None:
-    """The newest finished scan, else the newest scan at all, else None."""
-    all_scans = list_scans(conn, known)
-    done = [s for s in all_scans if s.status == "done"]
-    pool = done or all_scans
-    return pool[-1] if pool else None
 
 
 def overview(conn: Connection, scan: ScanInfo, top: int = 15) -> Overview:
