@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from sovmap.collect.engine import EngineConfig
-from sovmap.collect.probes import asn_query_name, default_plan, parse_asn_txt
+from sovmap.collect.probes import asn_query_name, default_plan
 from sovmap.devserver import DevServer
 from sovmap.model import Capability
+from sovmap.records import parse_asn_txt
 from sovmap.scan import run_scan
 from sovmap.store import Store
 

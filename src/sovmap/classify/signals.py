@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, TypeVar
 
-from sovmap.collect.probes import chain_end, is_spf, parse_asn_txt, parse_spf
 from sovmap.knowledge.catalogue import Catalogue, Match
+from sovmap.knowledge.probes import ProbeKind, ProbeKindError, probe_kind, probe_kinds
 from sovmap.model import Capability, Evidence, Observation, Status, new_evidence, slot_maker
+from sovmap.records import chain_end, is_spf, parse_asn_txt, parse_spf
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,96 @@ def _spf_path(obs: Observation, parents: dict[str, str], domain: str) -> tuple[s
 
 
 _NOERROR, _NXDOMAIN = Status.NOERROR, Status.NXDOMAIN
+_F = TypeVar("_F", bound=Callable[..., Any])
 _SPF_TARGET_TERMS = frozenset({"include", "redirect", "a", "mx", "exists", "ptr"})
+
+
+# -- extractors, one per probe kind --------------------------------------------------------
+#
+# The probe table (``sovmap/knowledge/data/probes.yaml``) names, for every kind, the extractor
+# that reads its observations. An extractor is registered under its name with
+# :func:`extractor`, the way a plug-in adds one; ``when`` says which observations it is given:
+#
+# - ``answer``: a NOERROR answer with records, as ``fn(obs, end, chain, x)`` (``end`` and
+#   ``chain``: the answer's CNAME chain from the question's name)
+# - ``empty``: a NOERROR answer without records, as ``fn(obs, x)``
+# - ``nxdomain``: an NXDOMAIN answer, as ``fn(obs, x)``
+# - ``every``: every observation first, whatever its status, as ``fn(obs, x)``
+#
+# ``x`` is the domain's :class:`Extraction`: its facts, the signals found so far, the catalogue.
+
+AnswerFn = Callable[[Observation, str, tuple[str, ...], "Extraction"], None]
+StatusFn = Callable[[Observation, "Extraction"], None]
+WHEN = ("answer", "empty", "nxdomain", "every")
+
+
+class Extraction:
+    """One domain's observations being read: what the extractors share."""
+
+    __slots__ = ("add", "cat", "domain", "facts", "observations", "out", "spf_parent")
+
+    def __init__(self, domain: str, observations: tuple[Observation, ...], cat: Catalogue):
+        self.domain = domain
+        self.observations = observations
+        self.cat = cat
+        self.facts = Facts(domain)
+        self.out: list[Signal] = []
+        self.add = self.out.extend
+        self.spf_parent: dict[str, str] | None = None  # made by the first SPF follow-up
+
+
+_EXTRACTORS: dict[str, dict[str, Callable[..., None]]] = {}
+
+
+def extractor(name: str, when: str = "answer") -> Callable[[_F], _F]:
+    """Register ``fn`` as (part of) the extractor called ``name``."""
+    if when not in WHEN:
+        raise ValueError(f"extractor {name}: when must be one of {WHEN}, not {when!r}")
+
+    def register(fn: _F) -> _F:
+        parts = _EXTRACTORS.setdefault(name, {})
+        if when in parts:
+            raise ValueError(f"extractor {name} ({when}) registered twice")
+        parts[when] = fn
+        return fn
+
+    return register
+
+
+def registered_extractors() -> frozenset[str]:
+    return frozenset(_EXTRACTORS)
+
+
+_Dispatch = tuple[StatusFn | None, StatusFn | None, StatusFn | None, AnswerFn]
+
+
+def dispatch_table(kinds: Iterable[ProbeKind]) -> dict[str, _Dispatch]:
+    """Per kind: its extractor's (every, nxdomain, empty, answer) functions. A kind whose
+    extractor is not registered is an error."""
+    table: dict[str, _Dispatch] = {}
+    for kind in kinds:
+        parts = _EXTRACTORS.get(kind.extractor)
+        if parts is None or "answer" not in parts:
+            raise ProbeKindError(
+                f"probe kind {kind.name}: no extractor {kind.extractor!r} is registered"
+            )
+        table[kind.name] = (
+            parts.get("every"),
+            parts.get("nxdomain"),
+            parts.get("empty"),
+            parts["answer"],
+        )
+    return table
+
+
+@cache
+def _bundled_table() -> dict[str, _Dispatch]:
+    return dispatch_table(probe_kinds().values())
+
+
+def _unknown(obs: Observation) -> _Dispatch:
+    probe_kind(obs.probe)  # raises: unknown kind
+    raise ProbeKindError(f"probe kind {obs.probe!r} has no extractor")  # pragma: no cover
 
 
 def extract(
@@ -90,128 +182,218 @@ def extract(
     observations: tuple[Observation, ...],
     cat: Catalogue,
 ) -> tuple[Facts, list[Signal]]:
-    facts = Facts(domain)
-    out: list[Signal] = []
-    add = out.extend
-    spf_parent: dict[str, str] | None = None  # made on the first SPF follow-up that needs it
+    """Facts and signals of one domain's observations, each read by its kind's extractor."""
+    x = Extraction(domain, observations, cat)
+    table = _bundled_table()
     for obs in observations:
-        probe = obs.probe
+        parts = table.get(obs.probe)
+        if parts is None:
+            parts = _unknown(obs)
+        every, nxdomain, empty, answer = parts
+        if every is not None:
+            every(obs, x)
         status = obs.status
-        if probe == "mx-host" and obs.qtype in ("A", "AAAA"):
-            facts.mx_host_status.setdefault(obs.qname, set()).add(status)
         if status is not _NOERROR:
-            if status is _NXDOMAIN:
-                if probe == "mx":
-                    if obs.qname == domain:
-                        facts.exists = False
-                elif probe == "web":
-                    # a CNAME whose target does not exist: in this answer, or as a chased
-                    # chain end
-                    end, chain = chain_end(obs.qname, obs.answers)
-                    if chain:
-                        facts.web_dangling.append((obs.qname, end))
-                    elif obs.via:
-                        facts.web_dangling.append((obs.via, obs.qname))
+            if status is _NXDOMAIN and nxdomain is not None:
+                nxdomain(obs, x)
             continue
         answers = obs.answers
-        if not answers:
-            # an empty answer says something only of the MX and NS sets
-            if probe == "mx":
-                facts.mx_hosts = []
-            elif probe == "ns":
-                facts.ns_hosts = []
+        if not answers:  # an empty answer says something only of the MX and NS sets
+            if empty is not None:
+                empty(obs, x)
             continue
-        qname = obs.qname
-        end, chain = chain_end(qname, answers)
-        if probe == "mx":
-            hosts: list[tuple[int, str]] = []
-            for r in answers:
-                if r.rtype != "MX" or r.name != end:
-                    continue  # records for other names in the answer are not ours
-                pref_s, _, host = r.data.partition(" ")
-                if not host:
-                    continue  # null MX (RFC 7505): the domain accepts no mail
-                pref = int(pref_s) if pref_s.isdigit() else 0
-                hosts.append((pref, host))
-                add(_signals(cat.match_name("mx", host, probe), obs, "MX", r.data))
-            facts.mx_hosts = sorted(hosts)
-        elif probe == "mx-host":
-            for name in chain:
-                add(_signals(cat.match_name("mx", name, probe), obs, "CNAME", name, chain))
-                add(_signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain))
-            for r in answers:
-                if r.rtype in ("A", "AAAA"):
-                    add(_signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain))
-            continue  # matched its chain with its own kinds
-        elif probe in ("txt", "spf"):
-            for r in answers:
-                if r.rtype != "TXT" or r.name != qname:
-                    continue
-                if is_spf(r.data):
-                    if probe == "spf":
-                        if spf_parent is None:
-                            spf_parent = {o.qname: o.via for o in observations if o.probe == "spf"}
-                        path = _spf_path(obs, spf_parent, domain)
-                    else:
-                        path = (domain,)
-                    for t in parse_spf(r.data):
-                        if t.name in _SPF_TARGET_TERMS and t.value:
-                            target = t.value.lower().rstrip(".")
-                            if "%" in target:
-                                continue
-                            if probe == "txt":
-                                facts.spf_terms.append((t.name, target))
-                            add(
-                                _signals(
-                                    cat.match_name("spf", target, probe),
-                                    obs,
-                                    "TXT",
-                                    f"{t.name}:{target}",
-                                    path,
-                                )
-                            )
-                elif probe == "txt":
-                    add(_signals(cat.match_text("txt", r.data, probe), obs, "TXT", r.data))
-        elif probe == "dmarc":
-            for r in answers:
-                if r.rtype == "TXT" and r.data.lower().startswith("v=dmarc1"):
-                    for target in _dmarc_destinations(r.data):
-                        add(_signals(cat.match_name("dmarc", target, probe), obs, "TXT", r.data))
-        elif probe == "dkim":
-            texts = [r.data for r in answers if r.rtype == "TXT"]
-            if any(_is_dkim_key(text) for text in texts):
-                # a selector name only counts when a key is published under it
-                add(_signals(cat.match_name("dkim", qname, probe), obs, "TXT", qname))
-            for name in chain:
-                add(_signals(cat.match_name("dkim", name, probe), obs, "CNAME", name, chain))
-            for text in texts:
-                add(_signals(cat.match_text("dkim", text, probe), obs, "TXT", text))
-            continue  # matched its chain with its own kinds
-        elif probe == "ns":
-            hosts_ns = [r.data for r in answers if r.rtype == "NS" and r.name == qname]
-            facts.ns_hosts = hosts_ns
-            for h in hosts_ns:
-                add(_signals(cat.match_name("ns", h, probe), obs, "NS", h))
-        elif probe == "autodiscover-srv":
-            for r in answers:
-                if r.rtype == "SRV":
-                    target = r.data.split(" ")[-1]
-                    add(_signals(cat.match_name("srv", target, probe), obs, "SRV", r.data))
-        elif probe == "asn":
-            _asn_signals(obs, cat, out)
-            continue  # an origin-AS answer has no chain of its own to match
-        # every other probe slot, including ones a user adds to the probe plan, matches its
-        # CNAME chain with ``cname`` fingerprints (which may restrict themselves to slots)
-        for name in chain:
-            add(_signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain))
-        if probe == "web":
-            if chain:
-                facts.web_targets = [*(facts.web_targets or []), end]
-            for r in answers:
-                if r.rtype in ("A", "AAAA"):
-                    facts.web_addresses = [*(facts.web_addresses or []), r.data]
-                    add(_signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain))
-    return facts, out
+        end, chain = chain_end(obs.qname, answers)
+        answer(obs, end, chain, x)
+    return x.facts, x.out
+
+
+def _match_chain(obs: Observation, chain: tuple[str, ...], x: Extraction) -> None:
+    """A CNAME chain matched with ``cname`` fingerprints (which may restrict themselves to
+    probe slots)."""
+    probe = obs.probe
+    for name in chain:
+        x.add(_signals(x.cat.match_name("cname", name, probe), obs, "CNAME", name, chain))
+
+
+@extractor("cname")
+def _cname(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """A name asked for its CNAME chain (autodiscover, lyncdiscover, ...)."""
+    if chain:
+        _match_chain(obs, chain, x)
+
+
+@extractor("mx")
+def _mx(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    hosts: list[tuple[int, str]] = []
+    cat, probe = x.cat, obs.probe
+    for r in obs.answers:
+        if r.rtype != "MX" or r.name != end:
+            continue  # records for other names in the answer are not ours
+        pref_s, _, host = r.data.partition(" ")
+        if not host:
+            continue  # null MX (RFC 7505): the domain accepts no mail
+        pref = int(pref_s) if pref_s.isdigit() else 0
+        hosts.append((pref, host))
+        x.add(_signals(cat.match_name("mx", host, probe), obs, "MX", r.data))
+    x.facts.mx_hosts = sorted(hosts)
+    if chain:
+        _match_chain(obs, chain, x)
+
+
+@extractor("mx", when="empty")
+def _mx_empty(obs: Observation, x: Extraction) -> None:
+    x.facts.mx_hosts = []
+
+
+@extractor("mx", when="nxdomain")
+def _mx_nxdomain(obs: Observation, x: Extraction) -> None:
+    if obs.qname == x.domain:
+        x.facts.exists = False
+
+
+@extractor("mx-host", when="every")
+def _mx_host_status(obs: Observation, x: Extraction) -> None:
+    if obs.qtype in ("A", "AAAA"):
+        x.facts.mx_host_status.setdefault(obs.qname, set()).add(obs.status)
+
+
+@extractor("mx-host")
+def _mx_host(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """An MX host's chain, matched as mail and as CNAME, and its addresses."""
+    cat, probe = x.cat, obs.probe
+    for name in chain:
+        x.add(_signals(cat.match_name("mx", name, probe), obs, "CNAME", name, chain))
+        x.add(_signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain))
+    for r in obs.answers:
+        if r.rtype in ("A", "AAAA"):
+            x.add(_signals(cat.match_ip(r.data, probe), obs, r.rtype, r.data, chain))
+
+
+def _spf_record(obs: Observation, text: str, path: tuple[str, ...], x: Extraction) -> None:
+    cat, probe = x.cat, obs.probe
+    own = probe == "txt"
+    for t in parse_spf(text):
+        if t.name in _SPF_TARGET_TERMS and t.value:
+            target = t.value.lower().rstrip(".")
+            if "%" in target:
+                continue
+            if own:
+                x.facts.spf_terms.append((t.name, target))
+            x.add(
+                _signals(
+                    cat.match_name("spf", target, probe), obs, "TXT", f"{t.name}:{target}", path
+                )
+            )
+
+
+@extractor("txt")
+def _txt(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """The domain's own TXT records: its SPF record, verification tokens."""
+    qname = obs.qname
+    for r in obs.answers:
+        if r.rtype != "TXT" or r.name != qname:
+            continue
+        if is_spf(r.data):
+            _spf_record(obs, r.data, (x.domain,), x)
+        else:
+            x.add(_signals(x.cat.match_text("txt", r.data, obs.probe), obs, "TXT", r.data))
+    if chain:
+        _match_chain(obs, chain, x)
+
+
+@extractor("spf")
+def _spf(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """An SPF include or redirect target, with the path of includes that led to it."""
+    qname = obs.qname
+    for r in obs.answers:
+        if r.rtype != "TXT" or r.name != qname or not is_spf(r.data):
+            continue
+        if x.spf_parent is None:
+            x.spf_parent = {o.qname: o.via for o in x.observations if o.probe == "spf"}
+        _spf_record(obs, r.data, _spf_path(obs, x.spf_parent, x.domain), x)
+    if chain:
+        _match_chain(obs, chain, x)
+
+
+@extractor("dmarc")
+def _dmarc(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    for r in obs.answers:
+        if r.rtype == "TXT" and r.data.lower().startswith("v=dmarc1"):
+            for target in _dmarc_destinations(r.data):
+                x.add(_signals(x.cat.match_name("dmarc", target, obs.probe), obs, "TXT", r.data))
+    if chain:
+        _match_chain(obs, chain, x)
+
+
+@extractor("dkim")
+def _dkim(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """A DKIM selector: its name (when a key is published), its chain and its key, matched
+    with ``dkim`` fingerprints."""
+    cat, probe, qname = x.cat, obs.probe, obs.qname
+    texts = [r.data for r in obs.answers if r.rtype == "TXT"]
+    if any(_is_dkim_key(text) for text in texts):
+        # a selector name only counts when a key is published under it
+        x.add(_signals(cat.match_name("dkim", qname, probe), obs, "TXT", qname))
+    for name in chain:
+        x.add(_signals(cat.match_name("dkim", name, probe), obs, "CNAME", name, chain))
+    for text in texts:
+        x.add(_signals(cat.match_text("dkim", text, probe), obs, "TXT", text))
+
+
+@extractor("ns")
+def _ns(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    qname = obs.qname
+    hosts = [r.data for r in obs.answers if r.rtype == "NS" and r.name == qname]
+    x.facts.ns_hosts = hosts
+    for h in hosts:
+        x.add(_signals(x.cat.match_name("ns", h, obs.probe), obs, "NS", h))
+    if chain:
+        _match_chain(obs, chain, x)
+
+
+@extractor("ns", when="empty")
+def _ns_empty(obs: Observation, x: Extraction) -> None:
+    x.facts.ns_hosts = []
+
+
+@extractor("srv")
+def _srv(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    for r in obs.answers:
+        if r.rtype == "SRV":
+            target = r.data.split(" ")[-1]
+            x.add(_signals(x.cat.match_name("srv", target, obs.probe), obs, "SRV", r.data))
+    if chain:
+        _match_chain(obs, chain, x)
+
+
+@extractor("web")
+def _web(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """The apex and ``www``: CNAME chain and addresses (web hosting, CDN)."""
+    if chain:
+        _match_chain(obs, chain, x)
+    facts = x.facts
+    if chain:
+        facts.web_targets = [*(facts.web_targets or []), end]
+    for r in obs.answers:
+        if r.rtype in ("A", "AAAA"):
+            facts.web_addresses = [*(facts.web_addresses or []), r.data]
+            x.add(_signals(x.cat.match_ip(r.data, obs.probe), obs, r.rtype, r.data, chain))
+
+
+@extractor("web", when="nxdomain")
+def _web_nxdomain(obs: Observation, x: Extraction) -> None:
+    # a CNAME whose target does not exist: in this answer, or as a chased chain end
+    end, chain = chain_end(obs.qname, obs.answers)
+    if chain:
+        x.facts.web_dangling.append((obs.qname, end))
+    elif obs.via:
+        x.facts.web_dangling.append((obs.via, obs.qname))
+
+
+@extractor("asn")
+def _asn(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """An origin-AS answer (no chain of its own to match)."""
+    _asn_signals(obs, x.cat, x.out)
 
 
 def _asn_signals(obs: Observation, cat: Catalogue, out: list[Signal]) -> None:

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from importlib import resources
+from types import MappingProxyType
 from typing import Any, Protocol
 
-import yaml
-
 from sovmap.collect.wire import encode_name, fast
+from sovmap.knowledge.probes import ProbeKind, ProbeKindError, parse_kinds, probe_file, probe_kinds
 from sovmap.model import RR, Observation, Status, new_observation
+from sovmap.records import chain_end, is_spf, parse_spf, spf_targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +41,21 @@ class ProbePlan:
     asn_probes: frozenset[str] = frozenset()
     asn_zone_v4: str = ""
     asn_zone_v6: str = ""
+    # the kinds of question, in order (the bundled table when not given)
+    kinds: tuple[ProbeKind, ...] = field(default_factory=lambda: tuple(probe_kinds().values()))
 
     def __post_init__(self) -> None:
         # DomainScan.start asks these without the per-question checks of follow-ups
         seen: set[tuple[str, str, str]] = set()
         names = [(q.probe, q.name, q.qtype) for q in self.questions]
         names += [("dkim", f"{s}._domainkey", "TXT") for s in self.dkim_selectors]
+        roles = {k.name: k.role for k in self.kinds}
+        for probe in {"mx-host", "spf", "asn"} | self.cname_probes | self.asn_probes:
+            if probe not in roles:  # asked by the follow-up rules below
+                raise ProbeKindError(f"probe plan: follow-up kind {probe!r} is not in the table")
         for probe, name, qtype in names:
+            if roles.get(probe) != "base":
+                raise ProbeKindError(f"probe plan: {probe!r} is not a base kind of the table")
             if name != "@" and (not _PREFIX_OK.match(name) or ".." in name):
                 raise ValueError(f"probe plan: bad name {name!r} for probe {probe!r}")
             if (probe, name, qtype) in seen:
@@ -67,10 +75,27 @@ class ProbePlan:
     def is_base(self, probe: str, prefix: str, qtype: str) -> bool:
         return (probe, prefix, qtype) in _base_keys(self)
 
+    @property
+    def shared(self) -> frozenset[str]:
+        """Kinds whose answers are the same for every domain (cached across domains)."""
+        return _shared(self)
+
+    @property
+    def order(self) -> Mapping[str, int]:
+        """Each kind's position: observations are stored and classified in this order."""
+        return _order(self)
+
+    def observation_key(self) -> Callable[[Observation], tuple[int, str, str, str]]:
+        """The sort key of a domain's observations (kind, name, type, via)."""
+        return _observation_key(self)
+
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ProbePlan:
+    def from_dict(cls, raw: Mapping[str, Any]) -> ProbePlan:
+        """A plan from a probe file; its ``kinds`` table when it has one, else the bundled."""
         follow = raw.get("follow", {})
+        kinds = parse_kinds(list(raw["kinds"])) if "kinds" in raw else probe_kinds()
         return cls(
+            kinds=tuple(kinds.values()),
             questions=tuple(
                 Question(str(q["probe"]), str(q["name"]), str(q["type"])) for q in raw["questions"]
             ),
@@ -99,62 +124,29 @@ def _base_keys(plan: ProbePlan) -> frozenset[tuple[str, str, str]]:
 
 
 @cache
+def _shared(plan: ProbePlan) -> frozenset[str]:
+    return frozenset(k.name for k in plan.kinds if k.shared)
+
+
+@cache
+def _order(plan: ProbePlan) -> Mapping[str, int]:
+    return MappingProxyType({k.name: k.order for k in plan.kinds})
+
+
+@cache
+def _observation_key(plan: ProbePlan) -> Callable[[Observation], tuple[int, str, str, str]]:
+    order = dict(_order(plan))
+
+    def key(o: Observation) -> tuple[int, str, str, str]:
+        return (order[o.probe], o.qname, o.qtype, o.via)
+
+    return key
+
+
+@cache
 def default_plan() -> ProbePlan:
-    text = (resources.files("sovmap.collect") / "data" / "probes.yaml").read_text()
-    return ProbePlan.from_dict(yaml.safe_load(text))
-
-
-# -- SPF (RFC 7208) -----------------------------------------------------------------------
-_SPF_LOOKUP_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})
-
-
-@dataclass(frozen=True, slots=True)
-class SpfTerm:
-    qualifier: str  # + - ~ ?
-    name: str  # include, a, mx, ptr, exists, ip4, ip6, all, redirect, exp, ...
-    value: str  # domain-spec or address; "" when absent
-
-    @property
-    def counts_lookup(self) -> bool:
-        return self.name in _SPF_LOOKUP_MECHANISMS or self.name == "redirect"
-
-
-def is_spf(text: str) -> bool:
-    t = text.strip().lower()
-    return t == "v=spf1" or t.startswith("v=spf1 ")
-
-
-@lru_cache(maxsize=4096)
-def parse_spf(text: str) -> tuple[SpfTerm, ...]:
-    """Split an SPF record into terms; never raises (unknown terms are kept as they are).
-    Remembered: the same records (a provider's include, a common policy) recur across
-    domains, and the scan parses each twice (to follow it, then to classify it)."""
-    terms: list[SpfTerm] = []
-    for raw in text.split()[1:]:
-        qual = "+"
-        if raw[0] in "+-~?":
-            qual, raw = raw[0], raw[1:]
-        if not raw:
-            continue
-        if "=" in raw and (":" not in raw or raw.index("=") < raw.index(":")):
-            name, _, value = raw.partition("=")
-            terms.append(SpfTerm(qual, name.lower(), value))
-            continue
-        name, _, value = raw.partition(":")
-        name = name.lower()
-        if "/" in name:  # a/24, mx/24
-            name = name.split("/", 1)[0]
-        if name in ("a", "mx") and "/" in value:
-            value = value.split("/", 1)[0]
-        terms.append(SpfTerm(qual, name, value))
-    return tuple(terms)
-
-
-def spf_targets(terms: tuple[SpfTerm, ...]) -> Iterator[str]:
-    """Domains whose TXT records the SPF evaluation would fetch (include, redirect)."""
-    for t in terms:
-        if t.name in ("include", "redirect") and t.value and "%" not in t.value:
-            yield t.value.lower().rstrip(".")
+    """The bundled plan (``sovmap/knowledge/data/probes.yaml``)."""
+    return ProbePlan.from_dict(probe_file())
 
 
 @lru_cache(maxsize=4096)
@@ -165,22 +157,6 @@ def _spf_follow(text: str) -> tuple[int, tuple[str, ...]]:
         return -1, ()
     terms = parse_spf(text)
     return sum(1 for t in terms if t.counts_lookup), tuple(spf_targets(terms))
-
-
-def chain_end(qname: str, answers: tuple[RR, ...]) -> tuple[str, tuple[str, ...]]:
-    """Follow CNAMEs in an answer from ``qname``; return the last name and the chain."""
-    for r in answers:
-        if r.rtype == "CNAME":
-            break
-    else:
-        return qname, ()
-    cnames = {r.name: r.data for r in answers if r.rtype == "CNAME"}
-    cur = qname
-    chain: list[str] = []
-    while cur in cnames and len(chain) < 16:
-        cur = cnames[cur]
-        chain.append(cur)
-    return cur, tuple(chain)
 
 
 def asn_query_name(address: str, plan: ProbePlan) -> str:
@@ -200,12 +176,6 @@ def _asn_query_name(address: str, zone_v4: str, zone_v6: str) -> str:
         nibbles = ip.exploded.replace(":", "")
         return ".".join(reversed(nibbles)) + "." + zone_v6
     return ""
-
-
-def parse_asn_txt(text: str) -> int | None:
-    """``"15169 | 8.8.8.0/24 | US | arin | 1992-12-01"`` -> 15169 (first AS of a set)."""
-    head = text.split("|", 1)[0].strip().split(" ")[0]
-    return int(head) if head.isdigit() else None
 
 
 _NAME_OK = re.compile(r"^[a-z0-9_.*-]+$")

@@ -22,7 +22,6 @@ _Waiter = tuple[DomainScan, str, str, int]  # owner, probe, via, depth
 
 #: An input iterator may yield this for "nothing new yet" (the input is not exhausted).
 WAIT: DomainInput = DomainInput("", 0)
-_SHARED_PROBES = frozenset({"mx-host", "spf", "asn"})  # answers shared across domains
 
 
 class _ProbeQuery(Query):
@@ -78,7 +77,9 @@ class Scanner:
             for code in (type_code(qtype),)
         ]
         self._longest = max((len(p) for _, p, *_ in self._base), default=0)
-        self._shared_base = any(b[0] in _SHARED_PROBES for b in self._base)
+        # kinds whose answers are the same for every domain (the probe table's ``shared``)
+        self._shared = plan.shared
+        self._shared_base = any(b[0] in self._shared for b in self._base)
 
     @property
     def active(self) -> int:
@@ -90,7 +91,7 @@ class Scanner:
         self, owner: DomainScan, probe: str, qname: str, qtype: str, via: str, depth: int
     ) -> None:
         self.counters.queries += 1
-        if probe in _SHARED_PROBES:
+        if probe in self._shared:
             key = (qname, qtype)
             hit = self._cache.get(key)
             if hit is not None:

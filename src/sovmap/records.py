@@ -1,0 +1,83 @@
+"""What DNS records say, read the same way by the scan (to follow them) and by the classifier
+(to name providers): CNAME chains in an answer, SPF terms (RFC 7208), origin-AS answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sovmap.model import RR
+
+_SPF_LOOKUP_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})
+
+
+@dataclass(frozen=True, slots=True)
+class SpfTerm:
+    qualifier: str  # + - ~ ?
+    name: str  # include, a, mx, ptr, exists, ip4, ip6, all, redirect, exp, ...
+    value: str  # domain-spec or address; "" when absent
+
+    @property
+    def counts_lookup(self) -> bool:
+        return self.name in _SPF_LOOKUP_MECHANISMS or self.name == "redirect"
+
+
+def is_spf(text: str) -> bool:
+    t = text.strip().lower()
+    return t == "v=spf1" or t.startswith("v=spf1 ")
+
+
+@lru_cache(maxsize=4096)
+def parse_spf(text: str) -> tuple[SpfTerm, ...]:
+    """Split an SPF record into terms; never raises (unknown terms are kept as they are).
+    Remembered: the same records (a provider's include, a common policy) recur across
+    domains, and the scan parses each twice (to follow it, then to classify it)."""
+    terms: list[SpfTerm] = []
+    for raw in text.split()[1:]:
+        qual = "+"
+        if raw[0] in "+-~?":
+            qual, raw = raw[0], raw[1:]
+        if not raw:
+            continue
+        if "=" in raw and (":" not in raw or raw.index("=") < raw.index(":")):
+            name, _, value = raw.partition("=")
+            terms.append(SpfTerm(qual, name.lower(), value))
+            continue
+        name, _, value = raw.partition(":")
+        name = name.lower()
+        if "/" in name:  # a/24, mx/24
+            name = name.split("/", 1)[0]
+        if name in ("a", "mx") and "/" in value:
+            value = value.split("/", 1)[0]
+        terms.append(SpfTerm(qual, name, value))
+    return tuple(terms)
+
+
+def spf_targets(terms: tuple[SpfTerm, ...]) -> Iterator[str]:
+    """Domains whose TXT records the SPF evaluation would fetch (include, redirect)."""
+    for t in terms:
+        if t.name in ("include", "redirect") and t.value and "%" not in t.value:
+            yield t.value.lower().rstrip(".")
+
+
+def chain_end(qname: str, answers: tuple[RR, ...]) -> tuple[str, tuple[str, ...]]:
+    """Follow CNAMEs in an answer from ``qname``; return the last name and the chain."""
+    for r in answers:
+        if r.rtype == "CNAME":
+            break
+    else:
+        return qname, ()
+    cnames = {r.name: r.data for r in answers if r.rtype == "CNAME"}
+    cur = qname
+    chain: list[str] = []
+    while cur in cnames and len(chain) < 16:
+        cur = cnames[cur]
+        chain.append(cur)
+    return cur, tuple(chain)
+
+
+def parse_asn_txt(text: str) -> int | None:
+    """``"15169 | 8.8.8.0/24 | US | arin | 1992-12-01"`` -> 15169 (first AS of a set)."""
+    head = text.split("|", 1)[0].strip().split(" ")[0]
+    return int(head) if head.isdigit() else None
