@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sovmap.control import jurisdiction_class
-from sovmap.model import Capability, Finding
+from sovmap.figures import THRESHOLD, Figures, headline
+from sovmap.model import Finding
 
 COLUMNS = (
     "domain",
@@ -127,19 +128,28 @@ def summarise_counts(
     return Summary(domains, by_cap, providers)
 
 
-def render_summary(s: Summary, top: int = 12) -> Iterator[str]:
-    yield f"{s.domains} domains"
+def render_summary(figs: Figures, s: Summary | None = None, top: int = 12) -> Iterator[str]:
+    """The scan summary: the headline figures of :mod:`sovmap.figures` (the same numbers as
+    ``sovmap figures``, the web and the report), then the most frequent providers."""
+    scan = figs.scan
+    n = figs.value("domains_scanned")
+    yield f"{n} domains scanned" + (f" (scan {scan.id})" if scan is not None else "")
     yield ""
-    yield f"{'capability':<16} {'US':>7} {'EU/other':>9} {'unknown':>8}   top jurisdictions"
-    for cap in Capability:
-        c = s.by_capability.get(cap.value)
-        if not c:
+    yield f"{'capability':<16} {'US':>7} {'non-US':>7} {'unknown':>8} {'none found':>11}"
+    for cap, us, non, unk in headline(figs):
+        found = sum(v or 0 for v in (us, non, unk))
+        if not found:
             continue
-        us, unk = c.get("US", 0), c.get("unknown", 0)
-        other = sum(c.values()) - us - unk
-        tops = ", ".join(f"{j} {n}" for j, n in c.most_common(4))
-        yield f"{cap.value:<16} {us:>7} {other:>9} {unk:>8}   {tops}"
+        none = "?" if n is None else str(n - found)
+        yield f"{cap.value:<16} {us!s:>7} {non!s:>7} {unk!s:>8} {none:>11}"
+    yield (
+        f"(domains; US = a US-controlled provider runs it, directly, behind a gateway or relay, "
+        f"with confidence >= {THRESHOLD}; unknown = control unknown or confidence lower; "
+        "definitions: sovmap figures --format json)"
+    )
+    if s is None:
+        return
     yield ""
-    yield f"{'capability':<16} {'provider':<32} {'jur':<4} {'domains':>8}"
-    for (cap_name, name, jur), n in s.providers.most_common(top):
-        yield f"{cap_name:<16} {name[:32]:<32} {jur:<4} {n:>8}"
+    yield f"{'capability':<16} {'provider':<32} {'jur':<4} {'findings':>8}"
+    for (cap_name, name, jur), k in s.providers.most_common(top):
+        yield f"{cap_name:<16} {name[:32]:<32} {jur:<4} {k:>8}"

@@ -517,6 +517,36 @@ def compute(
     return Figures(scan, tuple(items))
 
 
+def format_value(value: int | None, lang: str = "en") -> str:
+    """A figure as a reader sees it: Dutch digit grouping in Dutch, "unknown" never 0."""
+    if value is None:
+        return "onbekend" if lang == "nl" else "unknown"
+    text = f"{value:,}"
+    return text.replace(",", ".") if lang == "nl" else text
+
+
+def render_text(figs: Figures, lang: str = "en") -> Iterator[str]:
+    """``sovmap figures`` as text: one figure a line with its definition."""
+    scan = figs.scan
+    if scan is None:
+        yield "geen afgeronde scan" if lang == "nl" else "no finished scan"
+    else:
+        yield (f"scan {scan.id} ({scan.started_at})")
+    for f in figs:
+        text = f.definition.nl if lang == "nl" else f.definition.en
+        yield f"{f.id:<40} {format_value(f.value, lang):>10}  {text}"
+
+
+def us_by_capability(figs: Figures) -> dict[str, int]:
+    """Capability -> ``<capability>_us_domains`` (known values only)."""
+    out = {}
+    for cap in Capability:
+        v = figs.value(f"{slug(cap)}_us_domains")
+        if v is not None:
+            out[cap.value] = v
+    return out
+
+
 def headline(figs: Figures) -> Iterable[tuple[Capability, int | None, int | None, int | None]]:
     """(capability, US, non-US, unknown) domains per capability: the summary table."""
     for cap in Capability:
@@ -536,9 +566,12 @@ __all__ = [
     "Figure",
     "Figures",
     "compute",
+    "format_value",
     "headline",
     "org_figures",
     "register_figures",
+    "render_text",
     "scan_figures",
     "slug",
+    "us_by_capability",
 ]

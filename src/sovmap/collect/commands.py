@@ -11,14 +11,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sovmap import figures
 from sovmap.cli import CommandError
 from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
 from sovmap.collect.workers import WorkerError
-from sovmap.export import render_summary, summarise, summarise_counts, write_findings
+from sovmap.export import render_summary, summarise_counts, write_findings
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
 from sovmap.scan import Progress, in_shard, parse_shard, reclassify, run_scan
 from sovmap.store import DEFAULT_DB, Store
+from sovmap.store.snapshots import scan_info
 
 
 def register(sub: Any) -> None:
@@ -229,9 +231,18 @@ def _finish(store: Store, scan_id: int, out: Path | None, shard: Any = None) -> 
     if out is not None:
         n = write_findings(out, store.iter_findings(scan_id))
         print(f"wrote {n} findings to {out}")
-    domains = len(store.done_domains(scan_id))
-    for line in render_summary(summarise_counts(store.finding_counts(scan_id), domains)):
+    for line in summary_lines(store, scan_id):
         print(line)
+
+
+def summary_lines(store: Store, scan_id: int) -> list[str]:
+    """The printed scan summary: headline figures (:mod:`sovmap.figures`, counted by the
+    database) and the most frequent providers."""
+    with store.connect() as conn:
+        scan = scan_info(conn, scan_id)
+        figs = figures.compute(conn, scan, rows=False)
+    domains = figs.value("domains_scanned") or 0
+    return list(render_summary(figs, summarise_counts(store.finding_counts(scan_id), domains)))
 
 
 def _reclassify(args: argparse.Namespace) -> int:
@@ -332,7 +343,7 @@ def _demo(args: argparse.Namespace) -> int:
         n = write_findings(out / name, store.iter_findings(outcome.scan_id))
         print(f"wrote {n} findings to {out / name}")
     print()
-    for line in render_summary(summarise(store.iter_findings(outcome.scan_id), outcome.domains)):
+    for line in summary_lines(store, outcome.scan_id):
         print(line)
     print(f"\nexplain one: sovmap explain <domain> --db {db}")
     return 0

@@ -12,12 +12,14 @@ from sqlalchemy import Connection, and_, select
 
 from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport
 from sovmap.exitplan.catalogue import options_for
+from sovmap.figures import Figure as HeadlineFigure
+from sovmap.figures import Figures
 from sovmap.register.model import Register
 from sovmap.report.model import Figure, Note, Rows, Section
 from sovmap.scenario.model import ScenarioResult, Status
 from sovmap.store.queries import is_us
 from sovmap.store.schema import findings
-from sovmap.store.snapshots import ScanInfo, list_scans
+from sovmap.store.snapshots import list_scans
 
 US_COUNTRY = "US"
 
@@ -91,31 +93,41 @@ def us_services(register: Register) -> list[str]:
     )
 
 
+def headline_rows(fig: HeadlineFigure) -> Rows:
+    """A headline figure's rows as the brief links them (``data/<figure id>.csv``)."""
+    return Rows(fig.id, fig.header, fig.rows, fig.query)
+
+
 def q1(
-    conn: Connection | None,
-    scan: ScanInfo | None,
-    org_mail: tuple[int, int, Rows] | None,
+    headline: Figures,
     register: Register | None,
     cut: ScenarioResult | None,
 ) -> tuple[Section, list[Rows]]:
     figs: list[Figure] = []
     notes: list[Note] = []
     rows: list[Rows] = []
-    if conn is not None and scan is not None:
-        q, mail = _primary(conn, scan.id, "mailbox")
-        rows.append(Rows("q1_domains", FINDING_HEADER, tuple((*r[:6], r[7]) for r in mail), q))
-        figs.append(Figure("Q1_DOMAINS", scan.domains, "q1_domains", {"scan": scan.id}))
-        us = _us_rows(mail)
-        rows.append(Rows("q1_mail_us", FINDING_HEADER, us, q + " -- filtered: US-controlled"))
-        figs.append(Figure("Q1_MAIL_US", len(us), "q1_mail_us"))
-        qg, gw = _primary(conn, scan.id, "mail-gateway")
-        gus = _us_rows(gw)
-        rows.append(Rows("q1_gateway_us", FINDING_HEADER, gus, qg + " -- filtered: US-controlled"))
-        figs.append(Figure("Q1_GATEWAY_US", len(gus), "q1_gateway_us"))
-        if org_mail is not None:
-            n_us, n_total, org_rows = org_mail
-            rows.append(org_rows)
-            figs.append(Figure("Q1_ORGS_MAIL_US", n_us, org_rows.name, {"total": n_total}))
+    scan = headline.scan
+    if scan is not None:
+        for code, fid, params in (
+            ("Q1_DOMAINS", "domains_scanned", {"scan": scan.id}),
+            ("Q1_MAIL_US", "mailbox_us_domains", {}),
+            ("Q1_GATEWAY_US", "mail_gateway_us_domains", {}),
+        ):
+            hf = headline[fid]
+            rows.append(headline_rows(hf))
+            figs.append(Figure(code, hf.value, hf.id, params, figure=hf.id))
+        orgs, orgs_us = headline["organisations"], headline["organisations_mailbox_us"]
+        if orgs_us.value is not None:
+            rows.append(headline_rows(orgs_us))
+            figs.append(
+                Figure(
+                    "Q1_ORGS_MAIL_US",
+                    orgs_us.value,
+                    orgs_us.id,
+                    {"total": orgs.value},
+                    figure=orgs_us.id,
+                )
+            )
         else:
             notes.append(Note("NO_ORGS"))
     else:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
+from sovmap import figures
 from sovmap.exitplan.api import ExitReport, plan_register_exit
 from sovmap.exitplan.build import load_exit_settings
 from sovmap.orgs.tables import organisations
@@ -38,7 +39,7 @@ from sovmap.scenario.model import ScenarioResult, Selector
 from sovmap.store import queries as q
 from sovmap.store.migrate import database_url
 from sovmap.store.schema import findings
-from sovmap.store.snapshots import ScanInfo
+from sovmap.store.snapshots import ScanInfo, choose_scan, latest_finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +139,14 @@ def compute_brief(
     cut: ScenarioResult | None,
     rep: ExitReport | None,
     register_dir: Path | None,
+    headline: figures.Figures | None = None,
 ) -> Brief:
-    scan = q.latest_scan(conn) if conn is not None else None
-    org_mail = _org_mail(conn, scan) if conn is not None and scan is not None else None
+    if headline is None:
+        scan = latest_finished(conn) if conn is not None else None
+        headline = figures.compute(conn, scan, register)
+    scan = headline.scan
     parts: list[tuple[Section, list[Rows]]] = [
-        b.q1(conn, scan, org_mail, register, cut),
+        b.q1(headline, register, cut),
         b.q2(conn, register),
         b.q3(cut),
         b.q4(register),
@@ -154,9 +158,8 @@ def compute_brief(
             for s in b.us_services(register)
             if register.services[s].capability.value
         }
-    elif conn is not None and scan is not None:
-        ov = q.overview(conn, scan)
-        caps = {c for c, n in ov.us_domains.items() if n}
+    elif scan is not None:
+        caps = {c for c, n in figures.us_by_capability(headline).items() if n}
     else:
         caps = set()
     parts.append(b.q6(caps))
@@ -230,17 +233,22 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
     ctx: dict[str, Any] = {"ov": None, "trends": [], "domains": [], "source": source}
     if engine is not None:
         with engine.connect() as conn:
-            brief = compute_brief(conn, source, register, cut, rep, opts.register_dir)
-            scan = q.latest_scan(conn)
+            choice = choose_scan(conn)
+            scan = choice.scan
+            headline = figures.compute(conn, scan, register)
+            brief = compute_brief(conn, source, register, cut, rep, opts.register_dir, headline)
+            ctx["notice"] = choice.notice()
             if scan is not None:
-                ctx["ov"] = q.overview(conn, scan, top=25)
+                ctx["ov"] = q.overview(conn, scan, figures.us_by_capability(headline), top=25)
                 ctx["trends"] = q.trends(conn)
                 _, page = q.search_domains(conn, scan, limit=opts.max_domains)
                 ctx["domains"] = [
                     d for d in (q.domain_detail(conn, scan, p.domain) for p in page) if d
                 ]
     else:
-        brief = compute_brief(None, source, register, cut, rep, opts.register_dir)
+        headline = figures.compute(None, None, register)
+        brief = compute_brief(None, source, register, cut, rep, opts.register_dir, headline)
+    ctx["figures"] = headline
     ctx.update(_charts(ctx["ov"], ctx["trends"]))
     if cut is not None:
         s = cut.summary
@@ -268,6 +276,14 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
 
     for r in brief.rows.values():
         write(r.path, rows_csv(r))
+    # the headline figures: the same object as `sovmap figures --format json` and
+    # /api/figures, each figure's rows next to it
+    (out / "figures").mkdir(exist_ok=True)
+    figs_json = headline.to_json()
+    for fig in headline:
+        write(f"figures/{fig.id}.csv", fig.csv_text())
+        figs_json[fig.id]["rows"] = f"figures/{fig.id}.csv"
+    write("figures.json", json.dumps(figs_json, indent=2, ensure_ascii=False) + "\n")
     write(
         "data/queries.json",
         json.dumps({r.name: r.query for r in brief.rows.values()}, indent=2) + "\n",

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from sovmap import figures
 from sovmap.cli import CommandError
+from sovmap.register.files import load_register_dir
 from sovmap.report.build import ReportOptions, build_report, store_label
+from sovmap.store import Store
 from sovmap.store.migrate import DEFAULT_DB, MigrationError, open_engine, upgrade
 
 
@@ -36,6 +41,53 @@ def register(sub: Any) -> None:
         help="domains listed with their findings in report.html (default 2000)",
     )
     p.set_defaults(func=_report)
+
+    f: argparse.ArgumentParser = sub.add_parser(
+        "figures",
+        help="print the headline figures of the latest finished scan (and a register)",
+        description="Print the headline figures: the numbers the scan summary, the web app, "
+        "the API, the report and the brief all show, each with its definition and query. "
+        "Unknown figures are null (JSON) or 'unknown' (text). With --rows DIR, each figure's "
+        "rows are written as DIR/<figure>.csv; every figure equals its CSV's row count. "
+        "Example: sovmap figures --db out/demo/demo.sqlite --format json",
+    )
+    f.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
+    f.add_argument("--register", type=Path, help="register directory")
+    f.add_argument("--scan", type=int, help="scan id (default: the latest finished scan)")
+    f.add_argument("--format", choices=("text", "json"), default="text")
+    f.add_argument("--lang", choices=("en", "nl"), default="en", help="language of definitions")
+    f.add_argument("--rows", type=Path, metavar="DIR", help="write each figure's rows as CSV")
+    f.set_defaults(func=_figures)
+
+
+def _figures(args: argparse.Namespace) -> int:
+    if "://" not in args.db and not Path(args.db).exists():
+        raise CommandError(f"--db {args.db}: no such store (run sovmap scan first)")
+    register = load_register_dir(args.register) if args.register is not None else None
+    try:
+        store = Store(args.db)
+    except MigrationError as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        choice = store.choose_scan(args.scan)
+        if args.scan is not None and choice.scan is None:
+            raise CommandError(f"the store holds no scan {args.scan}")
+        if choice.newer:
+            print(f"note: {choice.notice(args.lang)}", file=sys.stderr)
+        with store.connect() as conn:
+            figs = figures.compute(conn, choice.scan, register)
+    finally:
+        store.close()
+    if args.rows is not None:
+        args.rows.mkdir(parents=True, exist_ok=True)
+        for fig in figs:
+            (args.rows / f"{fig.id}.csv").write_text(fig.csv_text(), encoding="utf-8")
+    if args.format == "json":
+        print(json.dumps(figs.to_json(args.lang), indent=2, ensure_ascii=False))
+        return 0
+    for line in figures.render_text(figs, args.lang):
+        print(line)
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

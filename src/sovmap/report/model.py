@@ -29,9 +29,10 @@ class Figure:
     """One number of the brief: ``code`` names its label; ``rows`` the data behind it."""
 
     code: str
-    value: float | int | str
+    value: float | int | str | None  # None: unknown, shown as unknown
     rows: str  # Rows.name
     params: dict[str, Any] = field(default_factory=dict)
+    figure: str = ""  # the headline figure id (sovmap.figures) this number is, if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,9 @@ def report_markdown(ctx: dict[str, Any]) -> str:
         s = ov.scan
         out += [
             f"Scan #{s.id}, started {s.started_at}, {s.domains:,} domains. "
-            "Figures are per domain; primary providers only.",
+            "Figures are per domain. The jurisdiction table counts primary providers; the "
+            "US counts are the headline figures (figures.json: direct, behind a gateway or "
+            "relay, confidence >= 0.5).",
             "",
             "## By capability and jurisdiction",
             "",
@@ -132,7 +134,11 @@ def report_markdown(ctx: dict[str, Any]) -> str:
         out.append(md_table(("capability", "jurisdiction", "domains"), rows, limit=200))
         out += ["", "## At a US-controlled provider", ""]
         us = tuple(
-            (cap, ov.us_domains.get(cap, 0), f"{100 * ov.us_domains.get(cap, 0) / s.domains:.1f}%")
+            (
+                cap,
+                ov.us_domains.get(cap, 0),
+                f"{100 * ov.us_domains.get(cap, 0) / s.domains:.1f}%" if s.domains else "unknown",
+            )
             for cap in ov.by_jurisdiction
         )
         out.append(md_table(("capability", "domains", "share"), us))

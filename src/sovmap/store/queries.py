@@ -110,7 +110,12 @@ def _sql(stmt: Any) -> str:
     return " ".join(str(stmt.compile(compile_kwargs={"literal_binds": True})).split())
 
 
-def overview(conn: Connection, scan: ScanInfo, top: int = 15) -> Overview:
+def overview(
+    conn: Connection, scan: ScanInfo, us_domains: dict[str, int], top: int = 15
+) -> Overview:
+    """Domains per capability and jurisdiction (primary role) and the top providers;
+    ``us_domains`` are the headline figures of :mod:`sovmap.figures` (given by the caller, so
+    the overview shows the same US counts as every other surface)."""
     jur_stmt = (
         select(
             findings.c.capability, findings.c.jurisdiction, func.count(distinct(findings.c.domain))
@@ -121,18 +126,7 @@ def overview(conn: Connection, scan: ScanInfo, top: int = 15) -> Overview:
     by_j: dict[str, dict[str, int]] = defaultdict(dict)
     for cap, jur, n in conn.execute(jur_stmt):
         by_j[cap][jur or UNKNOWN] = int(n)
-    us_stmt = (
-        select(findings.c.capability, func.count(distinct(findings.c.domain)))
-        .where(
-            and_(
-                findings.c.scan_id == scan.id,
-                findings.c.role == "primary",
-                (findings.c.jurisdiction == US) | findings.c.tags.contains('"us-cloud-act"'),
-            )
-        )
-        .group_by(findings.c.capability)
-    )
-    us = {cap: int(n) for cap, n in conn.execute(us_stmt)}
+    us = {cap: n for cap, n in us_domains.items() if n}
     prov_stmt = (
         select(
             findings.c.capability,
@@ -159,7 +153,7 @@ def overview(conn: Connection, scan: ScanInfo, top: int = 15) -> Overview:
         providers=tuple(sorted(providers, key=lambda p: (order.get(p.capability, 99), -p.domains))),
         queries={
             "by_jurisdiction": _sql(jur_stmt),
-            "us_domains": _sql(us_stmt),
+            "us_domains": "the figures <capability>_us_domains (sovmap figures)",
             "providers": _sql(prov_stmt),
         },
     )

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from sovmap import figures
 from sovmap.report import orgs as oq
 from sovmap.store import queries as q
 from sovmap.store.snapshots import ScanInfo
@@ -103,8 +105,35 @@ def overview(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> q.O
     """Domains per capability and jurisdiction, US-controlled counts, top providers, and the
     SQL behind each figure."""
     s = pick_scan(conn, scan)
-    result: q.Overview = request.app.state.cache.get(("overview",), s, lambda: q.overview(conn, s))
+    figs = svc.scan_figures(request, conn, s)
+    result: q.Overview = request.app.state.cache.get(
+        ("overview",), s, lambda: q.overview(conn, s, figures.us_by_capability(figs))
+    )
     return result
+
+
+@router.get("/figures")
+def figures_json(
+    request: Request, p: Public, conn: Conn, scan: ScanQ = None, lang: str = "en"
+) -> dict[str, Any]:
+    """The headline figures (the same object as ``sovmap figures --format json`` and the
+    report's figures.json): figure id -> {value (null when unknown), definition, query, rows}.
+    Each figure's rows: ``/api/figures/{id}.csv``."""
+    s = pick_scan(conn, scan) if scan is not None else svc.latest(conn)
+    out: dict[str, Any] = svc.scan_figures(request, conn, s).to_json("nl" if lang == "nl" else "en")
+    return out
+
+
+@router.get("/figures/{fid}.csv", response_class=PlainTextResponse)
+def figure_rows(request: Request, p: Public, conn: Conn, fid: str, scan: ScanQ = None) -> Response:
+    """The rows behind one headline figure, as CSV: its value equals their count."""
+    s = pick_scan(conn, scan) if scan is not None else svc.latest(conn)
+    figs = svc.scan_figures(request, conn, s)
+    try:
+        fig = figs[fid]
+    except KeyError:
+        raise HTTPException(404, "no such figure") from None
+    return Response(fig.csv_text(), media_type="text/csv; charset=utf-8")
 
 
 @router.get("/domains", response_model=DomainPage)

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
+from sovmap import figures
 from sovmap.exitplan.catalogue import options_for
 from sovmap.knowledge import default_catalogue
 from sovmap.model import Capability
 from sovmap.report import orgs as oq
 from sovmap.report import svg
 from sovmap.store import queries as q
+from sovmap.store.snapshots import choose_scan
 from sovmap.web.auth import (
     ROLES,
     AuthError,
@@ -29,9 +31,11 @@ from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
 from sovmap.web.service import (
     changes,
     group_trends,
+    known_counts,
     latest,
     locations,
     pick_scan,
+    scan_figures,
     scans,
     trends,
 )
@@ -97,12 +101,17 @@ def overview_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -
     s = latest(conn) if scan is None else pick_scan(conn, scan)
     if s is None:
         return render(request, "empty.html", p)
-    ov: q.Overview = request.app.state.cache.get(("overview",), s, lambda: q.overview(conn, s))
+    figs = scan_figures(request, conn, s)
+    ov: q.Overview = request.app.state.cache.get(
+        ("overview",), s, lambda: q.overview(conn, s, figures.us_by_capability(figs))
+    )
     return render(
         request,
         "overview.html",
         p,
         ov=ov,
+        figs=figs,
+        choice=choose_scan(conn, scan, known_counts(conn)),
         scans=scans(conn),
         caps=[c.value for c in Capability],
         **_overview_charts(ov),

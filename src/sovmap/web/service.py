@@ -9,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from sqlalchemy import Connection, Engine, and_, select
 
+from sovmap import figures
 from sovmap.orgs import service as orgs_service
 from sovmap.orgs.service import DiffResult
 from sovmap.report import orgs as oq
@@ -88,6 +89,30 @@ def trends(conn: Connection, cache: Cache) -> list[q.TrendPoint]:
         key, all_scans[-1], lambda: q.trends(conn, known_counts(conn))
     )
     return result
+
+
+def scan_figures(request: Request, conn: Connection, scan: ScanInfo | None) -> figures.Figures:
+    """The headline figures of ``scan`` with the register's when the app has one (loaded once
+    for this request): what every page and ``/api/figures`` show."""
+    register = None
+    reg_dir = request.app.state.features.register_dir
+    if reg_dir is not None:
+        from sovmap.register.files import load_register_dir
+
+        try:
+            register = load_register_dir(reg_dir)
+        except Exception:
+            register = None
+    if scan is None:
+        return figures.compute(conn, None, register)
+    scan_part: figures.Figures = request.app.state.cache.get(
+        ("figures",), scan, lambda: figures.compute(conn, scan)
+    )
+    if register is None:
+        return scan_part
+    reg = figures.register_figures(register)
+    keep = [f for f in scan_part if not f.id.startswith("register_")]
+    return figures.Figures(scan, (*keep, *reg))
 
 
 def pick_scan(conn: Connection, scan_id: int | None) -> ScanInfo:
