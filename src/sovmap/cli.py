@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from sovmap import __version__
+from sovmap.errors import SovmapError
 
 
 class CommandError(Exception):
@@ -62,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"sovmap: error: {exc}", file=sys.stderr)
         return 2
+    except SovmapError as exc:  # the library's domain errors: unusable input
+        print(f"sovmap: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except BrokenPipeError:
         # output piped into a program that stopped reading (e.g. head): not an error
         sys.stderr.close()

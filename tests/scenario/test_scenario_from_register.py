@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from sovmap.errors import SovmapError
+from sovmap.register.files import load_register_dir
+from sovmap.register.problems import RegisterError
 from sovmap.scenario import Cut, Scenario, ScenarioError, Selector, Status, simulate
 from sovmap.scenario.from_register import (
     ScenarioSettings,
     inventory_from_register,
-    load_register_dir,
     parse_scenario_settings,
 )
 
@@ -126,11 +128,14 @@ def test_settings_file_and_errors(register_dir: Path, tmp_path: Path) -> None:
     assert res.process("core").status is Status.DOWN
     with pytest.raises(ScenarioError, match=r"scenario.yaml:2: field backups/x"):
         parse_scenario_settings("fallback_ready_hours: 1\nbackups: {x: {}}\n", "scenario.yaml")
-    with pytest.raises(ScenarioError, match="not a register directory"):
+    # loading moved to register/: its errors are RegisterErrors (a SovmapError, like
+    # ScenarioError), with the same messages as before
+    with pytest.raises(RegisterError, match="not a register directory"):
         load_register_dir(tmp_path / "nope")
     (register_dir / "services.yaml").write_text("services:\n  - {id: x}\n", encoding="utf-8")
-    with pytest.raises(ScenarioError, match="register has errors"):
+    with pytest.raises(RegisterError, match="register has errors") as info:
         load_register_dir(register_dir)
+    assert isinstance(info.value, SovmapError) and info.value.problems
 
 
 def test_example_register_us_cutoff() -> None:

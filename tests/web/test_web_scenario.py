@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.support.webstore import Store, auth
 
-from sovmap.scenario.commands import run_cutoff
+from sovmap.register.files import load_register_dir
+from sovmap.scenario.cutoff import cut_off
 from sovmap.scenario.model import Selector
 from sovmap.web.app import create_app
 from sovmap.web.features import detect_features
@@ -37,7 +38,7 @@ def test_cutoff_api_matches_the_library(sclient: TestClient, store: Store) -> No
     h = auth(store, "viewer")
     r = sclient.get("/api/cutoff?provider=microsoft", headers=h)
     assert r.status_code == 200
-    expected = run_cutoff(REGISTER, Selector(provider="microsoft")).to_json()
+    expected = cut_off(load_register_dir(REGISTER), Selector(provider="microsoft")).to_json()
     assert r.json()["summary"] == expected["summary"]
     assert r.json()["summary"]["down"] > 0
     assert sclient.get("/api/cutoff", headers=h).status_code == 400

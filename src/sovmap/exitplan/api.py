@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sovmap.exitplan.build import (
@@ -11,12 +11,15 @@ from sovmap.exitplan.build import (
     WhatIf,
     apply_what_if,
     build_plan,
+    parse_what_if,
     select_targets,
 )
 from sovmap.exitplan.catalogue import Alternative, Templates, default_templates, options_for
+from sovmap.exitplan.from_register import exit_targets
 from sovmap.exitplan.model import Forecast, Plan, PlanError, Schedule
 from sovmap.exitplan.schedule import forecast, schedule
-from sovmap.scenario.durations import HOURS_PER_UNIT
+from sovmap.register.model import Register
+from sovmap.scenario.durations import HOURS_PER_UNIT, parse_duration
 
 DAYS_PER_MONTH = HOURS_PER_UNIT["mo"] / 24.0
 
@@ -140,4 +143,32 @@ def plan_exit(
         what_ifs=tuple(variants),
         deadline_days=deadline_days,
         assumptions=standard_assumptions(plan, tpl) + st.assumptions,
+    )
+
+
+def plan_register_exit(
+    register: Register,
+    *,
+    settings: ExitSettings | None = None,
+    deadline: str = "",
+    runs: int = 10_000,
+    seed: int | None = None,
+    jurisdictions: tuple[str, ...] = (),
+    what_ifs: tuple[str, ...] = (),
+) -> ExitReport:
+    """The exit plan of a loaded register: what ``sovmap exit plan``, the web and the report
+    call. ``jurisdictions`` (selectors such as ``US``, ``non-EU``) replace the settings' own;
+    ``deadline`` (a duration such as ``9mo``) the settings' deadline. Problems are raised as
+    :class:`PlanError` or :class:`~sovmap.scenario.durations.DurationError`."""
+    st = settings or ExitSettings()
+    if jurisdictions:
+        st = replace(st, jurisdictions=tuple(jurisdictions))
+    text = deadline or st.deadline
+    return plan_exit(
+        exit_targets(register),
+        settings=st,
+        deadline_days=parse_duration(text) / 24.0 if text else None,
+        runs=runs,
+        seed=seed,
+        what_ifs=tuple(parse_what_if(w) for w in what_ifs),
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from sovmap.control import Control, Link, control_from_chain, controlled_from
 from sovmap.exitplan.catalogue import Templates, default_templates, load_validated
 from sovmap.exitplan.model import Distribution, Estimate, Plan, PlanError, Task
 
@@ -20,7 +22,14 @@ class ExitTarget:
     capability: str
     provider: str = ""
     provider_name: str = ""
-    jurisdiction: str = ""
+    jurisdiction: str = ""  # the controlling jurisdiction ("" unknown)
+    #: who controls the provider (its ownership chain); None: only ``jurisdiction`` is known
+    control: Control | None = None
+
+    def ownership(self) -> Control:
+        if self.control is not None:
+            return self.control
+        return control_from_chain((Link(self.provider, jurisdiction=self.jurisdiction),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,15 @@ def parse_settings(text: str, where: str) -> ExitSettings:
     )
 
 
+def load_exit_settings(path: Path) -> ExitSettings:
+    """An exit-plan settings file; an unreadable one is a :class:`PlanError`."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"{path}: cannot read the exit-plan settings: {exc}") from exc
+    return parse_settings(text, str(path))
+
+
 def select_targets(
     targets: tuple[ExitTarget, ...], settings: ExitSettings
 ) -> tuple[ExitTarget, ...]:
@@ -78,8 +96,14 @@ def select_targets(
                 raise PlanError(f"exit.yaml: field exit/services: unknown service {s!r}")
         chosen = [t for t in targets if t.service in settings.services]
     else:
-        jur = {j.upper() for j in settings.jurisdictions}
-        chosen = [t for t in targets if t.jurisdiction.upper() in jur]
+        try:
+            chosen = [
+                t
+                for t in targets
+                if any(controlled_from(j, t.ownership()) for j in settings.jurisdictions)
+            ]
+        except ValueError as exc:
+            raise PlanError(f"exit/jurisdictions: {exc}") from exc
     return tuple(t for t in chosen if t.service not in settings.exclude)
 
 

@@ -1,4 +1,6 @@
-"""``sovmap exit``: plan leaving foreign-controlled services and forecast how long it takes."""
+"""``sovmap exit``: plan leaving foreign-controlled services and forecast how long it takes.
+
+A shell over :func:`sovmap.exitplan.api.plan_register_exit`: parse, read, call, print."""
 
 from __future__ import annotations
 
@@ -7,16 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sovmap.cli import CommandError
-from sovmap.exitplan.api import ExitReport, plan_exit
-from sovmap.exitplan.build import ExitSettings, parse_settings, parse_what_if
+from sovmap.exitplan.api import plan_register_exit
+from sovmap.exitplan.build import load_exit_settings
 from sovmap.exitplan.catalogue import options_for
-from sovmap.exitplan.from_register import exit_targets
 from sovmap.exitplan.model import PlanError
 from sovmap.exitplan.render import gantt_html, gantt_png, render_text
-from sovmap.scenario.durations import DurationError, parse_duration
-from sovmap.scenario.from_register import load_register_dir
-from sovmap.scenario.model import ScenarioError
+from sovmap.register.files import load_register_dir
 
 
 def register(sub: Any) -> None:
@@ -45,7 +43,7 @@ def register(sub: Any) -> None:
         "--jurisdiction",
         action="append",
         default=[],
-        help="leave services controlled from here (default US; repeatable)",
+        help="leave services controlled from here: ISO code, EU or non-EU (default US; repeatable)",
     )
     plan.add_argument(
         "--what-if",
@@ -69,48 +67,14 @@ def register(sub: Any) -> None:
     opts.set_defaults(func=_options)
 
 
-def run_exit_plan(
-    path: Path,
-    *,
-    deadline: str = "",
-    runs: int = 10_000,
-    seed: int | None = None,
-    settings: Path | None = None,
-    jurisdictions: tuple[str, ...] = (),
-    what_ifs: tuple[str, ...] = (),
-) -> ExitReport:
-    """Library entry point used by the CLI, the web app and reports."""
-    try:
-        st = parse_settings(settings.read_text("utf-8"), str(settings)) if settings else None
-        st = st or ExitSettings()
-        if jurisdictions:
-            st = ExitSettings(**{**_fields(st), "jurisdictions": tuple(jurisdictions)})
-        text = deadline or st.deadline
-        days = parse_duration(text) / 24.0 if text else None
-        targets = exit_targets(load_register_dir(path))
-        return plan_exit(
-            targets,
-            settings=st,
-            deadline_days=days,
-            runs=runs,
-            seed=seed,
-            what_ifs=tuple(parse_what_if(w) for w in what_ifs),
-        )
-    except (PlanError, ScenarioError, DurationError, OSError) as exc:
-        raise CommandError(str(exc)) from exc
-
-
-def _fields(st: ExitSettings) -> dict[str, Any]:
-    return {f: getattr(st, f) for f in st.__dataclass_fields__}
-
-
 def _plan(args: argparse.Namespace) -> int:
-    rep = run_exit_plan(
-        args.path,
+    settings = load_exit_settings(args.settings) if args.settings else None
+    rep = plan_register_exit(
+        load_register_dir(args.path),
+        settings=settings,
         deadline=args.deadline,
         runs=args.runs,
         seed=args.seed,
-        settings=args.settings,
         jurisdictions=tuple(args.jurisdiction),
         what_ifs=tuple(args.what_if),
     )
@@ -128,7 +92,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _options(args: argparse.Namespace) -> int:
     alts = options_for(args.capability)
     if not alts:
-        raise CommandError(f"no alternatives for capability {args.capability!r} in the catalogue")
+        raise PlanError(f"no alternatives for capability {args.capability!r} in the catalogue")
     for a in alts:
         print(
             f"{a.id:<20} {a.name[:40]:<40} {a.jurisdiction or '-':<3} {a.maturity:<12} "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sovmap.exitplan.build import ExitTarget
 from sovmap.register.model import Register
-from sovmap.scenario.from_register import controlling_jurisdiction
+from sovmap.register.ownership import control_of
 
 
 def exit_targets(reg: Register) -> tuple[ExitTarget, ...]:
@@ -14,6 +14,7 @@ def exit_targets(reg: Register) -> tuple[ExitTarget, ...]:
         pid = s.provider.value
         if not pid or pid not in reg.providers:
             continue
+        control = control_of(reg, pid)
         out.append(
             ExitTarget(
                 service=s.id,
@@ -21,7 +22,8 @@ def exit_targets(reg: Register) -> tuple[ExitTarget, ...]:
                 capability=str(s.capability.value or ""),
                 provider=pid,
                 provider_name=reg.providers[pid].name,
-                jurisdiction=controlling_jurisdiction(reg, pid),
+                jurisdiction=control.effective,
+                control=control,
             )
         )
     return tuple(out)

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from sovmap.errors import SovmapError
 
-class PlanError(ValueError):
+
+class PlanError(SovmapError, ValueError):
     """A plan is inconsistent; the message names the task or team and the field."""
 
 

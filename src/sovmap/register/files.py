@@ -371,6 +371,22 @@ def load_register(root: Path | str) -> Register:
     return result.register
 
 
+def load_register_dir(path: Path | str) -> Register:
+    """The register of a directory, loaded once per command or request by its caller (the
+    cut-off, exit plan, report and web take the loaded value). A path that is not a
+    directory, or a register with errors, raises :class:`RegisterError` naming the path."""
+    root = Path(path)
+    if not root.is_dir():
+        raise RegisterError([], f"{root}: not a register directory")
+    try:
+        return load_register(root)
+    except RegisterError as exc:
+        raise RegisterError(
+            exc.problems,
+            f"{root}: the register has errors (run sovmap register check):\n{exc}",
+        ) from exc
+
+
 # --------------------------------------------------------------------------- writing
 
 

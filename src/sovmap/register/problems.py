@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sovmap.errors import SovmapError
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -37,14 +39,15 @@ class Problem:
         }
 
 
-class RegisterError(ValueError):
-    """A register could not be read; ``problems`` lists every error found."""
+class RegisterError(SovmapError, ValueError):
+    """A register could not be read; ``problems`` lists every error found. ``message``, when
+    given, replaces the default one (the first three problems)."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], message: str = "") -> None:
         self.problems = problems
         head = "; ".join(str(p) for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        super().__init__(head + more)
+        super().__init__(message or head + more)
 
 
 def field_path(path: tuple[str | int, ...] | list[str | int]) -> str:

@@ -48,6 +48,11 @@ _SENSITIVITY = {
 }
 
 
+def _whole(text: str) -> int:
+    """A whole number as the RoI checks accept it (``2``, ``2.0``, ``2E0``)."""
+    return int(float(text))
+
+
 def _num(value: float | int | None) -> str:
     if value is None:
         return ""
@@ -447,8 +452,8 @@ def roi_to_register(roi: RoI) -> Register:
             termination_reason=_v(
                 decode_list("termination_reason", d.get("c0090", "")), "B_02.02", d
             ),
-            notice_days=_v(int(d["c0100"]) if d.get("c0100") else None, "B_02.02", d),
-            provider_notice_days=_v(int(d["c0110"]) if d.get("c0110") else None, "B_02.02", d),
+            notice_days=_v(_whole(d["c0100"]) if d.get("c0100") else None, "B_02.02", d),
+            provider_notice_days=_v(_whole(d["c0110"]) if d.get("c0110") else None, "B_02.02", d),
             governing_law=_v(_uncountry(d.get("c0120", "")), "B_02.02", d),
         )
     services: dict[str, Service] = {}
@@ -509,7 +514,7 @@ def roi_to_register(roi: RoI) -> Register:
             alternatives=_v(alternatives, "B_07.01", a),
         )
     for row in roi.get("B_05.02", []):
-        if int(row.get("c0050") or 1) < 2:
+        if _whole(row.get("c0050") or "1") < 2:
             continue
         recipient = _id(row["c0060"])
         stype = row.get("c0020", "").removeprefix(prefix_type)
@@ -519,12 +524,12 @@ def roi_to_register(roi: RoI) -> Register:
             continue
         subs = list(recipient_provider.subcontractors)
         for i, s in enumerate(subs):
-            if s.provider == _id(row["c0030"]) and s.rank == int(row["c0050"]):
+            if s.provider == _id(row["c0030"]) and s.rank == _whole(row["c0050"]):
                 if sid not in s.services:
                     subs[i] = Subcontract(s.provider, s.role, s.rank, (*s.services, sid))
                 break
         else:
-            subs.append(Subcontract(_id(row["c0030"]), "", int(row["c0050"]), (sid,)))
+            subs.append(Subcontract(_id(row["c0030"]), "", _whole(row["c0050"]), (sid,)))
         providers[recipient] = _replace(recipient_provider, subcontractors=tuple(subs))
     processes: dict[str, Process] = {}
     for row in roi.get("B_06.01", []):

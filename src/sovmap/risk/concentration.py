@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sovmap.register.model import Register
+from sovmap.register.ownership import control_of
 from sovmap.risk.policy import Policy
-from sovmap.risk.scores import ultimate_parent
 
 
 def hhi(counts: Iterable[float]) -> float:
@@ -70,7 +70,7 @@ def capability_concentration(register: Register, policy: Policy) -> list[Capabil
     by_cap: dict[str, Counter[str]] = {}
     for svc in register.services.values():
         if svc.capability.value and svc.provider.value in register.providers:
-            group = ultimate_parent(register, svc.provider.value or "")
+            group = control_of(register, svc.provider.value or "").group
             by_cap.setdefault(svc.capability.value, Counter())[group] += 1
     out = []
     for cap, counts in sorted(by_cap.items()):
@@ -96,7 +96,7 @@ def critical_dependence(register: Register, policy: Policy) -> list[Dependence]:
                 continue
             for pid in register.chain(svc.provider.value or "", sid):
                 users.setdefault(("provider", pid), set()).add(proc.id)
-                users.setdefault(("group", ultimate_parent(register, pid)), set()).add(proc.id)
+                users.setdefault(("group", control_of(register, pid).group), set()).add(proc.id)
     total = len(critical)
     out = [
         Dependence(subject, kind, tuple(sorted(procs)), len(procs) / total if total else 0.0)

@@ -18,8 +18,10 @@ from typing import Any
 import jsonschema
 import yaml
 
+from sovmap.errors import SovmapError
 
-class PolicyError(ValueError):
+
+class PolicyError(SovmapError, ValueError):
     """A policy file is malformed; the message names the file and field."""
 
 

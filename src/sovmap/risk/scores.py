@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sovmap.control import normalise_code
 from sovmap.register.model import (
     DataAsset,
     DataUse,
@@ -28,6 +29,7 @@ from sovmap.register.model import (
     Register,
     Service,
 )
+from sovmap.register.ownership import control_of
 from sovmap.risk.policy import Policy
 
 CONFIDENTIALITY = "confidentiality"
@@ -84,31 +86,27 @@ class Reach:
     parties: tuple[Factor, ...] = field(default=())  # one per party with reach > 0
 
 
-def ultimate_parent(register: Register, provider_id: str) -> str:
-    """The group a provider belongs to: its ultimate parent's id (or a name-based key)."""
-    seen = set()
-    pid = provider_id
-    while pid not in seen:
-        seen.add(pid)
-        prov = register.providers.get(pid)
-        if prov is None:
-            return pid
-        if prov.parent.value and prov.parent.value in register.providers:
-            pid = prov.parent.value
-            continue
-        if prov.parent_name.value:
-            return f"name:{prov.parent_name.value}"
-        return pid
-    return pid
+def _class_reach(policy: Policy, country: str | None, dimension: str) -> tuple[float, str, str]:
+    """(reach, class, source) of a jurisdiction. Unknown is the worst case: the strongest
+    reach of any class in the policy (a party whose control nobody knows may be reached by
+    any state's law)."""
+    code = normalise_code(country)
+    classes = policy.section("jurisdiction_classes")
+    if not code:
+        cls = max(classes, key=lambda c: policy.class_factor(str(c), dimension))
+        return policy.class_factor(cls, dimension), f"unknown;worst-case={cls}", ""
+    cls = policy.jurisdiction_class(code)
+    return policy.class_factor(cls, dimension), cls, str(classes[cls].get("source", ""))
 
 
-def _party_reach(policy: Policy, prov: Provider, dimension: str) -> tuple[float, str, str]:
-    """(reach, detail, source) of one party by its jurisdiction class and legal tags."""
+def _party_reach(
+    register: Register, policy: Policy, prov: Provider, dimension: str
+) -> tuple[float, str, str]:
+    """(reach, detail, source) of one party by its jurisdiction class and legal tags, and by
+    a parent the register knows only from this party's entry (name, country)."""
     country = prov.jurisdiction.value or prov.country.value
-    cls = policy.jurisdiction_class(country)
-    best = policy.class_factor(cls, dimension)
+    best, cls, source = _class_reach(policy, country, dimension)
     detail = f"class={cls};country={country or '?'}"
-    source = str(policy.section("jurisdiction_classes")[cls].get("source", ""))
     for tag in prov.tags.value or ():
         value = policy.tag_factor(tag, dimension)
         if value > best:
@@ -117,13 +115,13 @@ def _party_reach(policy: Policy, prov: Provider, dimension: str) -> tuple[float,
                 f"tag={tag};country={country or '?'}",
                 policy.tag_source(tag),
             )
-    if prov.parent_country.value and not prov.parent.value:
-        pcls = policy.jurisdiction_class(prov.parent_country.value)
-        value = policy.class_factor(pcls, dimension)
+    control = control_of(register, prov.id)
+    top = control.ultimate_parent
+    if len(control.chain) > 1 and top.id not in register.providers:
+        value, pcls, psource = _class_reach(policy, control.controlling, dimension)
         if value > best:
-            best = value
-            detail = f"parent-class={pcls};parent-country={prov.parent_country.value}"
-            source = str(policy.section("jurisdiction_classes")[pcls].get("source", ""))
+            best, source = value, psource
+            detail = f"parent-class={pcls};parent-country={control.controlling or '?'}"
     return best, detail, source
 
 
@@ -155,11 +153,11 @@ def reach(register: Register, policy: Policy, service_id: str, dimension: str) -
     parties: list[Factor] = []
     best = 0.0
     for sid, factor in unknown.items():
-        value = policy.class_factor("unknown", dimension)
-        parties.append(Factor("PARTY_UNKNOWN", sid, value, factor, "no provider"))
+        value, cls, _ = _class_reach(policy, None, dimension)
+        parties.append(Factor("PARTY_UNKNOWN", sid, value, factor, f"no provider;class={cls}"))
         best = max(best, value * factor)
     for pid, (factor, path) in best_path.items():
-        value, detail, source = _party_reach(policy, register.providers[pid], dimension)
+        value, detail, source = _party_reach(register, policy, register.providers[pid], dimension)
         if value * factor > 0:
             parties.append(
                 Factor("PARTY_REACH", pid, value, factor, f"{detail};path={path}", source)
@@ -241,11 +239,11 @@ def continuity(register: Register, policy: Policy, service_id: str) -> Score:
             (Factor("MISSING_PROVIDER", service_id, value),),
         )
     r = reach(register, policy, service_id, CONTINUITY)
-    group = ultimate_parent(register, svc.provider.value)
+    group = control_of(register, svc.provider.value).group
     fallback = register.services.get(svc.fallback.value or "")
     if fallback is None or fallback.provider.value not in register.providers:
         single_key = "no_fallback"  # a fallback nobody (known) runs is no fallback
-    elif fallback.provider.value and ultimate_parent(register, fallback.provider.value) == group:
+    elif fallback.provider.value and control_of(register, fallback.provider.value).group == group:
         single_key = "fallback_same_group"
     else:
         single_key = "fallback_other_group"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sovmap.register.model import Register
+from sovmap.register.ownership import control_of
 from sovmap.risk.concentration import hhi, hhi_level
 from sovmap.risk.policy import Policy
-from sovmap.risk.scores import ultimate_parent
 
 
 def provider_key(register: Register, provider_id: str) -> str:
@@ -31,16 +31,16 @@ def provider_key(register: Register, provider_id: str) -> str:
 
 
 def group_key(register: Register, provider_id: str) -> str:
-    top = ultimate_parent(register, provider_id)
+    top = control_of(register, provider_id).group
     if top.startswith("name:"):
         return "name:" + re.sub(r"[^a-z0-9]+", " ", top[5:].lower()).strip()
     return provider_key(register, top)
 
 
 def group_label(register: Register, provider_id: str) -> str:
-    top = ultimate_parent(register, provider_id)
-    prov = register.providers.get(top)
-    return prov.name if prov is not None else top.removeprefix("name:")
+    control = control_of(register, provider_id)
+    prov = register.providers.get(control.group)
+    return prov.name if prov is not None else control.group.removeprefix("name:")
 
 
 @dataclass(frozen=True, slots=True)

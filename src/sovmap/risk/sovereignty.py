@@ -18,8 +18,8 @@ from typing import Any
 from sovmap.knowledge.catalogue import Catalogue
 from sovmap.knowledge.catalogue import Provider as CatalogueProvider
 from sovmap.register.model import Register
+from sovmap.register.ownership import control_of
 from sovmap.risk.policy import Policy
-from sovmap.risk.scores import ultimate_parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +97,11 @@ def register_facts(
             tags += list(entry.tags)
             if pid == provider_id:
                 catalogue_parent = entry.parent_country
-    top = register.providers.get(ultimate_parent(register, provider_id))
-    if top is not None and top.id != provider_id:
-        parent_country = top.jurisdiction.value or top.country.value
-    elif prov.parent_country.value:  # parent known by name only
-        parent_country = prov.parent_country.value
-    elif catalogue_parent:
-        parent_country = catalogue_parent
-    else:  # no parent: the provider is its own ultimate parent
-        parent_country = prov.jurisdiction.value or prov.country.value
+    control = control_of(register, provider_id)
+    if len(control.chain) == 1 and catalogue_parent:  # the register knows no parent
+        parent_country: str | None = catalogue_parent
+    else:  # the ultimate parent's (or, without a parent, the provider's own) jurisdiction
+        parent_country = control.controlling or None
     return Facts(provider_id, prov.country.value, parent_country, tuple(dict.fromkeys(tags)))
 
 

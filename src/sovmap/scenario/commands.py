@@ -1,4 +1,7 @@
-"""``sovmap cutoff``: what stops, for how long and why, when a provider is cut off."""
+"""``sovmap cutoff``: what stops, for how long and why, when a provider is cut off.
+
+A shell over :func:`sovmap.scenario.cutoff.cut_off`: parse, read the register and settings,
+call, print. The library's errors reach :func:`sovmap.cli.main`, which prints them."""
 
 from __future__ import annotations
 
@@ -8,24 +11,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sovmap.cli import CommandError
-from sovmap.scenario.durations import DurationError, format_duration, parse_duration
-from sovmap.scenario.from_register import (
-    ScenarioSettings,
-    inventory_from_register,
-    load_register_dir,
-    load_scenario_settings,
-)
-from sovmap.scenario.model import (
-    Cut,
-    ProcessOutcome,
-    Scenario,
-    ScenarioError,
-    ScenarioResult,
-    Selector,
-    Status,
-)
-from sovmap.scenario.simulate import simulate
+from sovmap.register.files import load_register_dir
+from sovmap.scenario.cutoff import cut_off
+from sovmap.scenario.durations import format_duration
+from sovmap.scenario.from_register import load_scenario_settings
+from sovmap.scenario.model import ProcessOutcome, ScenarioResult, Selector, Status
 
 
 def register(sub: Any) -> None:
@@ -41,7 +31,12 @@ def register(sub: Any) -> None:
     p.add_argument("path", type=Path, help="register directory")
     p.add_argument("--provider", default="", help="provider id (or knowledge-base id)")
     p.add_argument("--parent", default="", help="ultimate parent id: all its subsidiaries stop")
-    p.add_argument("--jurisdiction", default="", help="ISO country code, e.g. US")
+    p.add_argument(
+        "--jurisdiction",
+        default="",
+        help="controlling jurisdiction: ISO country code (US), EU or non-EU; a country no "
+        "provider is controlled from selects the providers headquartered there (IE)",
+    )
     p.add_argument("--capability", default="", help="capability, e.g. identity")
     p.add_argument(
         "--at",
@@ -62,31 +57,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_cutoff)
 
 
-def run_cutoff(
-    path: Path,
-    selector: Selector,
-    *,
-    at: str = "",
-    duration: str = "permanent",
-    settings: Path | None = None,
-) -> ScenarioResult:
-    """Library entry point used by the CLI, the web app and reports."""
-    try:
-        st = load_scenario_settings(settings) if settings else ScenarioSettings()
-        inv = inventory_from_register(load_register_dir(path), st)
-        scenario = Scenario(
-            (Cut(selector),),
-            ends_hours=parse_duration(duration),
-            assess_hours=parse_duration(at) if at else None,
-        )
-        return simulate(inv, scenario)
-    except (ScenarioError, DurationError) as exc:
-        raise CommandError(str(exc)) from exc
-
-
 def _cutoff(args: argparse.Namespace) -> int:
     sel = Selector(args.provider, args.parent, args.jurisdiction, args.capability)
-    res = run_cutoff(args.path, sel, at=args.at, duration=args.duration, settings=args.settings)
+    settings = load_scenario_settings(args.settings) if args.settings else None
+    register = load_register_dir(args.path)
+    res = cut_off(register, sel, at=args.at, duration=args.duration, settings=settings)
     if args.format == "json":
         print(json.dumps(res.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -118,6 +93,16 @@ def _outcome_line(p: ProcessOutcome) -> list[str]:
     return row
 
 
+def _matched_lines(res: ScenarioResult) -> list[str]:
+    """Why each provider a jurisdiction criterion selected was selected."""
+    if not res.matched:
+        return []
+    width = max(len(pid) for pid in res.matched)
+    return ["Selected because:"] + [
+        f"  {pid.ljust(width)}  {reason.text('en')}" for pid, reason in res.matched.items()
+    ]
+
+
 def render_text(res: ScenarioResult) -> str:
     sc = res.scenario
     what = "; ".join(c.selector.describe() for c in sc.cuts)
@@ -125,6 +110,7 @@ def render_text(res: ScenarioResult) -> str:
     s = res.summary
     lines = [
         f"Cut-off: {what} ({lasting}); stops {len(res.stopped)}: {', '.join(res.stopped)}",
+        *_matched_lines(res),
         f"Services down: {len(res.services_down)}; degraded: {len(res.services_degraded)}",
         f"Processes: {s['down']} down, {s['degraded']} degraded, {s['unaffected']} unaffected "
         f"(of {s['processes']})",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 
+from sovmap.errors import SovmapError
+
 HOURS_PER_UNIT: dict[str, float] = {
     "min": 1.0 / 60.0,
     "h": 1.0,
@@ -21,7 +23,7 @@ HOURS_PER_UNIT: dict[str, float] = {
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(min|mo|h|d|w|y)")
 
 
-class DurationError(ValueError):
+class DurationError(SovmapError, ValueError):
     """A duration string could not be read; the message quotes it."""
 
 

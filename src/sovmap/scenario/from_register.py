@@ -2,8 +2,8 @@
 
 How register facts map onto the simulation:
 
-* a provider's *controlling jurisdiction* is that of its ultimate parent (following
-  ``parent`` links), else its own ``jurisdiction``; Microsoft Ireland is US-controlled;
+* who controls a provider is :func:`sovmap.register.ownership.control_of`'s answer (its
+  ownership chain to the ultimate parent); Microsoft Ireland is controlled from the US;
 * a provider's subcontractors become hard dependencies: of the provider, or only of the
   services a subcontract names;
 * service dependencies of kind ``hosted-on``, ``identity``, ``mail``, ``network`` and
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sovmap.register.model import DataUse, DependencyKind, Level, Register
+from sovmap.register.ownership import control_of
 from sovmap.scenario.model import (
     Backup,
     DataAsset,
@@ -96,61 +97,28 @@ def parse_scenario_settings(text: str, where: str) -> ScenarioSettings:
 
 
 def load_scenario_settings(path: Path) -> ScenarioSettings:
-    return parse_scenario_settings(path.read_text(encoding="utf-8"), str(path))
-
-
-def load_register_dir(path: Path | str) -> Register:
-    """Load a register directory; errors become a ScenarioError listing file:line problems."""
-    from sovmap.register.files import load_register
-    from sovmap.register.problems import RegisterError
-
-    root = Path(path)
-    if not root.is_dir():
-        raise ScenarioError(f"{root}: not a register directory")
     try:
-        return load_register(root)
-    except RegisterError as exc:
-        raise ScenarioError(
-            f"{root}: the register has errors (run sovmap register check):\n{exc}"
-        ) from exc
-
-
-def ultimate_parent(reg: Register, provider_id: str) -> str:
-    seen = {provider_id}
-    cur = provider_id
-    while True:
-        prov = reg.providers.get(cur)
-        nxt = prov.parent.value if prov is not None else None
-        if not nxt or nxt in seen:
-            return cur
-        seen.add(nxt)
-        cur = nxt
-
-
-def controlling_jurisdiction(reg: Register, provider_id: str) -> str:
-    """The jurisdiction of the ultimate parent, else the provider's own, upper-case."""
-    top = reg.providers.get(ultimate_parent(reg, provider_id))
-    own = reg.providers.get(provider_id)
-    for p in (top, own):
-        if p is not None and p.jurisdiction.value:
-            return str(p.jurisdiction.value).upper()
-    if own is not None and own.parent_country.value:
-        return str(own.parent_country.value).upper()
-    return ""
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario settings: {exc}") from exc
+    return parse_scenario_settings(text, str(path))
 
 
 def inventory_from_register(reg: Register, settings: ScenarioSettings | None = None) -> Inventory:
     st = settings or ScenarioSettings()
     providers = []
     for p in reg.providers.values():
-        top = ultimate_parent(reg, p.id)
+        control = control_of(reg, p.id)
+        top = control.group
         top_prov = reg.providers.get(top)
+        top_name = control.ultimate_parent.name if top_prov is None else ""
         providers.append(
             ProviderNode(
                 id=p.id,
                 name=p.name,
                 parent="" if top == p.id else top,
-                jurisdiction=controlling_jurisdiction(reg, p.id),
+                jurisdiction=control.effective,
+                control=control,
                 subcontractors=tuple(
                     s.provider
                     for s in p.subcontractors
@@ -158,7 +126,7 @@ def inventory_from_register(reg: Register, settings: ScenarioSettings | None = N
                 ),
                 aliases=tuple(x for x in (p.catalogue_id.value,) if x),
                 parent_aliases=tuple(
-                    x for x in ((top_prov.catalogue_id.value if top_prov else None),) if x
+                    x for x in ((top_prov.catalogue_id.value if top_prov else None), top_name) if x
                 ),
             )
         )

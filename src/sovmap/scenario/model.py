@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from sovmap.control import Control, Link, Reason, control_from_chain
+from sovmap.errors import SovmapError
+
 
 class Strength(StrEnum):
     """How a dependency fails its dependent: ``hard`` takes it down, ``soft`` degrades it."""
@@ -39,7 +42,7 @@ class Status(StrEnum):
     UNAFFECTED = "unaffected"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SovmapError, ValueError):
     """An inventory or scenario is inconsistent; the message names the element and field."""
 
 
@@ -64,10 +67,19 @@ class ProviderNode:
     subcontractors: tuple[str, ...] = ()  # providers it cannot work without
     aliases: tuple[str, ...] = ()  # other ids that select it (e.g. the knowledge-base id)
     parent_aliases: tuple[str, ...] = ()  # other ids of its ultimate parent
+    #: who controls it (its ownership chain); None: only ``jurisdiction`` is known
+    control: Control | None = None
 
     @property
     def parent_id(self) -> str:
         return self.parent or self.id
+
+    def ownership(self) -> Control:
+        """Its control, for the jurisdiction selector; from ``jurisdiction`` alone when the
+        inventory was built without ownership chains."""
+        if self.control is not None:
+            return self.control
+        return control_from_chain((Link(self.id, self.name, jurisdiction=self.jurisdiction),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +331,8 @@ class ScenarioResult:
     services_down: tuple[str, ...] = ()
     services_degraded: tuple[str, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
+    #: provider id -> why a jurisdiction criterion selected it (empty without one)
+    matched: dict[str, Reason] = field(default_factory=dict)
 
     def process(self, pid: str) -> ProcessOutcome:
         for p in self.processes:
@@ -337,6 +351,7 @@ class ScenarioResult:
                 "assess_hours": self.scenario.assess_hours,
             },
             "stopped": list(self.stopped),
+            "matched": [{"provider": pid, **r.to_json()} for pid, r in self.matched.items()],
             "services_down": list(self.services_down),
             "services_degraded": list(self.services_degraded),
             "summary": self.summary,

@@ -22,6 +22,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sovmap.control import Reason, select_jurisdiction
 from sovmap.scenario.engine import ALL, ANY, HARD, SOFT, Graph, Propagation, build_graph, propagate
 from sovmap.scenario.model import (
     DataAsset,
@@ -115,11 +116,22 @@ def compile_inventory(inv: Inventory) -> CompiledInventory:
     return CompiledInventory(inv, graph, index, tuple(labels))
 
 
-def select(inv: Inventory, sel: Selector) -> tuple[str, ...]:
-    """Keys (``provider:ID`` / ``service:ID``) of what a selector stops."""
+def select_with_reasons(inv: Inventory, sel: Selector) -> tuple[tuple[str, ...], dict[str, Reason]]:
+    """Keys (``provider:ID`` / ``service:ID``) of what a selector stops, and why each provider
+    a jurisdiction criterion selected was selected (:func:`sovmap.control.select_jurisdiction`:
+    by controlling jurisdiction, else by headquarters, saying so)."""
     has_provider_criteria = bool(sel.provider or sel.parent or sel.jurisdiction)
     if not has_provider_criteria and not sel.capability:
         raise ScenarioError("a cut-off needs a provider, parent, jurisdiction or capability")
+    by_jurisdiction: dict[str, Reason] = {}
+    if sel.jurisdiction:
+        try:
+            found = select_jurisdiction(sel.jurisdiction, (p.ownership() for p in inv.providers))
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from exc
+        if not found.matched:
+            raise ScenarioError(_nothing(sel, found.suggestions))
+        by_jurisdiction = found.matched
     providers = {
         p.id
         for p in inv.providers
@@ -128,20 +140,34 @@ def select(inv: Inventory, sel: Selector) -> tuple[str, ...]:
             not sel.parent
             or sel.parent.lower() in {x.lower() for x in (p.parent_id, *p.parent_aliases)}
         )
-        and (not sel.jurisdiction or p.jurisdiction.upper() == sel.jurisdiction.upper())
+        and (not sel.jurisdiction or p.id in by_jurisdiction)
     }
     if sel.capability:
-        chosen = tuple(
-            f"service:{s.id}"
+        services = [
+            s
             for s in inv.services
             if s.capability.lower() == sel.capability.lower()
             and (not has_provider_criteria or s.provider in providers)
-        )
+        ]
+        chosen = tuple(f"service:{s.id}" for s in services)
+        providers = {s.provider for s in services}
     else:
         chosen = tuple(f"provider:{p.id}" for p in inv.providers if p.id in providers)
     if not chosen:
-        raise ScenarioError(f"the cut-off {sel.describe()} matches nothing in the inventory")
-    return chosen
+        raise ScenarioError(_nothing(sel))
+    return chosen, {pid: r for pid, r in by_jurisdiction.items() if pid in providers}
+
+
+def _nothing(sel: Selector, suggestions: tuple[str, ...] = ()) -> str:
+    text = f"the cut-off {sel.describe()} matches nothing in the inventory"
+    if suggestions:
+        text += "; these jurisdictions would match: " + ", ".join(suggestions)
+    return text
+
+
+def select(inv: Inventory, sel: Selector) -> tuple[str, ...]:
+    """Keys (``provider:ID`` / ``service:ID``) of what a selector stops."""
+    return select_with_reasons(inv, sel)[0]
 
 
 def simulate(inv: Inventory | CompiledInventory, scenario: Scenario) -> ScenarioResult:
@@ -151,8 +177,10 @@ def simulate(inv: Inventory | CompiledInventory, scenario: Scenario) -> Scenario
         raise ScenarioError("a scenario needs at least one cut-off")
     phases: list[tuple[float, list[int]]] = []
     stopped: list[str] = []
+    matched: dict[str, Reason] = {}
     for cut in scenario.cuts:
-        keys = select(comp.inventory, cut.selector)
+        keys, reasons = select_with_reasons(comp.inventory, cut.selector)
+        matched.update((pid, r) for pid, r in reasons.items() if pid not in matched)
         stopped.extend(k.partition(":")[2] for k in keys if k.partition(":")[2] not in stopped)
         phases.append((cut.start_hours, [comp.index[k] for k in keys]))
     prop = propagate(comp.graph, phases)
@@ -176,6 +204,7 @@ def simulate(inv: Inventory | CompiledInventory, scenario: Scenario) -> Scenario
         services_down=svc_down,
         services_degraded=svc_deg,
         summary=_summary(outcomes, data),
+        matched=matched,
     )
 
 

@@ -1,8 +1,12 @@
 """The cut-off scenario runner and the exit plan (pages and API), over a register directory.
 
-Both call the same library entry points as ``sovmap cutoff`` and ``sovmap exit plan``; they
-are offered only when ``sovmap serve --register DIR`` names a register. Results are cached
-per parameters (the exit plan's Monte-Carlo runs with a fixed seed, so it is reproducible).
+Both call the same library functions as ``sovmap cutoff`` and ``sovmap exit plan``
+(:func:`sovmap.scenario.cutoff.cut_off`, :func:`sovmap.exitplan.api.plan_register_exit`) with
+the register loaded once (again only after its files change); they are offered only when
+``sovmap serve --register DIR`` names a register. Results are cached per parameters (the exit
+plan's Monte-Carlo runs with a fixed seed, so it is reproducible). The jurisdiction choices
+are what :func:`sovmap.control.suggest` says would match: controlling jurisdictions, EU and
+non-EU.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from sovmap.cli import CommandError
-from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport
-from sovmap.exitplan.commands import run_exit_plan
+from sovmap.control import suggest
+from sovmap.errors import SovmapError
+from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport, plan_register_exit
+from sovmap.exitplan.build import ExitSettings, load_exit_settings
+from sovmap.register.files import load_register_dir
+from sovmap.register.model import Register
+from sovmap.register.ownership import control_of
 from sovmap.report import svg
-from sovmap.scenario.commands import run_cutoff
+from sovmap.scenario.cutoff import cut_off
 from sovmap.scenario.durations import format_duration
-from sovmap.scenario.from_register import load_register_dir
+from sovmap.scenario.from_register import ScenarioSettings, load_scenario_settings
 from sovmap.scenario.model import ScenarioResult, Selector, Status
 from sovmap.web.api import ERRORS
 from sovmap.web.auth import Principal
@@ -96,13 +104,26 @@ def make_router(
                 out.append((str(x), x.stat().st_mtime_ns))
         return tuple(out)
 
+    def loaded() -> tuple[Register, ScenarioSettings | None, ExitSettings | None]:
+        """The register and settings files, read once until one of them changes."""
+
+        def read() -> tuple[Register, ScenarioSettings | None, ExitSettings | None]:
+            return (
+                load_register_dir(register_dir),
+                load_scenario_settings(scenario_settings) if scenario_settings else None,
+                load_exit_settings(exit_settings) if exit_settings else None,
+            )
+
+        try:
+            return memo.get(("loaded", stamp()), read)
+        except SovmapError as exc:
+            raise HTTPException(400, str(exc)) from exc
+
     def choices() -> dict[str, list[tuple[str, str]]]:
         def build() -> dict[str, list[tuple[str, str]]]:
-            reg = load_register_dir(register_dir)
+            reg = loaded()[0]
             provs = sorted((p.id, p.name) for p in reg.providers.values())
-            juris = sorted(
-                {str(p.country.value) for p in reg.providers.values() if p.country.value}
-            )
+            juris = suggest(control_of(reg, pid) for pid in reg.providers)
             caps = sorted(
                 {str(s.capability.value) for s in reg.services.values() if s.capability.value}
             )
@@ -117,30 +138,25 @@ def make_router(
     def cutoff(sel: Selector, duration: str, at: str) -> ScenarioResult:
         if not any(sel.to_json().values()):
             raise HTTPException(400, "choose a provider, parent, jurisdiction or capability")
+        reg, st, _ = loaded()
         try:
             return memo.get(
                 ("cutoff", sel, duration, at, stamp()),
-                lambda: run_cutoff(
-                    register_dir, sel, at=at, duration=duration, settings=scenario_settings
-                ),
+                lambda: cut_off(reg, sel, at=at, duration=duration, settings=st),
             )
-        except CommandError as exc:
+        except SovmapError as exc:
             raise HTTPException(400, str(exc)) from exc
 
     def exit_plan(deadline: str, what_ifs: tuple[str, ...], runs: int) -> ExitReport:
+        reg, _, st = loaded()
         try:
             return memo.get(
                 ("exit", deadline, what_ifs, runs, stamp()),
-                lambda: run_exit_plan(
-                    register_dir,
-                    deadline=deadline,
-                    runs=runs,
-                    seed=1,
-                    settings=exit_settings,
-                    what_ifs=what_ifs,
+                lambda: plan_register_exit(
+                    reg, deadline=deadline, runs=runs, seed=1, settings=st, what_ifs=what_ifs
                 ),
             )
-        except CommandError as exc:
+        except SovmapError as exc:
             raise HTTPException(400, str(exc)) from exc
 
     def render(request: Request, name: str, p: Principal, **ctx: Any) -> Response:
