@@ -153,10 +153,11 @@ def run_full_scan(port: int, domains_csv: Path, workdir: Path, workers: int) -> 
     if db.exists():
         db.unlink()
     code = (
-        "import json,sys;from pathlib import Path;from sovmap.scan import run_scan;"
-        "from sovmap.store import Store;"
-        f"o=run_scan(Path({str(domains_csv)!r}),Store({str(db)!r}),[('127.0.0.1',{port})],"
-        f"workers={workers});"
+        "import json,sys;from pathlib import Path;"
+        "from sovmap.collect.pipeline import ScanSettings,run_scan;"
+        "from sovmap.collect.engine import EngineConfig;from sovmap.store import Store;"
+        f"o=run_scan(Path({str(domains_csv)!r}),Store({str(db)!r}),"
+        f"ScanSettings(EngineConfig([('127.0.0.1',{port})]),workers={workers}));"
         "print(json.dumps({'domains':o.domains,'seconds':o.seconds,'queries':o.queries,"
         "'stats':o.engine_stats}))"
     )

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sovmap.collect.engine import EngineConfig
+from sovmap.collect.pipeline import ScanSettings, run_scan
 from sovmap.collect.probes import asn_query_name, default_plan
 from sovmap.devserver import DevServer
 from sovmap.model import Capability
 from sovmap.records import parse_asn_txt
-from sovmap.scan import run_scan
 from sovmap.store import Store
 
 ORG = """$ORIGIN kommune-fjell.no.
@@ -52,12 +52,8 @@ def test_networks_name_the_providers(tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_text("kommune-fjell.no\n")
     with DevServer(zones) as srv:
         store = Store(tmp_path / "s.sqlite")
-        out = run_scan(
-            tmp_path / "in.txt",
-            store,
-            [(srv.host, srv.port)],
-            engine_config=EngineConfig(resolvers=[(srv.host, srv.port)], timeout=0.3),
-        )
+        settings = ScanSettings(EngineConfig([(srv.host, srv.port)], timeout=0.3))
+        out = run_scan(tmp_path / "in.txt", store, settings)
     found = {f.capability: f for f in store.findings(out.scan_id)}
     mailbox = found[Capability.MAILBOX]
     assert (mailbox.provider, mailbox.jurisdiction) == ("hetzner", "DE")

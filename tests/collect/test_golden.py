@@ -32,10 +32,10 @@ import pytest
 from sovmap.cli import main as cli_main
 from sovmap.collect.engine import EngineConfig
 from sovmap.collect.inputs import InputProblem, read_domains
+from sovmap.collect.pipeline import Progress, ScanOutcome, ScanSettings, reclassify, run_scan
 from sovmap.devserver import DevServer
 from sovmap.knowledge.catalogue import default_catalogue
 from sovmap.model import Capability, Finding, Observation, Status
-from sovmap.scan import Progress, ScanOutcome, reclassify, run_scan
 from sovmap.store import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -147,13 +147,7 @@ def server() -> Iterator[DevServer]:
 def scan(server: DevServer, tmp_path_factory: pytest.TempPathFactory) -> GoldenScan:
     db = tmp_path_factory.mktemp("golden") / "golden.sqlite"
     store = Store(db)
-    outcome = run_scan(
-        INPUT,
-        store,
-        [(server.host, server.port)],
-        engine_config=engine_config(server),
-        resume=False,
-    )
+    outcome = run_scan(INPUT, store, ScanSettings(engine_config(server), resume=False))
     findings = list(store.iter_findings(outcome.scan_id))
     observations = {d: obs for d, _attrs, obs in store.iter_results(outcome.scan_id)}
     if REGEN:
@@ -441,8 +435,9 @@ def test_explain_prints_every_record_behind_each_finding(
 
 def test_reclassify_gives_the_same_findings(scan: GoldenScan) -> None:
     before = sorted(json.dumps(f.to_json(), sort_keys=True) for f in scan.findings)
-    n = reclassify(scan.store, scan.outcome.scan_id)
-    assert n == len(scan.observations)
+    replayed = reclassify(scan.store, scan.outcome.scan_id)
+    assert replayed.domains == len(scan.observations)
+    assert replayed.differing == replayed.unanswered == 0
     after = sorted(
         json.dumps(f.to_json(), sort_keys=True)
         for f in scan.store.iter_findings(scan.outcome.scan_id)
@@ -464,22 +459,14 @@ def test_interrupted_scan_resumes_without_duplicates(
             raise _Interrupt
 
     with pytest.raises(_Interrupt):
-        run_scan(
-            INPUT,
-            store,
-            [(server.host, server.port)],
-            engine_config=engine_config(server),
-            batch_size=5,
-            max_active=10,  # domains finish a few at a time, so the stop comes mid-scan
-            on_progress=stop_early,
-        )
+        # domains finish a few at a time, so the stop comes mid-scan
+        settings = ScanSettings(engine_config(server), batch_size=5, max_active=10)
+        run_scan(INPUT, store, settings, on_progress=stop_early)
     first = store.scans()[-1].id
     assert store.latest_finished() is None  # the interrupted scan is no result
     partial = store.done_domains(first)
     assert 0 < len(partial) < len(scan.observations)
-    again = run_scan(
-        INPUT, store, [(server.host, server.port)], engine_config=engine_config(server)
-    )
+    again = run_scan(INPUT, store, ScanSettings(engine_config(server)))
     assert again.resumed and again.scan_id == first
     assert again.skipped == len(partial)
     assert again.domains == len(scan.observations) - len(partial)

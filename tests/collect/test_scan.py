@@ -290,12 +290,13 @@ def _stored(db: Path) -> dict[str, tuple[tuple[object, ...], list[tuple[object, 
 def test_workers_store_exactly_what_one_process_stores(
     tmp_path: Path, knot_world: tuple[Knot, Path]
 ) -> None:
-    from sovmap.scan import run_scan
+    from sovmap.collect.engine import EngineConfig
+    from sovmap.collect.pipeline import ScanSettings, run_scan
 
     knot, domains_csv = knot_world
-    resolver = [("127.0.0.1", knot.port)]
-    one = run_scan(domains_csv, Store(tmp_path / "one.sqlite"), resolver, workers=1)
-    three = run_scan(domains_csv, Store(tmp_path / "three.sqlite"), resolver, workers=3)
+    config = EngineConfig([("127.0.0.1", knot.port)])
+    one = run_scan(domains_csv, Store(tmp_path / "one.sqlite"), ScanSettings(config, workers=1))
+    three = run_scan(domains_csv, Store(tmp_path / "three.sqlite"), ScanSettings(config, workers=3))
     assert one.domains == three.domains == 1500
     assert one.queries == three.queries
     assert three.engine_stats["timeouts"] == 0

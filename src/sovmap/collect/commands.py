@@ -14,11 +14,18 @@ from typing import Any
 from sovmap import figures
 from sovmap.cli import CommandError
 from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
+from sovmap.collect.pipeline import (
+    Progress,
+    ScanSettings,
+    in_shard,
+    parse_shard,
+    reclassify,
+    run_scan,
+)
 from sovmap.collect.workers import WorkerError
 from sovmap.export import render_summary, summarise_counts, write_findings
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
-from sovmap.scan import Progress, in_shard, parse_shard, reclassify, run_scan
 from sovmap.store import DEFAULT_DB, Store
 from sovmap.store.snapshots import scan_info
 
@@ -196,19 +203,16 @@ def _scan(args: argparse.Namespace) -> int:
         max_inflight=args.inflight,
     )
     try:
-        outcome = run_scan(
-            args.input,
-            store,
-            resolvers,
-            catalogue=cat,
+        settings = ScanSettings(
+            config,
+            workers=args.workers,
+            max_active=args.active,
             shard=shard,
             resume=not args.new,
-            engine_config=config,
-            max_active=args.active,
-            on_progress=bar,
             label=args.label,
-            workers=args.workers,
+            catalogue=cat,
         )
+        outcome = run_scan(args.input, store, settings, on_progress=bar)
     except (ValueError, FileNotFoundError, WorkerError) as exc:
         raise CommandError(str(exc)) from exc
     finally:
@@ -252,8 +256,18 @@ def _reclassify(args: argparse.Namespace) -> int:
         cat = load_catalogue(args.knowledge)
     except KnowledgeError as exc:
         raise CommandError(str(exc)) from exc
-    n = reclassify(store, sid, catalogue=cat)
-    print(f"reclassified {n} domains of scan {sid} with knowledge version {cat.version}")
+    replayed = reclassify(store, sid, catalogue=cat)
+    print(
+        f"reclassified {replayed.domains} domains of scan {sid} with knowledge version "
+        f"{cat.version}"
+    )
+    if replayed.differing:
+        print(
+            f"note: {replayed.differing} domains were asked other questions than the stored "
+            f"ones ({replayed.unanswered} without a stored answer): the probe plan changed "
+            "since the scan",
+            file=sys.stderr,
+        )
     if args.out:
         _finish(store, sid, args.out)
     return 0
@@ -329,13 +343,8 @@ def _demo(args: argparse.Namespace) -> int:
     with DevServer(base / "zones") as srv:
         print(f"nameserver with {len(srv.zones.zones)} zones on {srv.address}")
         store = Store(db)
-        outcome = run_scan(
-            base / "domains.csv",
-            store,
-            [(srv.host, srv.port)],
-            engine_config=EngineConfig(resolvers=[(srv.host, srv.port)], timeout=0.5),
-            resume=False,
-        )
+        settings = ScanSettings(EngineConfig([(srv.host, srv.port)], timeout=0.5), resume=False)
+        outcome = run_scan(base / "domains.csv", store, settings)
     for prob in outcome.problems:
         print(prob.render("domains.csv"))
     print(f"scanned {outcome.domains} domains in {outcome.seconds:.1f}s")

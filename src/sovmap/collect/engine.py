@@ -91,7 +91,7 @@ def system_resolvers(path: str = "/etc/resolv.conf") -> list[tuple[str, int]]:
     return out or [("127.0.0.1", 53)]
 
 
-@dataclass
+@dataclass(frozen=True)
 class EngineConfig:
     resolvers: list[tuple[str, int]]
     timeout: float = 2.0  # first attempt; later attempts double it

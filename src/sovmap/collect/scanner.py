@@ -1,4 +1,4 @@
-"""Run the probe plans of many domains through one engine, with bounded memory.
+"""Run the probe plans of many domains through one transport, with bounded memory.
 
 At most ``max_active`` domains are in progress at once; new domains are pulled from the input
 iterator only as others finish, so memory does not grow with the input. Follow-up questions
@@ -12,9 +12,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sovmap.collect.engine import Engine, Query
+from sovmap.collect.engine import Query
 from sovmap.collect.inputs import DomainInput
 from sovmap.collect.probes import DomainScan, ProbePlan, prefix_wire
+from sovmap.collect.transport import Transport
 from sovmap.collect.wire import type_code
 from sovmap.model import RR, DomainResult, Status
 
@@ -32,7 +33,8 @@ class _ProbeQuery(Query):
 
 
 class _SharedQuery(Query):
-    __slots__ = ("waiters",)
+    __slots__ = ("probe", "waiters")
+    probe: str  # the first waiter's
     waiters: list[_Waiter]
 
 
@@ -47,13 +49,13 @@ class ScanCounters:
 class Scanner:
     def __init__(
         self,
-        engine: Engine,
+        transport: Transport,
         plan: ProbePlan,
         *,
         max_active: int = 2000,
         cache_size: int = 20_000,
     ) -> None:
-        self.engine = engine
+        self.transport = transport
         self.plan = plan
         self.max_active = max_active
         self.cache_size = cache_size
@@ -71,7 +73,7 @@ class Scanner:
                 qtype,
                 code,
                 b"" if prefix == "@" else prefix_wire(prefix),
-                engine.question_tail(code),
+                transport.question_tail(code),
             )
             for probe, prefix, qtype in plan.base
             for code in (type_code(qtype),)
@@ -102,9 +104,10 @@ class Scanner:
             shared = self._inflight.get(key)
             if shared is None:
                 shared = _SharedQuery(qname, qtype, self._on_shared, owner.wire_for(qname))
+                shared.probe = probe
                 shared.waiters = [(owner, probe, via, depth)]
                 self._inflight[key] = shared
-                self.engine.submit(shared)
+                self.transport.submit(shared)
             else:
                 self.counters.cache_hits += 1
                 shared.waiters.append((owner, probe, via, depth))
@@ -113,7 +116,7 @@ class Scanner:
         q.probe = probe
         q.via = via
         q.depth = depth
-        self.engine.submit(q)
+        self.transport.submit(q)
 
     def _start(self, scan: DomainScan) -> None:
         """Ask a domain's base questions in one go: the queries are made here, with their
@@ -143,12 +146,12 @@ class Scanner:
             queries.append(q)
         scan.pending += len(queries)
         self.counters.queries += len(queries)
-        self.engine.submit_prepared(queries)
+        self.transport.submit_prepared(queries)
 
     def finished(self, scan: DomainScan) -> None:
         self._done.append(scan)
 
-    # -- engine callbacks --------------------------------------------------------------
+    # -- transport callbacks -----------------------------------------------------------
     def _on_shared(self, q: Query, status: Status, answers: tuple[RR, ...]) -> None:
         assert isinstance(q, _SharedQuery)
         key = (q.qname, q.qtype)
@@ -170,7 +173,7 @@ class Scanner:
     ) -> None:
         source: Iterator[DomainInput] = iter(inputs)
         exhausted = False
-        engine = self.engine
+        transport = self.transport
         while True:
             while not exhausted and self._active < self.max_active:
                 item = next(source, None)
@@ -202,6 +205,6 @@ class Scanner:
                 continue
             if exhausted and self._active == 0:
                 break
-            engine.poll(0.1)
+            transport.poll(0.1)
             if on_tick is not None:
                 on_tick()

@@ -180,7 +180,7 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
         with tuned_gc():
             scanner.run(source(), on_result, lambda: hand_over(False))
         hand_over(True)
-        conn.send(("end", engine_stats(engine, scanner)))
+        conn.send(("end", scan_stats(scanner)))
         engine.close()
     except (EOFError, BrokenPipeError, ConnectionResetError):
         os._exit(1)  # the parent is gone
@@ -190,9 +190,9 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
         os._exit(1)
 
 
-def engine_stats(engine: Engine, scanner: Scanner) -> dict[str, Any]:
-    """The counters a scan reports, as plain values."""
-    stats = engine.stats
+def scan_stats(scanner: Scanner) -> dict[str, Any]:
+    """The counters a scan reports (its transport's and the scanner's), as plain values."""
+    stats = scanner.transport.stats
     return {
         "sent": stats.sent,
         "answered": stats.answered,

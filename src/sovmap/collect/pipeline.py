@@ -1,0 +1,379 @@
+"""The scan as a library: input -> transport -> probe plans -> classify -> store, streaming
+and resumable; and its replay (``reclassify``): stored observations through the same probe
+plans and classifier, answered by :class:`~sovmap.collect.transport.ReplayTransport`.
+
+Everything a scan is told comes in one :class:`ScanSettings` value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sovmap.classify import Rules, classify, default_rules
+from sovmap.collect.engine import Engine, EngineConfig
+from sovmap.collect.inputs import DomainInput, InputProblem, check_input, read_domains
+from sovmap.collect.probes import ProbePlan, default_plan
+from sovmap.collect.scanner import Scanner
+from sovmap.collect.transport import ReplayTransport
+from sovmap.collect.workers import WorkerJob, run_workers, scan_stats, tuned_gc
+from sovmap.knowledge.catalogue import Catalogue, default_catalogue
+from sovmap.model import DomainResult, Finding, Observation
+from sovmap.store import Row, Store
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    """Everything a scan is told, passed once.
+
+    ``engine`` holds the resolvers and the politeness limits (the only place the resolvers
+    are given). ``plan``, ``catalogue`` and ``rules`` default to the bundled ones; ``shard`` is
+    ``(K, N)``; ``resume`` continues an unfinished scan of the same input and shard;
+    ``max_active`` bounds the domains in progress (shared among ``workers`` processes);
+    ``batch_size`` domains, or ``flush_seconds``, make one write to the store.
+    """
+
+    engine: EngineConfig
+    workers: int = 1
+    max_active: int = 2000
+    shard: tuple[int, int] | None = None
+    resume: bool = True
+    label: str = ""
+    plan: ProbePlan | None = None
+    catalogue: Catalogue | None = None
+    rules: Rules | None = None
+    batch_size: int = 500
+    flush_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.engine.resolvers:
+            raise ValueError("no resolver given")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.max_active < 1 or self.batch_size < 1:
+            raise ValueError("max_active and batch_size must be at least 1")
+        if self.shard is not None:
+            _check_shard(*self.shard)
+
+    @property
+    def resolvers(self) -> list[tuple[str, int]]:
+        return list(self.engine.resolvers)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    return _check_shard(int(k), int(n))
+
+
+def _check_shard(k: int, n: int) -> tuple[int, int]:
+    if not (n >= 1 and 1 <= k <= n):
+        raise ValueError(f"shard must be K/N with 1 <= K <= N, got '{k}/{n}'")
+    return k, n
+
+
+def in_shard(domain: str, shard: tuple[int, int] | None) -> bool:
+    if shard is None:
+        return True
+    k, n = shard
+    return zlib.crc32(domain.encode()) % n == k - 1
+
+
+def input_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Progress:
+    done: int = 0
+    skipped: int = 0  # already in the store (resume)
+    total: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    queries: int = 0
+
+    @property
+    def rate(self) -> float:
+        dt = time.monotonic() - self.started
+        return self.done / dt if dt > 0 else 0.0
+
+
+@dataclass
+class ScanOutcome:
+    scan_id: int
+    resumed: bool
+    domains: int
+    skipped: int
+    problems: list[InputProblem]
+    seconds: float
+    queries: int
+    engine_stats: dict[str, object]
+
+
+def run_scan(
+    input_path: Path,
+    store: Store,
+    settings: ScanSettings,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ScanOutcome:
+    """Scan every domain of ``input_path`` and store observations and findings.
+
+    With ``settings.resume`` a running (interrupted) scan of the same input and shard is
+    continued: domains already stored are skipped, so every domain ends up stored exactly
+    once. With ``settings.workers`` > 1 the probes and classification run in that many
+    processes (see :mod:`sovmap.collect.workers`); this process reads the input and writes the
+    store. ``on_progress`` is called between polls of the transport.
+    """
+    cat = settings.catalogue or default_catalogue()
+    plan = settings.plan or default_plan()
+    shard = settings.shard
+    check_input(input_path)
+    digest = input_digest(input_path)
+    shard_text = f"{shard[0]}/{shard[1]}" if shard else ""
+    scan_id = store.resumable_scan(digest, shard_text) if settings.resume else None
+    resumed = scan_id is not None
+    if scan_id is None:
+        scan_id = store.start_scan(
+            input=str(input_path),
+            input_digest=digest,
+            shard=shard_text,
+            knowledge_version=cat.version,
+            params={"resolvers": [f"{h}:{p}" for h, p in settings.resolvers]},
+            label=settings.label,
+        )
+    done = store.done_domains(scan_id) if resumed else set()
+    problems: list[InputProblem] = []
+    progress = Progress()
+
+    def todo() -> Iterator[DomainInput]:
+        for item in read_domains(input_path, problems):
+            if not in_shard(item.domain, shard):
+                continue
+            if item.domain in done:
+                progress.skipped += 1
+                continue
+            yield item
+
+    process = _processor(plan, cat, settings.rules or default_rules())
+    started = time.monotonic()
+    with tuned_gc():
+        if settings.workers > 1:
+            stats = _run_parallel(
+                settings,
+                WorkerJob(
+                    settings.engine,
+                    plan,
+                    max(50, settings.max_active // settings.workers),
+                    scan_id,
+                    cat.version,
+                    process,
+                ),
+                todo(),
+                store,
+                scan_id,
+                progress,
+                on_progress,
+            )
+        else:
+            stats = _run_single(
+                settings, plan, todo(), store, scan_id, cat.version, process, progress, on_progress
+            )
+    store.finish_scan(scan_id)
+    return ScanOutcome(
+        scan_id=scan_id,
+        resumed=resumed,
+        domains=progress.done,
+        skipped=progress.skipped,
+        problems=problems,
+        seconds=time.monotonic() - started,
+        queries=progress.queries,
+        engine_stats=stats,
+    )
+
+
+_Process = Callable[[DomainResult], tuple[DomainResult, Sequence[Finding]]]
+
+
+def _processor(plan: ProbePlan, cat: Catalogue, rules: Rules) -> _Process:
+    """What becomes of a finished domain, in a scan and in its replay alike: observations in
+    the order of the probe table, then classified."""
+    key = plan.observation_key()
+
+    def process(result: DomainResult) -> tuple[DomainResult, Sequence[Finding]]:
+        obs = tuple(sorted(result.observations, key=key))
+        result = DomainResult(
+            result.domain, obs, result.attributes, result.queries, result.errors, result.position
+        )
+        return result, classify(result.domain, obs, cat, result.attributes, rules)
+
+    return process
+
+
+def _run_single(
+    settings: ScanSettings,
+    plan: ProbePlan,
+    items: Iterator[DomainInput],
+    store: Store,
+    scan_id: int,
+    knowledge_version: str,
+    process: _Process,
+    progress: Progress,
+    on_progress: Callable[[Progress], None] | None,
+) -> dict[str, object]:
+    engine = Engine(settings.engine)
+    scanner = Scanner(engine, plan, max_active=settings.max_active)
+    pending: list[tuple[DomainResult, Sequence[Finding]]] = []
+    last_flush = time.monotonic()
+    batch_size, flush_seconds = settings.batch_size, settings.flush_seconds
+
+    def flush() -> None:
+        nonlocal last_flush
+        if pending:
+            store.write_results(scan_id, pending, knowledge_version)
+            pending.clear()
+        last_flush = time.monotonic()
+
+    def on_result(result: DomainResult) -> None:
+        pending.append(process(result))
+        progress.done += 1
+        progress.queries += result.queries
+        if len(pending) >= batch_size:
+            flush()
+
+    def on_tick() -> None:
+        if pending and time.monotonic() - last_flush >= flush_seconds:
+            flush()
+        if on_progress is not None:
+            on_progress(progress)
+
+    try:
+        scanner.run(items, on_result, on_tick)
+        flush()
+    finally:
+        engine.close()
+    return scan_stats(scanner)
+
+
+def _run_parallel(
+    settings: ScanSettings,
+    job: WorkerJob,
+    items: Iterator[DomainInput],
+    store: Store,
+    scan_id: int,
+    progress: Progress,
+    on_progress: Callable[[Progress], None] | None,
+) -> dict[str, object]:
+    dom_rows: list[Row] = []
+    find_rows: list[Row] = []
+    last_flush = time.monotonic()
+    batch_size, flush_seconds = settings.batch_size, settings.flush_seconds
+
+    def flush() -> None:
+        nonlocal last_flush
+        if dom_rows:
+            store.write_rows(scan_id, dom_rows, find_rows)
+            dom_rows.clear()
+            find_rows.clear()
+        last_flush = time.monotonic()
+
+    def on_rows(domains: int, questions: int, d: list[Row], f: list[Row]) -> None:
+        dom_rows.extend(d)
+        find_rows.extend(f)
+        progress.done += domains
+        progress.queries += questions
+        if len(dom_rows) >= batch_size:
+            flush()
+
+    def on_tick() -> None:
+        if dom_rows and time.monotonic() - last_flush >= flush_seconds:
+            flush()
+        if on_progress is not None:
+            on_progress(progress)
+
+    stats = run_workers(settings.workers, job, items, on_rows, on_tick)
+    flush()
+    return stats
+
+
+@dataclass
+class ReplayOutcome:
+    """What a replay did: ``domains`` classified again; ``differing`` domains whose replayed
+    observations are not the stored ones (a probe plan that changed since the scan), and the
+    ``unanswered`` questions the store had no answer for."""
+
+    domains: int
+    differing: int
+    unanswered: int
+
+
+def replay(
+    store: Store,
+    scan_id: int,
+    on_result: Callable[[DomainResult, Sequence[Finding]], None],
+    *,
+    plan: ProbePlan | None = None,
+    catalogue: Catalogue | None = None,
+    rules: Rules | None = None,
+) -> ReplayOutcome:
+    """Run a stored scan again without DNS: each domain's probe plan is answered from its
+    stored observations (:class:`ReplayTransport`), through the same scanner and the same
+    processing as a scan; ``on_result`` receives each domain's observations and findings."""
+    cat = catalogue or default_catalogue()
+    plan = plan or default_plan()
+    process = _processor(plan, cat, rules or default_rules())
+    transport = ReplayTransport()
+    # one domain at a time and no cache: every question is answered from its own domain
+    scanner = Scanner(transport, plan, max_active=1, cache_size=0)
+    stored: tuple[Observation, ...] = ()  # the domain being replayed
+    outcome = ReplayOutcome(0, 0, 0)
+
+    def items() -> Iterator[DomainInput]:
+        nonlocal stored
+        for position, (domain, attrs, obs) in enumerate(store.iter_results(scan_id)):
+            transport.load(obs)
+            stored = obs
+            yield DomainInput(domain, position, attrs)
+
+    def finished(result: DomainResult) -> None:
+        done, findings = process(result)
+        outcome.domains += 1
+        if done.observations != stored:
+            outcome.differing += 1
+        on_result(done, findings)
+
+    scanner.run(items(), finished)
+    outcome.unanswered = transport.unanswered
+    return outcome
+
+
+def reclassify(
+    store: Store,
+    scan_id: int,
+    *,
+    catalogue: Catalogue | None = None,
+    rules: Rules | None = None,
+    plan: ProbePlan | None = None,
+    batch_size: int = 1000,
+) -> ReplayOutcome:
+    """Apply the current knowledge base to a stored scan: a :func:`replay` whose findings
+    replace the stored ones (the observations are kept as they are); no DNS is asked."""
+    cat = catalogue or default_catalogue()
+    batch: list[tuple[str, Sequence[Finding]]] = []
+
+    def on_result(result: DomainResult, findings: Sequence[Finding]) -> None:
+        batch.append((result.domain, findings))
+        if len(batch) >= batch_size:
+            store.replace_findings(scan_id, batch, cat.version)
+            batch.clear()
+
+    outcome = replay(store, scan_id, on_result, plan=plan, catalogue=cat, rules=rules)
+    store.replace_findings(scan_id, batch, cat.version)
+    store.set_knowledge_version(scan_id, cat.version)
+    return outcome
