@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from sovmap.control import Link, control_from_chain
 from sovmap.exitplan.build import (
     ExitSettings,
     ExitTarget,
@@ -10,6 +11,7 @@ from sovmap.exitplan.build import (
     parse_settings,
     parse_what_if,
     remove_tasks,
+    select_targets,
 )
 from sovmap.exitplan.catalogue import (
     default_alternatives,
@@ -131,3 +133,23 @@ def test_bad_data_files_name_line_and_field() -> None:
         parse_templates(tpl_text, "t.yaml")
     tpl = parse_templates(tpl_text.replace("after: [zz]", "after: []"), "t.yaml")
     assert tpl.canonical("anything") == "s"
+
+
+def test_targets_selected_by_the_control_rule() -> None:
+    ms_ie = control_from_chain(
+        (Link("ms-ie", country="IE"), Link("ms", country="US", jurisdiction="US"))
+    )
+    teams = ExitTarget("teams", "Teams", "chat", "ms-ie", "Microsoft Ireland", "US", ms_ie)
+    unknown = ExitTarget("odd", "Odd", "saas", "odd", "Odd Ltd", "")
+    every = (ENTRA, OVH, teams, unknown)
+
+    def chosen(*jurisdictions: str) -> set[str]:
+        st = ExitSettings(jurisdictions=jurisdictions)
+        return {t.service for t in select_targets(every, st)}
+
+    assert chosen("US") == {"entra", "teams"}  # controlled from the US, wherever registered
+    assert chosen("IE") == set()  # the exit plan leaves by control, never by headquarters
+    assert chosen("EU") == {"ovh-vm"}
+    assert chosen("non-EU") == {"entra", "teams", "odd"}  # unknown control: the worst case
+    with pytest.raises(PlanError, match="exit/jurisdictions"):
+        chosen("Ireland")

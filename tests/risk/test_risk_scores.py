@@ -21,6 +21,7 @@ from sovmap.risk.scores import (
     continuity,
     process_confidentiality,
     process_continuity,
+    reach,
     service_confidentiality,
 )
 
@@ -192,3 +193,21 @@ def test_hhi_exact() -> None:
     deps = {(d.kind, d.subject): d for d in critical_dependence(reg, default_policy())}
     assert deps[("group", "ms")].share == pytest.approx(1 / 3)
     assert deps[("group", "eu")].processes == ("p2", "p3")
+
+
+def test_unknown_control_is_the_worst_case() -> None:
+    # a party whose country nobody entered reaches as far as the strongest class (us: 0.9
+    # confidentiality, 0.6 continuity), not as a mere third country (0.7 / 0.5)
+    reg = build(
+        [provider("nowhere", ""), provider("eu", "NL")],
+        [service("a", "nowhere"), service("b", "eu"), service("c", None)],
+        [],
+        [],
+    )
+    policy = default_policy()
+    conf = reach(reg, policy, "a", "confidentiality")
+    assert conf.value == 0.9 and conf.parties[0].detail.startswith("class=unknown;worst-case=us")
+    assert reach(reg, policy, "a", "continuity").value == 0.6
+    assert reach(reg, policy, "b", "confidentiality").value == 0.0
+    none = reach(reg, policy, "c", "confidentiality")
+    assert none.value == 0.9 and none.parties[0].code == "PARTY_UNKNOWN"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.support.webstore import Store, auth
 
+from sovmap.cli import main
 from sovmap.register.files import load_register_dir
 from sovmap.scenario.cutoff import cut_off
 from sovmap.scenario.model import Selector
@@ -60,3 +63,32 @@ def test_cutoff_and_exit_pages(sclient: TestClient, store: Store) -> None:
     api = sclient.get("/api/exit?deadline=9mo&runs=500", headers=h).json()
     assert 0.0 <= api["baseline"]["forecast"]["p_deadline"] <= 1.0
     assert len(api["schedule"]) > 5
+
+
+@pytest.mark.parametrize("jurisdiction", ["IE", "EU", "non-EU", "US"])
+def test_web_and_cli_give_the_same_cutoff(
+    jurisdiction: str,
+    sclient: TestClient,
+    store: Store,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["cutoff", str(REGISTER), "--jurisdiction", jurisdiction, "--format", "json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    h = auth(store, "viewer")
+    web = sclient.get(f"/api/cutoff?jurisdiction={jurisdiction}", headers=h)
+    assert web.status_code == 200 and web.json() == cli
+    assert cli["matched"] and {m["provider"] for m in cli["matched"]} == set(cli["stopped"])
+
+
+def test_cutoff_form_offers_controlling_jurisdictions(sclient: TestClient, store: Store) -> None:
+    h = auth(store, "viewer")
+    page = sclient.get("/cutoff", headers=h).text
+    start = page.index('id="jurisdiction"')
+    form = page[start : page.index("</select>", start)]
+    offered = re.findall(r'<option value="([^"]*)"', form)
+    assert offered == ["", "EU", "NL", "US", "non-EU", "DE"]  # suggest(): most common first
+    assert "IE" not in offered and "LU" not in offered  # headquarters only: not offered
+    ie = sclient.get("/cutoff?jurisdiction=IE", headers=h).text
+    assert "headquartered in IE, controlled from US" in ie and 'id="cutoff-matched"' in ie
+    bad = sclient.get("/api/cutoff?jurisdiction=XX", headers=h)
+    assert bad.status_code == 400 and "would match: EU, NL, US, non-EU, DE" in bad.text

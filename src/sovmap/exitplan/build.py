@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sovmap.control import Control, Link, control_from_chain, controlled_from
+from sovmap.control import US, Control, Link, control_from_chain, controlled_from
 from sovmap.exitplan.catalogue import Templates, default_templates, load_validated
 from sovmap.exitplan.model import Distribution, Estimate, Plan, PlanError, Task
 
@@ -36,7 +36,7 @@ class ExitTarget:
 class ExitSettings:
     """An organisation's own settings (``exit.yaml`` next to the register files)."""
 
-    jurisdictions: tuple[str, ...] = ("US",)
+    jurisdictions: tuple[str, ...] = (US,)  # selectors (sovmap.control.parse_selector)
     services: tuple[str, ...] = ()  # explicit list; overrides jurisdictions when given
     exclude: tuple[str, ...] = ()
     deadline: str = ""
@@ -52,7 +52,7 @@ def parse_settings(text: str, where: str) -> ExitSettings:
     raw: dict[str, Any] = load_validated(text, where, "exit.schema.json") or {}
     ex = raw.get("exit", {})
     return ExitSettings(
-        jurisdictions=tuple(j.upper() for j in ex.get("jurisdictions", ["US"])),
+        jurisdictions=tuple(j.upper() for j in ex.get("jurisdictions", [US])),
         services=tuple(ex.get("services", ())),
         exclude=tuple(ex.get("exclude", ())),
         deadline=raw.get("deadline", ""),

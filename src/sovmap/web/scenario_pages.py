@@ -44,6 +44,10 @@ Text = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")]
 _DURATION = r"^(inf|permanent|never|([0-9]{1,5}(\.[0-9]{1,3})?(min|mo|h|d|w|y)){1,4})$"
 Duration = Annotated[str, Query(min_length=1, max_length=40, pattern=_DURATION)]
 OptDuration = Annotated[str, Query(max_length=40, pattern=_DURATION.replace("^(", "^(|", 1))]
+_JURISDICTION_LABELS = {
+    "EU": "EU (controlled from an EU member state)",
+    "non-EU": "non-EU (controlled from elsewhere, or unknown)",
+}
 WHAT_IFS = ("capacity+2", "capacity*2", "prebuilt-fallback", "data-backup")
 
 
@@ -129,7 +133,7 @@ def make_router(
             )
             return {
                 "provider": provs,
-                "jurisdiction": [(j, j) for j in juris],
+                "jurisdiction": [(j, _JURISDICTION_LABELS.get(j, j)) for j in juris],
                 "capability": [(c, c) for c in caps],
             }
 
