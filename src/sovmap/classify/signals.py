@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from sovmap.knowledge.catalogue import Catalogue, Match
@@ -169,6 +170,10 @@ def dispatch_table(kinds: Iterable[ProbeKind]) -> dict[str, _Dispatch]:
 
 @cache
 def _bundled_table() -> dict[str, _Dispatch]:
+    # extractors of other packages register when their module is imported: the modules named
+    # in the ``sovmap.extractors`` entry-point group are, before the first classification
+    for ep in entry_points(group="sovmap.extractors"):
+        ep.load()
     return dispatch_table(probe_kinds().values())
 
 
