@@ -387,6 +387,30 @@ def load_register_dir(path: Path | str) -> Register:
         ) from exc
 
 
+def load_register_or_roi(path: Path | str) -> Register:
+    """A register directory, or a DORA register of information (a directory with
+    ``b_01.01.csv``, at its top or under ``reports/``) converted to a register; an RoI with
+    structural problems, or a register with errors, raises :class:`RegisterError`."""
+    from sovmap.register.roi import BLOCKING, check_roi, read_roi
+    from sovmap.register.roi_convert import roi_to_register
+
+    root = Path(path)
+    if not root.is_dir():
+        raise RegisterError([], f"{root}: not a directory")
+    if (root / "reports" / "b_01.01.csv").exists() or (root / "b_01.01.csv").exists():
+        roi, problems = read_roi(root)
+        problems += check_roi(roi)
+        structural = [p for p in problems if p.code in BLOCKING]
+        if structural:
+            more = len(structural) - 1
+            raise RegisterError(structural, f"{root}: {structural[0]} (and {more} more)")
+        return roi_to_register(roi)
+    try:
+        return load_register(root)
+    except RegisterError as exc:
+        raise RegisterError(exc.problems, f"{root}: {exc}") from exc
+
+
 # --------------------------------------------------------------------------- writing
 
 

@@ -12,9 +12,8 @@ from typing import Any
 import yaml
 
 from sovmap.cli import CommandError
-from sovmap.register.model import Register
-from sovmap.register.problems import RegisterError
-from sovmap.risk.policy import Policy, PolicyError, load_policy
+from sovmap.register.files import load_register_or_roi
+from sovmap.risk.policy import Policy, load_policy
 from sovmap.risk.report import RiskReport, assess_register
 from sovmap.risk.scores import Score
 from sovmap.risk.sector import SectorReport, sector
@@ -53,33 +52,6 @@ def register(sub: Any) -> None:
     s.add_argument("--policy", type=Path, help="policy file merged over the bundled one")
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.set_defaults(func=_sector)
-
-
-def _policy(path: Path | None) -> Policy:
-    try:
-        return load_policy(path)
-    except PolicyError as exc:
-        raise CommandError(str(exc)) from exc
-
-
-def _load_any(path: Path) -> Register:
-    from sovmap.register.files import load_register
-    from sovmap.register.roi import BLOCKING, check_roi, read_roi
-    from sovmap.register.roi_convert import roi_to_register
-
-    if not path.is_dir():
-        raise CommandError(f"{path}: not a directory")
-    if (path / "reports" / "b_01.01.csv").exists() or (path / "b_01.01.csv").exists():
-        roi, problems = read_roi(path)
-        problems += check_roi(roi)
-        structural = [p for p in problems if p.code in BLOCKING]
-        if structural:
-            raise CommandError(f"{path}: {structural[0]} (and {len(structural) - 1} more)")
-        return roi_to_register(roi)
-    try:
-        return load_register(path)
-    except RegisterError as exc:
-        raise CommandError(f"{path}: {exc}") from exc
 
 
 def _answers(path: Path | None) -> Mapping[str, Mapping[str, bool]]:
@@ -169,8 +141,8 @@ def _print_report(report: RiskReport, top: int) -> None:
 
 
 def _risk(args: argparse.Namespace) -> int:
-    policy = _policy(args.policy)
-    reg = _load_any(args.path)
+    policy = load_policy(args.policy)
+    reg = load_register_or_roi(args.path)
     from sovmap.knowledge.catalogue import default_catalogue
 
     report = assess_register(reg, policy, _answers(args.answers), default_catalogue())
@@ -198,8 +170,8 @@ def _print_sector(report: SectorReport) -> None:
 
 
 def _sector(args: argparse.Namespace) -> int:
-    policy = _policy(args.policy)
-    registers = [_load_any(p) for p in args.paths]
+    policy = load_policy(args.policy)
+    registers = [load_register_or_roi(p) for p in args.paths]
     report = sector(registers, policy)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=1))
