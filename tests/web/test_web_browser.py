@@ -132,6 +132,13 @@ def test_log_in_browse_and_run_a_cutoff(server: str) -> None:
             page.click("#run-cutoff")
             expect(page.locator("#cutoff-result")).to_be_visible()
             expect(page.locator("#table-cutoff tbody tr").first).to_contain_text("down")
+            expect(page.locator("#cutoff-matched")).to_contain_text(
+                "microsoft-ireland: controlled from US"
+            )
+            # the form offers controlling jurisdictions and EU / non-EU, not headquarters
+            options = page.locator("#jurisdiction option")
+            offered = options.evaluate_all("os => os.map(o => o.value)")
+            assert "non-EU" in offered and "EU" in offered and "IE" not in offered
             page.screenshot(path=str(SHOTS / "cutoff.png"), full_page=True)
 
             # the exit plan and its Gantt chart against a nine-month deadline
