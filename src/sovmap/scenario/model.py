@@ -5,7 +5,7 @@ and the jurisdiction that controls them, and subcontractors they rely on), servi
 application or ICT service with one capability, run by a provider, depending on other
 services), data assets (stored in one or more services; any copy suffices) and processes
 (depending on services and data, with recovery objectives, escalation thresholds and
-fallbacks). ``sovmap.scenario.from_register`` builds one from a register directory.
+fallbacks). ``sovmap.scenario.from_register`` builds one from a loaded register.
 All times are hours.
 """
 
