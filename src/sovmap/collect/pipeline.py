@@ -23,7 +23,7 @@ from sovmap.collect.transport import ReplayTransport
 from sovmap.collect.workers import WorkerJob, run_workers, scan_stats, tuned_gc
 from sovmap.knowledge.catalogue import Catalogue, default_catalogue
 from sovmap.model import DomainResult, Finding, Observation
-from sovmap.store import Row, Store
+from sovmap.store import Row, Store, encode_results
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,28 +163,21 @@ def run_scan(
 
     process = _processor(plan, cat, settings.rules or default_rules())
     started = time.monotonic()
+    writer = _Writer(store, scan_id, settings, progress, on_progress)
     with tuned_gc():
         if settings.workers > 1:
-            stats = _run_parallel(
-                settings,
-                WorkerJob(
-                    settings.engine,
-                    plan,
-                    max(50, settings.max_active // settings.workers),
-                    scan_id,
-                    cat.version,
-                    process,
-                ),
-                todo(),
-                store,
+            job = WorkerJob(
+                settings.engine,
+                plan,
+                max(50, settings.max_active // settings.workers),
                 scan_id,
-                progress,
-                on_progress,
+                cat.version,
+                process,
             )
+            stats = run_workers(settings.workers, job, todo(), writer.add, writer.tick)
+            writer.flush()
         else:
-            stats = _run_single(
-                settings, plan, todo(), store, scan_id, cat.version, process, progress, on_progress
-            )
+            stats = _run_single(settings, plan, todo(), writer, cat.version, process)
     store.finish_scan(scan_id)
     return ScanOutcome(
         scan_id=scan_id,
@@ -216,90 +209,69 @@ def _processor(plan: ProbePlan, cat: Catalogue, rules: Rules) -> _Process:
     return process
 
 
+class _Writer:
+    """Finished rows on their way to the store: written every ``batch_size`` domains or
+    ``flush_seconds``, whichever comes first (the same for one process and for workers)."""
+
+    def __init__(
+        self,
+        store: Store,
+        scan_id: int,
+        settings: ScanSettings,
+        progress: Progress,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
+        self.store, self.scan_id, self.progress = store, scan_id, progress
+        self.on_progress = on_progress
+        self.batch_size, self.flush_seconds = settings.batch_size, settings.flush_seconds
+        self.dom_rows: list[Row] = []
+        self.find_rows: list[Row] = []
+        self.last_flush = time.monotonic()
+
+    def flush(self) -> None:
+        if self.dom_rows:
+            self.store.write_rows(self.scan_id, self.dom_rows, self.find_rows)
+            self.dom_rows.clear()
+            self.find_rows.clear()
+        self.last_flush = time.monotonic()
+
+    def add(self, domains: int, questions: int, d: list[Row], f: list[Row]) -> None:
+        self.dom_rows.extend(d)
+        self.find_rows.extend(f)
+        self.progress.done += domains
+        self.progress.queries += questions
+        if len(self.dom_rows) >= self.batch_size:
+            self.flush()
+
+    def tick(self) -> None:
+        if self.dom_rows and time.monotonic() - self.last_flush >= self.flush_seconds:
+            self.flush()
+        if self.on_progress is not None:
+            self.on_progress(self.progress)
+
+
 def _run_single(
     settings: ScanSettings,
     plan: ProbePlan,
     items: Iterator[DomainInput],
-    store: Store,
-    scan_id: int,
+    writer: _Writer,
     knowledge_version: str,
     process: _Process,
-    progress: Progress,
-    on_progress: Callable[[Progress], None] | None,
 ) -> dict[str, object]:
     engine = Engine(settings.engine)
     scanner = Scanner(engine, plan, max_active=settings.max_active)
-    pending: list[tuple[DomainResult, Sequence[Finding]]] = []
-    last_flush = time.monotonic()
-    batch_size, flush_seconds = settings.batch_size, settings.flush_seconds
-
-    def flush() -> None:
-        nonlocal last_flush
-        if pending:
-            store.write_results(scan_id, pending, knowledge_version)
-            pending.clear()
-        last_flush = time.monotonic()
+    scan_id = writer.scan_id
 
     def on_result(result: DomainResult) -> None:
-        pending.append(process(result))
-        progress.done += 1
-        progress.queries += result.queries
-        if len(pending) >= batch_size:
-            flush()
-
-    def on_tick() -> None:
-        if pending and time.monotonic() - last_flush >= flush_seconds:
-            flush()
-        if on_progress is not None:
-            on_progress(progress)
+        d, f = encode_results(scan_id, [process(result)], knowledge_version)
+        writer.add(1, result.queries, d, f)
 
     try:
-        scanner.run(items, on_result, on_tick)
-        flush()
+        scanner.run(items, on_result, writer.tick)
+        writer.flush()
     finally:
         engine.close()
     return scan_stats(scanner)
-
-
-def _run_parallel(
-    settings: ScanSettings,
-    job: WorkerJob,
-    items: Iterator[DomainInput],
-    store: Store,
-    scan_id: int,
-    progress: Progress,
-    on_progress: Callable[[Progress], None] | None,
-) -> dict[str, object]:
-    dom_rows: list[Row] = []
-    find_rows: list[Row] = []
-    last_flush = time.monotonic()
-    batch_size, flush_seconds = settings.batch_size, settings.flush_seconds
-
-    def flush() -> None:
-        nonlocal last_flush
-        if dom_rows:
-            store.write_rows(scan_id, dom_rows, find_rows)
-            dom_rows.clear()
-            find_rows.clear()
-        last_flush = time.monotonic()
-
-    def on_rows(domains: int, questions: int, d: list[Row], f: list[Row]) -> None:
-        dom_rows.extend(d)
-        find_rows.extend(f)
-        progress.done += domains
-        progress.queries += questions
-        if len(dom_rows) >= batch_size:
-            flush()
-
-    def on_tick() -> None:
-        if dom_rows and time.monotonic() - last_flush >= flush_seconds:
-            flush()
-        if on_progress is not None:
-            on_progress(progress)
-
-    stats = run_workers(settings.workers, job, items, on_rows, on_tick)
-    flush()
-    return stats
 
 
 @dataclass
