@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, case, func, literal, select
 
 from sovmap.control import known_sql, normalise_code, us_controlled, us_controlled_sql
+from sovmap.counting import THRESHOLD, UNCOUNTED_ROLES, counts_as_us
 from sovmap.model import Capability
 from sovmap.store.schema import findings, scan_domains
 from sovmap.store.snapshots import ScanInfo
@@ -48,10 +49,6 @@ from sovmap.store.snapshots import ScanInfo
 if TYPE_CHECKING:
     from sovmap.register.model import Register
 
-#: the confidence at or above which a finding counts in a headline figure
-THRESHOLD = 0.5
-#: the roles that do not count: alternatives the classifier weighed and rejected
-UNCOUNTED_ROLES = ("candidate",)
 
 US, NON_US, UNKNOWN = "us", "non_us", "unknown"
 _CLASS_RANK = {US: 2, NON_US: 1, UNKNOWN: 0}
@@ -343,7 +340,7 @@ def org_figures(conn: Connection, scan: ScanInfo | None) -> list[Figure]:
     """Organisations and those with a domain in ``mailbox_us_domains``; unknown (None)
     without organisations in the store."""
     from sovmap.orgs.tables import organisations
-    from sovmap.report.orgs import current_sets, org_domain_pairs
+    from sovmap.store.queries import current_sets, org_domain_pairs
 
     sets = current_sets(conn)
     if not sets:
@@ -365,15 +362,7 @@ def org_figures(conn: Connection, scan: ScanInfo | None) -> list[Figure]:
     )
     if scan is None:
         return [orgs, *_unknown(ORG_FIGURES[1:])]
-    sub = _class_stmt(scan.id).subquery()
-    us_domains = {
-        str(d)
-        for (d,) in conn.execute(
-            select(sub.c.domain).where(
-                sub.c.capability == Capability.MAILBOX.value, sub.c.rank == 2
-            )
-        )
-    }
+    us_domains = capability_domains(conn, scan.id, Capability.MAILBOX.value)
     per_org: dict[str, list[str]] = {}
     for oid, dom in sorted(set(org_domain_pairs(conn, sets))):
         if dom in us_domains:
@@ -537,6 +526,37 @@ def render_text(figs: Figures, lang: str = "en") -> Iterator[str]:
         yield f"{f.id:<40} {format_value(f.value, lang):>10}  {text}"
 
 
+def capability_domains(conn: Connection, scan_id: int, capability: str, cls: str = US) -> set[str]:
+    """The domains a capability figure counts (``mailbox`` and ``us``: the rows of
+    ``mailbox_us_domains``), from the same query as the figure."""
+    sub = _class_stmt(scan_id).subquery()
+    return {
+        str(d)
+        for (d,) in conn.execute(
+            select(sub.c.domain).where(
+                sub.c.capability == capability, sub.c.rank == _CLASS_RANK[cls]
+            )
+        )
+    }
+
+
+def us_share_by_scan(conn: Connection, scans: Iterable[ScanInfo]) -> dict[int, dict[str, float]]:
+    """Per finished scan, capability -> percentage of its scanned domains counted in
+    ``<capability>_us_domains``: the trend chart's points (unknown scans are left out)."""
+    out: dict[int, dict[str, float]] = {}
+    for s in scans:
+        if not s.finished or not s.domains:
+            continue
+        figs = compute(conn, s, rows=False)
+        n = figs.value("domains_scanned") or 0
+        out[s.id] = (
+            {cap: round(100.0 * v / n, 2) for cap, v in sorted(us_by_capability(figs).items()) if v}
+            if n
+            else {}
+        )
+    return out
+
+
 def us_by_capability(figs: Figures) -> dict[str, int]:
     """Capability -> ``<capability>_us_domains`` (known values only)."""
     out = {}
@@ -565,7 +585,9 @@ __all__ = [
     "Definition",
     "Figure",
     "Figures",
+    "capability_domains",
     "compute",
+    "counts_as_us",
     "format_value",
     "headline",
     "org_figures",
@@ -574,4 +596,5 @@ __all__ = [
     "scan_figures",
     "slug",
     "us_by_capability",
+    "us_share_by_scan",
 ]

@@ -26,6 +26,7 @@ from sovmap.collect.workers import WorkerError
 from sovmap.export import render_summary, summarise_counts, write_findings
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
+from sovmap.orgs.domains import InvalidDomain, normalise_domain
 from sovmap.store import DEFAULT_DB, Store
 from sovmap.store.snapshots import scan_info
 
@@ -276,7 +277,10 @@ def _reclassify(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     store = _open(args.db, must_exist=True)
     sid = _scan_id(store, args.scan)
-    domain = args.domain.strip().lower().rstrip(".")
+    try:  # the scan's own normaliser: what the scan accepts as input, explain accepts
+        domain, _notes = normalise_domain(args.domain)
+    except InvalidDomain as exc:
+        raise CommandError(str(exc)) from exc
     fs = store.findings(sid, domain=domain)
     results = list(store.iter_results(sid, domain=domain))
     if not results:

@@ -10,18 +10,9 @@ import io
 import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
-from publicsuffixlist import PublicSuffixList
-
-from sovmap.orgs.domains import (
-    EMPTY,
-    DomainError,
-    host_from_email,
-    host_from_website,
-    normalise_host,
-)
+from sovmap.orgs.domains import InvalidDomain, normalise_domain
 
 _DOMAIN_COLUMNS = ("domain", "domein", "website", "url", "email", "e-mail", "mail")
 
@@ -42,52 +33,6 @@ class InputProblem:
 
     def render(self, path: str) -> str:
         return f"{path}:{self.line}: {self.code.lower().replace('_', ' ')}: {self.detail}"
-
-
-@cache
-def _psl() -> PublicSuffixList:
-    return PublicSuffixList()
-
-
-class InvalidDomain(ValueError):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-
-
-def normalise_domain(text: str) -> tuple[str, list[str]]:
-    """Turn a domain, URL, e-mail address or IDN into a lower-case ASCII domain name.
-
-    Parsing of URLs, e-mail addresses and internationalised names is the organisation
-    room's (:mod:`sovmap.orgs.domains`); this adds the scan's own rules: a leading ``www.``
-    is dropped, a public suffix is refused, and every change is reported as a note.
-    Returns the domain and the notes. Raises :class:`InvalidDomain`.
-    """
-    notes: list[str] = []
-    raw = text.strip().strip('"').strip()
-    try:
-        if "@" in raw or raw.lower().startswith("mailto:"):
-            host = host_from_email(raw)
-            notes.append("e-mail address reduced to its domain")
-        elif "/" in raw or ":" in raw.rstrip("."):
-            host = host_from_website(raw)
-            notes.append("URL reduced to its host")
-        else:
-            host = normalise_host(raw)
-    except DomainError as exc:
-        code = "EMPTY" if exc.code == EMPTY else "INVALID"
-        raise InvalidDomain(code, f"{exc.detail}: {text.strip()!r}") from exc
-    if not raw.isascii():
-        notes.append(f"internationalised name converted to {host}")
-    if host.startswith("www.") and host.count(".") >= 2:
-        host = host[4:]
-        notes.append("leading www. removed")
-    labels = host.split(".")
-    if _psl().is_public(host):
-        raise InvalidDomain("PUBLIC_SUFFIX", f"{host} is a public suffix, not a domain")
-    if len(labels) < 2:
-        raise InvalidDomain("INVALID", f"not a valid domain name: {text.strip()!r}")
-    return host, notes
 
 
 def _sniff_csv(first: str) -> bool:

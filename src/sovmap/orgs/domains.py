@@ -11,10 +11,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from publicsuffixlist import PublicSuffixList as _BundledPSL
 
 PSL_RESOURCE = "public_suffix_list.dat"
 
@@ -234,3 +236,48 @@ def registrable(value: str, kind: str, psl: PublicSuffixList | None = None) -> s
     host = normalise_host(value)
     psl.registrable_domain(host)  # raises for public suffixes and unknown TLDs
     return host
+
+
+@cache
+def _scan_psl() -> _BundledPSL:
+    return _BundledPSL()
+
+
+class InvalidDomain(ValueError):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+def normalise_domain(text: str) -> tuple[str, list[str]]:
+    """The one domain normaliser of every entry point (scan input, ``explain``, the web's
+    search and paths, the API): a domain, URL, e-mail address or IDN becomes a lower-case
+    ASCII domain name; a leading ``www.`` is dropped, a public suffix is refused, and every
+    change is reported as a note. Returns the domain and the notes. Raises
+    :class:`InvalidDomain`.
+    """
+    notes: list[str] = []
+    raw = text.strip().strip('"').strip()
+    try:
+        if "@" in raw or raw.lower().startswith("mailto:"):
+            host = host_from_email(raw)
+            notes.append("e-mail address reduced to its domain")
+        elif "/" in raw or ":" in raw.rstrip("."):
+            host = host_from_website(raw)
+            notes.append("URL reduced to its host")
+        else:
+            host = normalise_host(raw)
+    except DomainError as exc:
+        code = "EMPTY" if exc.code == EMPTY else "INVALID"
+        raise InvalidDomain(code, f"{exc.detail}: {text.strip()!r}") from exc
+    if not raw.isascii():
+        notes.append(f"internationalised name converted to {host}")
+    if host.startswith("www.") and host.count(".") >= 2:
+        host = host[4:]
+        notes.append("leading www. removed")
+    labels = host.split(".")
+    if _scan_psl().is_public(host):
+        raise InvalidDomain("PUBLIC_SUFFIX", f"{host} is a public suffix, not a domain")
+    if len(labels) < 2:
+        raise InvalidDomain("INVALID", f"not a valid domain name: {text.strip()!r}")
+    return host, notes

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sovmap.control import us_controlled
+from sovmap.counting import counts_as_us
 from sovmap.model import Capability, Finding
 from sovmap.orgs.model import Organisation
-
-US = "US"
 
 
 class EventKind(StrEnum):
@@ -47,6 +47,11 @@ class Provider:
     id: str
     name: str
     jurisdiction: str
+    tags: tuple[str, ...] = ()
+
+    @property
+    def us_controlled(self) -> bool:
+        return us_controlled(self.jurisdiction, self.tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +144,7 @@ def domain_orgs(
 def _providers(fs: Iterable[Finding]) -> dict[str, Provider]:
     out: dict[str, Provider] = {}
     for f in fs:
-        out.setdefault(f.provider, Provider(f.provider, f.provider_name, f.jurisdiction))
+        out.setdefault(f.provider, Provider(f.provider, f.provider_name, f.jurisdiction, f.tags))
     return out
 
 
@@ -212,8 +217,8 @@ def diff_scans(
             events.append(ev(EventKind.NEW_CAPABILITY, op, np_))
         elif not n:
             events.append(ev(EventKind.DEPENDENCY_REMOVED, op, np_))
-        old_us = {p for p, v in o.items() if v.jurisdiction == US}
-        new_us = {p for p, v in n.items() if v.jurisdiction == US}
+        old_us = {p for p, v in o.items() if v.us_controlled}
+        new_us = {p for p, v in n.items() if v.us_controlled}
         for p in sorted(new_us - old_us):
             events.append(ev(EventKind.NEW_US_DEPENDENCY, op, (n[p],)))
         for p in sorted(old_us - new_us):
@@ -265,7 +270,7 @@ def trend_point(
 ) -> TrendPoint:
     members: set[str] = set()
     us: set[str] = set()
-    us_domains = {f.domain for f in found if f.capability == Capability.MAILBOX and f.us_controlled}
+    us_domains = {f.domain for f in found if f.capability == Capability.MAILBOX and counts_as_us(f)}
     for domain, refs in orgs_of.items():
         for r in refs:
             if in_group(r, group):

@@ -15,13 +15,12 @@ from sovmap.exitplan.catalogue import options_for
 from sovmap.figures import Figure as HeadlineFigure
 from sovmap.figures import Figures
 from sovmap.register.model import Register
+from sovmap.register.ownership import control_of
 from sovmap.report.model import Figure, Note, Rows, Section
 from sovmap.scenario.model import ScenarioResult, Status
 from sovmap.store.queries import is_us
 from sovmap.store.schema import findings
 from sovmap.store.snapshots import list_scans
-
-US_COUNTRY = "US"
 
 
 def _sql(stmt: Any) -> str:
@@ -52,17 +51,6 @@ def _primary(conn: Connection, scan_id: int, capability: str) -> tuple[str, list
     return _sql(stmt), list(conn.execute(stmt))
 
 
-def _us_rows(rows: Iterable[Any]) -> tuple[tuple[Any, ...], ...]:
-    out = []
-    seen: set[str] = set()
-    for dom, prov, name, parent, jur, conf, tags, fid in rows:
-        if dom in seen or not is_us(jur, json.loads(tags or "[]")):
-            continue
-        seen.add(dom)
-        out.append((dom, prov, name, parent, jur, round(conf, 3), fid))
-    return tuple(out)
-
-
 FINDING_HEADER = (
     "domain",
     "provider",
@@ -75,12 +63,11 @@ FINDING_HEADER = (
 
 
 def provider_is_us(register: Register, provider_id: str, service_id: str = "") -> bool:
-    """Any party in the provider's chain (itself, parents, subcontractors) is US-controlled."""
-    for pid in register.chain(provider_id, service_id):
-        p = register.providers.get(pid)
-        if p is not None and US_COUNTRY in (p.country.value, p.parent_country.value):
-            return True
-    return False
+    """Any party in the provider's chain (itself, subcontractors) is US-controlled, by the
+    one control rule (:func:`sovmap.register.ownership.control_of`)."""
+    return any(
+        control_of(register, pid).us_controlled for pid in register.chain(provider_id, service_id)
+    )
 
 
 def us_services(register: Register) -> list[str]:

@@ -13,16 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Connection, Engine
 
 from sovmap import figures
 from sovmap.exitplan.api import ExitReport, plan_register_exit
 from sovmap.exitplan.build import load_exit_settings
-from sovmap.orgs.tables import organisations
 from sovmap.register.files import load_register_dir
 from sovmap.register.model import Register
 from sovmap.report import brief as b
-from sovmap.report import orgs as oq
 from sovmap.report import svg
 from sovmap.report.i18n import LANGUAGES
 from sovmap.report.model import Brief, Rows, Section
@@ -38,8 +36,7 @@ from sovmap.scenario.from_register import load_scenario_settings
 from sovmap.scenario.model import ScenarioResult, Selector
 from sovmap.store import queries as q
 from sovmap.store.migrate import database_url
-from sovmap.store.schema import findings
-from sovmap.store.snapshots import ScanInfo, choose_scan, latest_finished
+from sovmap.store.snapshots import choose_scan, latest_finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,71 +47,6 @@ class ReportOptions:
     exit_settings: Path | None = None
     runs: int = 10_000
     max_domains: int = 2000
-
-
-def _org_mail(conn: Connection, scan: ScanInfo) -> tuple[int, int, Rows] | None:
-    sets = oq.current_sets(conn)
-    if not sets:
-        return None
-    total = int(
-        conn.execute(
-            select(func.count(func.distinct(organisations.c.org_id))).where(
-                organisations.c.set_id.in_(sets)
-            )
-        ).scalar_one()
-    )
-    stmt = (
-        select(
-            findings.c.domain,
-            findings.c.provider_name,
-            findings.c.jurisdiction,
-            findings.c.tags,
-            findings.c.id,
-        )
-        .where(
-            and_(
-                findings.c.scan_id == scan.id,
-                findings.c.capability == "mailbox",
-                findings.c.role == "primary",
-            )
-        )
-        .order_by(findings.c.domain)
-    )
-    # joined in Python: SQLite without statistics picks a poor plan for this join
-    us = {
-        dom: (name, jur, fid)
-        for dom, name, jur, tags, fid in conn.execute(stmt)
-        if q.is_us(jur, json.loads(tags or "[]"))
-    }
-    names = {
-        str(o): str(n)
-        for o, n in conn.execute(
-            select(organisations.c.org_id, organisations.c.name).where(
-                organisations.c.set_id.in_(sets)
-            )
-        )
-    }
-    rows = tuple(
-        (oid, names.get(oid, oid), dom, *us[dom])
-        for oid, dom in sorted(set(oq.org_domain_pairs(conn, sets)))
-        if dom in us
-    )
-    n = len({r[0] for r in rows})
-    query = (
-        b._sql(stmt)
-        + " -- US-controlled (jurisdiction US or us-cloud-act tag), joined with org_domains "
-        "of the newest organisation set of each source"
-    )
-    return (
-        n,
-        total,
-        Rows(
-            "q1_orgs_mail_us",
-            ("org_id", "name", "domain", "provider", "jurisdiction", "finding_id"),
-            rows,
-            query,
-        ),
-    )
 
 
 def _org_name(register: Register | None, conn: Connection | None) -> str:
@@ -181,12 +113,10 @@ def compute_brief(
 
 
 def _charts(ov: q.Overview | None, trends: list[q.TrendPoint]) -> dict[str, Any]:
-    from sovmap.web.pages import jurisdiction_colours
-
     if ov is None:
         return {}
     keys = {j for per in ov.by_jurisdiction.values() for j in per}
-    colours = jurisdiction_colours(keys)
+    colours = svg.jurisdiction_colours(keys)
     stacks = [
         svg.Stack(cap, tuple((k, float(per.get(k, 0))) for k in colours))
         for cap, per in ov.by_jurisdiction.items()
@@ -240,7 +170,7 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
             ctx["notice"] = choice.notice()
             if scan is not None:
                 ctx["ov"] = q.overview(conn, scan, figures.us_by_capability(headline), top=25)
-                ctx["trends"] = q.trends(conn)
+                ctx["trends"] = q.trends(conn, figures.us_share_by_scan)
                 _, page = q.search_domains(conn, scan, limit=opts.max_domains)
                 ctx["domains"] = [
                     d for d in (q.domain_detail(conn, scan, p.domain) for p in page) if d

@@ -13,8 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from sovmap.orgs.tables import org_domains, org_sets, org_unmapped, organisations
-from sovmap.store.queries import DomainDetail, domain_detail, is_us
+from sovmap.counting import counts_as_us
+from sovmap.figures import capability_domains
+from sovmap.model import Capability, Finding
+from sovmap.orgs.tables import org_domains, org_unmapped, organisations
+from sovmap.store.queries import DomainDetail, current_sets, domain_detail, org_domain_pairs
 from sovmap.store.schema import findings, scan_domains
 from sovmap.store.snapshots import ScanInfo
 
@@ -59,11 +62,6 @@ class OrgPoint:
     lat: float
     lon: float
     mailbox_us: bool
-
-
-def current_sets(conn: Connection) -> list[int]:
-    rows = conn.execute(select(func.max(org_sets.c.id)).group_by(org_sets.c.source))
-    return sorted(int(r[0]) for r in rows)
 
 
 def has_orgs(conn: Connection) -> bool:
@@ -130,7 +128,7 @@ def search_orgs(
     per_dom: dict[str, list[tuple[str, str, str, str, str]]] = defaultdict(list)
     all_doms = sorted({d for ds in doms.values() for d in ds})
     if scan is not None and all_doms:
-        for dom, cap, name, jur, tags, role in conn.execute(
+        for dom, cap, name, jur, tags, role, conf in conn.execute(
             select(
                 findings.c.domain,
                 findings.c.capability,
@@ -138,9 +136,24 @@ def search_orgs(
                 findings.c.jurisdiction,
                 findings.c.tags,
                 findings.c.role,
+                findings.c.confidence,
             ).where(and_(findings.c.scan_id == scan.id, findings.c.domain.in_(all_doms)))
         ):
-            per_dom[dom].append((cap, name, jur, tags, role))
+            f = Finding(
+                dom,
+                Capability(cap),
+                "",
+                name,
+                "",
+                jur,
+                float(conf),
+                "",
+                (),
+                tuple(json.loads(tags or "[]")),
+                "",
+                role,
+            )
+            per_dom[dom].append((cap, name, jur, "us" if counts_as_us(f) else "", role))
     out = []
     seen: set[str] = set()
     for oid, name, typ in rows:
@@ -149,7 +162,7 @@ def search_orgs(
         seen.add(oid)
         fs = [f for d in doms.get(oid, []) for f in per_dom.get(d, [])]
         mail = sorted({f[1] for f in fs if f[0] == "mailbox" and f[4] == "primary"})
-        us = sorted({f[0] for f in fs if is_us(f[2], json.loads(f[3] or "[]"))})
+        us = sorted({f[0] for f in fs if f[3] == "us"})
         out.append(OrgSummary(oid, name, typ, tuple(doms.get(oid, [])), ", ".join(mail), tuple(us)))
     return total, out
 
@@ -217,7 +230,7 @@ def org_points(conn: Connection, scan: ScanInfo | None) -> list[OrgPoint]:
     ).all()
     us_orgs: set[str] = set()
     if scan is not None:
-        us_domains = mailbox_domains(conn, scan.id, primary=True)
+        us_domains = mailbox_domains(conn, scan.id)
         us_orgs = {oid for oid, dom in org_domain_pairs(conn, sets) if dom in us_domains}
     seen: set[str] = set()
     out = []
@@ -234,32 +247,16 @@ class GroupTrend:
     scan_id: int
     group: str  # organisation type
     organisations: int  # organisations of the type with a domain in the scan
-    us_mailbox: int  # of those, with a mailbox finding at a US-jurisdiction provider
+    us_mailbox: int  # of those, with a domain counted in mailbox_us_domains
 
     @property
     def share(self) -> float:
         return 100.0 * self.us_mailbox / self.organisations if self.organisations else 0.0
 
 
-def mailbox_domains(conn: Connection, scan_id: int, *, primary: bool = False) -> set[str]:
-    """Domains of a scan with a mailbox finding under US jurisdiction (one indexed query)."""
-    conds = [
-        findings.c.scan_id == scan_id,
-        findings.c.capability == "mailbox",
-        findings.c.jurisdiction == "US",
-    ]
-    if primary:
-        conds.append(findings.c.role == "primary")
-    return set(conn.execute(select(findings.c.domain).where(and_(*conds))).scalars())
-
-
-def org_domain_pairs(conn: Connection, sets: list[int]) -> list[tuple[str, str]]:
-    return [
-        (str(o), str(d))
-        for o, d in conn.execute(
-            select(org_domains.c.org_id, org_domains.c.domain).where(org_domains.c.set_id.in_(sets))
-        )
-    ]
+def mailbox_domains(conn: Connection, scan_id: int) -> set[str]:
+    """Domains of a scan counted in ``mailbox_us_domains`` (:mod:`sovmap.figures`)."""
+    return capability_domains(conn, scan_id, "mailbox")
 
 
 def group_trends(conn: Connection) -> list[GroupTrend]:

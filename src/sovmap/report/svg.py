@@ -258,3 +258,15 @@ def gantt(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+JUR_COLOURS = {"US": US_COLOUR, "unknown": "#bbbbbb"}
+
+
+def jurisdiction_colours(keys: set[str]) -> dict[str, str]:
+    colours: dict[str, str] = {}
+    others = [k for k in sorted(keys) if k not in JUR_COLOURS]
+    for k in ["US", *others, "unknown"]:
+        if k in keys:
+            colours[k] = JUR_COLOURS.get(k) or PALETTE[(len(colours) * 2) % 6 or 0]
+    return colours

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, and_, distinct, func, select
 
 from sovmap.control import us_controlled
 from sovmap.model import Capability, Evidence
+from sovmap.orgs.tables import org_domains, org_sets
 from sovmap.store.schema import findings, scan_domains
 from sovmap.store.snapshots import (
     KnownCounts,
@@ -24,7 +26,6 @@ from sovmap.store.snapshots import (
     list_scans,
 )
 
-US = "US"
 UNKNOWN = "unknown"
 
 
@@ -327,29 +328,27 @@ def provider_detail(conn: Connection, scan: ScanInfo, provider: str) -> Provider
 
 
 def trends(
-    conn: Connection, known: dict[tuple[int, str | None], int] | None = None
+    conn: Connection,
+    share: Callable[[Connection, list[ScanInfo]], dict[int, dict[str, float]]],
+    known: dict[tuple[int, str | None], int] | None = None,
 ) -> list[TrendPoint]:
-    """Per scan and capability, the share of scanned domains at a US-controlled provider."""
-    all_scans = list_scans(conn, known)
-    stmt = (
-        select(findings.c.scan_id, findings.c.capability, func.count(distinct(findings.c.domain)))
-        .where(
-            and_(
-                findings.c.role == "primary",
-                (findings.c.jurisdiction == US) | findings.c.tags.contains('"us-cloud-act"'),
-            )
-        )
-        .group_by(findings.c.scan_id, findings.c.capability)
-    )
-    us: dict[int, dict[str, int]] = defaultdict(dict)
-    for sid, cap, n in conn.execute(stmt):
-        us[int(sid)][cap] = int(n)
+    """Per finished scan and capability, the share of scanned domains at a US-controlled
+    provider; ``share`` is :func:`sovmap.figures.us_share_by_scan` (the headline figures'
+    rule), passed in by the surface."""
+    done = [s for s in list_scans(conn, known) if s.finished]
+    shares = share(conn, done)
+    return [TrendPoint(scan=s, us_share=shares.get(s.id, {})) for s in done]
+
+
+def current_sets(conn: Connection) -> list[int]:
+    rows = conn.execute(select(func.max(org_sets.c.id)).group_by(org_sets.c.source))
+    return sorted(int(r[0]) for r in rows)
+
+
+def org_domain_pairs(conn: Connection, sets: list[int]) -> list[tuple[str, str]]:
     return [
-        TrendPoint(
-            scan=s,
-            us_share={cap: round(100.0 * n / s.domains, 2) for cap, n in sorted(us[s.id].items())}
-            if s.domains
-            else {},
+        (str(o), str(d))
+        for o, d in conn.execute(
+            select(org_domains.c.org_id, org_domains.c.domain).where(org_domains.c.set_id.in_(sets))
         )
-        for s in all_scans
     ]

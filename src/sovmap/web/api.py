@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -124,7 +124,16 @@ def figures_json(
     return out
 
 
-@router.get("/figures/{fid}.csv", response_class=PlainTextResponse)
+@router.get(
+    "/figures/{fid}.csv",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the rows behind the figure, with a header line",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def figure_rows(request: Request, p: Public, conn: Conn, fid: str, scan: ScanQ = None) -> Response:
     """The rows behind one headline figure, as CSV: its value equals their count."""
     s = pick_scan(conn, scan) if scan is not None else svc.latest(conn)
@@ -160,7 +169,7 @@ def domains(
 def domain(domain: DomainP, p: Public, conn: Conn, scan: ScanQ = None) -> q.DomainDetail:
     """One domain's findings, each with the evidence (records and fingerprints) behind it."""
     s = pick_scan(conn, scan)
-    d = q.domain_detail(conn, s, domain.lower())
+    d = q.domain_detail(conn, s, svc.domain_key(domain))
     if d is None:
         raise HTTPException(404, f"domain {domain} is not in scan {s.id}")
     return d

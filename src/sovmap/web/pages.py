@@ -10,11 +10,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
 from sovmap import figures
+from sovmap.control import us_controlled
 from sovmap.exitplan.catalogue import options_for
 from sovmap.knowledge import default_catalogue
 from sovmap.model import Capability
 from sovmap.report import orgs as oq
 from sovmap.report import svg
+from sovmap.report.svg import jurisdiction_colours
 from sovmap.store import queries as q
 from sovmap.store.snapshots import choose_scan
 from sovmap.web.auth import (
@@ -30,6 +32,7 @@ from sovmap.web.auth import (
 from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
 from sovmap.web.service import (
     changes,
+    domain_key,
     group_trends,
     known_counts,
     latest,
@@ -37,6 +40,7 @@ from sovmap.web.service import (
     pick_scan,
     scan_figures,
     scans,
+    search_prefix,
     trends,
 )
 from sovmap.web.tables import api_tokens, audit_log, users
@@ -48,7 +52,6 @@ Viewer = Annotated[Principal, Depends(require("viewer"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 ScanQ = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
-JUR_COLOURS = {"US": svg.US_COLOUR, "unknown": "#bbbbbb"}
 PAGE = 50
 
 
@@ -57,15 +60,6 @@ def render(request: Request, name: str, p: Principal | None, **ctx: Any) -> HTML
     ctx.update(request=request, p=p, features=request.app.state.features)
     response: HTMLResponse = templates.TemplateResponse(request, name, ctx)
     return response
-
-
-def jurisdiction_colours(keys: set[str]) -> dict[str, str]:
-    colours: dict[str, str] = {}
-    others = [k for k in sorted(keys) if k not in JUR_COLOURS]
-    for k in ["US", *others, "unknown"]:
-        if k in keys:
-            colours[k] = JUR_COLOURS.get(k) or svg.PALETTE[(len(colours) * 2) % 6 or 0]
-    return colours
 
 
 def _overview_charts(ov: q.Overview) -> dict[str, Any]:
@@ -134,7 +128,7 @@ def domains_page(
     total, items = q.search_domains(
         conn,
         s,
-        q=prefix,
+        q=search_prefix(prefix),
         provider=provider,
         capability=capability,
         offset=(page - 1) * PAGE,
@@ -160,7 +154,7 @@ def domain_page(
     request: Request, domain: str, p: Public, conn: Conn, scan: ScanQ = None
 ) -> Response:
     s = pick_scan(conn, scan)
-    d = q.domain_detail(conn, s, domain.lower()[:253])
+    d = q.domain_detail(conn, s, domain_key(domain))
     if d is None:
         raise HTTPException(404, f"domain {domain} is not in scan {s.id}")
     return render(request, "domain.html", p, d=d)
@@ -183,7 +177,7 @@ def provider_page(
     chart = svg.bar_chart(bars, title=f"Domains using {d.provider_name}, per capability")
     known = default_catalogue().providers.get(d.provider)
     options = {}
-    if d.jurisdiction == "US":
+    if us_controlled(d.jurisdiction, d.tags):
         options = {cap: options_for(cap) for cap in d.domains_by_capability}
         options = {cap: alts for cap, alts in options.items() if alts}
     return render(request, "provider.html", p, d=d, chart=chart, known=known, options=options)

@@ -14,11 +14,12 @@ from sqlalchemy import Connection, Engine, and_, select
 
 from sovmap import figures
 from sovmap.orgs import service as orgs_service
+from sovmap.orgs.domains import InvalidDomain, normalise_domain
 from sovmap.orgs.service import DiffResult
 from sovmap.report import orgs as oq
 from sovmap.store import queries as q
 from sovmap.store import snapshots as scan_rules
-from sovmap.store.schema import findings, scan_domains
+from sovmap.store.schema import scan_domains
 from sovmap.store.snapshots import ScanInfo
 
 T = TypeVar("T")
@@ -84,9 +85,9 @@ def trends(conn: Connection, cache: Cache) -> list[q.TrendPoint]:
     all_scans = scans(conn)
     key = ("trends", *((s.id, s.finished_at, s.status) for s in all_scans))
     if any(s.status != "done" for s in all_scans) or not all_scans:
-        return q.trends(conn, known_counts(conn))
+        return q.trends(conn, figures.us_share_by_scan, known_counts(conn))
     result: list[q.TrendPoint] = cache.get(
-        key, all_scans[-1], lambda: q.trends(conn, known_counts(conn))
+        key, all_scans[-1], lambda: q.trends(conn, figures.us_share_by_scan, known_counts(conn))
     )
     return result
 
@@ -113,6 +114,26 @@ def scan_figures(request: Request, conn: Connection, scan: ScanInfo | None) -> f
     reg = figures.register_figures(register)
     keep = [f for f in scan_part if not f.id.startswith("register_")]
     return figures.Figures(scan, (*keep, *reg))
+
+
+def domain_key(text: str) -> str:
+    """A domain from a web path or API path, through the scan's one normaliser (a URL or an
+    e-mail address finds its domain); 404 for text no scan would accept."""
+    try:
+        return normalise_domain(text[:2048])[0]
+    except InvalidDomain:
+        raise HTTPException(404, "not a domain name") from None
+
+
+def search_prefix(text: str) -> str:
+    """A search prefix: a full URL or e-mail address is reduced to its domain by the one
+    normaliser; a partial name is kept as typed (lower case)."""
+    if any(c in text for c in "/@:"):
+        try:
+            return normalise_domain(text)[0]
+        except InvalidDomain:
+            return text.strip().lower()
+    return text.strip().lower()
 
 
 def pick_scan(conn: Connection, scan_id: int | None) -> ScanInfo:
@@ -146,18 +167,7 @@ def locations(conn: Connection, scan: ScanInfo) -> list[Located]:
             )
         )
     ).all()
-    us_mail = set(
-        conn.execute(
-            select(findings.c.domain).where(
-                and_(
-                    findings.c.scan_id == scan.id,
-                    findings.c.capability == "mailbox",
-                    findings.c.role == "primary",
-                    findings.c.jurisdiction == q.US,
-                )
-            )
-        ).scalars()
-    )
+    us_mail = figures.capability_domains(conn, scan.id, "mailbox")  # mailbox_us_domains
     out = []
     for domain, raw in rows:
         attrs = json.loads(raw or "{}")
@@ -175,7 +185,7 @@ def group_trends(conn: Connection, cache: Cache) -> list[oq.GroupTrend]:
         return oq.group_trends(conn)
     key = (
         "group-trends",
-        tuple(oq.current_sets(conn)),
+        tuple(q.current_sets(conn)),
         *((s.id, s.finished_at) for s in all_scans),
     )
     result: list[oq.GroupTrend] = cache.get(key, all_scans[-1], lambda: oq.group_trends(conn))
@@ -187,6 +197,6 @@ def changes(conn: Connection, cache: Cache, engine: Engine) -> DiffResult | None
     done = [s for s in scans(conn) if s.finished]
     if len(done) < 2:
         return None
-    key = ("changes", tuple(oq.current_sets(conn)), done[-2].id)
+    key = ("changes", tuple(q.current_sets(conn)), done[-2].id)
     result: DiffResult = cache.get(key, done[-1], lambda: orgs_service.diff(engine))
     return result
