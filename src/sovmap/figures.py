@@ -339,7 +339,7 @@ def scan_figures(conn: Connection, scan: ScanInfo | None, *, rows: bool = True) 
 def org_figures(conn: Connection, scan: ScanInfo | None) -> list[Figure]:
     """Organisations and those with a domain in ``mailbox_us_domains``; unknown (None)
     without organisations in the store."""
-    from sovmap.orgs.tables import organisations
+    from sovmap.store.org_tables import organisations
     from sovmap.store.queries import current_sets, org_domain_pairs
 
     sets = current_sets(conn)

@@ -1,5 +1,7 @@
-"""The scan's printed summary is counted by the database (``Store.finding_counts``) and gives
-the figures that reading every finding gives (``summarise``), on SQLite and PostgreSQL."""
+"""The scan's printed summary: its provider table is counted by the database
+(``Store.finding_counts``) and gives what reading every finding gives (``summarise``); its
+capability table shows the headline figures of :mod:`sovmap.figures`; on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.support.postgres import postgres_server, postgres_url  # noqa: F401
 
+from sovmap import figures
 from sovmap.export import render_summary, summarise, summarise_counts
 from sovmap.model import Capability, DomainResult, Finding
 from sovmap.store import Store
@@ -44,8 +47,14 @@ def _check(store: Store) -> None:
     assert got.by_capability == want.by_capability
     assert got.providers == want.providers
     assert got.by_capability["web-hosting"] == {"US": want.by_capability["web-hosting"]["US"]}
-    lines = list(render_summary(got))
-    assert lines[0] == "60 domains" and any(line.startswith("mailbox") for line in lines)
+    store.finish_scan(sid)
+    with store.connect() as conn:
+        figs = figures.compute(conn, store.latest_finished(), rows=False)
+    lines = list(render_summary(figs, got))
+    assert lines[0] == f"60 domains scanned (scan {sid})"
+    mailbox = next(line for line in lines if line.startswith("mailbox "))
+    us, non, unk = (figs.value(f"mailbox_{k}_domains") for k in ("us", "non_us", "unknown"))
+    assert mailbox.split()[1:4] == [str(us), str(non), str(unk)]
 
 
 def test_summary_counts_on_sqlite(tmp_path: Path) -> None:

@@ -192,7 +192,7 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
             title="Processes after a cut-off of every US-controlled provider",
         )
     if rep is not None:
-        from sovmap.web.scenario_pages import gantt_svg
+        from sovmap.report.gantt import gantt_svg
 
         ctx["gantt"] = gantt_svg(rep)
     out.mkdir(parents=True, exist_ok=True)

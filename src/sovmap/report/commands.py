@@ -13,7 +13,7 @@ from sovmap.cli import CommandError
 from sovmap.register.files import load_register_dir
 from sovmap.report.build import ReportOptions, build_report, store_label
 from sovmap.store import Store
-from sovmap.store.migrate import DEFAULT_DB, MigrationError, open_engine, upgrade
+from sovmap.store.migrate import DEFAULT_DB, MigrationError
 
 
 def register(sub: Any) -> None:
@@ -99,9 +99,8 @@ def _report(args: argparse.Namespace) -> int:
             raise CommandError(f"--{opt.replace('_', '-')} {f}: no such file")
     if "://" not in args.db and not Path(args.db).exists():
         raise CommandError(f"--db {args.db}: no such store (run sovmap scan first)")
-    engine = open_engine(args.db)
     try:
-        upgrade(engine)
+        engine = Store(args.db).engine  # the one store door: migrated, SQLite or PostgreSQL
     except MigrationError as exc:
         raise CommandError(str(exc)) from exc
     opts = ReportOptions(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from sovmap.counting import counts_as_us
 from sovmap.figures import capability_domains
 from sovmap.model import Capability, Finding
-from sovmap.orgs.tables import org_domains, org_unmapped, organisations
+from sovmap.store.org_tables import org_domains, org_unmapped, organisations
 from sovmap.store.queries import DomainDetail, current_sets, domain_detail, org_domain_pairs
 from sovmap.store.schema import findings, scan_domains
 from sovmap.store.snapshots import ScanInfo

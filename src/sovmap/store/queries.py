@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, distinct, func, select
 
 from sovmap.control import us_controlled
 from sovmap.model import Capability, Evidence
-from sovmap.orgs.tables import org_domains, org_sets
+from sovmap.store.org_tables import org_domains, org_sets
 from sovmap.store.schema import findings, scan_domains
 from sovmap.store.snapshots import (
     KnownCounts,

@@ -2,7 +2,7 @@
 
 One store serves the CLI and the web app: SQLite by default, PostgreSQL by URL. Rooms that
 need tables of their own define them in their own module on :data:`metadata` (for example
-``sovmap.orgs.tables``) and import it from :func:`sovmap.store.tables_modules`.
+``sovmap.store.org_tables``) and import it from :func:`sovmap.store.tables_modules`.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from sovmap.cli import CommandError
-from sovmap.store import migrate
-from sovmap.store.migrate import DEFAULT_DB, MigrationError, open_engine, upgrade
+from sovmap.store import Store, migrate
+from sovmap.store.migrate import DEFAULT_DB, MigrationError
 from sovmap.web.auth import ROLES, AuthError, create_token, create_user, set_password
 from sovmap.web.tables import users
 
@@ -93,12 +93,11 @@ def register(sub: Any) -> None:
 
 
 def _engine(db: str) -> Any:
-    engine = open_engine(db)
+    """The store's engine through the one store door (migrated, SQLite or PostgreSQL)."""
     try:
-        upgrade(engine)
+        return Store(db).engine
     except MigrationError as exc:
         raise CommandError(str(exc)) from exc
-    return engine
 
 
 def _password() -> str:

@@ -29,6 +29,7 @@ from sovmap.register.files import load_register_dir
 from sovmap.register.model import Register
 from sovmap.register.ownership import control_of
 from sovmap.report import svg
+from sovmap.report.gantt import gantt_svg
 from sovmap.scenario.cutoff import cut_off
 from sovmap.scenario.durations import format_duration
 from sovmap.scenario.from_register import ScenarioSettings, load_scenario_settings
@@ -74,21 +75,6 @@ def hours(h: float | None) -> str:
     if h is None:
         return "—"
     return "permanent" if math.isinf(h) else format_duration(h)
-
-
-def gantt_svg(rep: ExitReport, title: str = "Exit plan (mean durations)") -> Any:
-    tasks = [
-        svg.GanttTask(
-            f"{s.task.group}: {s.task.name}" if s.task.group else s.task.name,
-            s.start,
-            s.finish,
-            group=s.task.group,
-            critical=s.task.group in rep.baseline.forecast.critical
-            and rep.baseline.forecast.critical[s.task.group] >= 0.5,
-        )
-        for s in sorted(rep.schedule.tasks, key=lambda s: (s.start, s.finish))
-    ]
-    return svg.gantt(tasks, title=title, deadline=rep.deadline_days, unit="d")
 
 
 def make_router(
