@@ -1,0 +1,329 @@
+"""CSV with a header row, read so that no row is ever lost without a message.
+
+The parser is our own small state machine rather than :mod:`csv`, because the standard
+reader cannot tell where an unterminated quote opened, swallows every later line into one
+field, and raises mid-file on a field over its size limit. Here:
+
+- the delimiter is chosen among ``delimiters`` from the header and the rows below it (the one
+  that splits the header into a known column, else the one most rows agree with), and the
+  choice cannot fail: one column is a valid answer;
+- a line whose first non-blank character is ``#`` is a comment (outside a quoted field);
+- a quote that is not closed (on its line, or with ``multiline=True`` within a row of the
+  header's width) is reported at the line where it opened, and reading goes on at the next
+  line;
+- a field over ``max_field`` characters rejects its row with the length in the message;
+- a row with more or fewer fields than the header is rejected (trailing empty fields aside);
+- a line holding bytes that were not UTF-8 (see :func:`~sovmap.readers.decode`) rejects its
+  row;
+- two header columns with the same name make the file unusable (:class:`InputError`).
+
+Every record after the header counts once: ``read == accepted + rejected``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sovmap.readers.text import MAX_BYTES, InputError, InputProblem, decode, quote, read_text
+
+#: Default limit of one field (characters).
+MAX_FIELD = 128 * 1024
+#: A quoted field may run over at most this many lines (``multiline=True``).
+MAX_RECORD_LINES = 200
+_LINE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|$)")
+_SNIFF_ROWS = 20
+
+
+@dataclass
+class CsvTable:
+    """The rows of a CSV (``rows``: line number and row by header name) and its accounting."""
+
+    header: list[str]
+    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+    delimiter: str = ","
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    header_line: int = 1
+
+    def accounting(self) -> str:
+        """``rows read: N = accepted A + rejected R``."""
+        return f"rows read: {self.read:,} = accepted {self.accepted:,} + rejected {self.rejected:,}"
+
+
+class _Reject(Exception):
+    def __init__(self, code: str, message: str, resume: int) -> None:
+        self.code = code
+        self.message = message
+        self.resume = resume
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines without their terminators; ``\\r\\n``, ``\\r`` and ``\\n`` all end a line (the
+    same rule :func:`decode` counts lines by)."""
+    lines = [m.group(1) for m in _LINE.finditer(text) if m.group(0)]
+    return lines
+
+
+def _record(
+    lines: list[str], i: int, delim: str, *, max_field: int, multiline: bool
+) -> tuple[list[str], int]:
+    """The fields of the record starting at ``lines[i]`` and the index after it."""
+    s = lines[i]
+    if '"' not in s:
+        plain = s.split(delim)
+        for n, value in enumerate(plain, start=1):
+            if len(value) > max_field:
+                raise _Reject(
+                    "FIELD_TOO_LARGE",
+                    f"field {n} is {len(value):,} characters; the limit is {max_field:,}",
+                    i + 1,
+                )
+        return plain, i + 1
+    fields: list[str] = []
+    cur: list[str] = []
+    size = 0
+    in_quote = False
+    at_start = True
+    j = i
+    while True:
+        s = lines[j]
+        k = 0
+        n = len(s)
+        while k < n:
+            if in_quote:
+                q = s.find('"', k)
+                if q < 0:
+                    cur.append(s[k:])
+                    size += n - k
+                    k = n
+                elif q + 1 < n and s[q + 1] == '"':
+                    cur.append(s[k : q + 1])
+                    size += q + 1 - k
+                    k = q + 2
+                else:
+                    cur.append(s[k:q])
+                    size += q - k
+                    in_quote = False
+                    k = q + 1
+                    if j > i and k < n and s[k] != delim:
+                        # a quote that closes lines later with text after it: a stray quote
+                        # on this row and another on a later one, not a field with line breaks
+                        raise _Reject(
+                            "UNTERMINATED_QUOTE",
+                            f"a quote opened on this line is not closed before line {j + 1}; "
+                            "this line is skipped and reading goes on at the next",
+                            i + 1,
+                        )
+            elif at_start and s[k] == '"':
+                in_quote = True
+                at_start = False
+                k += 1
+            else:
+                at_start = False
+                d = s.find(delim, k)
+                end = n if d < 0 else d
+                cur.append(s[k:end])
+                size += end - k
+                k = end
+                if d >= 0:
+                    fields.append("".join(cur))
+                    cur, size, at_start = [], 0, True
+                    k = d + 1
+            if size > max_field:
+                if j > i:
+                    raise _Reject(
+                        "UNTERMINATED_QUOTE",
+                        f"a quote opened on this line is not closed within {max_field:,} "
+                        "characters; this line is skipped and reading goes on at the next",
+                        i + 1,
+                    )
+                raise _Reject(
+                    "FIELD_TOO_LARGE",
+                    f"field {len(fields) + 1} is over {max_field:,} characters",
+                    j + 1,
+                )
+        if not in_quote:
+            fields.append("".join(cur))
+            return fields, j + 1
+        j += 1
+        if not multiline or j >= len(lines) or j - i >= MAX_RECORD_LINES:
+            why = (
+                "before the end of the file"
+                if j >= len(lines)
+                else "on this line"
+                if not multiline
+                else f"within {MAX_RECORD_LINES} lines"
+            )
+            raise _Reject(
+                "UNTERMINATED_QUOTE",
+                f"a quote opened on this line is not closed {why}; this line is skipped and "
+                "reading goes on at the next",
+                i + 1,
+            )
+        cur.append("\n")
+        size += 1
+
+
+def _is_skipped(line: str, comments: bool) -> bool:
+    stripped = line.strip()
+    return not stripped or (comments and stripped.startswith("#"))
+
+
+def _choose_delimiter(
+    lines: list[str], start: int, delimiters: str, want: Collection[str], comments: bool
+) -> tuple[str, list[str]]:
+    """The delimiter (and header fields) for the header at ``lines[start]``; never fails."""
+    scores: list[tuple[tuple[int, int, int, int], str, list[str]]] = []
+    for order, delim in enumerate(delimiters):
+        try:
+            header, _ = _record(lines, start, delim, max_field=MAX_FIELD, multiline=False)
+        except _Reject:
+            continue
+        names = {h.strip().strip('"').lower() for h in header}
+        known = 1 if names & set(want) else 0
+        agree = 0
+        seen = 0
+        k = start + 1
+        while k < len(lines) and seen < _SNIFF_ROWS:
+            if not _is_skipped(lines[k], comments):
+                seen += 1
+                try:
+                    row, _ = _record(lines, k, delim, max_field=MAX_FIELD, multiline=False)
+                except _Reject:
+                    row = []
+                agree += len(header) > 1 and len(row) == len(header)
+            k += 1
+        scores.append(((known, agree, len(header), -order), delim, header))
+    if not scores:
+        return delimiters[0] if delimiters else ",", [lines[start]]
+    _, delim, header = max(scores, key=lambda s: s[0])
+    return delim, header
+
+
+def read_csv(
+    path_or_text: Path | str | bytes,
+    *,
+    file: str = "",
+    max_bytes: int = MAX_BYTES,
+    max_field: int = MAX_FIELD,
+    delimiters: str = ",;\t",
+    want: Collection[str] = (),
+    comments: bool = True,
+    multiline: bool = True,
+) -> CsvTable:
+    """Read a CSV with a header row.
+
+    ``path_or_text``: a :class:`~pathlib.Path` is read (size checked first), ``bytes`` are
+    decoded, a ``str`` is the text itself. ``file`` names the input in messages. ``want``:
+    header names (lower case) that make a delimiter the right one when the header split by it
+    holds one of them. ``multiline=False``: a quoted field never runs over a line end (for
+    inputs whose values never hold one, so a stray quote costs one line, never more).
+
+    Raises :class:`InputError` for a file unusable as a whole (too large, not decodable, no
+    header, a header with an unclosed quote or duplicate names).
+    """
+    if isinstance(path_or_text, Path):
+        name = file or str(path_or_text)
+        text, problems = read_text(path_or_text, max_bytes=max_bytes, file=name)
+    elif isinstance(path_or_text, bytes):
+        name = file or "<input>"
+        if len(path_or_text) > max_bytes:
+            raise InputError(name, f"{len(path_or_text):,} bytes; the limit is {max_bytes:,}")
+        text, problems = decode(path_or_text, name)
+    else:
+        name = file or "<input>"
+        if len(path_or_text) > max_bytes:
+            raise InputError(name, f"{len(path_or_text):,} characters; the limit is {max_bytes:,}")
+        text, problems = path_or_text, []
+    bad_lines = {p.line for p in problems}
+    lines = _split_lines(text)
+    start = 0
+    while start < len(lines) and _is_skipped(lines[start], comments):
+        start += 1
+    if start == len(lines):
+        raise InputError(name, "empty: no header row", line=1)
+    if start + 1 in bad_lines:
+        raise InputError(name, "ENCODING: the header row is not UTF-8 text", line=start + 1)
+    delim, raw_header = _choose_delimiter(lines, start, delimiters, want, comments)
+    try:
+        raw_header, _ = _record(lines, start, delim, max_field=max_field, multiline=False)
+    except _Reject as exc:
+        raise InputError(name, f"{exc.code}: header row: {exc.message}", line=start + 1) from None
+    header = [h.strip() for h in raw_header]
+    firsts: dict[str, int] = {}
+    for n, h in enumerate(header, start=1):
+        if not h:
+            continue
+        key = h.casefold()
+        if key in firsts:
+            raise InputError(
+                name,
+                f"DUPLICATE_HEADER: column {quote(h)} appears twice (columns {firsts[key]} "
+                f"and {n})",
+                line=start + 1,
+            )
+        firsts[key] = n
+    table = CsvTable(header=header, problems=problems, delimiter=delim, header_line=start + 1)
+    i = start + 1
+    width = len(header)
+    while i < len(lines):
+        if _is_skipped(lines[i], comments):
+            i += 1
+            continue
+        lineno = i + 1
+        table.read += 1
+        try:
+            fields, nxt = _record(lines, i, delim, max_field=max_field, multiline=multiline)
+        except _Reject as exc:
+            table.rejected += 1
+            if lineno not in bad_lines:
+                table.problems.append(InputProblem(name, lineno, exc.code, exc.message))
+            i = exc.resume
+            continue
+        spanned = range(lineno, nxt + 1)
+        if any(n in bad_lines for n in spanned):
+            table.rejected += 1  # the ENCODING problem is already reported for that line
+            i = nxt
+            continue
+        if all(not f.strip() for f in fields):
+            table.read -= 1  # a blank row (only delimiters): not a row
+            i = nxt
+            continue
+        if len(fields) > width and not any(f.strip() for f in fields[width:]):
+            fields = fields[:width]
+        if len(fields) != width:
+            if nxt - i > 1:  # a quote that closed lines later, leaving a row of the wrong width
+                table.rejected += 1
+                table.problems.append(
+                    InputProblem(
+                        name,
+                        lineno,
+                        "UNTERMINATED_QUOTE",
+                        f"a quote opened on this line closes only on line {nxt}, leaving "
+                        f"{len(fields)} fields where the header has {width}; this line is "
+                        "skipped and reading goes on at the next",
+                    )
+                )
+                i += 1
+                continue
+            table.rejected += 1
+            table.problems.append(
+                InputProblem(
+                    name,
+                    lineno,
+                    "COLUMNS",
+                    f"{len(fields)} fields where the header has {width}: "
+                    f"{quote(delim.join(fields))}",
+                )
+            )
+            i = nxt
+            continue
+        table.accepted += 1
+        table.rows.append((lineno, {h: v for h, v in zip(header, fields, strict=True) if h}))
+        i = nxt
+    return table

@@ -1,0 +1,160 @@
+"""Bytes to text: encodings, byte-order marks, size limits, and the shape of an input problem."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import stat
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sovmap.errors import SovmapError
+
+#: Default size limit of one input file (bytes).
+MAX_BYTES = 512 * 1024 * 1024
+#: A value quoted in a message is cut to this many characters.
+QUOTE_CHARS = 80
+
+
+def quote(value: str, limit: int = QUOTE_CHARS) -> str:
+    """``value`` as a Python literal, cut to ``limit`` characters (control characters escaped,
+    so nothing from an input reaches a terminal raw)."""
+    if len(value) > limit:
+        cut = value[: limit - 1]
+        return repr(cut)[:-1] + "…" + repr(cut)[-1] + f" ({len(value):,} characters)"
+    return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """A problem with one line of an input; the rest of the file goes on."""
+
+    file: str
+    line: int
+    code: str
+    message: str
+
+    def render(self) -> str:
+        return f"{self.file}:{self.line}: {self.code}: {self.message}"
+
+
+class InputError(SovmapError):
+    """A file unusable as a whole (exit 2); the message names the file and, where known,
+    the line and byte."""
+
+    def __init__(self, file: str, message: str, *, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.detail = message
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {message}")
+
+
+def summary(problems: Iterable[InputProblem]) -> str:
+    """One line counting problems per code, e.g. ``2 DUPLICATE, 1 ENCODING``."""
+    counts = Counter(p.code for p in problems)
+    return ", ".join(f"{n:,} {code}" for code, n in sorted(counts.items()))
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def decode(data: bytes, file: str) -> tuple[str, list[InputProblem]]:
+    """Text of ``data``: UTF-8 (with or without BOM) or UTF-16 with a BOM.
+
+    A line of UTF-8 text holding bytes that are not UTF-8 is reported (``ENCODING``, with the
+    byte offset) and kept with U+FFFD in place of those bytes, so line numbers stay right and a
+    reader can reject that line and keep the others. UTF-16 that does not decode, or text
+    without a BOM holding NUL bytes in most lines (UTF-16 without a BOM), raises
+    :class:`InputError` naming the file, line and byte.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            body = data[len(bom) :]
+            if encoding == "utf-8":
+                return _decode_utf8(body, file, len(bom))
+            try:
+                return body.decode(encoding), []
+            except UnicodeDecodeError as exc:
+                good = body[: exc.start].decode(encoding, "replace")
+                line = good.count("\n") + 1
+                raise InputError(
+                    file,
+                    f"ENCODING: not valid {encoding.upper()[:6]} text at byte "
+                    f"{exc.start + len(bom):,} (the file starts with a UTF-16 byte-order mark)",
+                    line=line,
+                ) from None
+    if data[:1000].count(b"\x00") > 100:
+        raise InputError(
+            file,
+            "ENCODING: looks like UTF-16 without a byte-order mark; save it as UTF-8",
+            line=1,
+        )
+    return _decode_utf8(data, file, 0)
+
+
+def _decode_utf8(data: bytes, file: str, base: int) -> tuple[str, list[InputProblem]]:
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    parts: list[str] = []
+    problems: list[InputProblem] = []
+    offset = 0
+    for lineno, raw in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            parts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            parts.append(raw.decode("utf-8", "replace"))
+            byte = raw[exc.start]
+            problems.append(
+                InputProblem(
+                    file,
+                    lineno,
+                    "ENCODING",
+                    f"byte 0x{byte:02x} at offset {base + offset + exc.start:,} is not UTF-8 "
+                    "(save the file as UTF-8)",
+                )
+            )
+        offset += len(raw)
+    return "".join(parts), problems
+
+
+def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of ``path``; the size is checked before reading, and a device or pipe is read
+    only up to the limit."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY)
+    except IsADirectoryError:
+        raise InputError(str(p), "is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(str(p), f"cannot open: {exc.strerror}") from None
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):
+        os.close(fd)
+        raise InputError(str(p), "is a directory, not a file")
+    with os.fdopen(fd, "rb") as fh:
+        if stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:
+            raise InputError(str(p), f"{st.st_size:,} bytes; the limit is {max_bytes:,} bytes")
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise InputError(str(p), f"cannot read: {exc.strerror}") from None
+    if len(data) > max_bytes:
+        raise InputError(str(p), f"more than {max_bytes:,} bytes; the limit is {max_bytes:,}")
+    return data
+
+
+def read_text(
+    path: Path | str, *, max_bytes: int = MAX_BYTES, file: str = ""
+) -> tuple[str, list[InputProblem]]:
+    """Text of ``path`` (see :func:`decode`), refusing a file over ``max_bytes`` before
+    reading it."""
+    return decode(read_bytes(path, max_bytes=max_bytes), file or str(path))
