@@ -43,12 +43,26 @@ class ProbePlan:
     asn_zone_v6: str = ""
     # the kinds of question, in order (the bundled table when not given)
     kinds: tuple[ProbeKind, ...] = field(default_factory=lambda: tuple(probe_kinds().values()))
+    # derived once here: a follow-up asks ``is_base``, and hashing a plan for a cache keyed by
+    # it took about 2 us a time
+    _base: tuple[tuple[str, str, str], ...] = field(init=False, repr=False, compare=False)
+    _base_keys: frozenset[tuple[str, str, str]] = field(init=False, repr=False, compare=False)
+    _shared: frozenset[str] = field(init=False, repr=False, compare=False)
+    _order: Mapping[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # DomainScan.start asks these without the per-question checks of follow-ups
         seen: set[tuple[str, str, str]] = set()
         names = [(q.probe, q.name, q.qtype) for q in self.questions]
         names += [("dkim", f"{s}._domainkey", "TXT") for s in self.dkim_selectors]
+        derived = {
+            "_base": tuple(names),
+            "_base_keys": frozenset(names),
+            "_shared": frozenset(k.name for k in self.kinds if k.shared),
+            "_order": MappingProxyType({k.name: k.order for k in self.kinds}),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
         roles = {k.name: k.role for k in self.kinds}
         for probe in {"mx-host", "spf", "asn"} | self.cname_probes | self.asn_probes:
             if probe not in roles:  # asked by the follow-up rules below
@@ -70,20 +84,20 @@ class ProbePlan:
     def base(self) -> tuple[tuple[str, str, str], ...]:
         """Every question asked for each domain at the start, as ``(probe, name, type)``
         with ``name`` "@" or a prefix (DKIM selectors included)."""
-        return _base(self)
+        return self._base
 
     def is_base(self, probe: str, prefix: str, qtype: str) -> bool:
-        return (probe, prefix, qtype) in _base_keys(self)
+        return (probe, prefix, qtype) in self._base_keys
 
     @property
     def shared(self) -> frozenset[str]:
         """Kinds whose answers are the same for every domain (cached across domains)."""
-        return _shared(self)
+        return self._shared
 
     @property
     def order(self) -> Mapping[str, int]:
         """Each kind's position: observations are stored and classified in this order."""
-        return _order(self)
+        return self._order
 
     def observation_key(self) -> Callable[[Observation], tuple[int, str, str, str]]:
         """The sort key of a domain's observations (kind, name, type, via)."""
@@ -112,30 +126,8 @@ class ProbePlan:
 
 
 @cache
-def _base(plan: ProbePlan) -> tuple[tuple[str, str, str], ...]:
-    return tuple((q.probe, q.name, q.qtype) for q in plan.questions) + tuple(
-        ("dkim", f"{s}._domainkey", "TXT") for s in plan.dkim_selectors
-    )
-
-
-@cache
-def _base_keys(plan: ProbePlan) -> frozenset[tuple[str, str, str]]:
-    return frozenset(_base(plan))
-
-
-@cache
-def _shared(plan: ProbePlan) -> frozenset[str]:
-    return frozenset(k.name for k in plan.kinds if k.shared)
-
-
-@cache
-def _order(plan: ProbePlan) -> Mapping[str, int]:
-    return MappingProxyType({k.name: k.order for k in plan.kinds})
-
-
-@cache
 def _observation_key(plan: ProbePlan) -> Callable[[Observation], tuple[int, str, str, str]]:
-    order = dict(_order(plan))
+    order = dict(plan.order)
 
     def key(o: Observation) -> tuple[int, str, str, str]:
         return (order[o.probe], o.qname, o.qtype, o.via)
