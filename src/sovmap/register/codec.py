@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from sovmap.register.model import (
+    Audience,
     Contract,
     DataAsset,
     DataLink,
@@ -157,6 +158,20 @@ def _wrapper_schema(name: str, base: Any) -> dict[str, Any]:
 
 
 _NESTED: dict[type[Any], dict[str, Any]] = {
+    Audience: {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string", "pattern": ID_PATTERN},
+            "name": {"type": "string"},
+            "people": {"type": ["integer", "null"], "minimum": 0},
+            "organisations": {"type": ["integer", "null"], "minimum": 0},
+            "within": {"type": "string", "pattern": ID_PATTERN},
+            "disjoint_from": {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}},
+            "source": {"type": "string"},
+        },
+    },
     Dependency: {
         "type": "object",
         "additionalProperties": False,
@@ -314,6 +329,16 @@ def decode_valued(name: str, base: Any, raw: Any, at: Location | None) -> Valued
 
 
 def _nested(base: Any, raw: Any, at: Location | None) -> Any:
+    if base is Audience:
+        return Audience(
+            id=str(raw["id"]),
+            name=str(raw.get("name", "")),
+            people=raw.get("people"),
+            organisations=raw.get("organisations"),
+            within=str(raw.get("within", "")),
+            disjoint_from=tuple(raw.get("disjoint_from", ())),
+            source=str(raw.get("source", "")),
+        )
     if base is Dependency:
         return Dependency(
             service=raw["service"],
@@ -407,6 +432,13 @@ def encode_valued(v: Valued[Any]) -> Any:
 
 
 def _encode_nested(item: Any) -> Any:
+    if isinstance(item, Audience):
+        a: dict[str, Any] = {"id": item.id}
+        for key in ("name", "people", "organisations", "within", "disjoint_from", "source"):
+            value = getattr(item, key)
+            if value not in ("", (), None):
+                a[key] = list(value) if isinstance(value, tuple) else value
+        return a
     if isinstance(item, Dependency):
         d: dict[str, Any] = {"service": item.service, "kind": item.kind.value}
         if item.origin is not Origin.ENTERED:

@@ -223,6 +223,23 @@ class Subcontract:
 
 
 @dataclass(frozen=True, slots=True)
+class Audience:
+    """A group of people and/or organisations that processes serve (``organisation.audiences``).
+
+    ``within``: the id of a larger group that contains this one; ``disjoint_from``: groups
+    that share no member with this one. Groups neither nested nor disjoint may overlap in an
+    unknown way. A size that is None is unknown (never 0)."""
+
+    id: str
+    name: str = ""
+    people: int | None = None
+    organisations: int | None = None
+    within: str = ""
+    disjoint_from: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DataLink:
     service: str
     use: DataUse = DataUse.STORES
@@ -241,6 +258,9 @@ class Organisation:
     currency: Valued[str] = field(default_factory=missing)
     competent_authority: Valued[str] = field(default_factory=missing)
     total_assets: Valued[float] = field(default_factory=missing)
+    #: people the organisation serves in all (e.g. a country's population), with its source
+    population: Valued[int] = field(default_factory=missing)
+    audiences: tuple[Audience, ...] = ()  # the groups processes serve (Process.audience)
     domains: tuple[str, ...] = ()
     at: Location | None = field(default=None, compare=False)
     #: where each field and list item was read ("services", "services.2"); not part of meaning
@@ -261,6 +281,7 @@ class Process:
     rpo_hours: Valued[float] = field(default_factory=missing)
     people_served: Valued[int] = field(default_factory=missing)
     organisations_served: Valued[int] = field(default_factory=missing)
+    audience: tuple[str, ...] = ()  # ids of organisation.audiences this process serves
     legal_basis: Valued[str] = field(default_factory=missing)
     discontinuing_impact: Valued[Level] = field(default_factory=missing)
     licensed_activity: Valued[str] = field(default_factory=missing)  # DORA B_06.01 c0020 code

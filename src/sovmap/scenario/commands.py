@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sovmap.register.files import load_register_dir
+from sovmap.scenario.counting import served_lines
 from sovmap.scenario.cutoff import cut_off
 from sovmap.scenario.durations import format_duration
 from sovmap.scenario.from_register import load_scenario_settings
@@ -114,9 +115,7 @@ def render_text(res: ScenarioResult) -> str:
         f"Services down: {len(res.services_down)}; degraded: {len(res.services_degraded)}",
         f"Processes: {s['down']} down, {s['degraded']} degraded, {s['unaffected']} unaffected "
         f"(of {s['processes']})",
-        f"Served by processes that go down: {s['people_down']:,} people, "
-        f"{s['organisations_down']:,} organisations; by degraded ones: "
-        f"{s['people_degraded']:,} people, {s['organisations_degraded']:,} organisations",
+        *served_lines(res.summary, "en"),
         f"RTO breached: {s['rto_breached']}; longest bearable outage exceeded: "
         f"{s['tolerable_outage_exceeded']}; data assets unreachable: {s['data_unreachable']}",
         "",

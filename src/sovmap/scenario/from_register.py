@@ -34,6 +34,7 @@ from typing import Any
 
 from sovmap.register.model import DataUse, DependencyKind, Level, Register
 from sovmap.register.ownership import control_of
+from sovmap.scenario.counting import AudienceGroup, Population
 from sovmap.scenario.model import (
     Backup,
     DataAsset,
@@ -217,12 +218,31 @@ def inventory_from_register(reg: Register, settings: ScenarioSettings | None = N
                 data=tuple(uses.get(pr.id, ())),
                 rto_hours=None if pr.rto_hours.value is None else float(pr.rto_hours.value),
                 mtpd_hours=st.process_max_tolerable.get(pr.id, first_high),
-                people=int(pr.people_served.value or 0),
-                organisations=int(pr.organisations_served.value or 0),
+                people=pr.people_served.value,
+                organisations=pr.organisations_served.value,
+                audience=pr.audience,
                 thresholds=tuple(
                     Threshold(e.after_hours, e.impact.value, e.description) for e in steps
                 ),
                 fallbacks=fallbacks,
             )
         )
-    return Inventory(tuple(providers), tuple(services), tuple(data), tuple(processes))
+    return Inventory(
+        tuple(providers),
+        tuple(services),
+        tuple(data),
+        tuple(processes),
+        population=population_of(reg),
+    )
+
+
+def population_of(reg: Register) -> Population:
+    """The register's declared population and audience groups, for counting (counting.py)."""
+    org = reg.organisation
+    return Population(
+        {
+            a.id: AudienceGroup(a.id, a.name, a.people, a.organisations, a.within, a.disjoint_from)
+            for a in org.audiences
+        },
+        people=org.population.value,
+    )

@@ -18,6 +18,7 @@ from typing import Any
 
 from sovmap.control import Control, Link, Reason, control_from_chain
 from sovmap.errors import SovmapError
+from sovmap.scenario.counting import Audience, Population, unknown_population
 
 
 class Strength(StrEnum):
@@ -140,8 +141,9 @@ class ProcessNode:
     data: tuple[str, ...] = ()  # data assets the process cannot run without
     rto_hours: float | None = None  # recovery time objective
     mtpd_hours: float | None = None  # maximum tolerable period of disruption
-    people: int = 0  # people served
-    organisations: int = 0  # organisations served
+    people: int | None = None  # people served (None: unknown); used when no audience groups
+    organisations: int | None = None  # organisations served (None: unknown)
+    audience: tuple[str, ...] = ()  # ids of the population's audience groups it serves
     thresholds: tuple[Threshold, ...] = ()
     fallbacks: tuple[Fallback, ...] = ()
 
@@ -150,6 +152,10 @@ class ProcessNode:
         """The longest outage the process can bear: its MTPD, else its RTO."""
         return self.mtpd_hours if self.mtpd_hours is not None else self.rto_hours
 
+    @property
+    def served(self) -> Audience:
+        return Audience(self.audience, self.people, self.organisations)
+
 
 @dataclass(frozen=True, slots=True)
 class Inventory:
@@ -157,6 +163,8 @@ class Inventory:
     services: tuple[ServiceNode, ...] = ()
     data: tuple[DataAsset, ...] = ()
     processes: tuple[ProcessNode, ...] = ()
+    #: the population and audience groups the processes serve (counting.py)
+    population: Population = field(default_factory=unknown_population)
 
     def validate(self) -> None:
         """Raise ScenarioError on duplicate ids and references to unknown ids.
@@ -208,6 +216,9 @@ class Inventory:
             for fb in pr.fallbacks:
                 for r in fb.requires:
                     need(f"process {pr.id!r}", f"fallbacks/{fb.id}/requires", r, "service")
+        problems = self.population.validate({pr.id: pr.served for pr in self.processes})
+        if problems:
+            raise ScenarioError(problems[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +270,8 @@ class ProcessOutcome:
     status: Status
     since_hours: float | None  # when it went down / became degraded
     path: tuple[str, ...]  # the process, then the dependency chain to a stopped node
-    people: int
-    organisations: int
+    people: int | None  # served by this process, each counted once (None: unknown)
+    organisations: int | None
     unreachable_data: tuple[str, ...]
     fallback: str = ""  # id of the fallback that ends the outage
     fallback_from_hours: float | None = None  # when the fallback is running
@@ -274,6 +285,12 @@ class ProcessOutcome:
     impacts: tuple[str, ...] = ()  # every threshold reached, in order
     status_at: Status | None = None  # state at Scenario.assess_hours
     codes: tuple[str, ...] = ()
+
+    @property
+    def fallback_restores(self) -> bool:
+        """A fallback carries the process until the cut-off ends (one that runs out first
+        does not count as restoring it)."""
+        return bool(self.fallback) and "FALLBACK_EXHAUSTED" not in self.codes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -342,6 +359,8 @@ class ScenarioResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "people_affected": self.summary.get("people_down"),
+            "organisations_affected": self.summary.get("organisations_down"),
             "scenario": {
                 "cuts": [
                     {"selector": c.selector.to_json(), "start_hours": c.start_hours}

@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sovmap.control import Reason, select_jurisdiction
+from sovmap.scenario.counting import Kind
 from sovmap.scenario.engine import ALL, ANY, HARD, SOFT, Graph, Propagation, build_graph, propagate
 from sovmap.scenario.model import (
     DataAsset,
@@ -38,6 +40,8 @@ from sovmap.scenario.model import (
     Status,
     Strength,
 )
+
+KINDS: tuple[Kind, ...] = ("people", "organisations")
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ def simulate(inv: Inventory | CompiledInventory, scenario: Scenario) -> Scenario
         data=data,
         services_down=svc_down,
         services_degraded=svc_deg,
-        summary=_summary(outcomes, data),
+        summary=_summary(comp.inventory, outcomes, data),
         matched=matched,
     )
 
@@ -219,11 +223,12 @@ def _process_outcome(
     down_at = float(prop.down_at[i])
     touched_at = float(prop.touched_at[i])
     unreachable = tuple(d for d in pr.data if math.isfinite(prop.down_at[comp.index[f"data:{d}"]]))
+    pop = comp.inventory.population
     base = {
         "id": pr.id,
         "name": pr.name or pr.id,
-        "people": pr.people,
-        "organisations": pr.organisations,
+        "people": pop.served((pr.served,), "people").value,
+        "organisations": pop.served((pr.served,), "organisations").value,
         "unreachable_data": unreachable,
         "rto_hours": pr.rto_hours,
         "bearable_hours": pr.bearable_hours,
@@ -339,18 +344,27 @@ def _data_outcome(comp: CompiledInventory, prop: Propagation, asset: DataAsset) 
     )
 
 
-def _summary(procs: tuple[ProcessOutcome, ...], data: tuple[DataOutcome, ...]) -> dict[str, int]:
+def _summary(
+    inv: Inventory, procs: tuple[ProcessOutcome, ...], data: tuple[DataOutcome, ...]
+) -> dict[str, Any]:
     down = [p for p in procs if p.status is Status.DOWN]
     deg = [p for p in procs if p.status is Status.DEGRADED]
+    nodes = {pr.id: pr for pr in inv.processes}
+    counts: dict[str, Any] = {}
+    for label, group in (("down", down), ("degraded", deg)):
+        for kind in KINDS:
+            served = inv.population.served((nodes[p.id].served for p in group), kind)
+            counts[f"{kind}_{label}"] = served.value
+            counts[f"{kind}_{label}_range"] = {"low": served.low, "high": served.high}
     return {
         "processes": len(procs),
         "down": len(down),
         "degraded": len(deg),
         "unaffected": len(procs) - len(down) - len(deg),
-        "people_down": sum(p.people for p in down),
-        "people_degraded": sum(p.people for p in deg),
-        "organisations_down": sum(p.organisations for p in down),
-        "organisations_degraded": sum(p.organisations for p in deg),
+        **counts,
+        "population": inv.population.people,
+        "restored_by_fallback": sum(1 for p in down if p.fallback_restores),
+        "fallback_exhausted": sum(1 for p in down if "FALLBACK_EXHAUSTED" in p.codes),
         "rto_breached": sum(1 for p in down if p.rto_breached),
         "tolerable_outage_exceeded": sum(1 for p in down if p.bearable_exceeded),
         "data_unreachable": sum(1 for d in data if d.unreachable_hours is not None),

@@ -25,11 +25,13 @@ from sovmap.control import suggest
 from sovmap.errors import SovmapError
 from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport, plan_register_exit
 from sovmap.exitplan.build import ExitSettings, load_exit_settings
+from sovmap.i18n import format_number
 from sovmap.register.files import load_register_dir
 from sovmap.register.model import Register
 from sovmap.register.ownership import control_of
 from sovmap.report import svg
 from sovmap.report.gantt import gantt_svg
+from sovmap.scenario.counting import served_lines
 from sovmap.scenario.cutoff import cut_off
 from sovmap.scenario.durations import format_duration
 from sovmap.scenario.from_register import ScenarioSettings, load_scenario_settings
@@ -171,7 +173,9 @@ def make_router(
         order = {Status.DOWN: 0, Status.DEGRADED: 1, Status.UNAFFECTED: 2}
         procs = sorted(res.processes, key=lambda x: (order[x.status], x.id)) if res else []
         chart = None
+        served: list[str] = []
         if res is not None:
+            served = served_lines(res.summary, "en")
             s = res.summary
             chart = svg.bar_chart(
                 [
@@ -191,6 +195,8 @@ def make_router(
             res=res,
             procs=procs,
             chart=chart,
+            served=served,
+            number=lambda n: format_number(n, "en"),
             choices=choices(),
         )
 

@@ -1,0 +1,117 @@
+"""The message catalogue (Dutch and English) and Dutch number and date formats.
+
+One home for every word a user reads: ``messages/<lang>.yaml`` maps stable codes to text with
+``{placeholders}``; :func:`t` renders one. :func:`format_number`, :func:`format_date` and
+:func:`format_percent` write numbers and dates the way each language does (Dutch:
+``50.506.000``, ``15,7``, ``5 december 2026``). The CLI, the report, the brief and the web app
+all render through here.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+LANGUAGES = ("en", "nl")
+
+MONTHS = {
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+    "nl": (
+        "januari", "februari", "maart", "april", "mei", "juni",
+        "juli", "augustus", "september", "oktober", "november", "december",
+    ),
+}  # fmt: skip
+
+#: thousands separator and decimal mark per language
+_MARKS = {"en": (",", "."), "nl": (".", ",")}
+
+
+class MessageError(KeyError):
+    """A code has no message in a language, or the language is unknown."""
+
+
+def _check(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise MessageError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    return lang
+
+
+@cache
+def messages(lang: str) -> dict[str, str]:
+    """The whole catalogue of one language: code -> text."""
+    _check(lang)
+    text = (resources.files("sovmap.i18n") / "messages" / f"{lang}.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise MessageError(f"messages/{lang}.yaml: expected a mapping of code to text")
+    return {str(k): v for k, v in data.items()}
+
+
+def t(lang: str, code: str, **params: Any) -> str:
+    """The message ``code`` in ``lang`` with its placeholders filled."""
+    try:
+        template = messages(lang)[code]
+    except KeyError:
+        raise MessageError(f"no {lang} message for code {code!r}") from None
+    return template.format(**params) if params else template
+
+
+def has(lang: str, code: str) -> bool:
+    return code in messages(lang)
+
+
+def value(lang: str, kind: str, raw: object) -> str:
+    """A catalogued value (a status, a classification, yes/no) in ``lang``: the message
+    ``V_<KIND>_<RAW>`` (upper case, ``-`` as ``_``), else the raw value unchanged."""
+    code = f"V_{kind}_{raw!s}".upper().replace("-", "_").replace(" ", "_")
+    return t(lang, code) if has(lang, code) else str(raw)
+
+
+def format_number(number: float | int | None, lang: str, decimals: int | None = None) -> str:
+    """``number`` with the language's separators: en ``50,506,000`` / ``15.7``; nl
+    ``50.506.000`` / ``15,7``. Integers get no decimals unless ``decimals`` is given; other
+    floats one. None is the catalogue's word for unknown, infinity its word for permanent."""
+    thousands, mark = _MARKS[_check(lang)]
+    if number is None:
+        return t(lang, "UNKNOWN")
+    if isinstance(number, bool):
+        return t(lang, "V_BOOL_YES" if number else "V_BOOL_NO")
+    if isinstance(number, float) and math.isinf(number):
+        return t(lang, "PERMANENT")
+    if decimals is None:
+        decimals = 0 if isinstance(number, int) or float(number).is_integer() else 1
+    text = f"{number:,.{decimals}f}"
+    return text.replace(",", "\x00").replace(".", mark).replace("\x00", thousands)
+
+
+def format_percent(fraction: float | None, lang: str, decimals: int = 0) -> str:
+    """A fraction 0..1 as a percentage: en ``8.6%``, nl ``8,6%``."""
+    if fraction is None:
+        return t(lang, "UNKNOWN")
+    return f"{format_number(100 * fraction, lang, decimals)}%"
+
+
+def format_date(d: date, lang: str) -> str:
+    """en ``5 December 2026``; nl ``5 december 2026``."""
+    return f"{d.day} {MONTHS[_check(lang)][d.month - 1]} {d.year}"
+
+
+__all__ = [
+    "LANGUAGES",
+    "MessageError",
+    "format_date",
+    "format_number",
+    "format_percent",
+    "has",
+    "messages",
+    "t",
+    "value",
+]
