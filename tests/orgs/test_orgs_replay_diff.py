@@ -67,6 +67,8 @@ class Knot:
         template = (WORLD / "knot.conf.in").read_text()
         run = self.root / "run"
         text = template.replace("PORT", str(self.port)).replace("RUNDIR", str(run))
+        # the template names its zone directory ZONES (or, in older copies, its own path)
+        text = re.sub(r"(?m)^(\s*storage:\s*)ZONES\s*$", rf"\g<1>{self.zone_dir}", text)
         # the template's storage path is the world's own directory: point it at our copy
         text = re.sub(r"(?m)^(\s*storage:\s*)\S*/zones\s*$", rf"\g<1>{self.zone_dir}", text)
         head = text.split("\nzone:\n", 1)[0]
