@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from tests.support.postgres import postgres_server, postgres_url  # noqa: F401
 
 from sovmap.cli import main
+from sovmap.store import Store
 from sovmap.store.migrate import (
     MigrationError,
     current_revision,
@@ -31,7 +33,7 @@ def test_head_matches_metadata_on_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_head_matches_metadata_on_postgres(postgres_url: str) -> None:
+def test_head_matches_metadata_on_postgres(postgres_url: str) -> None:  # noqa: F811
     engine = open_engine(postgres_url)
     assert upgrade(engine) == head_revision()
     with engine.connect() as conn:
@@ -73,3 +75,40 @@ def test_db_upgrade_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["db", "upgrade", "--db", db]) == 0
     assert head_revision() in capsys.readouterr().out
     assert main(["db", "current", "--db", db]) == 0
+
+
+def test_a_store_made_before_the_scan_lease_is_adopted_and_migrated(tmp_path: Path) -> None:
+    """A store an older tool made with create_all (no history, no scans.heartbeat_at) opens
+    through the store door: stamped at the revision it matches, then migrated."""
+    md = load_metadata()
+    old = open_engine(str(tmp_path / "old.db"))
+    md.create_all(old, tables=[md.tables["scans"], md.tables["scan_domains"]])
+    with old.begin() as conn:
+        conn.execute(text("ALTER TABLE scans DROP COLUMN heartbeat_at"))
+        conn.execute(
+            text(
+                "INSERT INTO scans (started_at, status, input, input_digest, shard, "
+                "knowledge_version, params, label) VALUES ('2026-01-01T00:00:00Z', 'done', "
+                "'x', 'd', '', 'kv', '{}', '')"
+            )
+        )
+    old.dispose()
+    store = Store(tmp_path / "old.db")
+    assert current_revision(store.engine) == head_revision()
+    assert [s.state for s in store.scans()] == ["done"]
+    with store.engine.connect() as conn:
+        assert differences(conn) == []
+    store.close()
+
+
+def test_a_read_only_store_at_head_is_read_without_writing(tmp_path: Path) -> None:
+    Store(tmp_path / "ro.db").close()
+    store = Store(tmp_path / "ro.db", readonly=True)
+    assert store.scans() == []
+    store.close()
+    behind = open_engine(str(tmp_path / "behind.db"))
+    md = load_metadata()
+    md.create_all(behind, tables=[md.tables["scans"]])
+    behind.dispose()
+    with pytest.raises(MigrationError, match="newest schema revision"):
+        Store(tmp_path / "behind.db", readonly=True)
