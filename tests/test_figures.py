@@ -194,6 +194,15 @@ def test_every_surface_gives_the_same_figures(tmp_path_factory, world) -> None: 
         assert shown and all(values[k] == v for k, v in shown.items())
         if world["running"]:
             assert "still running" in page.text
+        for path in ("/domains", "/orgs"):
+            other = client.get(path, headers=h)
+            assert other.status_code == 200, path
+            marked = _marked(other.text)
+            assert all(values[k] == v for k, v in marked.items()), path
+            if path == "/domains":
+                assert marked["domains_scanned"] == values["domains_scanned"]
+            elif values["organisations"] is not None:
+                assert marked["organisations"] == values["organisations"]
         for fid in ("domains_scanned", "mailbox_us_domains"):
             rows = client.get(f"/api/figures/{fid}.csv", headers=h)
             assert _csv_rows(rows.text) == values[fid]

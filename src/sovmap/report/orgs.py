@@ -114,8 +114,11 @@ def search_orgs(
     if org_type:
         conds.append(organisations.c.type == org_type)
     where = and_(*conds)
+    # an organisation in several sources' sets is one organisation (as the listing shows it)
     total = int(
-        conn.execute(select(func.count()).select_from(organisations).where(where)).scalar_one()
+        conn.execute(
+            select(func.count(func.distinct(organisations.c.org_id))).where(where)
+        ).scalar_one()
     )
     rows = conn.execute(
         select(organisations.c.org_id, organisations.c.name, organisations.c.type)

@@ -296,6 +296,7 @@ def orgs_page(
         pages=max(1, (total + PAGE - 1) // PAGE),
         search=search,
         type=type,
+        loaded=oq.has_orgs(conn),
     )
 
 
