@@ -55,14 +55,15 @@ def test_options_sorted_production_first() -> None:
 def test_identity_before_mail_and_export_before_decommission() -> None:
     plan = build_plan((ENTRA, EXO))
     after = {t.id: t.after for t in plan.tasks}
-    assert "entra/build" in after["exo/build"]
-    assert "entra/cutover" in after["exo/pilot"]
+    # shared work is planned per target platform: identity, workplace (mail, documents, chat)
+    assert "identity/build" in after["workplace/build"]
+    assert "identity/cutover" in after["workplace/pilot"]
     assert "exo/export" in after["exo/decommission"]
     s = {st.task.id: st for st in schedule(plan).tasks}
-    assert s["exo/pilot"].start >= s["entra/cutover"].finish
+    assert s["workplace/pilot"].start >= s["identity/cutover"].finish
     # without an identity exit the cross-template link simply disappears
     alone = build_plan((EXO,))
-    assert next(t for t in alone.tasks if t.id == "exo/build").after == ("exo/procure",)
+    assert next(t for t in alone.tasks if t.id == "workplace/build").after == ("workplace/procure",)
 
 
 def test_settings_select_override_and_done() -> None:
@@ -70,13 +71,13 @@ def test_settings_select_override_and_done() -> None:
 exit: {jurisdictions: [us], exclude: [entra]}
 teams: {workplace: 6}
 estimates: {"exo/migrate": [10, 20, 30]}
-done: [exo/procure]
+done: [workplace/procure]
 """
     st = parse_settings(text, "exit.yaml")
     plan = build_plan((EXO,), st)
     tasks = {t.id: t for t in plan.tasks}
-    assert "exo/procure" not in tasks
-    assert tasks["exo/build"].after == ()  # its only predecessor is done
+    assert "workplace/procure" not in tasks
+    assert tasks["workplace/build"].after == ()  # its only predecessor is done
     assert tasks["exo/migrate"].estimate == Estimate(10, 20, 30)
     assert plan.teams["workplace"] == 6
     with pytest.raises(PlanError, match=r"exit.yaml:2: field teams/workplace"):
@@ -98,12 +99,12 @@ def test_what_ifs() -> None:
     base = build_plan((ENTRA, EXO, OVH))
     pre = apply_what_if(base, parse_what_if("prebuilt-fallback"))
     ids = {t.id for t in pre.tasks}
-    assert "exo/procure" not in ids and "entra/procure" not in ids
-    build = next(t for t in pre.tasks if t.id == "exo/build")
+    assert "workplace/procure" not in ids and "identity/procure" not in ids
+    build = next(t for t in pre.tasks if t.id == "workplace/build")
     assert build.estimate == Estimate(3, 6, 12)  # 0.1 x (30, 60, 120)
     only_mail = apply_what_if(base, parse_what_if("prebuilt-fallback=email"))
-    assert "entra/procure" in {t.id for t in only_mail.tasks}
-    assert "exo/procure" not in {t.id for t in only_mail.tasks}
+    assert "identity/procure" in {t.id for t in only_mail.tasks}
+    assert "workplace/procure" not in {t.id for t in only_mail.tasks}
     backup = apply_what_if(base, parse_what_if("data-backup"))
     exp = next(t for t in backup.tasks if t.id == "exo/export")
     assert exp.estimate == Estimate(6, 13.5, 36)

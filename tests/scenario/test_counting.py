@@ -32,7 +32,9 @@ POP = Population(
 
 
 def test_nested_groups_count_once() -> None:
-    s = POP.served([Audience(("filers",)), Audience(("residents",)), Audience(("staff",))], "people")
+    s = POP.served(
+        [Audience(("filers",)), Audience(("residents",)), Audience(("staff",))], "people"
+    )
     assert (s.low, s.high, s.value) == (1000, 1000, 1000)
 
 

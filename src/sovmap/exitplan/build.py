@@ -25,6 +25,14 @@ class ExitTarget:
     jurisdiction: str = ""  # the controlling jurisdiction ("" unknown)
     #: who controls the provider (its ownership chain); None: only ``jurisdiction`` is known
     control: Control | None = None
+    #: size drivers from the register (None: unknown)
+    users: int | None = None
+    integrations: int | None = None  # services of the register that depend on it
+    records: int | None = None  # records of the data assets it stores
+
+    def size(self, driver: str) -> int | None:
+        value: int | None = getattr(self, driver)
+        return value
 
     def ownership(self) -> Control:
         if self.control is not None:
@@ -46,6 +54,9 @@ class ExitSettings:
     done: tuple[str, ...] = ()  # task ids already finished
     tasks: tuple[Task, ...] = ()  # extra tasks
     assumptions: tuple[str, ...] = ()
+    #: correlation of task delays: (default, low, high); None: the templates' values
+    correlation: tuple[float, float, float] | None = None
+    risks: bool = True  # apply the templates' risk events
 
 
 def parse_settings(text: str, where: str) -> ExitSettings:
@@ -74,7 +85,21 @@ def parse_settings(text: str, where: str) -> ExitSettings:
             for t in raw.get("tasks", ())
         ),
         assumptions=tuple(raw.get("assumptions", ())),
+        correlation=_correlation(raw.get("correlation"), where),
+        risks=bool(raw.get("risks", True)),
     )
+
+
+def _correlation(raw: dict[str, float] | None, where: str) -> tuple[float, float, float] | None:
+    if raw is None:
+        return None
+    tpl = default_templates().correlation
+    d = float(raw.get("default", tpl.default))
+    lo = float(raw.get("low", min(d, tpl.low)))
+    hi = float(raw.get("high", max(d, tpl.high)))
+    if not lo <= d <= hi:
+        raise PlanError(f"{where}: field correlation: need low <= default <= high")
+    return d, lo, hi
 
 
 def load_exit_settings(path: Path) -> ExitSettings:
@@ -112,18 +137,44 @@ def build_plan(
     settings: ExitSettings | None = None,
     templates: Templates | None = None,
 ) -> Plan:
-    """Instantiate each target's capability template; link identity-before-mail and the like.
+    """Instantiate the templates per target *platform*: shared steps (``scope: platform``:
+    procurement, build, pilot, gates, roll-out, training) once for every service moving to
+    that platform (id ``PLATFORM/step``), the others per service (``service/step``).
 
-    Task ids are ``service/step``. A template step ``after: [@identity/build]`` waits for the
-    ``build`` step of every identity service being left. Tasks listed as done are dropped
-    (their successors no longer wait for them).
+    A capability in no platform is a platform of its own per service. ``after: [@cap/step]``
+    waits for that step of every service of that capability being left (its platform task
+    when the step is shared). Estimates scale with the size curve a step names, from the
+    service's (for shared steps, the platform's largest) size driver. Tasks listed as done
+    are dropped (their successors no longer wait for them).
     """
     tpl = templates or default_templates()
     st = settings or ExitSettings()
     by_cap: dict[str, list[ExitTarget]] = {}
+    platform: dict[str, str] = {}
     for t in targets:
-        by_cap.setdefault(tpl.canonical(t.capability), []).append(t)
-    tasks: list[Task] = []
+        cap = tpl.canonical(t.capability)
+        by_cap.setdefault(cap, []).append(t)
+        platform[t.service] = tpl.platform_of(cap) or t.service
+    members: dict[str, list[ExitTarget]] = {}
+    for t in targets:
+        members.setdefault(platform[t.service], []).append(t)
+
+    def task_id(t: ExitTarget, cap: str, step: str) -> str:
+        shared = tpl.step(cap, step).scope == "platform"
+        return f"{platform[t.service]}/{step}" if shared else f"{t.service}/{step}"
+
+    notes: list[str] = []
+    unknown_sizes: set[tuple[str, str]] = set()
+
+    def size(t: ExitTarget, shared: bool, driver: str) -> int | None:
+        group = members[platform[t.service]] if shared else [t]
+        known = [x for g in group if (x := g.size(driver)) is not None]
+        for g in group:
+            if g.size(driver) is None:
+                unknown_sizes.add((g.service, driver))
+        return max(known) if known else None
+
+    tasks: dict[str, Task] = {}
     for t in targets:
         cap = tpl.canonical(t.capability)
         for s in tpl.templates[cap]:
@@ -131,28 +182,71 @@ def build_plan(
             for ref in s.after:
                 if ref.startswith("@"):
                     other, _, step = ref[1:].partition("/")
-                    after.extend(f"{o.service}/{step}" for o in by_cap.get(other, ()))
+                    after.extend(task_id(o, other, step) for o in by_cap.get(other, ()))
                 else:
-                    after.append(f"{t.service}/{ref}")
-            tid = f"{t.service}/{s.step}"
-            tasks.append(
-                Task(
-                    id=tid,
-                    name=s.name,
-                    team=s.team,
-                    estimate=st.estimates.get(tid, s.estimate),
-                    after=tuple(after),
-                    group=t.service,
-                    capability=cap,
-                    step=s.step,
-                    what_if=dict(s.what_if),
-                    source="settings" if tid in st.estimates else s.basis,
+                    after.append(task_id(t, cap, ref))
+            tid = task_id(t, cap, s.step)
+            shared = s.scope == "platform"
+            factor = 1.0
+            if s.curve:
+                curve = tpl.curves[s.curve]
+                factor = curve.factor(size(t, shared, curve.driver))
+            estimate = st.estimates.get(tid, s.estimate.scaled(factor))
+            after = [a for a in dict.fromkeys(after) if a != tid]
+            old = tasks.get(tid)
+            if old is not None:  # the same shared step reached from another service
+                if tid not in st.estimates:
+                    estimate = Estimate(
+                        *(
+                            max(x, y)
+                            for x, y in zip(
+                                (
+                                    old.estimate.optimistic,
+                                    old.estimate.likely,
+                                    old.estimate.pessimistic,
+                                ),
+                                (estimate.optimistic, estimate.likely, estimate.pessimistic),
+                                strict=True,
+                            )
+                        )
+                    )
+                tasks[tid] = replace(
+                    old,
+                    estimate=estimate,
+                    after=tuple(dict.fromkeys((*old.after, *after))),
+                    size_factor=max(old.size_factor, factor),
                 )
+                continue
+            tasks[tid] = Task(
+                id=tid,
+                name=s.name,
+                team=s.team,
+                estimate=estimate,
+                after=tuple(after),
+                group=platform[t.service],
+                capability=cap,
+                step=s.step,
+                what_if=dict(s.what_if),
+                source="settings" if tid in st.estimates else s.basis,
+                service="" if shared and platform[t.service] != t.service else t.service,
+                size_factor=factor,
             )
-    tasks.extend(st.tasks)
+    for service, driver in sorted(unknown_sizes):
+        notes.append(
+            f"Size unknown: {driver} of {service}; its steps use the curve's reference size."
+        )
+    all_tasks = (*tasks.values(), *st.tasks)
     teams = dict(tpl.teams)
     teams.update(st.teams)
-    plan = Plan(tuple(tasks), teams, st.distribution or tpl.distribution)
+    rho = st.correlation[0] if st.correlation else tpl.correlation.default
+    plan = Plan(
+        tuple(all_tasks),
+        teams,
+        st.distribution or tpl.distribution,
+        notes=tuple(notes),
+        correlation=rho,
+        risks=tpl.risks if st.risks else (),
+    )
     ids = {t.id for t in plan.tasks}
     for d in st.done:
         if d not in ids:

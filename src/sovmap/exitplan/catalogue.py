@@ -7,13 +7,13 @@ errors name the file, the line and the field.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sovmap.exitplan.model import Distribution, Estimate, PlanError
+from sovmap.exitplan.model import Distribution, Estimate, PlanError, Risk
 from sovmap.scenario.yamlcheck import line_of as _line_of
 from sovmap.scenario.yamlcheck import load_validated as _load_validated
 
@@ -55,6 +55,44 @@ class TemplateStep:
     after: tuple[str, ...]
     what_if: dict[str, float]
     basis: str
+    scope: str = "service"  # "platform": one task for every service moving to the platform
+    curve: str = ""  # a size curve (Templates.curves) that scales the estimate
+
+
+@dataclass(frozen=True, slots=True)
+class SizeCurve:
+    """factor = clamp((size / reference) ** exponent, low, high); size from ``driver``."""
+
+    name: str
+    driver: str  # users | integrations | records
+    reference: float
+    exponent: float
+    low: float
+    high: float
+    basis: str
+
+    def factor(self, size: float | None) -> float:
+        if size is None:
+            return 1.0
+        raw = (max(size, 0.0) / self.reference) ** self.exponent if size > 0 else self.low
+        return min(self.high, max(self.low, raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Correlation:
+    """Correlation of task delays in one programme (Gaussian copula, one common factor)."""
+
+    default: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+    basis: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformSpec:
+    id: str
+    name: str
+    capabilities: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +104,29 @@ class Templates:
     fallback: str
     templates: dict[str, tuple[TemplateStep, ...]]
     calibration: tuple[tuple[str, str], ...]  # (fact, source URL)
+    platforms: dict[str, PlatformSpec] = field(default_factory=dict)
+    curves: dict[str, SizeCurve] = field(default_factory=dict)
+    correlation: Correlation = Correlation()
+    risks: tuple[Risk, ...] = ()
 
     def canonical(self, capability: str) -> str:
         """The template name for a capability (through aliases; unknown ones -> fallback)."""
         cap = capability.strip().lower()
         cap = self.aliases.get(cap, cap)
         return cap if cap in self.templates else self.fallback
+
+    def platform_of(self, capability: str) -> str:
+        """The shared target platform of a (canonical) capability; "" when it has none."""
+        for p in self.platforms.values():
+            if capability in p.capabilities:
+                return p.id
+        return ""
+
+    def step(self, capability: str, step: str) -> TemplateStep:
+        for s in self.templates[capability]:
+            if s.step == step:
+                return s
+        raise PlanError(f"templates/{capability}: no step {step!r}")
 
 
 def _schema(name: str) -> dict[str, Any]:
@@ -156,8 +211,12 @@ def parse_templates(text: str, where: str) -> Templates:
                     after=tuple(t.get("after", ())),
                     what_if={k: float(v) for k, v in t.get("what_if", {}).items()},
                     basis=t["basis"],
+                    scope=t.get("scope", "service"),
+                    curve=t.get("curve", ""),
                 )
             )
+            if steps[-1].curve and steps[-1].curve not in raw.get("size_curves", {}):
+                raise PlanError(f"{at}: field templates/{cap}/tasks/{i}/curve: unknown curve")
         templates[cap] = tuple(steps)
     fallback = raw.get("fallback_template", "saas")
     if fallback not in templates:
@@ -172,7 +231,41 @@ def parse_templates(text: str, where: str) -> Templates:
                             f"{where}: field templates/{cap}/tasks/{s.step}/after: "
                             f"unknown step {ref!r}"
                         )
+    corr = raw.get("correlation", {})
     return Templates(
+        platforms={
+            pid: PlatformSpec(pid, p["name"], tuple(p["capabilities"]))
+            for pid, p in raw.get("platforms", {}).items()
+        },
+        curves={
+            name: SizeCurve(
+                name,
+                c["driver"],
+                float(c["reference"]),
+                float(c["exponent"]),
+                float(c["min"]),
+                float(c["max"]),
+                c["basis"],
+            )
+            for name, c in raw.get("size_curves", {}).items()
+        },
+        correlation=Correlation(
+            float(corr.get("default", 0.0)),
+            float(corr.get("low", 0.0)),
+            float(corr.get("high", 0.0)),
+            corr.get("basis", ""),
+        ),
+        risks=tuple(
+            Risk(
+                r["id"],
+                r["name"],
+                float(r["probability"]),
+                Estimate(*map(float, r["delay"])),
+                tuple(r["steps"]),
+                r["basis"],
+            )
+            for r in raw.get("risks", ())
+        ),
         distribution=Distribution(raw["distribution"]),
         teams=teams,
         team_names={t["id"]: t["name"] for t in raw["teams"]},

@@ -12,9 +12,12 @@ from typing import Any
 from sovmap.exitplan.api import plan_register_exit
 from sovmap.exitplan.build import load_exit_settings
 from sovmap.exitplan.catalogue import options_for
+from sovmap.exitplan.gap import Gap, gap_lines, uncovered_gaps
 from sovmap.exitplan.model import PlanError
 from sovmap.exitplan.render import gantt_html, gantt_png, render_text
 from sovmap.register.files import load_register_dir
+from sovmap.scenario.cutoff import cut_off
+from sovmap.scenario.model import ScenarioError, Selector
 
 
 def register(sub: Any) -> None:
@@ -69,23 +72,33 @@ def register(sub: Any) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     settings = load_exit_settings(args.settings) if args.settings else None
+    register = load_register_dir(args.path)
     rep = plan_register_exit(
-        load_register_dir(args.path),
+        register,
         settings=settings,
         deadline=args.deadline,
         runs=args.runs,
         seed=args.seed,
         jurisdictions=tuple(args.jurisdiction),
         what_ifs=tuple(args.what_if),
+        settings_name=str(args.settings or ""),
     )
+    # the gap after an acute cut-off of what the plan leaves (the first jurisdiction, US)
+    try:
+        cut = cut_off(register, Selector(jurisdiction=(args.jurisdiction or ["US"])[0]))
+    except ScenarioError:  # the selector stops nothing: no cut-off, no gap
+        gaps: tuple[Gap, ...] = ()
+    else:
+        gaps = uncovered_gaps(register, cut, rep)
     if args.gantt:
         gantt_png(rep, args.gantt)
     if args.html:
         args.html.write_text(gantt_html(rep), encoding="utf-8")
     if args.format == "json":
-        print(json.dumps(rep.to_json(), indent=2, ensure_ascii=False))
+        out = rep.to_json() | {"gaps": [g.to_json() for g in gaps]}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
-        print(render_text(rep))
+        print("\n".join([render_text(rep), "", *gap_lines(gaps)]))
     return 0
 
 

@@ -8,7 +8,22 @@ from sovmap.register.ownership import control_of
 
 
 def exit_targets(reg: Register) -> tuple[ExitTarget, ...]:
-    """One target per service that has a provider; in-house services are not exited."""
+    """One target per service that has a provider; in-house services are not exited.
+
+    Size drivers: ``users`` as the register states it (None when missing), ``integrations``
+    the number of register services that depend on it, ``records`` the records of the data
+    assets linked to it (None when any is unknown)."""
+    dependents: dict[str, int] = {}
+    for other in reg.services.values():
+        for d in other.depends_on:
+            dependents[d.service] = dependents.get(d.service, 0) + 1
+    records: dict[str, int | None] = {}
+    for asset in reg.data_assets.values():
+        for link in asset.services:
+            if link.service in records and records[link.service] is None:
+                continue
+            n = asset.records.value
+            records[link.service] = None if n is None else (records.get(link.service) or 0) + n
     out = []
     for s in reg.services.values():
         pid = s.provider.value
@@ -24,6 +39,9 @@ def exit_targets(reg: Register) -> tuple[ExitTarget, ...]:
                 provider_name=reg.providers[pid].name,
                 jurisdiction=control.effective,
                 control=control,
+                users=s.users.value,
+                integrations=dependents.get(s.id, 0),
+                records=records.get(s.id),
             )
         )
     return tuple(out)

@@ -51,6 +51,19 @@ class Estimate:
 
 
 @dataclass(frozen=True, slots=True)
+class Risk:
+    """An event that delays every task of the named template steps, in a share
+    ``probability`` of runs (independently per task), by a three-point ``delay``."""
+
+    id: str
+    name: str
+    probability: float
+    delay: Estimate
+    steps: tuple[str, ...]
+    basis: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     id: str
     name: str
@@ -62,6 +75,8 @@ class Task:
     step: str = ""  # the template step (e.g. "export-data")
     what_if: dict[str, float] = field(default_factory=dict)  # flag -> factor on the estimate
     source: str = ""
+    service: str = ""  # the service a per-service step belongs to; "" for shared platform work
+    size_factor: float = 1.0  # the size curve's factor already applied to the estimate
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +85,8 @@ class Plan:
     teams: dict[str, int]  # team id -> capacity (parallel tasks); 0 = unlimited
     distribution: Distribution = Distribution.PERT
     notes: tuple[str, ...] = ()
+    correlation: float = 0.0  # rho of the Gaussian copula between task durations
+    risks: tuple[Risk, ...] = ()
 
     def validate(self) -> None:
         ids: set[str] = set()
@@ -125,6 +142,7 @@ class Forecast:
     deadline: float | None
     p_deadline: float | None  # probability of finishing within the deadline, 0..1
     critical: dict[str, float] = field(default_factory=dict)  # group -> share of runs it ends last
+    correlation: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,4 +157,5 @@ class Forecast:
             "deadline_days": self.deadline,
             "p_deadline": None if self.p_deadline is None else round(self.p_deadline, 4),
             "critical": {k: round(v, 4) for k, v in self.critical.items()},
+            "correlation": self.correlation,
         }

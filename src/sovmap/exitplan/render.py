@@ -23,15 +23,29 @@ def render_text(rep: ExitReport) -> str:
         f"({len(rep.baseline.plan.tasks)} tasks, {fc.runs:,} Monte-Carlo runs, "
         f"{fc.distribution.value} estimates)",
     ]
+    rho, lo, hi = rep.rho
+    rng = rep.p_deadline_range
     if rep.deadline_days is not None:
         lines.append(
             f"Deadline {_months(rep.deadline_days)} ({rep.deadline_days:.0f} days): "
-            f"probability of finishing in time {_pct(fc.p_deadline)}"
+            f"probability of finishing in time {_pct(fc.p_deadline)} at correlation rho {rho:g}; "
+            f"{_pct(rng[0] if rng else None)} to {_pct(rng[1] if rng else None)} "
+            f"over rho {lo:g}-{hi:g}"
         )
+    spread = ", ".join(
+        f"rho {f.correlation:g}: P10 {_months(f.p10)} - P90 {_months(f.p90)}"
+        for f in (rep.at_low, fc, rep.at_high)
+        if f is not None
+    )
     lines += [
         f"Duration: P50 {_months(fc.p50)} ({fc.p50:.0f} d), P90 {_months(fc.p90)} "
-        f"({fc.p90:.0f} d), mean {fc.mean:.0f} d, P10 {fc.p10:.0f} d",
-        "Where the end date is decided (share of runs in which this service finishes last): "
+        f"({fc.p90:.0f} d), mean {fc.mean:.0f} d, P10 {fc.p10:.0f} d (at rho {rho:g})",
+        f"Spread by correlation: {spread}",
+        "Target platforms (shared work planned once): "
+        + "; ".join(f"{p}: {', '.join(s)}" for p, s in rep.platforms.items()),
+        "Replacement in use (weeks after the start, P50/P90): "
+        + ", ".join(f"{k} {v[0] / 7:.0f}/{v[1] / 7:.0f}" for k, v in rep.replaced.items()),
+        "Where the end date is decided (share of runs in which this work package finishes last): "
         + ", ".join(
             f"{g} {100 * v:.0f}%" for g, v in sorted(fc.critical.items(), key=lambda kv: -kv[1])
         ),

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from sovmap.exitplan.model import (
     Distribution,
+    Estimate,
     Forecast,
     Plan,
     PlanError,
@@ -126,16 +127,49 @@ def schedule(plan: Plan, durations: FloatArray | None = None) -> Schedule:
 
 
 def sample_durations(plan: Plan, runs: int, rng: np.random.Generator) -> FloatArray:
-    """A ``runs x tasks`` matrix of durations drawn from each task's estimate."""
-    a = np.array([t.estimate.optimistic for t in plan.tasks], dtype=np.float64)
-    m = np.array([t.estimate.likely for t in plan.tasks], dtype=np.float64)
-    b = np.array([t.estimate.pessimistic for t in plan.tasks], dtype=np.float64)
+    """A ``runs x tasks`` matrix of durations drawn from each task's estimate.
+
+    With ``plan.correlation`` (rho) above 0 the durations are correlated through a Gaussian
+    copula with one common factor: each column's draws are re-ordered by the ranks of normal
+    scores ``sqrt(rho) Z + sqrt(1 - rho) e`` (Iman-Conover), which keeps every task's marginal
+    distribution and gives any two tasks the rank dependence of normal scores with
+    correlation rho. Risk events (``plan.risks``) then add their delay to the tasks of their
+    steps in a share ``probability`` of runs."""
+    d = _sample(
+        plan.distribution,
+        [t.estimate for t in plan.tasks],
+        runs,
+        rng,
+    )
+    rho = plan.correlation
+    if rho > 0 and runs > 1 and plan.tasks:
+        z = np.sqrt(rho) * rng.standard_normal((runs, 1)) + np.sqrt(1.0 - rho) * (
+            rng.standard_normal(d.shape)
+        )
+        ranks = np.argsort(np.argsort(z, axis=0), axis=0)
+        d = np.take_along_axis(np.sort(d, axis=0), ranks, axis=0)
+    for risk in plan.risks:
+        cols = [i for i, t in enumerate(plan.tasks) if t.step in risk.steps]
+        if not cols:
+            continue
+        hit = rng.random((runs, len(cols))) < risk.probability
+        delay = _sample(plan.distribution, [risk.delay] * len(cols), runs, rng)
+        d[:, cols] += np.where(hit, delay, 0.0)
+    return d
+
+
+def _sample(
+    dist: Distribution, estimates: list[Estimate], runs: int, rng: np.random.Generator
+) -> FloatArray:
+    a = np.array([e.optimistic for e in estimates], dtype=np.float64)
+    m = np.array([e.likely for e in estimates], dtype=np.float64)
+    b = np.array([e.pessimistic for e in estimates], dtype=np.float64)
     width = b - a
     fixed = width <= 0
     w = np.where(fixed, 1.0, width)
-    if plan.distribution is Distribution.UNIFORM:
+    if dist is Distribution.UNIFORM:
         u = rng.random((runs, a.size))
-    elif plan.distribution is Distribution.TRIANGULAR:
+    elif dist is Distribution.TRIANGULAR:
         c = np.where(fixed, 0.5, (m - a) / w)
         u = rng.random((runs, a.size))
         # inverse CDF of the triangular distribution on [0, 1] with mode c
@@ -152,14 +186,21 @@ def forecast(
     plan: Plan, runs: int = 10_000, seed: int | None = None, deadline: float | None = None
 ) -> tuple[Forecast, FloatArray]:
     """Monte-Carlo forecast of the plan's duration; also returns the makespan per run."""
+    fc, makespan, _ = simulate_runs(plan, runs, seed, deadline)
+    return fc, makespan
+
+
+def simulate_runs(
+    plan: Plan, runs: int = 10_000, seed: int | None = None, deadline: float | None = None
+) -> tuple[Forecast, FloatArray, FloatArray]:
+    """:func:`forecast`, plus the ``runs x tasks`` matrix of finish times."""
     if runs < 1:
         raise PlanError(f"runs must be at least 1, got {runs}")
     order = priority_order(plan)
     if not plan.tasks:
         zero = np.zeros(runs)
-        return _summarise(
-            plan, runs=runs, seed=seed, deadline=deadline, makespan=zero, critical={}
-        ), zero
+        fc = _summarise(plan, runs=runs, seed=seed, deadline=deadline, makespan=zero, critical={})
+        return fc, zero, np.zeros((runs, 0))
     rng = np.random.default_rng(seed)
     durations = sample_durations(plan, runs, rng)
     _, finish, _ = _run(plan, order, durations)
@@ -170,9 +211,10 @@ def forecast(
     last = gidx[finish.argmax(axis=1)]
     counts = np.bincount(last, minlength=len(groups)) / runs
     critical = {g: float(counts[i]) for i, g in enumerate(groups) if counts[i] > 0}
-    return _summarise(
+    fc = _summarise(
         plan, runs=runs, seed=seed, deadline=deadline, makespan=makespan, critical=critical
-    ), makespan
+    )
+    return fc, makespan, finish
 
 
 def _summarise(
@@ -197,4 +239,5 @@ def _summarise(
         deadline=deadline,
         p_deadline=None if deadline is None else float((makespan <= deadline).mean()),
         critical=critical,
+        correlation=plan.correlation,
     )
