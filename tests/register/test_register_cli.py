@@ -38,16 +38,19 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_export_dora_roi(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the agency register is not a financial entity's: the package is written, not fileable
     out = tmp_path / "roi"
     args = ["register", "export", str(EXAMPLE), "--format", "dora-roi", "--out", str(out)]
-    assert main([*args, "--date", "2026-03-31"]) == 0
+    assert main([*args, "--date", "2025-12-31"]) == 1
+    (root,) = [p for p in out.iterdir() if p.is_dir()]
+    assert root.name.startswith("724500LDHFICTION0068.IND_NL_DORA010100_DORA_2025-12-31_")
     for template in TEMPLATES:
-        assert (out / "reports" / file_name(template)).exists()
-    assert (out / "META-INF" / "reportPackage.json").exists()
-    assert "parameters.csv" in {p.name for p in (out / "reports").iterdir()}
-    text = capsys.readouterr().out
-    assert "5 data-quality error(s)" in text
-    assert "b_05.01.csv:7: B_05.01.c0010: 'cisco' has no LEI or EUID" in text
+        assert (root / "reports" / file_name(template)).exists()
+    assert (root / "META-INF" / "reportPackage.json").exists()
+    assert (out / f"{root.name}.NOT-FILEABLE.txt").exists()
+    err = capsys.readouterr().err
+    assert "providers.yaml:43: SOV_NO_CODE: B_05.01.c0020 [c0010=cisco]" in err
+    assert "sovmap:internal" not in (root / "reports" / "b_05.01.csv").read_text()
 
 
 def test_export_cyclonedx(tmp_path: Path) -> None:
@@ -74,7 +77,8 @@ def test_import_roi_writes_a_valid_register(tmp_path: Path) -> None:
     out = tmp_path / "reg"
     assert main(["register", "import-roi", str(EXAMPLE.parent / "roi"), "--out", str(out)]) == 0
     reg = load_register(out)
-    assert len(reg.contracts) == 3 and len(reg.processes) == 3
+    assert len(reg.contracts) == 5 and len(reg.processes) == 3
+    assert len(reg.entities) == 1 and len(reg.branches) == 1
 
 
 def test_export_of_invalid_register_is_a_clear_error(

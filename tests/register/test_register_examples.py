@@ -83,6 +83,7 @@ def test_documented_example_runs(
     # work on a copy of the examples: import-scan writes into the register directory
     shutil.copytree(ROOT / "examples" / "register", tmp_path / "examples" / "register")
     shutil.copytree(ROOT / "examples" / "roi", tmp_path / "examples" / "roi")
+    shutil.copytree(ROOT / "examples" / "bank-register", tmp_path / "examples" / "bank-register")
     _demo_store(tmp_path / "out" / "demo" / "demo.sqlite")
     monkeypatch.chdir(tmp_path)
     assert main(shlex.split(example)[1:]) == 0, capsys.readouterr().err

@@ -1,344 +1,263 @@
-"""DORA register of information: round trip, identifiers and cross-template checks."""
+"""DORA register of information: the package as filed, the EBA rules, money and parents, and
+an import that keeps everything or says what it lost."""
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
-from datetime import date
+import zipfile
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from regtools import EXAMPLE, write
+from regtools import EXAMPLE
 
-from sovmap.register.files import load_register, write_register
-from sovmap.register.identifiers import lei_check_digits, lei_problem
-from sovmap.register.model import Criticality, Origin
-from sovmap.register.roi import check_roi, read_roi, write_roi
-from sovmap.register.roi_convert import register_to_roi, roi_to_register
+from sovmap.cli import main
+from sovmap.register.dora import package as pkg
+from sovmap.register.dora.cli import default_reference_date
+from sovmap.register.dora.export import register_to_tables
+from sovmap.register.dora.rules import rule_set, validate_tables
+from sovmap.register.files import load_register
+from sovmap.register.ownership import control_of
+from sovmap.register.roi import read_roi
+from sovmap.register.roi_convert import roi_to_register
 
 ROI_EXAMPLE = EXAMPLE.parent / "roi"
-DAY = date(2026, 3, 31)
+BANK = EXAMPLE.parent / "bank-register"
+INCOMPLETE = Path(__file__).parent / "data" / "incomplete-register"
+DAY = date(2025, 12, 31)
 
 
-def _export(register, out: Path) -> Path:  # type: ignore[no-untyped-def]
-    roi = register_to_roi(register, DAY)
-    write_roi(roi, out, register.organisation.lei.value or "", DAY, "EUR")
-    return out
+def _export(path: Path, out: Path, *extra: str) -> int:
+    args = ["register", "export", str(path), "--format", "dora-roi", "--out", str(out)]
+    return main([*args, "--date", DAY.isoformat(), *extra])
 
 
-def test_example_roi_is_clean() -> None:
-    roi, problems = read_roi(ROI_EXAMPLE)
-    assert problems == []
-    assert check_roi(roi) == []
-
-
-def test_round_trip_import_export_import_keeps_the_register(tmp_path: Path) -> None:
-    roi, _ = read_roi(ROI_EXAMPLE)
-    first = roi_to_register(roi)
-    _export(first, tmp_path / "out")
-    again, problems = read_roi(tmp_path / "out")
-    assert problems == []
-    second = roi_to_register(again)
-    assert second == first
-    # the files themselves are reproduced, too
-    for name in sorted(p.name for p in (ROI_EXAMPLE / "reports").glob("b_*.csv")):
-        assert (tmp_path / "out/reports" / name).read_text() == (
-            ROI_EXAMPLE / "reports" / name
-        ).read_text(), name
-
-
-def test_imported_meaning(tmp_path: Path) -> None:
-    reg = roi_to_register(read_roi(ROI_EXAMPLE)[0])
-    admin = reg.services["PF-2021-004:S19"]
-    assert admin.provider.value == "724500ADMINPLATFRM78"
-    assert admin.data_location.value == "DE" and admin.stores_data.value is True
-    # the SaaS is hosted on AWS (rank 2 in B_05.02) and AWS EMEA belongs to Amazon.com
-    assert reg.chain("724500ADMINPLATFRM78", admin.id) == (
-        "724500ADMINPLATFRM78",
-        "LURCSL.B186284",
-        "ZXTILKJKG63JELOEG630",
-    )
-    assert reg.processes["F1"].criticality.value is Criticality.CRITICAL
-    assert reg.processes["F1"].rto_hours.value == 24
-    assert reg.processes["F3"].services == ("PF-2021-004:S19", "PF-2019-002:S13")
-    assert reg.contracts["PF-2021-004"].end.origin is Origin.MISSING  # 9999-12-31 = open
-    # and it survives being written as a register directory
-    write_register(reg, tmp_path / "reg")
-    assert load_register(tmp_path / "reg") == reg
-
-
-def test_register_export_and_back_keeps_what_the_roi_can_hold(tmp_path: Path) -> None:
-    reg = load_register(EXAMPLE)
-    roi = register_to_roi(reg, DAY)
-    back = roi_to_register(roi)
-    # every contract and process survives with its key facts
-    assert set(back.contracts) == set(reg.contracts)
-    for cid, c in reg.contracts.items():
-        b = back.contracts[cid]
-        assert (b.end.value, b.notice_days.value, b.annual_cost.value) == (
-            c.end.value,
-            c.notice_days.value,
-            c.annual_cost.value,
-        )
-    assert set(back.processes) == set(reg.processes)
-    assert back.processes["toeslagen-betaling"].rto_hours.value == 8
-    # services are collapsed to (contract, service type), as the RoI knows them
-    assert "MS-EA-2023:S19" in back.services
-    # a register -> RoI -> register -> RoI is stable
-    assert register_to_roi(back, DAY) == roi
-
-
-def test_example_register_export_reports_missing_provider_codes() -> None:
-    roi = register_to_roi(load_register(EXAMPLE), DAY)
-    codes = sorted({(p.code, p.message.split("'")[1]) for p in check_roi(roi)})
-    assert codes == [
-        ("ROI_NO_PROVIDER_CODE", "aws-emea"),
-        ("ROI_NO_PROVIDER_CODE", "cisco"),
-        ("ROI_NO_PROVIDER_CODE", "cloudera"),
-        ("ROI_NO_PROVIDER_CODE", "microsoft-ireland"),
-        ("ROI_NO_PROVIDER_CODE", "splunk"),
-    ]
-
-
-def test_lei_check_digits() -> None:
-    # real LEIs (GLEIF): Microsoft Corporation, SAP SE, Amazon.com, Inc.
-    for lei in ("INR2EJN1ERAN0W5ZP974", "529900D6BF99LW9R2E68", "ZXTILKJKG63JELOEG630"):
-        assert lei_problem(lei) == ""
-        assert lei_check_digits(lei[:18]) == lei[18:]
-    assert lei_problem("INR2EJN1ERAN0W5ZP975") == "check digits do not match (expected 74)"
-    assert lei_problem("INR2EJN1ERAN0W5ZP9") != ""
-    # ISO 7064 MOD 97-10 catches every single-digit substitution and adjacent transposition
-    lei = "529900D6BF99LW9R2E68"
-    for i, old in enumerate(lei):
-        if old.isdigit():
-            for ch in "0123456789".replace(old, ""):
-                assert lei_problem(lei[:i] + ch + lei[i + 1 :]) != ""
-    for i in range(len(lei) - 1):
-        if lei[i].isdigit() and lei[i + 1].isdigit() and lei[i] != lei[i + 1]:
-            swapped = lei[:i] + lei[i + 1] + lei[i] + lei[i + 2 :]
-            assert lei_problem(swapped) != "", swapped
-    with pytest.raises(ValueError):
-        lei_check_digits("short")
-
-
-def _broken_copy(tmp_path: Path, edits: dict[str, tuple[str, str]]) -> Path:
-    root = tmp_path / "roi"
-    shutil.copytree(ROI_EXAMPLE, root)
-    for name, (old, new) in edits.items():
-        path = root / "reports" / name
-        text = path.read_text()
-        assert old in text
-        path.write_text(text.replace(old, new, 1))
+def _root(out: Path) -> Path:
+    (root,) = [p for p in out.iterdir() if p.is_dir()]
     return root
 
 
-def test_cross_template_key_failures_are_reported(tmp_path: Path) -> None:
-    root = _broken_copy(
-        tmp_path,
-        {
-            # a service row for a contract that B_02.01 does not know, and a function
-            # that B_06.01 does not define
-            "b_02.02.csv": ("PF-2019-002,", "PF-2019-009,"),
-            "b_06.01.csv": ("F1,", "F9,"),
-            # an ultimate parent without a B_05.01 row of its own
-            "b_05.01.csv": ("ZXTILKJKG63JELOEG630,eba_qCO:qx2000\n", "INR2EJN1ERAN0W5ZP974,x\n"),
-        },
-    )
-    roi, _ = read_roi(root)
-    got = [str(p) for p in check_roi(roi)]
-    assert (
-        "reports/b_02.02.csv:5: B_02.02.c0010: 'PF-2019-009': no such contractual arrangement "
-        "in B_02.01 [ROI_UNKNOWN_KEY]" in got
-    )
-    assert (
-        "reports/b_02.02.csv:3: B_02.02.c0050: 'F1': no such function in B_06.01 "
-        "[ROI_UNKNOWN_KEY]" in got
-    )
-    assert (
-        "reports/b_05.01.csv:5: B_05.01.c0120: 'x' is not a type of code [ROI_BAD_CODE_TYPE]" in got
-    )
+def _csv(root: Path, template: str) -> str:
+    return (root / "reports" / pkg.file_name(template)).read_text(encoding="utf-8")
 
 
-def test_format_rules(tmp_path: Path) -> None:
-    root = _broken_copy(
-        tmp_path,
-        {
-            "b_07.01.csv": ("2025-11-15", "15/11/2025"),
-            "b_02.02.csv": ("eba_TA:S13", "eba_TA:S20"),
-            "b_01.01.csv": ("eba_GA:NL", "eba_GA:XX"),
-            "b_02.01.csv": ("eba_CU:EUR", "eba_CU:EUX"),
-            "b_03.02.csv": ("529900D6BF99LW9R2E68", "529900D6BF99LW9R2E69"),
-        },
-    )
-    roi, _ = read_roi(root)
-    got = {(p.file, p.line, p.field, p.code) for p in check_roi(roi)}
-    assert ("reports/b_07.01.csv", 2, "B_07.01.c0070", "ROI_BAD_DATE") in got
-    assert ("reports/b_02.02.csv", 5, "B_02.02.c0060", "ROI_BAD_SERVICE_TYPE") in got
-    assert ("reports/b_01.01.csv", 2, "B_01.01.c0030", "ROI_BAD_COUNTRY") in got
-    assert ("reports/b_02.01.csv", 2, "B_02.01.c0040", "ROI_BAD_CURRENCY") in got
-    assert ("reports/b_03.02.csv", 4, "B_03.02.c0020", "ROI_BAD_LEI") in got
-    # the changed LEI no longer matches a provider either
-    assert ("reports/b_03.02.csv", 4, "B_03.02.c0020", "ROI_UNKNOWN_KEY") in got
+def _rows(root: Path, template: str) -> dict[str, dict[str, str]]:
+    return {r["c0010"]: r for r in csv.DictReader(io.StringIO(_csv(root, template)))}
 
 
-def test_duplicate_rows_and_missing_overarching(tmp_path: Path) -> None:
-    root = _broken_copy(
-        tmp_path,
-        {
-            "b_03.02.csv": (
-                "PF-2019-002,529900D6BF99LW9R2E68,eba_qCO:qx2000\n",
-                "PF-2019-002,529900D6BF99LW9R2E68,eba_qCO:qx2000\n"
-                "PF-2019-002,529900D6BF99LW9R2E68,eba_qCO:qx2000\n",
-            ),
-            "b_02.01.csv": ("PF-2019-002,eba_CO:x1", "PF-2019-002,eba_CO:x3"),
-        },
-    )
-    got = {(p.line, p.field, p.code) for p in check_roi(read_roi(root)[0])}
-    assert (5, "B_03.02.c0010", "ROI_DUPLICATE") in got
-    assert (4, "B_02.01.c0030", "ROI_NO_OVERARCHING") in got
+# --------------------------------------------------------------------------- examples
 
 
-def test_header_and_missing_files_are_reported(tmp_path: Path) -> None:
-    root = _broken_copy(tmp_path, {"b_04.01.csv": ("c0040", "c0041")})
-    (root / "reports" / "b_06.01.csv").unlink()
-    _, problems = read_roi(root)
-    assert [str(p) for p in problems] == [
-        "reports/b_04.01.csv:1: (header): columns differ from B_04.01: unknown ['c0041'], "
-        "missing ['c0040'] [ROI_HEADER]",
-        "reports/b_06.01.csv:1: (file): no file for B_06.01 [ROI_MISSING_TEMPLATE]",
-    ]
-
-
-def test_supply_chain_ranks_survive_the_round_trip(tmp_path: Path) -> None:
-    write(
-        tmp_path,
-        "r.yaml",
-        "organisation: {id: o, name: O, country: NL, lei: INR2EJN1ERAN0W5ZP974}\n"
-        "processes:\n  - {id: F1, name: F, criticality: critical, services: [s]}\n"
-        "services:\n  - {id: s, name: S, provider: a, contract: C1, dora_service_type: S19}\n"
-        "providers:\n"
-        "  - {id: a, name: A, subcontractors: [{provider: b, services: [s]}]}\n"
-        "  - {id: b, name: B, subcontractors: [{provider: c}]}\n"
-        "  - {id: c, name: C}\n"
-        "contracts:\n  - {id: C1, provider: a, kind: standalone}\n",
-    )
-    roi = register_to_roi(load_register(tmp_path), DAY)
-    chain = [(r["c0030"], r["c0050"], r["c0060"]) for r in roi["B_05.02"]]
-    assert chain == [("a", "1", "a"), ("b", "2", "a"), ("c", "3", "b")]
-    back = roi_to_register(roi)
-    assert back.chain("a", "C1:S19") == ("a", "b", "c")
-    assert register_to_roi(back, DAY)["B_05.02"] == roi["B_05.02"]
-
-
-ADM = "724500ADMINPLATFRM78"
-
-
-@pytest.mark.parametrize(
-    ("name", "old", "new", "expected"),
-    [
-        (
-            "b_05.01.csv",
-            "SAP SE,SAP SE,eba_CT:x212",
-            ",SAP SE,eba_CT:x212",
-            "reports/b_05.01.csv:7: B_05.01.c0050: mandatory value is empty [ROI_MANDATORY]",
-        ),
-        (
-            "b_01.02.csv",
-            "eba_GA:NL",
-            "NL",
-            "reports/b_01.02.csv:2: B_01.02.c0030: 'NL' is not eba_GA:<ISO 3166 code> "
-            "[ROI_BAD_COUNTRY]",
-        ),
-        (
-            "b_05.01.csv",
-            "eba_CU:EUR",
-            "EUR",
-            "reports/b_05.01.csv:2: B_05.01.c0090: 'EUR' is not eba_CU:<ISO 4217 code> "
-            "[ROI_BAD_CURRENCY]",
-        ),
-        (
-            "b_06.01.csv",
-            "2026-02-01",
-            "2026-02-30",
-            "reports/b_06.01.csv:2: B_06.01.c0070: '2026-02-30' is not a date (YYYY-MM-DD) "
-            "[ROI_BAD_DATE]",
-        ),
-        (
-            "b_07.01.csv",
-            "eba_TA:S13",
-            "S13",
-            "reports/b_07.01.csv:4: B_07.01.c0040: 'S13' is not a type of ICT services "
-            "(eba_TA:S01..S19) [ROI_BAD_SERVICE_TYPE]",
-        ),
-        (
-            "b_01.01.csv",
-            "724500PFVELDHOVEN021",
-            "724500PFVELDHOVEN022",
-            "reports/b_01.01.csv:2: B_01.01.c0010: '724500PFVELDHOVEN022': check digits do not "
-            "match (expected 21) [ROI_BAD_LEI]",
-        ),
-        (
-            "b_06.01.csv",
-            "F3,",
-            "F1,",
-            "reports/b_06.01.csv:4: B_06.01.c0010: row key F1 appears more than once "
-            "[ROI_DUPLICATE]",
-        ),
-        (
-            "b_02.02.csv",
-            "2021-07-01,9999-12-31",
-            "2021-07-01,2020-12-31",
-            "reports/b_02.02.csv:3: B_02.02.c0080: the arrangement ends before it starts "
-            "[ROI_END_BEFORE_START]",
-        ),
-        (
-            "b_07.01.csv",
-            "eba_ZZ:x960,eba_ZZ:x964",
-            "eba_ZZ:x959,",
-            "reports/b_07.01.csv:3: B_07.01.c0060: a reason is required when the provider is "
-            "hard or not substitutable [ROI_NO_SUBSTITUTABILITY_REASON]",
-        ),
-        (
-            "b_02.01.csv",
-            "PF-2019-002,eba_CO:x1,,eba_CU:EUR,260000\n",
-            "PF-2019-002,eba_CO:x1,,eba_CU:EUR,260000\nPF-2020-009,eba_CO:x1,,eba_CU:EUR,1\n",
-            "warning: reports/b_02.01.csv:5: B_02.01.c0010: no B_02.02 row uses this contractual "
-            "arrangement [ROI_CONTRACT_UNUSED]",
-        ),
-        (
-            "b_02.02.csv",
-            "eba_ZZ:x793,eba_ZZ:x797",
-            "eba_BT:x28,eba_ZZ:x797",
-            "reports/b_02.02.csv:3: B_02.02.c0170: 'eba_BT:x28' is not in the code list "
-            "sensitivity [ROI_BAD_CODE]",
-        ),
-        (
-            "b_06.01.csv",
-            ",24,4,",
-            ",-24,4,",
-            "reports/b_06.01.csv:2: B_06.01.c0080: '-24' is not a number >= 0 [ROI_BAD_NUMBER]",
-        ),
-        (
-            "b_02.02.csv",
-            ",365,365,",
-            ",365,1 year,",
-            "reports/b_02.02.csv:3: B_02.02.c0110: '1 year' is not a whole number >= 0 "
-            "[ROI_BAD_NUMBER]",
-        ),
-        (
-            "b_05.01.csv",
-            f"{ADM},eba_qCO:qx2000,,",
-            f"{ADM},eba_qCO:qx2009,,",
-            "reports/b_05.01.csv:4: B_05.01.c0020: 'eba_qCO:qx2009' is not a type of code "
-            "[ROI_BAD_CODE_TYPE]",
-        ),
-    ],
-)
-def test_each_roi_rule_and_its_message(
-    tmp_path: Path, name: str, old: str, new: str, expected: str
+def test_bank_register_package_passes_every_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = _broken_copy(tmp_path, {name: (old, new)})
-    got = [
-        ("warning: " if p.severity.value == "warning" else "") + str(p)
-        for p in check_roi(read_roi(root)[0])
-    ]
-    assert expected in got, got
+    assert _export(BANK, tmp_path, "--zip") == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "ok: no blocking finding" in captured.out
+    root = _root(tmp_path)
+    # <LEI>.<CON|IND>_<CC>_DORA010100_DORA_<refdate>_<timestamp>, CON: the bank has a subsidiary
+    m = pkg.NAME.match(root.name)
+    assert m is not None and m["scope"] == "CON" and m["cc"] == "NL" and m["date"] == "2025-12-31"
+    zip_path = tmp_path / f"{root.name}.zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        assert {n.split("/")[0] for n in zf.namelist()} == {root.name}
+    for source in (root, zip_path):
+        back = pkg.read_package(source)
+        assert pkg.package_findings(back, date.today()) == []
+        assert validate_tables(back.tables) == []
+        assert back.present == set(rule_set()["templates"])
+    params = (root / "reports" / "parameters.csv").read_text()
+    assert "entityID,rs:724500POLDERBANKNL53.CON" in params
+    # the AWS contract is billed in dollars and stays in dollars, in B_02.01 and B_05.01
+    assert "AWS-2024-07,eba_CO:x1,,eba_CU:USD,85000" in _csv(root, "B_02.01")
+    assert "eba_GA:LU,eba_CU:USD,85000,ZXTILKJKG63JELOEG630" in _csv(root, "B_05.01")
+
+
+def test_individual_scope_on_request(tmp_path: Path) -> None:
+    assert _export(BANK, tmp_path, "--consolidation", "IND") == 0
+    root = _root(tmp_path)
+    assert ".IND_NL_" in root.name
+    assert "rs:724500POLDERBANKNL53.IND" in (root / "reports" / "parameters.csv").read_text()
+
+
+def test_incomplete_register_names_each_blocking_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _export(INCOMPLETE, tmp_path) == 1
+    err = capsys.readouterr().err
+    # a parent known only by its name
+    assert "SOV_PARENT: B_05.01.c0110 [c0010=IECRO.668409]" in err
+    assert "Alphabet Inc." in err
+    # a natural person without an identification code
+    assert "SOV_NO_CODE: B_05.01.c0020 [c0010=consultant]" in err
+    assert "e23674_e: B_05.01.c0020 [c0010=consultant|c0020=]" in err
+    # a branch without its country
+    assert "reports/b_01.03.csv:2: e23675_e: B_01.03.c0040 [c0010=DV-DE-01" in err
+    # an intra-group arrangement that supports no function
+    assert "805: B_02.02.c0050 [c0010=IG-2025" in err
+    # EUR and GBP for one provider, no rates: each currency named
+    assert "contracts in several currencies (EUR 120000, GBP 20000)" in err
+    root = _root(tmp_path)
+    assert (tmp_path / f"{root.name}.NOT-FILEABLE.txt").exists()
+    b0501 = _csv(root, "B_05.01")
+    assert "eba_CU:USD,85000" in b0501 and "AWS-2025,eba_CO:x1,,eba_CU:USD,85000" in _csv(
+        root, "B_02.01"
+    )
+    # no provider is its own ultimate parent unless it has none
+    providers = _rows(root, "B_05.01")
+    assert providers["IECRO.668409"]["c0110"] == ""
+    assert providers["ZXTILKJKG63JELOEG630"]["c0110"] == "ZXTILKJKG63JELOEG630"
+    assert providers["LURCSL.B186284"]["c0110"] == "ZXTILKJKG63JELOEG630"
+    assert providers["724500DIJKITSERVIC35"]["c0110"] == "724500DIJKVERZEKER95"
+
+
+def test_rates_file_converts_a_providers_currencies(tmp_path: Path) -> None:
+    rates = tmp_path / "rates.csv"
+    rates.write_text("currency;rate\nGBP;1,15\n", encoding="utf-8-sig")  # Excel: BOM, semicolons
+    assert _export(INCOMPLETE, tmp_path / "out", "--rates", str(rates)) == 1
+    b0501 = _csv(_root(tmp_path / "out"), "B_05.01")
+    assert "eba_CU:EUR,143000" in b0501  # 120000 EUR + 20000 GBP x 1.15
+    rates.write_text("currency,rate\nGBX,abc\n")
+    assert _export(INCOMPLETE, tmp_path / "out2", "--rates", str(rates)) == 2
+
+
+def test_reference_date_defaults_to_end_of_previous_year_and_refuses_the_future(
+    tmp_path: Path,
+) -> None:
+    assert default_reference_date(date(2026, 4, 30)) == date(2025, 12, 31)
+    future = (datetime.now(UTC).date().replace(year=datetime.now(UTC).year + 1)).isoformat()
+    args = ["register", "export", str(BANK), "--format", "dora-roi", "--out", str(tmp_path)]
+    assert main([*args, "--date", future]) == 2
+    assert main(args) == 0
+    assert f"_DORA_{default_reference_date(datetime.now(UTC).date())}_" in _root(tmp_path).name
+
+
+def test_ended_contract_without_reason_is_flagged(tmp_path: Path) -> None:
+    reg = load_register(BANK)
+    out = register_to_tables(reg, date(2026, 12, 31))  # MS-EA-2023 ended 2026-06-30
+    flagged = [f for f in out.findings if f.rule == "SOV_ENDED"]
+    assert [f.key for f in flagged] == ["c0010=MS-EA-2023"] and not flagged[0].blocking
+    assert [f for f in register_to_tables(reg, DAY).findings] == []
+
+
+def test_parents_come_from_the_control_rule() -> None:
+    reg = load_register(INCOMPLETE)
+    assert control_of(reg, "aws-emea").ultimate_parent.id == "amazon-com"
+    tables = register_to_tables(reg, DAY).tables
+    rows = {r["c0010"]: r for r in tables["B_05.01"]}
+    assert rows["LURCSL.B186284"]["c0110"] == "ZXTILKJKG63JELOEG630"
+    # a parent known by LEI, name and country gets its own row (rule 807)
+    assert rows["724500DIJKVERZEKER95"]["c0050"] == "Dijk Verzekeringen N.V. (fictional)"
+
+
+# --------------------------------------------------------------------------- import
+
+
+def test_example_package_imports_and_exports_identical_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reg_dir = tmp_path / "reg"
+    assert main(["register", "import-roi", str(ROI_EXAMPLE), "--out", str(reg_dir)]) == 0
+    assert "57 rows read, 57 kept, 0 not representable" in capsys.readouterr().out
+    assert _export(reg_dir, tmp_path / "out") == 0
+    original, again = _root(ROI_EXAMPLE), _root(tmp_path / "out")
+    files = sorted(p.relative_to(original) for p in original.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        assert (again / rel).read_bytes() == (original / rel).read_bytes(), rel
+
+
+def test_import_keeps_groups_identifiers_and_placeholders() -> None:
+    roi, problems = read_roi(ROI_EXAMPLE)
+    assert problems == []
+    reg = roi_to_register(roi)
+    assert reg.entities["724500PFVITSERVICE58"].hierarchy.value == "subsidiary"
+    assert reg.branches["PFV-LU-01"].country.value == "LU"
+    assert reg.contracts["PF-2021-004"].used_by == ("724500PFVELDHOVEN021", "PFV-LU-01")
+    assert reg.contracts["PF-IG-2025"].provided_by == ("724500PFVITSERVICE58",)
+    assert reg.contracts["PF-IG-2025"].linked == ("PF-2023-001",)
+    person = reg.providers["NL001234567B01"]
+    assert (person.other_id.value, person.other_id_type.value) == ("NL001234567B01", "vat")
+    assert (person.extra_id.value, person.extra_id_type.value) == ("12345678", "crn")
+    assert person.person_type.value == "individual"
+    sap = reg.services["PF-2019-002:S13"]  # no data stored: eba_GA:qx2007, not a country
+    assert sap.stores_data.value is False and sap.data_location.value is None
+    assert len(reg.organisation.dora_definitions.value or ()) == 3
+    # US control survives the import
+    assert control_of(reg, "IECRO.256796").controlling == "US"
+    assert control_of(reg, "IECRO.256796").ultimate_parent.id == "INR2EJN1ERAN0W5ZP974"
+    assert control_of(reg, "IECRO.256796").ultimate_parent.country == "US"
+
+
+def _copy_example(tmp_path: Path) -> Path:
+    target = tmp_path / "pkg"
+    shutil.copytree(_root(ROI_EXAMPLE), target)
+    return target
+
+
+def test_import_reads_a_zip_and_excel_csv(tmp_path: Path) -> None:
+    src = _copy_example(tmp_path)
+    b0201 = src / "reports" / "b_02.01.csv"
+    text = b0201.read_text()
+    b0201.write_bytes(b"\xef\xbb\xbf" + text.replace(",", ";").encode())  # BOM + semicolons
+    zip_path = tmp_path / "pkg.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        for p in src.rglob("*"):
+            if p.is_file():
+                zf.write(p, f"pkg/{p.relative_to(src)}")
+    out = tmp_path / "reg"
+    assert main(["register", "import-roi", str(zip_path), "--out", str(out)]) == 0
+    assert load_register(out).contracts["PF-2021-004"].annual_cost.value == 1850000
+
+
+def test_not_applicable_literal_is_a_placeholder(tmp_path: Path) -> None:
+    src = _copy_example(tmp_path)
+    b0201 = src / "reports" / "b_02.01.csv"
+    b0201.write_text(
+        b0201.read_text().replace(
+            "PF-2023-001,eba_CO:x1,,", "PF-2023-001,eba_CO:x1,Not applicable,"
+        )
+    )
+    out = tmp_path / "reg"
+    assert main(["register", "import-roi", str(src), "--out", str(out)]) == 0
+    assert load_register(out).contracts["PF-2023-001"].overarching.value is None
+
+
+def test_duplicate_key_is_an_error_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _copy_example(tmp_path)
+    b0201 = src / "reports" / "b_02.01.csv"
+    b0201.write_text(b0201.read_text() + "PF-2023-001,eba_CO:x1,,eba_CU:USD,999\n")
+    out = tmp_path / "reg"
+    assert main(["register", "import-roi", str(src), "--out", str(out)]) == 1
+    assert "806: B_02.01.c0010 [c0010=PF-2023-001]: the same key is on line 2" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+
+
+def test_rows_the_register_cannot_hold_are_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _copy_example(tmp_path)
+    b0202 = src / "reports" / "b_02.02.csv"
+    lines = b0202.read_text().splitlines()
+    second = lines[1].replace("eba_GA:NL,eba_GA:IE,eba_ZZ", "eba_GA:BE,eba_GA:IE,eba_ZZ")
+    b0202.write_text("\n".join([*lines, second]) + "\n")  # a second storage country
+    out = tmp_path / "reg"
+    assert main(["register", "import-roi", str(src), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"reports/b_02.02.csv:{len(lines) + 1}: LOSS: B_02.02.c0150" in err
+    assert main(["register", "import-roi", str(src), "--out", str(out), "--allow-loss"]) == 0
+
+
+def test_an_roi_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("no")
+    assert main(["register", "import-roi", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(["register", "import-roi", str(tmp_path / "x.txt"), "--out", str(tmp_path / "r")]) == 2
+    )

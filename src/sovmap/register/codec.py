@@ -20,6 +20,7 @@ from typing import Any
 
 from sovmap.register.model import (
     Audience,
+    Branch,
     Contract,
     DataAsset,
     DataLink,
@@ -27,6 +28,7 @@ from sovmap.register.model import (
     Dependency,
     DependencyKind,
     EscalationStep,
+    GroupEntity,
     Level,
     Location,
     Organisation,
@@ -38,7 +40,7 @@ from sovmap.register.model import (
     Valued,
 )
 
-Entity = Organisation | Process | Service | Provider | DataAsset | Contract
+Entity = Organisation | Process | Service | Provider | DataAsset | Contract | GroupEntity | Branch
 
 #: top-level keys of a register file and the entity each list holds
 ENTITY_KINDS: dict[str, type[Any]] = {
@@ -47,6 +49,8 @@ ENTITY_KINDS: dict[str, type[Any]] = {
     "providers": Provider,
     "data_assets": DataAsset,
     "contracts": Contract,
+    "entities": GroupEntity,  # DORA: other entities of the group
+    "branches": Branch,  # DORA: branches of group entities
 }
 
 COUNTRY_FIELDS = frozenset(

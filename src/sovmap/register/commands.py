@@ -63,26 +63,53 @@ def register(sub: Any) -> None:
     e = rs.add_parser(
         "export",
         help="export as DORA register of information or CycloneDX",
-        description="Export a register: dora-roi writes the plain-CSV templates (b_01.01.csv "
-        "... b_07.01.csv) and package metadata; cyclonedx writes a CycloneDX 1.6 BOM of the "
-        "services; yaml writes the register as one YAML file per section. "
-        f"Example: sovmap register export {EXAMPLE} --format dora-roi --out out/roi",
+        description="Export a register: dora-roi writes the EBA plain-CSV package as filed "
+        "(root folder <LEI>.<IND|CON>_<CC>_DORA010100_DORA_<date>_<timestamp> with all 15 "
+        "templates, and with --zip the zip beside it), checked against the EBA validation "
+        "rules: exit 1 while a blocking finding remains (the package is still written, marked "
+        "not fileable); cyclonedx writes a CycloneDX 1.6 BOM of the services; yaml writes the "
+        "register as one YAML file per section. "
+        "Example: sovmap register export examples/bank-register --format dora-roi --out out/roi "
+        "--date 2025-12-31 --zip",
     )
     e.add_argument("path", type=Path, help="register directory")
     e.add_argument("--format", choices=("dora-roi", "cyclonedx", "yaml"), required=True)
     e.add_argument("--out", type=Path, required=True, help="output directory")
-    e.add_argument("--date", type=date.fromisoformat, help="reference date (default: today)")
+    e.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        help="reference date (default: 31 December of the previous year; never in the future)",
+    )
+    e.add_argument("--zip", action="store_true", help="dora-roi: also write the zip")
+    e.add_argument(
+        "--consolidation",
+        choices=("IND", "CON"),
+        help="dora-roi: individual or consolidated (default: CON when the register holds "
+        "group entities, else IND)",
+    )
+    e.add_argument(
+        "--rates",
+        type=Path,
+        help="dora-roi: CSV currency,rate (units of the organisation's currency per unit) to "
+        "total a provider's contracts in several currencies",
+    )
     e.set_defaults(func=_export)
 
     r = rs.add_parser(
         "import-roi",
         help="read a DORA register of information into a register directory",
-        description="Read the plain-CSV templates of a DORA register of information, check "
-        "identifiers and cross-template keys, and write a register directory. "
+        description="Read a DORA register of information (package directory, its root folder "
+        "or the zip): every template and identifier type, placeholders, several entities, "
+        "branches and intra-group arrangements. Every row the register cannot represent is "
+        "listed and makes the command exit 1 (unless --allow-loss); a duplicated key or a "
+        "structural error writes nothing and exits 1. "
         "Example: sovmap register import-roi examples/roi --out out/roi-register",
     )
-    r.add_argument("path", type=Path, help="RoI package directory")
+    r.add_argument("path", type=Path, help="RoI package directory or zip")
     r.add_argument("--out", type=Path, required=True, help="register directory to write")
+    r.add_argument(
+        "--allow-loss", action="store_true", help="exit 0 although some rows were not kept"
+    )
     r.set_defaults(func=_import_roi)
 
 
@@ -220,38 +247,12 @@ def _export(args: argparse.Namespace) -> int:
         path.write_text(json.dumps(bom, indent=2) + "\n", encoding="utf-8")
         print(f"{path}: {len(bom['services'])} services, {len(bom['dependencies'])} dependencies")
         return 0
-    from sovmap.register.roi import check_roi, read_roi, write_roi
-    from sovmap.register.roi_convert import register_to_roi
+    from sovmap.register.dora.cli import export_roi
 
-    roi = register_to_roi(reg, day)
-    write_roi(roi, out, reg.organisation.lei.value or "", day, reg.organisation.currency.get("EUR"))
-    written, _ = read_roi(out)
-    problems = check_roi(written)
-    _print_problems(problems)
-    rows = sum(len(v) for v in roi.values())
-    n_errors = sum(1 for p in problems if p.severity is Severity.ERROR)
-    print(f"{out}: {len(roi)} templates, {rows} rows; {n_errors} data-quality error(s)")
-    return 0
+    return export_roi(reg, args)
 
 
 def _import_roi(args: argparse.Namespace) -> int:
-    from sovmap.register.roi import BLOCKING, check_roi, read_roi
-    from sovmap.register.roi_convert import roi_to_register
+    from sovmap.register.dora.cli import import_roi
 
-    if not args.path.is_dir():
-        raise CommandError(f"{args.path}: not a directory")
-    roi, problems = read_roi(args.path)
-    problems += check_roi(roi)
-    _print_problems(problems)
-    blocking = [p for p in problems if p.severity is Severity.ERROR and p.code in BLOCKING]
-    if blocking:
-        raise CommandError(f"{args.path}: {len(blocking)} structural error(s); nothing written")
-    try:
-        reg = roi_to_register(roi)
-    except ValueError as exc:
-        raise CommandError(f"{args.path}: {exc}") from exc
-    for path in write_register(reg, args.out):
-        print(path)
-    result = check_register(args.out)
-    _print_problems(result.problems)
-    return 0 if result.ok else 1
+    return import_roi(args)

@@ -352,6 +352,8 @@ def check_register(root: Path | str) -> CheckResult:
         providers=sections["providers"],
         data_assets=sections["data_assets"],
         contracts=sections["contracts"],
+        entities=sections["entities"],
+        branches=sections["branches"],
     )
     problems.extend(check_semantics(register))
     problems.extend(quality_problems(register))
@@ -397,7 +399,11 @@ def load_register_or_roi(path: Path | str) -> Register:
     root = Path(path)
     if not root.is_dir():
         raise RegisterError([], f"{root}: not a directory")
-    if (root / "reports" / "b_01.01.csv").exists() or (root / "b_01.01.csv").exists():
+    if (
+        (root / "reports" / "b_01.01.csv").exists()
+        or (root / "b_01.01.csv").exists()
+        or any(root.glob("*/reports/b_01.01.csv"))  # the package's root folder inside
+    ):
         roi, problems = read_roi(root)
         problems += check_roi(roi)
         structural = [p for p in problems if p.code in BLOCKING]

@@ -258,6 +258,13 @@ class Organisation:
     currency: Valued[str] = field(default_factory=missing)
     competent_authority: Valued[str] = field(default_factory=missing)
     total_assets: Valued[float] = field(default_factory=missing)
+    # DORA B_01.02 of the organisation itself: place in its group and register dates
+    hierarchy: Valued[str] = field(default_factory=missing)  # ultimate-parent, parent, ...
+    parent_lei: Valued[str] = field(default_factory=missing)  # LEI of the direct parent
+    integrated_on: Valued[date] = field(default_factory=missing)
+    updated_on: Valued[date] = field(default_factory=missing)
+    #: DORA B_99.01: the organisation's definitions of the RoI's scales, as 'c0010: text'
+    dora_definitions: Valued[tuple[str, ...]] = field(default_factory=missing)
     #: people the organisation serves in all (e.g. a country's population), with its source
     population: Valued[int] = field(default_factory=missing)
     audiences: tuple[Audience, ...] = ()  # the groups processes serve (Process.audience)
@@ -285,6 +292,7 @@ class Process:
     legal_basis: Valued[str] = field(default_factory=missing)
     discontinuing_impact: Valued[Level] = field(default_factory=missing)
     licensed_activity: Valued[str] = field(default_factory=missing)  # DORA B_06.01 c0020 code
+    entity: Valued[str] = field(default_factory=missing)  # LEI of the group entity (DORA)
     services: tuple[str, ...] = ()
     escalation: tuple[EscalationStep, ...] = ()
     fallback: Valued[str] = field(default_factory=missing)  # manual or alternative procedure
@@ -355,6 +363,11 @@ class Provider:
     tags: Valued[tuple[str, ...]] = field(default_factory=missing)  # legal exposure tags
     catalogue_id: Valued[str] = field(default_factory=missing)  # id in the knowledge base
     person_type: Valued[str] = field(default_factory=missing)  # legal-person | individual
+    # identifiers other than LEI/EUID (DORA B_05.01): crn, vat, passport, national-id
+    other_id: Valued[str] = field(default_factory=missing)
+    other_id_type: Valued[str] = field(default_factory=missing)
+    extra_id: Valued[str] = field(default_factory=missing)
+    extra_id_type: Valued[str] = field(default_factory=missing)
     subcontractors: tuple[Subcontract, ...] = ()
     origin: Origin = Origin.ENTERED
     evidence: tuple[str, ...] = ()
@@ -399,9 +412,49 @@ class Contract:
     annual_cost: Valued[float] = field(default_factory=missing)
     currency: Valued[str] = field(default_factory=missing)
     termination_reason: Valued[str] = field(default_factory=missing)
+    # DORA group links (LEIs of group entities, ids of branches, contract references);
+    # empty signed_by / used_by mean the organisation itself
+    signed_by: tuple[str, ...] = ()  # B_03.01: entities signing to receive the services
+    used_by: tuple[str, ...] = ()  # B_04.01: entities or branches using the services
+    provided_by: tuple[str, ...] = ()  # B_03.03: group entities providing (intra-group)
+    linked: tuple[str, ...] = ()  # B_02.03: intra-group arrangements this one relies on
     origin: Origin = Origin.ENTERED
     at: Location | None = field(default=None, compare=False)
     #: where each field and list item was read ("services", "services.2"); not part of meaning
+    locations: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupEntity:
+    """Another entity of the organisation's group in the DORA register (B_01.02)."""
+
+    id: str
+    name: str
+    lei: Valued[str] = field(default_factory=missing)
+    country: Valued[str] = field(default_factory=missing)
+    dora_entity_type: Valued[str] = field(default_factory=missing)  # eba_CT code
+    hierarchy: Valued[str] = field(default_factory=missing)  # ultimate-parent, subsidiary, ...
+    parent_lei: Valued[str] = field(default_factory=missing)
+    currency: Valued[str] = field(default_factory=missing)
+    total_assets: Valued[float] = field(default_factory=missing)
+    integrated_on: Valued[date] = field(default_factory=missing)
+    updated_on: Valued[date] = field(default_factory=missing)
+    deleted_on: Valued[date] = field(default_factory=missing)
+    origin: Origin = Origin.ENTERED
+    at: Location | None = field(default=None, compare=False)
+    locations: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A branch of a group entity (DORA B_01.03); ``id`` is its identification code."""
+
+    id: str
+    name: str
+    entity: Valued[str] = field(default_factory=missing)  # LEI of the head office
+    country: Valued[str] = field(default_factory=missing)
+    origin: Origin = Origin.ENTERED
+    at: Location | None = field(default=None, compare=False)
     locations: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -422,6 +475,8 @@ class Register:
     providers: Mapping[str, Provider] = field(default_factory=dict)
     data_assets: Mapping[str, DataAsset] = field(default_factory=dict)
     contracts: Mapping[str, Contract] = field(default_factory=dict)
+    entities: Mapping[str, GroupEntity] = field(default_factory=dict)  # DORA group
+    branches: Mapping[str, Branch] = field(default_factory=dict)
 
     def provider_of(self, service_id: str) -> Provider | None:
         svc = self.services.get(service_id)
@@ -480,6 +535,8 @@ class Register:
             self.providers,
             self.data_assets,
             self.contracts,
+            self.entities,
+            self.branches,
         )
         for group in groups:
             for eid, entity in group.items():

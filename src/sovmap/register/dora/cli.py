@@ -1,0 +1,174 @@
+"""``sovmap register export --format dora-roi`` and ``sovmap register import-roi``.
+
+Findings go to stderr as ``FILE:LINE: RULE: template.column [key]: message (from
+register-file:line)``, followed by a count per rule; the exit status is 1 while a blocking
+finding (an EBA rule, or sovmap's own: a parent known only by name, amounts in several
+currencies without rates, a provider without a code) remains or rows were lost on import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sovmap.cli import CommandError
+from sovmap.readers import InputError, read_csv
+from sovmap.register.dora import package as pkg
+from sovmap.register.dora.export import register_to_tables
+from sovmap.register.dora.importer import losses, tables_to_register
+from sovmap.register.dora.rules import Finding, templates, validate_tables
+from sovmap.register.identifiers import currencies
+from sovmap.register.model import Register
+
+MARKER = "NOT-FILEABLE.txt"
+
+
+def default_reference_date(today: date) -> date:
+    """31 December of the previous year (the ESAs' reference date for the spring filing)."""
+    return date(today.year - 1, 12, 31)
+
+
+def read_rates(path: Path) -> dict[str, float]:
+    """``currency,rate`` rows: units of the organisation's currency per unit of ``currency``."""
+    try:
+        table = read_csv(path, want=("currency", "rate"))
+    except InputError as exc:
+        raise CommandError(str(exc)) from exc
+    rates: dict[str, float] = {}
+    bad: list[str] = [p.render() for p in table.problems]
+    for line, row in table.rows:
+        cur = (row.get("currency") or "").strip().upper()
+        text = (row.get("rate") or "").strip().replace(",", ".")
+        try:
+            rate = float(text)
+        except ValueError:
+            rate = -1.0
+        if cur not in currencies() or not rate > 0:
+            bad.append(f"{path}:{line}: BAD_RATE: {cur or '?'} {text!r}")
+            continue
+        rates[cur] = rate
+    if bad:
+        raise CommandError("rates file rejected:\n" + "\n".join(bad))
+    return rates
+
+
+def _emit(findings: Iterable[Finding]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for f in findings:
+        print(("" if f.blocking else "warning: ") + f.render(), file=sys.stderr)
+        counts[f.rule] += 1
+    return counts
+
+
+def _summary(counts: Counter[str]) -> str:
+    return ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()))
+
+
+def export_roi(reg: Register, args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    today = now.date()
+    day: date = args.date or default_reference_date(today)
+    if day > today:
+        raise CommandError(f"--date {day.isoformat()} is in the future")
+    rates = read_rates(args.rates) if getattr(args, "rates", None) else {}
+    org = reg.organisation
+    scope = args.consolidation or ("CON" if reg.entities else "IND")
+    exported = register_to_tables(reg, day, rates)
+    for rows in exported.tables.values():
+        for i, row in enumerate(rows):
+            row["_line"] = str(i + 2)
+    findings = [*exported.findings, *validate_tables(exported.tables)]
+    lei = org.lei.value or ""
+    files = pkg.package_files(
+        exported.tables, lei=lei, scope=scope, refdate=day, currency=org.currency.value or ""
+    )
+    name = pkg.package_name(lei or "NO-LEI", scope, org.country.value or "XX", day, now)
+    out: Path = args.out
+    root = out / name
+    if root.exists():
+        shutil.rmtree(root)
+    written = pkg.write_package(files, out, name, zip_=args.zip)
+    for source in [root, *([out / f"{name}.zip"] if args.zip else [])]:
+        back = pkg.read_package(source)
+        extra = pkg.package_findings(back, today)
+        findings.extend(f for f in extra if f not in findings)
+    findings.sort(key=lambda f: (not f.blocking, f.file, f.line, f.rule))
+    counts = _emit(findings)
+    blocking = [f for f in findings if f.blocking]
+    marker = out / f"{name}.{MARKER}"
+    if blocking:
+        marker.write_text(
+            "NOT FILEABLE / NIET INDIENBAAR: "
+            f"{len(blocking)} blocking finding(s)\n"
+            + "\n".join(f.render() for f in blocking)
+            + "\n",
+            encoding="utf-8",
+        )
+    n_rows = sum(len(v) for v in exported.tables.values())
+    print(f"{root}: {len(templates())} templates, {n_rows} rows")
+    for path in written:
+        if path.suffix == ".zip":
+            print(path)
+    if blocking:
+        print(
+            f"not fileable: {len(blocking)} blocking finding(s) ({_summary(counts)}); "
+            f"listed in {marker}",
+            file=sys.stderr,
+        )
+        return 1
+    warnings = len(findings)
+    print(f"ok: no blocking finding of the EBA rules ({warnings} warning(s))")
+    return 0
+
+
+def import_roi(args: argparse.Namespace) -> int:
+    from sovmap.register.files import check_register, write_register
+    from sovmap.register.roi import BLOCKING
+
+    try:
+        package = pkg.read_package(args.path)
+    except InputError as exc:
+        raise CommandError(str(exc)) from exc
+    for p in package.problems:
+        print(p.render(), file=sys.stderr)
+    missing = [t for t in templates() if t not in package.present]
+    if "B_01.01" in missing:
+        raise CommandError(f"{args.path}: no b_01.01.csv; not a DORA register of information")
+    findings = [*package.findings, *validate_tables(package.tables)]
+    for t in missing:
+        findings.append(Finding("705", t, "", 0, "", f"{t}: no file in the package"))
+    counts = _emit(findings)
+    fatal = [f for f in findings if f.rule in BLOCKING]
+    if fatal:
+        print(
+            f"{args.path}: {len(fatal)} structural finding(s) ({_summary(counts)}); "
+            "nothing written",
+            file=sys.stderr,
+        )
+        return 1
+    ref = package.parameters.get("refPeriod", "")
+    try:
+        day = date.fromisoformat(ref)
+    except ValueError:
+        day = default_reference_date(datetime.now(UTC).date())
+    tables = {t: package.tables.get(t, []) for t in templates()}
+    reg = tables_to_register(tables)
+    lost = losses(tables, reg, day)
+    for f in lost:
+        print(f.render(), file=sys.stderr)
+    for path in write_register(reg, args.out):
+        print(path)
+    result = check_register(args.out)
+    for problem in result.errors:
+        print(f"{problem.file}:{problem.line}: {problem.code}: {problem.message}", file=sys.stderr)
+    rows = sum(len(v) for v in tables.values())
+    print(f"{args.path}: {rows} rows read, {rows - len(lost)} kept, {len(lost)} not representable")
+    if lost and not args.allow_loss:
+        print(f"{len(lost)} row(s) not kept (use --allow-loss to accept)", file=sys.stderr)
+        return 1
+    return 0 if result.ok else 1

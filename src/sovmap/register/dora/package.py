@@ -1,0 +1,287 @@
+"""The DORA RoI package as it is filed: names, metadata files, directory and zip.
+
+    <LEI>.<IND|CON>_<CC>_DORA010100_DORA_<refdate>_<yyyyMMddHHmmssSSS>/
+        META-INF/reportPackage.json
+        reports/report.json, parameters.csv, FilingIndicators.csv, b_01.01.csv ... b_99.01.csv
+
+The zip of the same name holds that one root folder. Reading goes through the shared input
+layer (:func:`sovmap.readers.read_csv`: BOM, semicolons, limits) for a directory or a zip.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+
+from sovmap.readers import InputError, InputProblem, read_csv
+from sovmap.register.dora.rules import (
+    Finding,
+    Tables,
+    columns,
+    filing_findings,
+    header_findings,
+    rule,
+    templates,
+)
+from sovmap.register.identifiers import lei_problem
+
+MODULE = "DORA010100"
+ENTRY_POINT = "http://www.eba.europa.eu/eu/fr/xbrl/crr/fws/dora/4.0/mod/dora.json"
+NAME = re.compile(
+    r"^(?P<lei>[A-Z0-9]{20})\.(?P<scope>CON|IND)_(?P<cc>[A-Z]{2})_DORA(?P<module>\d{6})_DORA_"
+    r"(?P<date>\d{4}-\d{2}-\d{2})_(?P<stamp>\d{17})$"
+)
+METADATA = ("report.json", "parameters.csv", "FilingIndicators.csv")
+#: the largest package member read (a template of a large group stays far below)
+MAX_MEMBER = 64 * 1024 * 1024
+MAX_MEMBERS = 64
+
+
+def file_name(template: str) -> str:
+    return f"{template.lower()}.csv"
+
+
+def package_name(lei: str, scope: str, country: str, refdate: date, stamp: datetime) -> str:
+    ms = f"{stamp.microsecond // 1000:03d}"
+    return (
+        f"{lei}.{scope}_{country}_{MODULE}_DORA_{refdate.isoformat()}_"
+        f"{stamp.strftime('%Y%m%d%H%M%S')}{ms}"
+    )
+
+
+def _csv_text(header: list[str], rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def package_files(
+    tables: Tables, *, lei: str, scope: str, refdate: date, currency: str
+) -> dict[str, str]:
+    """Relative path (inside the root folder) -> text, for every file of the package."""
+    files: dict[str, str] = {
+        "META-INF/reportPackage.json": json.dumps(
+            {"documentInfo": {"documentType": "https://xbrl.org/report-package/2023"}}, indent=2
+        )
+        + "\n",
+        "reports/report.json": json.dumps(
+            {
+                "documentInfo": {
+                    "documentType": "https://xbrl.org/2021/xbrl-csv",
+                    "extends": [ENTRY_POINT],
+                }
+            },
+            indent=2,
+        )
+        + "\n",
+        "reports/parameters.csv": _csv_text(
+            ["name", "value"],
+            [
+                ["entityID", f"rs:{lei}.{scope}"],
+                ["refPeriod", refdate.isoformat()],
+                ["baseCurrency", f"iso4217:{currency}"],
+                ["decimalsInteger", "0"],
+                ["decimalsMonetary", "-3"],
+            ],
+        ),
+        "reports/FilingIndicators.csv": _csv_text(
+            ["templateID", "reported"], [[t, "true"] for t in templates()]
+        ),
+    }
+    for template in templates():
+        cols = list(columns(template))
+        rows = [[row.get(c, "") for c in cols] for row in tables.get(template, [])]
+        files[f"reports/{file_name(template)}"] = _csv_text(cols, rows)
+    return files
+
+
+def write_package(files: dict[str, str], out: Path, name: str, *, zip_: bool) -> list[Path]:
+    """Write the root folder ``out/name`` and, with ``zip_``, ``out/name.zip`` beside it."""
+    root = out / name
+    written: list[Path] = []
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    if zip_:
+        target = out / f"{name}.zip"
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+            for rel in sorted(files):
+                zf.writestr(f"{name}/{rel}", files[rel])
+        written.append(target)
+    return written
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Package:
+    """A package read from a directory or zip: template rows plus what the checks need."""
+
+    name: str  # the root folder's name ("" when the files sit directly in the directory)
+    zip_name: str = ""
+    tables: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)  # templates that have a file
+    parameters: dict[str, str] = field(default_factory=dict)
+    parameters_header: list[str] = field(default_factory=list)
+    filing_header: list[str] = field(default_factory=list)
+    filing: list[tuple[int, str, str]] = field(default_factory=list)
+    extends: list[str] = field(default_factory=list)
+    has_report_package: bool = False
+    metadata: set[str] = field(default_factory=set)
+    stray: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # header/structure findings
+    problems: list[InputProblem] = field(default_factory=list)
+
+
+def _members_of(path: Path) -> tuple[str, str, dict[str, bytes]]:
+    """(zip name, root folder, relative path -> bytes) of a directory or zip."""
+    if path.is_file():
+        if not zipfile.is_zipfile(path):
+            raise InputError(str(path), "not a zip file nor a directory")
+        with zipfile.ZipFile(path) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            if len(infos) > MAX_MEMBERS:
+                raise InputError(str(path), f"{len(infos)} files; a package holds at most 19")
+            for info in infos:
+                if info.file_size > MAX_MEMBER:
+                    raise InputError(str(path), f"{info.filename}: {info.file_size:,} bytes")
+            raw = {i.filename: zf.read(i) for i in infos}
+        roots = {PurePosixPath(n).parts[0] for n in raw if len(PurePosixPath(n).parts) > 1}
+        root = next(iter(roots)) if len(roots) == 1 else ""
+        inside = {
+            (n[len(root) + 1 :] if root and n.startswith(root + "/") else n): b
+            for n, b in raw.items()
+        }
+        return path.name, root, inside
+    if not path.is_dir():
+        raise InputError(str(path), "no such file or directory")
+    base = path
+    if not (path / "reports").is_dir():
+        subs = [p for p in path.iterdir() if p.is_dir() and (p / "reports").is_dir()]
+        if len(subs) == 1:
+            base = subs[0]
+    flat = not (base / "reports").is_dir() and (base / "b_01.01.csv").is_file()
+    members: dict[str, bytes] = {}
+    for p in sorted(base.rglob("*")):
+        if p.is_file():
+            if p.stat().st_size > MAX_MEMBER:
+                raise InputError(str(p), f"{p.stat().st_size:,} bytes")
+            rel = p.relative_to(base).as_posix()
+            members[f"reports/{rel}" if flat else rel] = p.read_bytes()
+        if len(members) > MAX_MEMBERS:
+            raise InputError(str(path), "more than 64 files; not a DORA package")
+    return "", base.name if base != path or NAME.match(path.name) else "", members
+
+
+def read_package(path: Path) -> Package:
+    """Read a package directory (the root folder or a directory holding it) or zip.
+
+    Raises :class:`InputError` when it cannot be read at all."""
+    zip_name, root, members = _members_of(path)
+    pkg = Package(name=root, zip_name=zip_name)
+    pkg.has_report_package = "META-INF/reportPackage.json" in members
+    by_lower = {k.lower(): k for k in members}
+    for rel in members:
+        parts = PurePosixPath(rel).parts
+        if parts[0] == "reports":
+            leaf = parts[-1]
+            if leaf in METADATA:
+                pkg.metadata.add(leaf)
+            elif leaf not in {file_name(t) for t in templates()} or len(parts) != 2:
+                pkg.stray.append(rel)
+    for template in templates():
+        rel = f"reports/{file_name(template)}"
+        key = rel if rel in members else by_lower.get(rel)
+        if key is None:
+            continue
+        pkg.present.add(template)
+        table = read_csv(members[key], file=rel, want=("c0010",), multiline=True)
+        pkg.problems.extend(table.problems)
+        header = [h.strip() for h in table.header]
+        pkg.findings.extend(header_findings(template, header, []))
+        rows: list[dict[str, str]] = []
+        for line, row in table.rows:
+            clean = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            clean["_line"] = str(line)
+            rows.append(clean)
+        pkg.tables[template] = rows
+    if "reports/parameters.csv" in members:
+        table = read_csv(members["reports/parameters.csv"], file="reports/parameters.csv")
+        pkg.parameters_header = [h.strip() for h in table.header]
+        pkg.problems.extend(table.problems)
+        for _, row in table.rows:
+            pkg.parameters[row.get("name", "").strip()] = row.get("value", "").strip()
+    if "reports/FilingIndicators.csv" in members:
+        table = read_csv(members["reports/FilingIndicators.csv"], file="FilingIndicators.csv")
+        pkg.filing_header = [h.strip() for h in table.header]
+        pkg.problems.extend(table.problems)
+        for line, row in table.rows:
+            pkg.filing.append(
+                (line, row.get("templateID", "").strip(), row.get("reported", "").strip())
+            )
+    if "reports/report.json" in members:
+        try:
+            doc = json.loads(members["reports/report.json"].decode("utf-8-sig"))
+            pkg.extends = list(doc.get("documentInfo", {}).get("extends", []))
+        except (ValueError, AttributeError):
+            pkg.extends = []
+    return pkg
+
+
+def _pf(rule_id: str, key: str = "", message: str = "") -> Finding:
+    return Finding(rule_id, "package", "", 0, key, message or rule(rule_id)["message"])
+
+
+def package_findings(pkg: Package, today: date) -> list[Finding]:
+    """The package rules (names, metadata, filing indicators) of a package read back."""
+    out: list[Finding] = []
+    m = NAME.match(pkg.zip_name.removesuffix(".zip") if pkg.zip_name else pkg.name)
+    if pkg.zip_name and (m is None or pkg.name != pkg.zip_name.removesuffix(".zip")):
+        out.append(_pf("103", pkg.name))
+    if pkg.zip_name and m is None:
+        out.append(_pf("105", pkg.zip_name))
+    if not pkg.has_report_package:
+        out.append(_pf("103", "META-INF/reportPackage.json"))
+    for leaf in METADATA:
+        if leaf not in pkg.metadata:
+            out.append(_pf("701", leaf))
+    if "report.json" in pkg.metadata and not any(e == ENTRY_POINT for e in pkg.extends):
+        out.append(_pf("505", ", ".join(pkg.extends)))
+    for rel in pkg.stray:
+        out.append(_pf("720", rel))
+    if "parameters.csv" in pkg.metadata:
+        if pkg.parameters_header[:2] != ["name", "value"]:
+            out.append(_pf("723", ",".join(pkg.parameters_header)))
+        entity = pkg.parameters.get("entityID", "")
+        em = re.fullmatch(r"rs:([A-Z0-9]{20})\.(IND|CON)", entity)
+        if em is None:
+            out.append(_pf("514", entity))
+        elif lei_problem(em.group(1)):
+            out.append(_pf("514", entity, f"entityID {entity}: {lei_problem(em.group(1))}"))
+        ref = pkg.parameters.get("refPeriod", "")
+        if m is not None:
+            if entity != f"rs:{m['lei']}.{m['scope']}":
+                out.append(_pf("714", entity))
+            if ref != m["date"]:
+                out.append(_pf("320", ref))
+            if m["module"] != MODULE[4:]:
+                out.append(_pf("105", m["module"], f"module DORA{m['module']} is not {MODULE}"))
+        try:
+            if date.fromisoformat(ref) > today:
+                out.append(_pf("111", ref))
+        except ValueError:
+            out.append(_pf("320", ref, f"refPeriod {ref!r} is not a date"))
+    if "FilingIndicators.csv" in pkg.metadata:
+        out.extend(filing_findings(pkg.filing_header, pkg.filing))
+    return out
