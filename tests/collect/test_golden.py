@@ -234,12 +234,16 @@ def test_bad_input_lines_are_reported_with_line_numbers(scan: GoldenScan) -> Non
         (80, "PUBLIC_SUFFIX"),
         (81, "INVALID"),  # space inside
         (82, "INVALID"),  # label starts with a hyphen
-        (83, "INVALID"),  # wrong column count
+        (83, "COLUMNS"),  # wrong column count
         (84, "EMPTY"),
     }
     by_line: dict[int, InputProblem] = {p.line: p for p in scan.outcome.problems}
-    assert by_line[78].render("domains.csv").startswith("domains.csv:78: duplicate")
-    assert "gemeente veldhoven" in by_line[81].render("domains.csv")
+    assert (
+        by_line[78]
+        .render()
+        .endswith("domains.csv:78: DUPLICATE: gemeente-veldhoven-noord.nl already listed")
+    )
+    assert "gemeente veldhoven" in by_line[81].render()
     # the run went on: every accepted line was scanned and stored exactly once
     done = scan.store.done_domains(scan.outcome.scan_id)
     assert done == set(_input_domains())

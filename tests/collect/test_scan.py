@@ -58,9 +58,10 @@ def test_scan_cli_outputs_summary_and_rejects_bad_lines(
     )
     assert code == 0
     assert "8 domains scanned" in stdout and "3 input lines rejected" in stdout
-    assert "domains.csv:10: duplicate" in stderr
-    assert "domains.csv:11: public suffix" in stderr
-    assert "domains.csv:12: invalid" in stderr
+    assert "domains.csv:10: DUPLICATE: " in stderr
+    assert "domains.csv:11: PUBLIC_SUFFIX: " in stderr
+    assert "domains.csv:12: INVALID: " in stderr
+    assert "domains.csv: input: rows read 11 = accepted 8 + rejected 3" in stderr
     rows = list(csv.DictReader(out.open()))
     assert {"domain", "capability", "provider", "parent", "jurisdiction", "confidence"} <= set(
         rows[0]

@@ -287,3 +287,31 @@ def test_almanac_variant_with_unprefixed_elements() -> None:
     assert [(o.id, o.type, o.emails) for o in orgs] == [
         ("nl-oo:12583", "agency", ("info@cjib.nl",))
     ]
+
+
+def test_case19_1_unterminated_quote_never_merges_bodies() -> None:
+    # issue 19 case 1: the quote on line 3 used to swallow lines 4-5 into one body's name
+    data = b'name,domain\nA,a.nl\n"Gemeente B,b.nl\nC,c.nl\nD,d.nl\n'
+    with pytest.raises(SourceError) as caught:
+        TABULAR.parse(data, "t.csv", {})
+    message = str(caught.value)
+    assert message.startswith("t.csv: rows read: 4 = accepted 3 + rejected 1; ")
+    assert "line 3: UNTERMINATED_QUOTE: a quote opened on this line is not closed" in message
+
+
+def test_case19_latin1_and_oversized_fields_name_their_lines() -> None:
+    data = b"name;domain\nCaf\xe9;a.nl\nB;" + b"x" * 200_000 + b"\nC;c.nl\n"
+    with pytest.raises(SourceError) as caught:
+        TABULAR.parse(data, "t.csv", {})
+    message = str(caught.value)
+    assert "rows read: 3 = accepted 1 + rejected 2" in message
+    assert "line 2: ENCODING: byte 0xe9" in message and "line 3: FIELD_TOO_LARGE" in message
+    assert len(message) < 600
+
+
+def test_case19_header_comma_sniffing_and_utf16_lists() -> None:
+    data = "naam;website;opmerking, met, komma's\nGemeente A, B;a.nl;x\n".encode("utf-16")
+    (org,) = TABULAR.parse(data, "t.csv", {})
+    assert (org.name, org.websites) == ("Gemeente A, B", ("a.nl",))
+    with pytest.raises(SourceError, match=r"t\.csv:1: DUPLICATE_HEADER: column 'Domain'"):
+        TABULAR.parse(b"domain,name,Domain\na.nl,A,b.nl\n", "t.csv", {})

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import sys
 import time
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from sovmap import figures
 from sovmap.cli import CommandError
 from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
+from sovmap.collect.inputs import InputCounts, InputProblem, check_input
 from sovmap.collect.pipeline import (
     Progress,
     ScanSettings,
@@ -27,6 +32,7 @@ from sovmap.export import render_summary, summarise_counts, write_findings
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
+from sovmap.readers import summary
 from sovmap.store import DEFAULT_DB, Store
 from sovmap.store.snapshots import scan_info
 
@@ -121,11 +127,11 @@ def register(sub: Any) -> None:
     d.set_defaults(func=_demo)
 
 
-def _open(db: str, must_exist: bool = False) -> Store:
+def _open(db: str, must_exist: bool = False, readonly: bool = False) -> Store:
     if must_exist and "://" not in db and not Path(db).exists():
         raise CommandError(f"no store at {db} (run 'sovmap scan ... --db {db}' first)")
     try:
-        return Store(db)
+        return Store(db, readonly=readonly)
     except Exception as exc:
         raise CommandError(f"cannot open store {db}: {exc}") from exc
 
@@ -179,9 +185,82 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
+_OUT_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
+#: At most this many problems of one code are printed; the rest are counted.
+_SHOWN_PER_CODE = 20
+
+
+def _check_out(out: Path | None) -> None:
+    if out is None:
+        return
+    if out.suffix.lower() not in _OUT_SUFFIXES:
+        raise CommandError(
+            f"--out {out}: unknown output format {out.suffix or '(none)'!r}: use "
+            + ", ".join(_OUT_SUFFIXES)
+        )
+    if not out.parent.is_dir():
+        raise CommandError(f"--out {out}: no directory {out.parent}")
+
+
+def _check_knowledge(dirs: list[Path]) -> None:
+    for d in dirs:
+        if not d.is_dir():
+            raise CommandError(f"--knowledge {d}: no such directory")
+        if not any(d.glob("*.yaml")):
+            raise CommandError(f"--knowledge {d}: holds no *.yaml provider files")
+
+
+def _check_scan_options(args: argparse.Namespace) -> None:
+    """Every option checked before the input is read or a question asked."""
+    _check_out(args.out)
+    _check_knowledge(args.knowledge)
+    if not 0 < args.timeout <= 60:
+        raise CommandError(f"--timeout {args.timeout}: give more than 0 and at most 60 seconds")
+    if not 1 <= args.attempts <= 10:
+        raise CommandError(f"--attempts {args.attempts}: give 1 to 10")
+    if not 1 <= args.active <= 1_000_000:
+        raise CommandError(f"--active {args.active}: give 1 to 1,000,000 domains")
+    if args.inflight < 1:
+        raise CommandError(f"--inflight {args.inflight}: give at least 1")
+
+
+def _print_problems(file: str, problems: list[InputProblem], counts: InputCounts) -> None:
+    """Problems (at most :data:`_SHOWN_PER_CODE` per code), a count per code and the input
+    accounting, on stderr."""
+    seen: Counter[str] = Counter()
+    for prob in problems:
+        seen[prob.code] += 1
+        if seen[prob.code] <= _SHOWN_PER_CODE:
+            print(prob.render(), file=sys.stderr)
+    for code, n in sorted(seen.items()):
+        if n > _SHOWN_PER_CODE:
+            print(f"{file}: {n - _SHOWN_PER_CODE:,} more {code} not shown", file=sys.stderr)
+    if problems:
+        print(f"{file}: {summary(problems)}", file=sys.stderr)
+    print(f"{file}: {counts.line()}", file=sys.stderr)
+
+
+def _store_write_error(exc: Exception, db: str) -> CommandError | None:
+    """A full disk or a read-only store while writing: a message instead of a traceback (the
+    store stays consistent: rows are written in transactions, the scan stays resumable)."""
+    text = str(exc).lower()
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+    if full or "disk is full" in text or "disk i/o error" in text:
+        reason = "the disk is full" if "full" in text or full else "a disk I/O error"
+        return CommandError(
+            f"cannot write the store {db} ({reason}; is the disk full?): what was scanned "
+            "so far is stored; free space and run the same command to resume"
+        )
+    if "readonly database" in text or "read-only" in text:
+        return CommandError(f"the store {db} is read-only: a scan needs a store it can write")
+    return None
+
+
 def _scan(args: argparse.Namespace) -> int:
     if not args.input.exists():
         raise CommandError(f"input not found: {args.input}")
+    _check_scan_options(args)
+    check_input(args.input)
     try:
         resolvers = [parse_resolver(r) for r in args.resolver] or system_resolvers()
     except ValueError as exc:
@@ -216,17 +295,21 @@ def _scan(args: argparse.Namespace) -> int:
         outcome = run_scan(args.input, store, settings, on_progress=bar)
     except (ValueError, FileNotFoundError, WorkerError) as exc:
         raise CommandError(str(exc)) from exc
+    except (OSError, DBAPIError) as exc:
+        error = _store_write_error(exc, args.db)
+        if error is None:
+            raise
+        raise error from exc
     finally:
         bar.close()
-    for prob in outcome.problems:
-        print(prob.render(str(args.input)), file=sys.stderr)
+    _print_problems(str(args.input), outcome.problems, outcome.counts)
     verb = "resumed" if outcome.resumed else "scan"
     print(
         f"{verb} {outcome.scan_id}: {outcome.domains} domains scanned"
         + (f", {outcome.skipped} already stored" if outcome.skipped else "")
         + f" in {outcome.seconds:.1f}s ({outcome.queries} questions, "
         f"{outcome.engine_stats['timeouts']} timeouts); "
-        f"{sum(1 for p in outcome.problems if p.code != 'NORMALISED')} input lines rejected"
+        f"{outcome.counts.rejected} input lines rejected"
     )
     _finish(store, outcome.scan_id, args.out, shard)
     return 0
@@ -234,7 +317,13 @@ def _scan(args: argparse.Namespace) -> int:
 
 def _finish(store: Store, scan_id: int, out: Path | None, shard: Any = None) -> None:
     if out is not None:
-        n = write_findings(out, store.iter_findings(scan_id))
+        try:
+            n = write_findings(out, store.iter_findings(scan_id))
+        except OSError as exc:
+            raise CommandError(
+                f"cannot write {out}: {exc.strerror} (the scan is stored: sovmap export "
+                f"{out} writes it again)"
+            ) from exc
         print(f"wrote {n} findings to {out}")
     for line in summary_lines(store, scan_id):
         print(line)
@@ -251,6 +340,8 @@ def summary_lines(store: Store, scan_id: int) -> list[str]:
 
 
 def _reclassify(args: argparse.Namespace) -> int:
+    _check_out(args.out)
+    _check_knowledge(args.knowledge)
     store = _open(args.db, must_exist=True)
     sid = _scan_id(store, args.scan)
     try:
@@ -275,7 +366,7 @@ def _reclassify(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    store = _open(args.db, must_exist=True)
+    store = _open(args.db, must_exist=True, readonly=True)
     sid = _scan_id(store, args.scan)
     try:  # the scan's own normaliser: what the scan accepts as input, explain accepts
         domain, _notes = normalise_domain(args.domain)
@@ -315,7 +406,7 @@ def _print_finding(f: Finding) -> None:
 
 
 def _scans(args: argparse.Namespace) -> int:
-    store = _open(args.db, must_exist=True)
+    store = _open(args.db, must_exist=True, readonly=True)
     for s in store.scans():
         print(
             f"{s.id:>4} {s.started_at} {s.state:<11} {s.domains:>8} domains "
@@ -325,7 +416,8 @@ def _scans(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    store = _open(args.db, must_exist=True)
+    _check_out(args.out)
+    store = _open(args.db, must_exist=True, readonly=True)
     sid = _scan_id(store, args.scan)
     try:
         n = write_findings(args.out, store.iter_findings(sid))
@@ -350,7 +442,7 @@ def _demo(args: argparse.Namespace) -> int:
         settings = ScanSettings(EngineConfig([(srv.host, srv.port)], timeout=0.5), resume=False)
         outcome = run_scan(base / "domains.csv", store, settings)
     for prob in outcome.problems:
-        print(prob.render("domains.csv"))
+        print(prob.render())
     print(f"scanned {outcome.domains} domains in {outcome.seconds:.1f}s")
     for name in ("demo.csv", "demo.json"):
         n = write_findings(out / name, store.iter_findings(outcome.scan_id))

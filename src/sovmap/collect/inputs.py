@@ -1,20 +1,45 @@
 """Scan input: a CSV with a ``domain`` column (other columns kept as attributes) or a plain
-list of domains, one per line. Every problem is reported with its line number and the run goes
-on with the remaining lines.
+list of domains, one per line (``#`` starts a comment). Read through :mod:`sovmap.readers`:
+every problem is reported with its file, line and a stable code and the run goes on with the
+remaining lines; a file unusable as a whole (too large, no header, ...) raises
+:class:`~sovmap.readers.InputError` before any DNS is asked. Every line that holds something
+counts once: ``read == accepted + rejected``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
+from sovmap.readers import (
+    InputError,
+    InputProblem,
+    decode,
+    open_csv,
+    quote,
+    read_bytes,
+    split_lines,
+)
 
 _DOMAIN_COLUMNS = ("domain", "domein", "website", "url", "email", "e-mail", "mail")
+#: The largest scan input read (bytes); checked before reading.
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+#: A domain, URL or address longer than this is refused without being parsed.
+MAX_VALUE_CHARS = 2048
+_SEPARATORS = re.compile(r"[,;\t]")
+
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "DomainInput",
+    "InputCounts",
+    "InputError",
+    "InputProblem",
+    "check_input",
+    "read_domains",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,105 +49,153 @@ class DomainInput:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class InputProblem:
-    line: int
-    code: str  # EMPTY, INVALID, PUBLIC_SUFFIX, DUPLICATE, NORMALISED
+@dataclass
+class InputCounts:
+    """Lines of the input that hold something: ``read == accepted + rejected``."""
+
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+    def line(self) -> str:
+        return (
+            f"input: rows read {self.read:,} = accepted {self.accepted:,} + "
+            f"rejected {self.rejected:,}"
+        )
+
+
+def _content(line: str) -> str:
+    return line.split("#", 1)[0].strip()
+
+
+@dataclass
+class _Input:
+    name: str
     text: str
-    detail: str
-
-    def render(self, path: str) -> str:
-        return f"{path}:{self.line}: {self.code.lower().replace('_', ' ')}: {self.detail}"
+    problems: list[InputProblem]
+    csv_header_line: int | None  # None: a plain list
 
 
-def _sniff_csv(first: str) -> bool:
-    lowered = [c.strip().strip('"').lower() for c in re.split(r"[,;\t]", first)]
-    return any(c in _DOMAIN_COLUMNS for c in lowered)
+def _open(path: Path | str) -> _Input:
+    p = Path(path)
+    name = str(p)
+    data = read_bytes(p, max_bytes=MAX_INPUT_BYTES)
+    text, problems = decode(data, name)
+    bad = {pr.line for pr in problems}
+    for lineno, line in enumerate(split_lines(text), start=1):
+        if lineno in bad or not _content(line):
+            continue
+        cells = [c.strip().strip('"').lower() for c in _SEPARATORS.split(line)]
+        if any(c in _DOMAIN_COLUMNS for c in cells):
+            return _Input(name, text, problems, lineno)
+        if _SEPARATORS.search(_content(line)):
+            raise InputError(
+                name,
+                f"looks like a CSV but has no domain column (one of: {', '.join(_DOMAIN_COLUMNS)})",
+                line=lineno,
+            )
+        break
+    return _Input(name, text, problems, None)
 
 
 def check_input(path: Path | str) -> None:
     """Fail early (before any DNS is asked) on an input that cannot be read at all."""
-    problems: list[InputProblem] = []
-    gen = read_domains(path, problems)
-    next(gen, None)
-    gen.close()
+    src = _open(path)
+    if src.csv_header_line is not None:
+        open_csv(src.text, file=src.name, want=_DOMAIN_COLUMNS, encoding_problems=src.problems)
 
 
 def read_domains(
-    path: Path | str, problems: list[InputProblem] | None = None
+    path: Path | str,
+    problems: list[InputProblem] | None = None,
+    counts: InputCounts | None = None,
 ) -> Generator[DomainInput, None, None]:
-    """Yield valid, de-duplicated domains; append every problem to ``problems``.
-
-    Streams the file: memory grows only with the set of domains already seen.
-    """
+    """Yield valid, de-duplicated domains; append every problem to ``problems`` and count the
+    lines in ``counts``. Raises :class:`~sovmap.readers.InputError` (before yielding) for an
+    input unusable as a whole."""
     if problems is None:
         problems = []
-    p = Path(path)
-    try:
-        fh = p.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise FileNotFoundError(f"cannot open input {p}: {exc.strerror}") from exc
-    with fh:
-        first = fh.readline()
-        seen: set[str] = set()
-        if _sniff_csv(first):
-            dialect_delim = max((",", ";", "\t"), key=first.count)
-            header = next(csv.reader(io.StringIO(first), delimiter=dialect_delim))
-            cols = [h.strip().lower() for h in header]
-            key = next(c for c in _DOMAIN_COLUMNS if c in cols)
-            idx = cols.index(key)
-            reader = csv.reader(fh, delimiter=dialect_delim)
-            for lineno, row in enumerate(reader, start=2):
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != len(cols):
-                    problems.append(
-                        InputProblem(
-                            lineno,
-                            "INVALID",
-                            ",".join(row),
-                            f"expected {len(cols)} columns, found {len(row)}",
-                        )
-                    )
-                    continue
-                attrs = {cols[i]: row[i] for i in range(len(cols)) if i != idx and cols[i]}
-                item = _accept(row[idx], lineno, attrs, seen, problems)
-                if item is not None:
-                    yield item
-        else:
-            if any(sep in first for sep in (",", ";", "\t")):
-                raise ValueError(
-                    f"{p}:1: looks like a CSV but has no domain column "
-                    f"(one of: {', '.join(_DOMAIN_COLUMNS)})"
-                )
-            lineno = 1
-            line = first
-            while line:
-                text = line.split("#", 1)[0].strip()
-                if text:
-                    item = _accept(text, lineno, {}, seen, problems)
-                    if item is not None:
-                        yield item
-                line = fh.readline()
-                lineno += 1
+    if counts is None:
+        counts = InputCounts()
+    src = _open(path)
+    seen: set[str] = set()
+    if src.csv_header_line is not None:
+        table = open_csv(
+            src.text,
+            file=src.name,
+            want=_DOMAIN_COLUMNS,
+            multiline=False,
+            encoding_problems=src.problems,
+        )
+        cols = [h.lower() for h in table.header]
+        key = next(c for c in _DOMAIN_COLUMNS if c in cols)
+        column = table.header[cols.index(key)]
+        before = 0  # the table's problems start with the lines that were not UTF-8
+        for lineno, row in table.iter_rows():
+            _sync(table.problems, before, problems)
+            before = len(table.problems)
+            attrs = {k.lower(): v for k, v in row.items() if k != column}
+            item = _accept(src.name, row[column], lineno, attrs, seen, problems, counts)
+            if item is not None:
+                yield item
+        _sync(table.problems, before, problems)
+        # rows the reader rejected (quotes, columns, bytes) and the ones rejected here
+        counts.read = table.read
+        counts.rejected = table.rejected + (table.accepted - counts.accepted)
+        return
+    bad = {pr.line for pr in src.problems}
+    problems.extend(src.problems)
+    for lineno, line in enumerate(split_lines(src.text), start=1):
+        text = _content(line)
+        if not text:
+            continue
+        counts.read += 1
+        if lineno in bad:
+            counts.rejected += 1
+            continue
+        item = _accept(src.name, text, lineno, {}, seen, problems, counts)
+        if item is not None:
+            yield item
+
+
+def _sync(source: list[InputProblem], start: int, target: list[InputProblem]) -> None:
+    target.extend(source[start:])
 
 
 def _accept(
+    file: str,
     text: str,
     lineno: int,
     attrs: dict[str, str],
     seen: set[str],
     problems: list[InputProblem],
+    counts: InputCounts,
 ) -> DomainInput | None:
+    value = text.strip()
+    if len(value) > MAX_VALUE_CHARS:
+        problems.append(
+            InputProblem(
+                file,
+                lineno,
+                "TOO_LONG",
+                f"longer than {MAX_VALUE_CHARS:,} characters, not a domain: {quote(value)}",
+            )
+        )
+        counts.rejected += 1
+        return None
     try:
-        domain, notes = normalise_domain(text)
+        domain, notes = normalise_domain(value)
     except InvalidDomain as exc:
-        problems.append(InputProblem(lineno, exc.code, text, str(exc)))
+        message = str(exc) if len(value) <= 80 else f"not a valid domain: {quote(value)}"
+        problems.append(InputProblem(file, lineno, exc.code, message))
+        counts.rejected += 1
         return None
     if domain in seen:
-        problems.append(InputProblem(lineno, "DUPLICATE", text, f"{domain} already listed"))
+        problems.append(InputProblem(file, lineno, "DUPLICATE", f"{domain} already listed"))
+        counts.rejected += 1
         return None
     seen.add(domain)
+    counts.accepted += 1
     for note in notes:
-        problems.append(InputProblem(lineno, "NORMALISED", text, f"{text.strip()!r}: {note}"))
+        problems.append(InputProblem(file, lineno, "NORMALISED", f"{quote(value)}: {note}"))
     return DomainInput(domain, lineno, attrs)

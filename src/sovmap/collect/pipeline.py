@@ -16,11 +16,18 @@ from pathlib import Path
 
 from sovmap.classify import Rules, classify, default_rules
 from sovmap.collect.engine import Engine, EngineConfig
-from sovmap.collect.inputs import DomainInput, InputProblem, check_input, read_domains
+from sovmap.collect.inputs import (
+    DomainInput,
+    InputCounts,
+    InputProblem,
+    check_input,
+    read_domains,
+)
 from sovmap.collect.probes import ProbePlan, default_plan
 from sovmap.collect.scanner import Scanner
 from sovmap.collect.transport import ReplayTransport
 from sovmap.collect.workers import WorkerJob, run_workers, scan_stats, tuned_gc
+from sovmap.errors import SovmapError
 from sovmap.knowledge.catalogue import Catalogue, default_catalogue
 from sovmap.model import DomainResult, Finding, Observation
 from sovmap.store import Row, Store, encode_results
@@ -111,9 +118,27 @@ class ScanOutcome:
     domains: int
     skipped: int
     problems: list[InputProblem]
+    counts: InputCounts
     seconds: float
     queries: int
     engine_stats: dict[str, object]
+
+
+class ResumeError(SovmapError):
+    """An unfinished scan of this input cannot be resumed as asked."""
+
+
+def _check_same_knowledge(store: Store, scan_id: int, version: str) -> None:
+    """A scan's findings come from one knowledge version: a resume with another is refused
+    (never a snapshot that mixes two)."""
+    started = next((s.knowledge_version for s in store.scans() if s.id == scan_id), version)
+    if started != version:
+        store.release_lease(scan_id)
+        raise ResumeError(
+            f"scan {scan_id} of this input was started with knowledge version {started}, this "
+            f"run has {version}: resume with the same --knowledge, or start a new scan with "
+            "--new"
+        )
 
 
 def run_scan(
@@ -138,6 +163,8 @@ def run_scan(
     digest = input_digest(input_path)
     shard_text = f"{shard[0]}/{shard[1]}" if shard else ""
     scan_id = store.resumable_scan(digest, shard_text) if settings.resume else None
+    if scan_id is not None:
+        _check_same_knowledge(store, scan_id, cat.version)
     resumed = scan_id is not None
     if scan_id is None:
         scan_id = store.start_scan(
@@ -150,10 +177,11 @@ def run_scan(
         )
     done = store.done_domains(scan_id) if resumed else set()
     problems: list[InputProblem] = []
+    counts = InputCounts()
     progress = Progress()
 
     def todo() -> Iterator[DomainInput]:
-        for item in read_domains(input_path, problems):
+        for item in read_domains(input_path, problems, counts):
             if not in_shard(item.domain, shard):
                 continue
             if item.domain in done:
@@ -185,6 +213,7 @@ def run_scan(
         domains=progress.done,
         skipped=progress.skipped,
         problems=problems,
+        counts=counts,
         seconds=time.monotonic() - started,
         queries=progress.queries,
         engine_stats=stats,

@@ -16,7 +16,7 @@ A file unusable as a whole raises :class:`InputError` (exit 2); a problem with o
 :class:`InputProblem`, rendered ``FILE:LINE: CODE: message``.
 """
 
-from sovmap.readers.csvfile import CsvTable, read_csv
+from sovmap.readers.csvfile import CsvTable, open_csv, read_csv
 from sovmap.readers.text import (
     MAX_BYTES,
     InputError,
@@ -25,6 +25,7 @@ from sovmap.readers.text import (
     quote,
     read_bytes,
     read_text,
+    split_lines,
     summary,
 )
 from sovmap.readers.yamlfile import check_events, compose_yaml, load_yaml
@@ -38,9 +39,11 @@ __all__ = [
     "compose_yaml",
     "decode",
     "load_yaml",
+    "open_csv",
     "quote",
     "read_bytes",
     "read_csv",
     "read_text",
+    "split_lines",
     "summary",
 ]

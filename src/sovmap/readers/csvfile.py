@@ -22,18 +22,23 @@ Every record after the header counts once: ``read == accepted + rejected``.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sovmap.readers.text import MAX_BYTES, InputError, InputProblem, decode, quote, read_text
+from sovmap.readers.text import (
+    MAX_BYTES,
+    InputError,
+    InputProblem,
+    quote,
+    split_lines,
+    text_of,
+)
 
 #: Default limit of one field (characters).
 MAX_FIELD = 128 * 1024
 #: A quoted field may run over at most this many lines (``multiline=True``).
 MAX_RECORD_LINES = 200
-_LINE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|$)")
 _SNIFF_ROWS = 20
 
 
@@ -49,6 +54,15 @@ class CsvTable:
     accepted: int = 0
     rejected: int = 0
     header_line: int = 1
+    _source: _Source | None = field(default=None, repr=False, compare=False)
+
+    def iter_rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+        """The rows after the header, once (from :func:`open_csv`); counts grow as they
+        come."""
+        src, self._source = self._source, None
+        if src is None:
+            return iter(())
+        return _iter_rows(self, src)
 
     def accounting(self) -> str:
         """``rows read: N = accepted A + rejected R``."""
@@ -60,13 +74,6 @@ class _Reject(Exception):
         self.code = code
         self.message = message
         self.resume = resume
-
-
-def _split_lines(text: str) -> list[str]:
-    """Lines without their terminators; ``\\r\\n``, ``\\r`` and ``\\n`` all end a line (the
-    same rule :func:`decode` counts lines by)."""
-    lines = [m.group(1) for m in _LINE.finditer(text) if m.group(0)]
-    return lines
 
 
 def _record(
@@ -185,7 +192,7 @@ def _choose_delimiter(
         except _Reject:
             continue
         names = {h.strip().strip('"').lower() for h in header}
-        known = 1 if names & set(want) else 0
+        known = len(names & set(want))
         agree = 0
         seen = 0
         k = start + 1
@@ -215,33 +222,57 @@ def read_csv(
     want: Collection[str] = (),
     comments: bool = True,
     multiline: bool = True,
+    ragged: bool = False,
+    encoding_problems: Sequence[InputProblem] = (),
 ) -> CsvTable:
-    """Read a CSV with a header row.
+    """Read a CSV with a header row; every accepted row in ``rows``.
 
     ``path_or_text``: a :class:`~pathlib.Path` is read (size checked first), ``bytes`` are
-    decoded, a ``str`` is the text itself. ``file`` names the input in messages. ``want``:
-    header names (lower case) that make a delimiter the right one when the header split by it
-    holds one of them. ``multiline=False``: a quoted field never runs over a line end (for
-    inputs whose values never hold one, so a stray quote costs one line, never more).
+    decoded, a ``str`` is the text itself (``encoding_problems``: what :func:`decode` reported
+    for it). ``file`` names the input in messages. ``want``: header names (lower case) that
+    make a delimiter the right one when the header split by it holds one of them.
+    ``multiline=False``: a quoted field never runs over a line end (for inputs whose values
+    never hold one, so a stray quote costs one line, never more). ``ragged=True``: a row with
+    fewer fields than the header is padded with empty ones and fields past the header are
+    dropped (spreadsheet exports), instead of the row being rejected.
 
     Raises :class:`InputError` for a file unusable as a whole (too large, not decodable, no
     header, a header with an unclosed quote or duplicate names).
     """
-    if isinstance(path_or_text, Path):
-        name = file or str(path_or_text)
-        text, problems = read_text(path_or_text, max_bytes=max_bytes, file=name)
-    elif isinstance(path_or_text, bytes):
-        name = file or "<input>"
-        if len(path_or_text) > max_bytes:
-            raise InputError(name, f"{len(path_or_text):,} bytes; the limit is {max_bytes:,}")
-        text, problems = decode(path_or_text, name)
-    else:
-        name = file or "<input>"
-        if len(path_or_text) > max_bytes:
-            raise InputError(name, f"{len(path_or_text):,} characters; the limit is {max_bytes:,}")
-        text, problems = path_or_text, []
+    table = open_csv(
+        path_or_text,
+        file=file,
+        max_bytes=max_bytes,
+        max_field=max_field,
+        delimiters=delimiters,
+        want=want,
+        comments=comments,
+        multiline=multiline,
+        ragged=ragged,
+        encoding_problems=encoding_problems,
+    )
+    table.rows = list(table.iter_rows())
+    return table
+
+
+def open_csv(
+    path_or_text: Path | str | bytes,
+    *,
+    file: str = "",
+    max_bytes: int = MAX_BYTES,
+    max_field: int = MAX_FIELD,
+    delimiters: str = ",;\t",
+    want: Collection[str] = (),
+    comments: bool = True,
+    multiline: bool = True,
+    ragged: bool = False,
+    encoding_problems: Sequence[InputProblem] = (),
+) -> CsvTable:
+    """Like :func:`read_csv`, but the rows are not kept: :meth:`CsvTable.iter_rows` yields
+    them once (the counts grow as they come), for inputs too long to hold as row dicts."""
+    text, problems, name = text_of(path_or_text, file, max_bytes, encoding_problems)
     bad_lines = {p.line for p in problems}
-    lines = _split_lines(text)
+    lines = split_lines(text)
     start = 0
     while start < len(lines) and _is_skipped(lines[start], comments):
         start += 1
@@ -269,24 +300,41 @@ def read_csv(
             )
         firsts[key] = n
     table = CsvTable(header=header, problems=problems, delimiter=delim, header_line=start + 1)
-    i = start + 1
+    table._source = _Source(name, lines, bad_lines, max_field, comments, multiline, ragged)
+    return table
+
+
+@dataclass
+class _Source:
+    name: str
+    lines: list[str]
+    bad_lines: set[int]
+    max_field: int
+    comments: bool
+    multiline: bool
+    ragged: bool
+
+
+def _iter_rows(table: CsvTable, src: _Source) -> Iterator[tuple[int, dict[str, str]]]:
+    lines, bad_lines, name, delim = src.lines, src.bad_lines, src.name, table.delimiter
+    header = table.header
     width = len(header)
+    i = table.header_line
     while i < len(lines):
-        if _is_skipped(lines[i], comments):
+        if _is_skipped(lines[i], src.comments):
             i += 1
             continue
         lineno = i + 1
         table.read += 1
         try:
-            fields, nxt = _record(lines, i, delim, max_field=max_field, multiline=multiline)
+            fields, nxt = _record(lines, i, delim, max_field=src.max_field, multiline=src.multiline)
         except _Reject as exc:
             table.rejected += 1
             if lineno not in bad_lines:
                 table.problems.append(InputProblem(name, lineno, exc.code, exc.message))
             i = exc.resume
             continue
-        spanned = range(lineno, nxt + 1)
-        if any(n in bad_lines for n in spanned):
+        if any(n in bad_lines for n in range(lineno, nxt + 1)):
             table.rejected += 1  # the ENCODING problem is already reported for that line
             i = nxt
             continue
@@ -294,11 +342,13 @@ def read_csv(
             table.read -= 1  # a blank row (only delimiters): not a row
             i = nxt
             continue
-        if len(fields) > width and not any(f.strip() for f in fields[width:]):
+        if len(fields) > width and (src.ragged or not any(f.strip() for f in fields[width:])):
             fields = fields[:width]
+        elif len(fields) < width and src.ragged and nxt - i == 1:
+            fields = fields + [""] * (width - len(fields))
         if len(fields) != width:
+            table.rejected += 1
             if nxt - i > 1:  # a quote that closed lines later, leaving a row of the wrong width
-                table.rejected += 1
                 table.problems.append(
                     InputProblem(
                         name,
@@ -311,7 +361,6 @@ def read_csv(
                 )
                 i += 1
                 continue
-            table.rejected += 1
             table.problems.append(
                 InputProblem(
                     name,
@@ -324,6 +373,5 @@ def read_csv(
             i = nxt
             continue
         table.accepted += 1
-        table.rows.append((lineno, {h: v for h, v in zip(header, fields, strict=True) if h}))
+        yield lineno, {h: v for h, v in zip(header, fields, strict=True) if h}
         i = nxt
-    return table

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +127,15 @@ def _decode_utf8(data: bytes, file: str, base: int) -> tuple[str, list[InputProb
     return "".join(parts), problems
 
 
+_LINE = re.compile(r"([^\r\n]*)(\r\n|\r|\n|$)")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines without their terminators; ``\\r\\n``, ``\\r`` and ``\\n`` end a line (and
+    nothing else), the rule :func:`decode` counts lines by, so line numbers agree."""
+    return [m.group(1) for m in _LINE.finditer(text) if m.group(0)]
+
+
 def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of ``path``; the size is checked before reading, and a device or pipe is read
     only up to the limit."""
@@ -158,3 +168,24 @@ def read_text(
     """Text of ``path`` (see :func:`decode`), refusing a file over ``max_bytes`` before
     reading it."""
     return decode(read_bytes(path, max_bytes=max_bytes), file or str(path))
+
+
+def text_of(
+    path_or_text: Path | str | bytes,
+    file: str,
+    max_bytes: int,
+    encoding_problems: Sequence[InputProblem] = (),
+) -> tuple[str, list[InputProblem], str]:
+    """Text, encoding problems and name of a reader's input: a :class:`~pathlib.Path` is read
+    (size checked first), ``bytes`` decoded, a ``str`` is the text itself."""
+    if isinstance(path_or_text, Path):
+        name = file or str(path_or_text)
+        text, problems = read_text(path_or_text, max_bytes=max_bytes, file=name)
+        return text, problems, name
+    name = file or "<input>"
+    if len(path_or_text) > max_bytes:
+        raise InputError(name, f"{len(path_or_text):,} bytes; the limit is {max_bytes:,}")
+    if isinstance(path_or_text, bytes):
+        text, problems = decode(path_or_text, name)
+        return text, problems, name
+    return path_or_text, list(encoding_problems), name

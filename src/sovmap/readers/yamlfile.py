@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from sovmap.readers.text import InputError, InputProblem, decode, read_text
+from sovmap.readers.text import InputError, InputProblem, text_of
 
 MAX_YAML_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 100
@@ -114,19 +114,7 @@ def _check_duplicates(node: yaml.Node, file: str) -> None:
 
 
 def _text_of(path_or_text: Path | str | bytes, file: str, max_bytes: int) -> tuple[str, str]:
-    if isinstance(path_or_text, Path):
-        name = file or str(path_or_text)
-        text, problems = read_text(path_or_text, max_bytes=max_bytes, file=name)
-    elif isinstance(path_or_text, bytes):
-        name = file or "<input>"
-        if len(path_or_text) > max_bytes:
-            raise InputError(name, f"{len(path_or_text):,} bytes; the limit is {max_bytes:,}")
-        text, problems = decode(path_or_text, name)
-    else:
-        name = file or "<input>"
-        if len(path_or_text) > max_bytes:
-            raise InputError(name, f"{len(path_or_text):,} characters; the limit is {max_bytes:,}")
-        text, problems = path_or_text, []
+    text, problems, name = text_of(path_or_text, file, max_bytes)
     _refuse(problems)
     return text, name
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -61,10 +62,29 @@ def database_url(db: str) -> str:
     return db
 
 
-def open_engine(db: str, **kwargs: Any) -> Engine:
-    """An engine for ``--db``; SQLite gets foreign keys, WAL and a busy timeout. The schema
+def _readonly_sqlite(path: str) -> Any:
+    """Connections to a SQLite file opened read-only; a WAL store in a directory we cannot
+    write (no ``-shm`` can be made) is opened as immutable."""
+
+    def connect() -> sqlite3.Connection:
+        uri = Path(path).expanduser().absolute().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30)
+
+    return connect
+
+
+def open_engine(db: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``--db``; SQLite gets foreign keys, WAL and a busy timeout (``readonly``:
+    a SQLite file is opened read-only, so a store we may not write can be read). The schema
     is left as it is: most code wants :func:`open_store_engine`."""
     url = database_url(db)
+    if readonly and url.startswith("sqlite:///") and ":memory:" not in url:
+        return create_engine("sqlite://", creator=_readonly_sqlite(url[len("sqlite:///") :]))
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -86,9 +106,9 @@ def open_store_engine(db: str, *, readonly: bool = False, **kwargs: Any) -> Engi
     or older store is migrated (SQLite and PostgreSQL alike); a store already at head is not
     written to, so a read-only store can be read. With ``readonly`` a store that would need
     migrating is refused (MigrationError) instead."""
-    if "://" not in db:
+    if "://" not in db and not readonly:
         Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = open_engine(db, **kwargs)
+    engine = open_engine(db, readonly=readonly, **kwargs)
     if stored_revision(engine) == head_revision():
         return engine
     if readonly:

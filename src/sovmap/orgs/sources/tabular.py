@@ -9,13 +9,13 @@ header may follow up to four title rows. CSV delimiters ``,``, ``;`` and tab are
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
 from sovmap.orgs.model import Organisation, OrgType
 from sovmap.orgs.sources import Download, Option, SourceError, slug
+from sovmap.readers import InputError, decode, read_csv, split_lines
 
 #: Accepted header spellings per field.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -32,22 +32,70 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED_ANY = ("domain", "website", "email")
 HEADER_SEARCH = 5  # rows searched for the header (spreadsheets often start with a title)
+MAX_SHOWN = 10  # rejected lines named in the message
 _SPLIT = re.compile(r"[;\s]+")
 
 
+_SEPARATORS = re.compile(r"[,;\t]")
+_REQUIRED_SPELLINGS = frozenset(sp for f in REQUIRED_ANY for sp in COLUMNS[f])
+
+
 def _rows_csv(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
+    """Rows of a CSV list, read by :mod:`sovmap.readers` (encodings, delimiter, quotes): the
+    title rows above the header as they are, then the header and every accepted row. A row
+    the reader rejects (an unclosed quote, bytes that are not UTF-8, a field over the size
+    limit) makes the list refused naming every such line, never merged
+    into its neighbours."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{origin}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    head = "\n".join(text.splitlines()[: HEADER_SEARCH + 1])
-    delimiter = max((",", ";", "\t"), key=head.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        text, problems = decode(data, origin)
+    except InputError as exc:
+        raise SourceError(str(exc)) from exc
+    lines = split_lines(text)
+    header_at = None
+    seen = 0
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        cells = {c.strip().strip('"').lower() for c in _SEPARATORS.split(line)}
+        if cells & _REQUIRED_SPELLINGS:
+            header_at = index
+            break
+        seen += 1
+        if seen > HEADER_SEARCH:
+            break
+    if header_at is None:  # no header: the caller names the first rows it found
+        for number, line in enumerate(lines[: HEADER_SEARCH * 2], start=1):
+            yield number, [c.strip() for c in _SEPARATORS.split(line)]
+        return
+    for index in range(header_at):
+        if lines[index].strip():
+            yield index + 1, [lines[index]]
+    # the title rows blanked, so line numbers stay those of the file
+    body = "\n" * header_at + "\n".join(lines[header_at:])
     try:
-        for row in reader:
-            yield reader.line_num, row
-    except csv.Error as exc:
-        raise SourceError(f"{origin}: line {reader.line_num}: {exc}") from exc
+        table = read_csv(
+            body,
+            file=origin,
+            want=_REQUIRED_SPELLINGS,
+            comments=False,
+            multiline=False,
+            ragged=True,
+            encoding_problems=problems,
+        )
+    except InputError as exc:
+        raise SourceError(str(exc)) from exc
+    if table.problems:
+        shown = "; ".join(
+            f"line {p.line}: {p.code}: {p.message}" for p in table.problems[:MAX_SHOWN]
+        )
+        more = len(table.problems) - MAX_SHOWN
+        raise SourceError(
+            f"{origin}: {table.accounting()}; the list is not imported until these lines are "
+            f"fixed: {shown}" + (f" (and {more} more)" if more > 0 else "")
+        )
+    yield table.header_line, table.header
+    for number, row in table.rows:
+        yield number, [row.get(h, "") for h in table.header]
 
 
 def _rows_xlsx(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
