@@ -102,7 +102,7 @@ def test_every_figure_is_traceable(built: tuple[Path, Path]) -> None:
     engine.dispose()
     q1 = {f.code: f for f in brief.sections[0].figures}
     assert q1["Q1_MAIL_US"].value == us_mail
-    assert len(_csv_rows(out / "data" / "q1_mail_us.csv")) == us_mail
+    assert len(_csv_rows(out / "data" / f"{q1['Q1_MAIL_US'].rows}.csv")) == us_mail
     # with the register: each counting figure equals the rows of its CSV
     text = md
     for code in COUNTS:
@@ -153,3 +153,53 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     code = main(["report", "--db", str(db), "--register", str(bad), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "sovmap: error:" in capsys.readouterr().err
+
+
+def _table_cells(md: str) -> tuple[list[str], list[str]]:
+    """Header cells and body cells of the Markdown tables (figure tables excluded)."""
+    heads: list[str] = []
+    body: list[str] = []
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("| ") or line.startswith("| |"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        if i + 1 < len(lines) and lines[i + 1].startswith("|---"):
+            heads.extend(cells)
+        elif not line.startswith("|---") and "**" not in line:
+            body.extend(cells)
+    return heads, body
+
+
+def test_dutch_brief_has_no_english_header_or_catalogued_value(
+    built: tuple[Path, Path],
+) -> None:
+    _, out = built
+    en, nl = messages("en"), messages("nl")
+    text = (out / "brief.nl.md").read_text()
+    heads, body = _table_cells(text)
+    nl_headers = {v for k, v in nl.items() if k.startswith("H_")}
+    assert heads and set(heads) <= nl_headers, set(heads) - nl_headers
+    english_only = {v for k, v in en.items() if (k.startswith(("H_", "V_"))) and v != nl[k]}
+    leaked = [c for c in heads + body for part in c.split("; ") if part in english_only]
+    assert not leaked, leaked[:10]
+    # Dutch number formats for every figure; unknown as a word, never as 0 or blank
+    values = re.findall(r"\| \*\*([^*]+)\*\* \|", text)
+    assert values
+    for v in values:
+        assert re.fullmatch(r"\d{1,3}(\.\d{3})*(,\d+)?|onbekend", v), v
+    assert "18.120.000" in text and "50.506.000" not in text
+    assert "met 90% zekerheid" not in text and "december" in text.split("\n", 3)[2]
+    # the English brief states the same figures in English formats
+    en_text = (out / "brief.en.md").read_text()
+    assert "(each counted once) | **18,120,000**" in en_text
+    assert "--settings" in en_text and "ldh-exit-m365.yaml" in en_text  # reproducible
+
+
+def test_people_affected_never_above_the_population(built: tuple[Path, Path]) -> None:
+    _, out = built
+    rows = _csv_rows(out / "data" / "q3_processes.csv")
+    population = 18_120_000
+    assert all(int(r["people"]) <= population for r in rows if r["people"])
+    gap = _csv_rows(out / "data" / "q3_gap.csv")
+    assert gap and {"process", "gap_p50_weeks", "gap_p90_weeks"} <= set(gap[0])

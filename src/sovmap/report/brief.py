@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
-from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport
-from sovmap.exitplan.catalogue import options_for
+from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport, standard_assumptions
+from sovmap.exitplan.catalogue import default_templates, options_for
+from sovmap.exitplan.gap import uncovered_gaps
 from sovmap.figures import Figure as HeadlineFigure
 from sovmap.figures import Figures
 from sovmap.register.model import Register
@@ -241,7 +242,14 @@ def q2(conn: Connection | None, register: Register | None) -> tuple[Section, lis
     return Section("Q2", tuple(figs), tuple(notes), ("q2_services_us",) if register else ()), rows
 
 
-def q3(cut: ScenarioResult | None) -> tuple[Section, list[Rows]]:
+def q3(
+    cut: ScenarioResult | None,
+    register: Register | None = None,
+    rep: ExitReport | None = None,
+) -> tuple[Section, list[Rows]]:
+    """Consequences of a cut-off: people and organisations counted once
+    (:mod:`sovmap.scenario.counting`), fallbacks that last versus run out, and, with an exit
+    plan, the uncovered gap per process (:mod:`sovmap.exitplan.gap`)."""
     if cut is None:
         return Section("Q3", notes=(Note("NO_REGISTER"),)), []
     s = cut.summary
@@ -260,6 +268,7 @@ def q3(cut: ScenarioResult | None) -> tuple[Section, list[Rows]]:
             "people",
             "organisations",
             "fallback",
+            "fallback_weeks",
             "path",
         ),
         tuple(
@@ -275,6 +284,9 @@ def q3(cut: ScenarioResult | None) -> tuple[Section, list[Rows]]:
                 p.people,
                 p.organisations,
                 p.fallback,
+                None
+                if p.fallback_until_hours is None
+                else round(p.fallback_until_hours / 168.0, 1),
                 " > ".join(p.path[1:]),
             )
             for p in cut.processes
@@ -305,7 +317,7 @@ def q3(cut: ScenarioResult | None) -> tuple[Section, list[Rows]]:
         ),
         call,
     )
-    figs = (
+    figs = [
         Figure("Q3_DOWN", s["down"], "q3_processes"),
         Figure("Q3_DEGRADED", s["degraded"], "q3_processes"),
         Figure("Q3_PEOPLE", s["people_down"], "q3_processes"),
@@ -313,9 +325,50 @@ def q3(cut: ScenarioResult | None) -> tuple[Section, list[Rows]]:
         Figure("Q3_RTO", s["rto_breached"], "q3_processes"),
         Figure("Q3_BEARABLE", s["tolerable_outage_exceeded"], "q3_processes"),
         Figure("Q3_DATA", s["data_unreachable"], "q3_data"),
-        Figure("Q3_FALLBACKS", sum(1 for p in cut.processes if p.fallback), "q3_processes"),
-    )
-    return Section("Q3", figs, (Note("Q3_SCENARIO"),), ("q3_processes",)), [procs, data]
+        Figure("Q3_FALLBACKS", s["restored_by_fallback"], "q3_processes"),
+    ]
+    notes = [Note("Q3_SCENARIO")]
+    if register is not None and register.organisation.population.value is not None:
+        pop = register.organisation.population
+        notes.append(Note("Q3_POPULATION", {"population": pop.value, "source": pop.source or "-"}))
+    rng = s["people_down_range"]
+    if s["people_down"] is None:
+        notes.append(Note("Q3_PEOPLE_RANGE", {"low": rng["low"], "high": rng["high"]}))
+    tables = ["q3_processes"]
+    out = [procs, data]
+    if register is not None and rep is not None:
+        gaps = uncovered_gaps(register, cut, rep)
+        out.append(
+            Rows(
+                "q3_gap",
+                (
+                    "process",
+                    "fallback_weeks",
+                    "replacement_p50_weeks",
+                    "replacement_p90_weeks",
+                    "gap_p50_weeks",
+                    "gap_p90_weeks",
+                    "services",
+                ),
+                tuple(
+                    (
+                        g.process,
+                        g.fallback_weeks,
+                        None if g.replacement_weeks is None else round(g.replacement_weeks[0]),
+                        None if g.replacement_weeks is None else round(g.replacement_weeks[1]),
+                        "open" if g.gap_weeks is None else round(g.gap_weeks[0]),
+                        "open" if g.gap_weeks is None else round(g.gap_weeks[1]),
+                        ";".join(g.replaced_by + g.not_planned),
+                    )
+                    for g in gaps
+                ),
+                call + " and sovmap.exitplan.gap.uncovered_gaps(register, cut, plan)",
+            )
+        )
+        figs.append(Figure("Q3_GAP", sum(1 for g in gaps if g.has_gap), "q3_gap"))
+        notes.append(Note("Q3_GAP_NOTE"))
+        tables.append("q3_gap")
+    return Section("Q3", tuple(figs), tuple(notes), tuple(tables)), out
 
 
 def q4(register: Register | None) -> tuple[Section, list[Rows]]:
@@ -331,7 +384,7 @@ def q4(register: Register | None) -> tuple[Section, list[Rows]]:
                 a.id,
                 a.name,
                 str(a.classification.value or "missing"),
-                a.records.value or 0,
+                a.records.value,
                 bool(at),
                 ";".join(at),
                 ";".join(keys),
@@ -361,7 +414,9 @@ def q4(register: Register | None) -> tuple[Section, list[Rows]]:
         p = {"classification": cls}
         figs.append(Figure("Q4_ASSETS", len(items), "q4_data", p))
         figs.append(Figure("Q4_EXPOSED", len(exposed), "q4_data", p))
-        figs.append(Figure("Q4_RECORDS", sum(int(r[3]) for r in exposed), "q4_data", p))
+        records = [r[3] for r in exposed]
+        known = None if any(n is None for n in records) else sum(int(n) for n in records)
+        figs.append(Figure("Q4_RECORDS", known, "q4_data", p))
         figs.append(
             Figure(
                 "Q4_PROVIDER_KEYS",
@@ -373,11 +428,16 @@ def q4(register: Register | None) -> tuple[Section, list[Rows]]:
     return Section("Q4", tuple(figs), (), ("q4_data",)), [rows]
 
 
-def q5(rep: ExitReport | None) -> tuple[Section, list[Rows]]:
+def q5(rep: ExitReport | None, register_dir: str = "REGISTER") -> tuple[Section, list[Rows]]:
     if rep is None:
         return Section("Q5", notes=(Note("NO_REGISTER"),)), []
     fc = rep.baseline.forecast
-    call = f"sovmap.exitplan.api.plan_register_exit(register, runs={fc.runs}, seed={fc.seed})"
+    command = f"sovmap exit plan {register_dir} --runs {fc.runs} --seed {fc.seed}"
+    if rep.deadline_days is not None:
+        command += f" --deadline {round(rep.deadline_days / DAYS_PER_MONTH, 2):g}mo"
+    if rep.settings_used:
+        command += f" --settings {rep.settings_used}"
+    call = command + " --format json"
     sched = Rows(
         "q5_schedule",
         (
@@ -416,17 +476,69 @@ def q5(rep: ExitReport | None) -> tuple[Section, list[Rows]]:
         ),
         call,
     )
+    rho, lo, hi = rep.rho
     figs = [
         Figure("Q5_SCOPE", len(rep.targets), "q5_targets"),
         Figure("Q5_P50", round(fc.p50 / DAYS_PER_MONTH, 1), "q5_schedule"),
         Figure("Q5_P90", round(fc.p90 / DAYS_PER_MONTH, 1), "q5_schedule"),
+        Figure("Q5_RHO", rho, "q5_schedule"),
     ]
-    if rep.deadline_days is not None and fc.p_deadline is not None:
+    rng = rep.p_deadline_range
+    if rep.deadline_days is not None and fc.p_deadline is not None and rng is not None:
         figs.append(
             Figure("Q5_DEADLINE", round(rep.deadline_days / DAYS_PER_MONTH, 1), "q5_schedule")
         )
         figs.append(Figure("Q5_PROBABILITY", round(100 * fc.p_deadline, 1), "q5_schedule"))
-    return Section("Q5", tuple(figs), (), ("q5_targets",)), [sched, targets]
+        params = {"rho_low": lo, "rho_high": hi}
+        figs.append(Figure("Q5_P_DEADLINE_LOW", round(100 * rng[0], 1), "q5_schedule", params))
+        figs.append(Figure("Q5_P_DEADLINE_HIGH", round(100 * rng[1], 1), "q5_schedule"))
+    notes = [Note("Q5_REPRODUCE", {"command": command}), *assumption_notes(rep)]
+    return Section("Q5", tuple(figs), tuple(notes), ("q5_targets",)), [sched, targets]
+
+
+def assumption_notes(rep: ExitReport) -> list[Note]:
+    """Every assumption of the exit plan as catalogued notes (rendered in NL and EN)."""
+    plan = rep.baseline.plan
+    rho, lo, hi = rep.rho
+    tpl = default_templates()
+    out = [
+        Note("A_CORRELATION", {"rho": rho, "low": lo, "high": hi}),
+        Note(
+            "A_PLATFORMS",
+            {"platforms": "; ".join(f"{p}: {', '.join(s)}" for p, s in rep.platforms.items())},
+        ),
+    ]
+    for r in plan.risks:
+        code = "RISK_" + r.id.upper().replace("-", "_")
+        out.append(
+            Note(
+                "A_RISK",
+                {
+                    "name": code,
+                    "probability": round(100 * r.probability),
+                    "low": r.delay.optimistic,
+                    "high": r.delay.pessimistic,
+                },
+            )
+        )
+    out.append(Note("A_SIZE"))
+    for n in plan.notes:
+        if n.startswith("Size unknown: "):
+            driver, _, service = n.removeprefix("Size unknown: ").partition(" of ")
+            out.append(Note("A_UNKNOWN_SIZE", {"driver": driver, "service": service.split(";")[0]}))
+    teams = ", ".join(f"{k}={v or '∞'}" for k, v in sorted(plan.teams.items()))
+    out += [
+        Note("A_TEAMS", {"teams": teams}),
+        Note("A_START"),
+        Note("A_ESTIMATES", {"sources": "; ".join(src for _, src in tpl.calibration)}),
+    ]
+    standard = set(standard_assumptions(plan, tpl, rep.rho))  # the rest came from the settings file
+    out += [
+        Note("A_USER", {"text": a.strip()})
+        for a in rep.assumptions
+        if a not in standard and not a.startswith("  ")
+    ]
+    return out
 
 
 def q6(capabilities: Iterable[str]) -> tuple[Section, list[Rows]]:

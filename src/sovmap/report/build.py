@@ -80,9 +80,9 @@ def compute_brief(
     parts: list[tuple[Section, list[Rows]]] = [
         b.q1(headline, register, cut),
         b.q2(conn, register),
-        b.q3(cut),
+        b.q3(cut, register, rep),
         b.q4(register),
-        b.q5(rep),
+        b.q5(rep, str(register_dir) if register_dir is not None else "REGISTER"),
     ]
     if register is not None:
         caps = {
@@ -159,6 +159,7 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
             runs=opts.runs,
             seed=1,
             settings=load_exit_settings(opts.exit_settings) if opts.exit_settings else None,
+            settings_name=str(opts.exit_settings or ""),
         )
     ctx: dict[str, Any] = {"ov": None, "trends": [], "domains": [], "source": source}
     if engine is not None:

@@ -5,13 +5,28 @@ from __future__ import annotations
 import csv
 import io
 import math
+from datetime import date
 from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from sovmap.report.i18n import t
-from sovmap.report.model import Brief, Figure, Rows
+from sovmap.i18n import format_date, format_number, has, t
+from sovmap.i18n import value as catalogued
+from sovmap.report.model import Brief, Figure, Note, Rows
+
+#: columns whose values are catalogued (translated through V_<KIND>_<VALUE>)
+CATALOGUED = {
+    "status": "STATUS",
+    "classification": "CLASSIFICATION",
+    "exit_plan": "EXIT_PLAN",
+    "key_control": "KEY_CONTROL",
+    "maturity": "MATURITY",
+    "fallback": "FALLBACK",
+    "capability": "CAPABILITY",
+    "gap_p50_weeks": "GAP",
+    "gap_p90_weeks": "GAP",
+}
 
 
 def _asset(name: str) -> str:
@@ -25,22 +40,74 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(css=_asset("app.css"), js=_asset("app.js"), t=t, fmt=fmt)
+    env.tests["startingwith"] = lambda value, prefix: str(value).startswith(prefix)
+    env.globals.update(
+        css=_asset("app.css"),
+        js=_asset("app.js"),
+        t=t,
+        fmt=fmt,
+        cell=cell,
+        header=column_header,
+        note=note_text,
+        figure_value=figure_value,
+        when=when,
+    )
     return env
 
 
-def fmt(value: Any) -> str:
+def fmt(value: Any, lang: str = "en") -> str:
+    """A value in a table cell, in the language's number format ("" when absent)."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return t(lang, "V_BOOL_YES" if value else "V_BOOL_NO")
     if isinstance(value, int):
-        return f"{value:,}"
+        return format_number(value, lang)
     if isinstance(value, float):
         if math.isinf(value):
-            return "permanent" if value > 0 else "-inf"
-        return f"{value:,.1f}" if value != int(value) else f"{int(value):,}"
+            return t(lang, "PERMANENT") if value > 0 else "-inf"
+        return format_number(value, lang, 0 if value == int(value) else 1)
     return str(value)
+
+
+def figure_value(lang: str, f: Figure) -> str:
+    """A figure of the brief: unknown (None) is the word for unknown, never blank or 0."""
+    if f.value is None:
+        return t(lang, "UNKNOWN")
+    return fmt(f.value, lang)
+
+
+def column_header(lang: str, column: str) -> str:
+    code = f"H_{column.upper()}"
+    return t(lang, code) if has(lang, code) else column
+
+
+def cell(lang: str, column: str, value: Any) -> str:
+    """A table cell: catalogued values translated, numbers in the language's format."""
+    kind = CATALOGUED.get(column)
+    if kind is not None and isinstance(value, str) and value:
+        return "; ".join(catalogued(lang, kind, v) for v in value.split(";"))
+    return fmt(value, lang)
+
+
+def _params(lang: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Placeholders in ``lang``: numbers in its format, catalogued codes and values
+    (a ``classification``) translated."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = fmt(v, lang)
+        elif k == "classification" and isinstance(v, str):
+            out[k] = catalogued(lang, "CLASSIFICATION", v)
+        elif isinstance(v, str) and v.isupper() and has(lang, v):
+            out[k] = t(lang, v)
+        else:
+            out[k] = v
+    return out
+
+
+def note_text(lang: str, n: Note) -> str:
+    return t(lang, n.code, **_params(lang, n.params))
 
 
 def rows_csv(rows: Rows) -> str:
@@ -54,23 +121,44 @@ def rows_csv(rows: Rows) -> str:
     return buf.getvalue()
 
 
+def when(brief: Brief, lang: str) -> str:
+    """The brief's date in the language's format (5 december 2026, 08:25 UTC)."""
+    try:
+        day = date.fromisoformat(brief.generated_at[:10])
+    except ValueError:
+        return brief.generated_at
+    return f"{format_date(day, lang)}{brief.generated_at[10:].rstrip()}".replace("  ", " ")
+
+
 def label(lang: str, f: Figure) -> str:
-    return t(lang, f.code, **f.params)
+    return t(lang, f.code, **_params(lang, f.params))
 
 
 def brief_html(brief: Brief, lang: str) -> str:
     return environment().get_template("brief.html").render(brief=brief, lang=lang, label=label)
 
 
-def _md_cell(v: Any) -> str:
-    return fmt(v).replace("|", "\\|").replace("\n", " ")
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
-def md_table(header: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], limit: int = 50) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md_cell(v) for v in r) + " |" for r in rows[:limit]]
+def md_table(
+    header: tuple[str, ...],
+    rows: tuple[tuple[Any, ...], ...],
+    limit: int = 50,
+    lang: str = "en",
+    translate: bool = False,
+) -> str:
+    """A Markdown table; ``translate``: headers and catalogued values in ``lang``."""
+    heads = [column_header(lang, h) if translate else h for h in header]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(header)]
+    for r in rows[:limit]:
+        cells = [cell(lang, h, v) if translate else fmt(v) for h, v in zip(header, r, strict=True)]
+        lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     if len(rows) > limit:
-        lines.append(f"\n… {len(rows) - limit} more rows in the CSV.")
+        more = len(rows) - limit
+        tail = t(lang, "MORE_ROWS", n=more) if translate else f"… {more} more rows in the CSV."
+        lines.append("\n" + tail)
     return "\n".join(lines)
 
 
@@ -78,7 +166,7 @@ def brief_markdown(brief: Brief, lang: str) -> str:
     out = [
         f"# {t(lang, 'TITLE')}",
         "",
-        t(lang, "SUBTITLE", organisation=brief.organisation, generated_at=brief.generated_at),
+        t(lang, "SUBTITLE", organisation=brief.organisation, generated_at=when(brief, lang)),
         "",
         f"{t(lang, 'SOURCES')}: " + "; ".join(f"`{s}`" for s in brief.sources),
         "",
@@ -87,23 +175,26 @@ def brief_markdown(brief: Brief, lang: str) -> str:
     for sec in brief.sections:
         out += ["", f"## {t(lang, sec.code)}", ""]
         for n in sec.notes:
-            out.append(f"> {t(lang, n.code, **n.params)}")
-            out.append("")
+            if not n.code.startswith("A_"):
+                out.append(f"> {note_text(lang, n)}")
+                out.append("")
         if sec.figures:
             out.append("| | | |")
             out.append("|---|---:|---|")
             for f in sec.figures:
                 r = brief.rows[f.rows]
                 out.append(
-                    f"| {label(lang, f)} | **{fmt(f.value)}** | [{t(lang, 'ROWS')}]({r.path}) |"
+                    f"| {label(lang, f)} | **{figure_value(lang, f)}** | "
+                    f"[{t(lang, 'ROWS')}]({r.path}) |"
                 )
         for name in sec.tables:
             table = brief.rows.get(name)
             if table is not None and table.rows:
-                out += ["", md_table(table.header, table.rows, limit=30)]
-        if sec.code == "Q5" and "q5_assumptions" in brief.rows:
+                out += ["", md_table(table.header, table.rows, 30, lang, translate=True)]
+        assumptions = [n for n in sec.notes if n.code.startswith("A_")]
+        if assumptions:
             out += ["", f"**{t(lang, 'Q5_ASSUMPTIONS')}**", ""]
-            out += [f"- {a[0]}" for a in brief.rows["q5_assumptions"].rows]
+            out += [f"- {note_text(lang, n)}" for n in assumptions]
     out += ["", "---", "", f"{t(lang, 'QUERY')}:", ""]
     for r in brief.rows.values():
         out.append(f"- `{r.path}`: `{r.query}`")
