@@ -114,6 +114,15 @@ def test_incomplete_register_names_each_blocking_finding(
     assert providers["724500DIJKITSERVIC35"]["c0110"] == "724500DIJKVERZEKER95"
 
 
+def test_findings_in_dutch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _export(INCOMPLETE, tmp_path, "--lang", "nl") == 1
+    err = capsys.readouterr().err
+    assert "e23675_e: B_01.03.c0040 [c0010=DV-DE-01|c0020=724500DIJKVERZEKER95]: verplichte " in err
+    assert "de uiteindelijke moeder (Alphabet Inc. / US) is alleen bij naam of land bekend" in err
+    assert "niet indienbaar: 14 blokkerende bevinding(en)" in err
+    assert "mandatory" not in err
+
+
 def test_rates_file_converts_a_providers_currencies(tmp_path: Path) -> None:
     rates = tmp_path / "rates.csv"
     rates.write_text("currency;rate\nGBP;1,15\n", encoding="utf-8-sig")  # Excel: BOM, semicolons
@@ -224,6 +233,17 @@ def test_not_applicable_literal_is_a_placeholder(tmp_path: Path) -> None:
     out = tmp_path / "reg"
     assert main(["register", "import-roi", str(src), "--out", str(out)]) == 0
     assert load_register(out).contracts["PF-2023-001"].overarching.value is None
+
+
+def test_not_applicable_literal_in_a_country_column(tmp_path: Path) -> None:
+    src = _copy_example(tmp_path)
+    b0202 = src / "reports" / "b_02.02.csv"
+    text = b0202.read_text()
+    assert "eba_GA:qx2007,eba_GA:qx2007" in text
+    b0202.write_text(text.replace("eba_GA:qx2007,eba_GA:qx2007", "Not applicable,NOT APPLICABLE"))
+    out = tmp_path / "reg"
+    assert main(["register", "import-roi", str(src), "--out", str(out)]) == 0
+    assert load_register(out).services["PF-2019-002:S13"].data_location.value is None
 
 
 def test_duplicate_key_is_an_error_and_nothing_is_written(

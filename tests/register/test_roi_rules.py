@@ -70,6 +70,8 @@ CASES = [
     ("B_01.02", 0, "c0110", "-5", "v22913_s"),
     ("B_01.02", 0, "c0060", "NOT-AN-LEI", "v8826_m"),
     ("B_01.02", 0, "c0110", "", "v8804_m"),  # a credit institution reports total assets
+    ("B_01.01", 0, "c0010", "724500POLDERBANKNL54", "SOV_LEI"),  # check digits
+    ("B_05.01", 0, "c0010", "USDE.2024123", "SOV_EUID"),  # no EU/EEA business register
 ]
 
 
@@ -180,3 +182,16 @@ def test_header_rules(package_dir: Path, tmp_path: Path) -> None:
     edited = _edit(package_dir, tmp_path, "reports/b_02.01.csv", "c0040,c0050", "c0040,c0045")
     rules = {f.rule for f in pkg.read_package(edited).findings}
     assert rules == {"801", "809"}
+
+
+def test_lei_check_digits_01_and_99_are_never_valid() -> None:
+    from sovmap.register.identifiers import lei_check_digits, lei_problem
+
+    # prefixes whose true check digits are 98 and 02: 01 and 99 pass MOD 97 but are not issued
+    prefixes = (f"724500TEST{i:08d}" for i in range(10_000))
+    high = next(p for p in prefixes if lei_check_digits(p) == "98")
+    low = next(
+        p for p in (f"724500TEST{i:08d}" for i in range(10_000)) if lei_check_digits(p) == "02"
+    )
+    assert lei_problem(high + "98") == "" and lei_problem(low + "02") == ""
+    assert lei_problem(high + "01") != "" and lei_problem(low + "99") != ""

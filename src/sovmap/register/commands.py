@@ -93,6 +93,9 @@ def register(sub: Any) -> None:
         help="dora-roi: CSV currency,rate (units of the organisation's currency per unit) to "
         "total a provider's contracts in several currencies",
     )
+    e.add_argument(
+        "--lang", choices=("en", "nl"), default="en", help="dora-roi: language of the findings"
+    )
     e.set_defaults(func=_export)
 
     r = rs.add_parser(
@@ -110,6 +113,7 @@ def register(sub: Any) -> None:
     r.add_argument(
         "--allow-loss", action="store_true", help="exit 0 although some rows were not kept"
     )
+    r.add_argument("--lang", choices=("en", "nl"), default="en", help="language of the findings")
     r.set_defaults(func=_import_roi)
 
 

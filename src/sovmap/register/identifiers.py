@@ -32,7 +32,7 @@ def lei_problem(lei: str) -> str:
     """'' when ``lei`` is a well-formed LEI with valid check digits, else the reason."""
     if not _LEI.fullmatch(lei):
         return "an LEI has 18 upper-case letters or digits followed by 2 check digits"
-    if _numeric(lei) % 97 != 1:
+    if _numeric(lei) % 97 != 1 or not 2 <= int(lei[18:]) <= 98:  # MOD 97-10 gives 02..98
         return f"check digits do not match (expected {lei_check_digits(lei[:18])})"
     return ""
 

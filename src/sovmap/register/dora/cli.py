@@ -17,11 +17,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sovmap.cli import CommandError
+from sovmap.i18n import format_number, t
 from sovmap.readers import InputError, read_csv
 from sovmap.register.dora import package as pkg
 from sovmap.register.dora.export import register_to_tables
-from sovmap.register.dora.importer import losses, tables_to_register
-from sovmap.register.dora.rules import Finding, templates, validate_tables
+from sovmap.register.dora.importer import losses, normalise_placeholders, tables_to_register
+from sovmap.register.dora.rules import Finding, finding, templates, validate_tables
 from sovmap.register.identifiers import currencies
 from sovmap.register.model import Register
 
@@ -57,24 +58,26 @@ def read_rates(path: Path) -> dict[str, float]:
     return rates
 
 
-def _emit(findings: Iterable[Finding]) -> Counter[str]:
+def _emit(findings: Iterable[Finding], lang: str) -> Counter[str]:
     counts: Counter[str] = Counter()
     for f in findings:
-        print(("" if f.blocking else "warning: ") + f.render(), file=sys.stderr)
+        prefix = "" if f.blocking else f"{t(lang, 'DORA_WARNING')}: "
+        print(prefix + f.render(lang), file=sys.stderr)
         counts[f.rule] += 1
     return counts
 
 
-def _summary(counts: Counter[str]) -> str:
-    return ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()))
+def _summary(counts: Counter[str], lang: str) -> str:
+    return ", ".join(f"{rule} {format_number(n, lang)}" for rule, n in sorted(counts.items()))
 
 
 def export_roi(reg: Register, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     today = now.date()
     day: date = args.date or default_reference_date(today)
+    lang: str = getattr(args, "lang", "en")
     if day > today:
-        raise CommandError(f"--date {day.isoformat()} is in the future")
+        raise CommandError(t(lang, "DORA_FUTURE_DATE", date=day.isoformat()))
     rates = read_rates(args.rates) if getattr(args, "rates", None) else {}
     org = reg.organisation
     scope = args.consolidation or ("CON" if reg.entities else "IND")
@@ -98,7 +101,7 @@ def export_roi(reg: Register, args: argparse.Namespace) -> int:
         extra = pkg.package_findings(back, today)
         findings.extend(f for f in extra if f not in findings)
     findings.sort(key=lambda f: (not f.blocking, f.file, f.line, f.rule))
-    counts = _emit(findings)
+    counts = _emit(findings, lang)
     blocking = [f for f in findings if f.blocking]
     marker = out / f"{name}.{MARKER}"
     if blocking:
@@ -110,19 +113,31 @@ def export_roi(reg: Register, args: argparse.Namespace) -> int:
             encoding="utf-8",
         )
     n_rows = sum(len(v) for v in exported.tables.values())
-    print(f"{root}: {len(templates())} templates, {n_rows} rows")
+    print(
+        t(
+            lang,
+            "DORA_EXPORT_WRITTEN",
+            root=root,
+            templates=len(templates()),
+            rows=format_number(n_rows, lang),
+        )
+    )
     for path in written:
         if path.suffix == ".zip":
             print(path)
     if blocking:
         print(
-            f"not fileable: {len(blocking)} blocking finding(s) ({_summary(counts)}); "
-            f"listed in {marker}",
+            t(
+                lang,
+                "DORA_NOT_FILEABLE",
+                count=format_number(len(blocking), lang),
+                summary=_summary(counts, lang),
+                marker=marker,
+            ),
             file=sys.stderr,
         )
         return 1
-    warnings = len(findings)
-    print(f"ok: no blocking finding of the EBA rules ({warnings} warning(s))")
+    print(t(lang, "DORA_OK", warnings=format_number(len(findings), lang)))
     return 0
 
 
@@ -130,6 +145,7 @@ def import_roi(args: argparse.Namespace) -> int:
     from sovmap.register.files import check_register, write_register
     from sovmap.register.roi import BLOCKING
 
+    lang: str = getattr(args, "lang", "en")
     try:
         package = pkg.read_package(args.path)
     except InputError as exc:
@@ -138,16 +154,22 @@ def import_roi(args: argparse.Namespace) -> int:
         print(p.render(), file=sys.stderr)
     missing = [t for t in templates() if t not in package.present]
     if "B_01.01" in missing:
-        raise CommandError(f"{args.path}: no b_01.01.csv; not a DORA register of information")
+        raise CommandError(t(lang, "DORA_NOT_ROI", path=args.path))
+    package.tables = normalise_placeholders(package.tables)
     findings = [*package.findings, *validate_tables(package.tables)]
-    for t in missing:
-        findings.append(Finding("705", t, "", 0, "", f"{t}: no file in the package"))
-    counts = _emit(findings)
+    for template in missing:
+        findings.append(finding("705", template, "", 0, "", "DORA_NO_FILE", name=template))
+    counts = _emit(findings, lang)
     fatal = [f for f in findings if f.rule in BLOCKING]
     if fatal:
         print(
-            f"{args.path}: {len(fatal)} structural finding(s) ({_summary(counts)}); "
-            "nothing written",
+            t(
+                lang,
+                "DORA_STRUCTURAL",
+                path=args.path,
+                count=format_number(len(fatal), lang),
+                summary=_summary(counts, lang),
+            ),
             file=sys.stderr,
         )
         return 1
@@ -160,15 +182,24 @@ def import_roi(args: argparse.Namespace) -> int:
     reg = tables_to_register(tables)
     lost = losses(tables, reg, day)
     for f in lost:
-        print(f.render(), file=sys.stderr)
+        print(f.render(lang), file=sys.stderr)
     for path in write_register(reg, args.out):
         print(path)
     result = check_register(args.out)
     for problem in result.errors:
         print(f"{problem.file}:{problem.line}: {problem.code}: {problem.message}", file=sys.stderr)
     rows = sum(len(v) for v in tables.values())
-    print(f"{args.path}: {rows} rows read, {rows - len(lost)} kept, {len(lost)} not representable")
+    print(
+        t(
+            lang,
+            "DORA_IMPORT_SUMMARY",
+            path=args.path,
+            read=format_number(rows, lang),
+            kept=format_number(rows - len(lost), lang),
+            lost=format_number(len(lost), lang),
+        )
+    )
     if lost and not args.allow_loss:
-        print(f"{len(lost)} row(s) not kept (use --allow-loss to accept)", file=sys.stderr)
+        print(t(lang, "DORA_IMPORT_LOSS", count=format_number(len(lost), lang)), file=sys.stderr)
         return 1
     return 0 if result.ok else 1

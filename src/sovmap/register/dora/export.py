@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sovmap.register.dora.rules import Finding, placeholder, templates
+from sovmap.register.dora.rules import Finding, finding, placeholder, templates
 from sovmap.register.model import (
     Classification,
     Contract,
@@ -136,10 +136,6 @@ def _groups(register: Register, contract: Contract) -> dict[str, list[Service]]:
         if svc is not None:
             groups.setdefault(svc.dora_service_type.value or "", []).append(svc)
     return groups
-
-
-def _finding(rule: str, template: str, column: str, key: str, message: str, source: str) -> Finding:
-    return Finding(rule, template, column, 0, key, message, source)
 
 
 def register_to_tables(
@@ -313,16 +309,16 @@ def _contract(
         t["B_04.01"].append({"c0010": c.id, **row, "_source": src})
     if c.end.value is not None and c.end.value < reference_date and not c.termination_reason.value:
         out.findings.append(
-            Finding(
+            finding(
                 "SOV_ENDED",
                 "B_02.02",
                 "c0090",
                 0,
                 f"c0010={c.id}",
-                f"the arrangement ended on {c.end.value.isoformat()}, before the reference date, "
-                "and has no reason of termination",
+                "SOV_ENDED",
                 src,
                 blocking=False,
+                end=c.end.value.isoformat(),
             )
         )
     if prov is None:
@@ -476,15 +472,15 @@ def _parent(
         return (*provider_code(top), None)
     what = " / ".join(x for x in (described.name, described.country) if x) or described.id
     out.findings.append(
-        Finding(
+        finding(
             "SOV_PARENT",
             "B_05.01",
             "c0110",
             0,
             f"c0010={provider_code(prov)[0]}",
-            f"the ultimate parent ({what}) is known only by name or country: enter it as a "
-            "provider with its LEI (parent: <id>) or give parent_lei",
+            "SOV_PARENT",
             _src(top),
+            parent=what,
         )
     )
     return "", "", None
@@ -519,15 +515,8 @@ def _providers(
         currency, total = _total(prov, spend.get(pid, {}), base, rates, out)
         if not ids:
             out.findings.append(
-                Finding(
-                    "SOV_NO_CODE",
-                    "B_05.01",
-                    "c0020",
-                    0,
-                    f"c0010={code}",
-                    "the provider has no LEI, EUID or other identifier (written with its "
-                    "register id and no type of code)",
-                    _src(prov),
+                finding(
+                    "SOV_NO_CODE", "B_05.01", "c0020", 0, f"c0010={code}", "SOV_NO_CODE", _src(prov)
                 )
             )
         written.add(code)
@@ -571,15 +560,17 @@ def _total(
     if missing or not base:
         parts = ", ".join(f"{cur} {_num(round(a, 2))}" for cur, a in sorted(by_currency.items()))
         out.findings.append(
-            Finding(
+            finding(
                 "SOV_CURRENCIES",
                 "B_05.01",
                 "c0100",
                 0,
                 f"c0010={provider_code(prov)[0]}",
-                f"contracts in several currencies ({parts}) and no rate for "
-                f"{', '.join(missing) or 'the base currency'}: give --rates to convert to {base}",
+                "SOV_CURRENCIES",
                 _src(prov),
+                amounts=parts,
+                missing=", ".join(missing) or "-",
+                base=base or "?",
             )
         )
         return "", ""

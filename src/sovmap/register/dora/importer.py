@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sovmap.register.dora.rules import Finding, columns, key_columns, placeholder, rule_set
+from sovmap.register.dora.rules import (
+    Finding,
+    columns,
+    finding,
+    key_columns,
+    placeholder,
+    rule_set,
+)
 from sovmap.register.identifiers import ict_service_types
 from sovmap.register.model import (
     Branch,
@@ -371,6 +378,26 @@ def _services(tables: Tables) -> tuple[dict[str, Service], dict[str, list[str]]]
     return services, process_services
 
 
+def normalise_placeholders(tables: Tables) -> dict[str, Rows]:
+    """The literal "Not applicable" (any case) read as the placeholder of its column: the
+    country placeholder in a country column that has one, no value in a column of a closed
+    list, a date or a number; text and key columns keep it (the importer reads it there)."""
+    spec = rule_set()["templates"]
+    out: dict[str, Rows] = {}
+    for template, rows in tables.items():
+        cols = spec.get(template, {}).get("columns", {})
+        fixed: Rows = []
+        for row in rows:
+            new = dict(row)
+            for column, kind in cols.items():
+                if kind == "s" or not _na(new.get(column, "")):
+                    continue
+                new[column] = placeholder("country") if kind == "GA_NA" else ""
+            fixed.append(new)
+        out[template] = fixed
+    return out
+
+
 # --------------------------------------------------------------------------- losses
 
 
@@ -416,14 +443,14 @@ def losses(tables: Tables, register: Register, reference_date: date) -> list[Fin
             key = "|".join(f"{c}={row.get(c, '')}" for c in key_columns(template)[:3])
             close = _closest(template, row, again.get(template, []))
             out.append(
-                Finding(
+                finding(
                     "LOSS",
                     template,
                     close,
                     int(row.get("_line", "0") or 0),
                     key,
-                    "the register cannot represent this row"
-                    + (f" (column {close} would come back differently)" if close else ""),
+                    "DORA_LOSS_COLUMN" if close else "DORA_LOSS",
+                    col=close,
                 )
             )
     return out

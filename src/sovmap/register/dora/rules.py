@@ -19,7 +19,14 @@ from typing import Any
 
 import yaml
 
-from sovmap.register.identifiers import countries, currencies, ict_service_types
+from sovmap.i18n import has, t
+from sovmap.register.identifiers import (
+    countries,
+    currencies,
+    euid_problem,
+    ict_service_types,
+    lei_problem,
+)
 
 #: one template's rows; each row maps column code -> CSV text; ``_line`` is the row's line
 #: in the template CSV (header = 1) and ``_source`` where the row came from in a register
@@ -39,6 +46,8 @@ class Finding:
     message: str
     source: str = ""  # the register file and line the row was made from, when known
     blocking: bool = True
+    code: str = ""  # message code in the catalogue (sovmap.i18n), with its parameters
+    params: tuple[tuple[str, str], ...] = ()
 
     @property
     def file(self) -> str:
@@ -46,13 +55,22 @@ class Finding:
             return self.template
         return f"reports/{self.template.lower()}.csv"
 
-    def render(self) -> str:
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang`` (en, nl)."""
+        if lang == "en":
+            return self.message
+        if self.code:
+            return t(lang, self.code, **dict(self.params))
+        generic = f"DORA_RULE_{self.rule}"
+        return t(lang, generic) if has(lang, generic) else self.message
+
+    def render(self, lang: str = "en") -> str:
         where = f"{self.template}.{self.column}" if self.column else self.template
         key = f" [{self.key}]" if self.key else ""
         if self.line == 0 and self.source:  # sovmap's own findings: the register's place
-            return f"{self.source}: {self.rule}: {where}{key}: {self.message}"
-        origin = f" (from {self.source})" if self.source else ""
-        return f"{self.file}:{self.line}: {self.rule}: {where}{key}: {self.message}{origin}"
+            return f"{self.source}: {self.rule}: {where}{key}: {self.text(lang)}"
+        origin = f" ({t(lang, 'DORA_FROM')} {self.source})" if self.source else ""
+        return f"{self.file}:{self.line}: {self.rule}: {where}{key}: {self.text(lang)}{origin}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +84,34 @@ class Finding:
             "source": self.source or None,
             "blocking": self.blocking,
         }
+
+
+def finding(
+    rule: str,
+    template: str,
+    column: str,
+    line: int,
+    key: str,
+    code: str,
+    source: str = "",
+    *,
+    blocking: bool = True,
+    **params: Any,
+) -> Finding:
+    """A finding whose message is the catalogue's ``code`` (English kept, Dutch on request)."""
+    pairs = tuple((k, str(v)) for k, v in params.items())
+    return Finding(
+        rule,
+        template,
+        column,
+        line,
+        key,
+        t("en", code, **dict(pairs)),
+        source,
+        blocking,
+        code,
+        pairs,
+    )
 
 
 @cache
@@ -184,18 +230,18 @@ def _when(conditions: Mapping[str, Any], row: Mapping[str, str]) -> bool:
     return True
 
 
-def _describe(condition: Any) -> str:
+def _describe(condition: Any) -> tuple[str, dict[str, object]]:
     if condition == "filled":
-        return "must be filled"
+        return "DORA_REQUIRE_FILLED", {}
     if "in" in condition:
-        return "must be one of " + ", ".join(condition["in"])
+        return "DORA_REQUIRE_IN", {"members": ", ".join(condition["in"])}
     if "pattern" in condition:
-        return f"must match {condition['pattern']}"
+        return "DORA_REQUIRE_PATTERN", {"pattern": condition["pattern"]}
     if "min" in condition:
-        return f"must be >= {condition['min']}"
+        return "DORA_REQUIRE_MIN", {"min": condition["min"]}
     if "after" in condition:
-        return f"must be after {condition['after']}"
-    return str(condition)
+        return "DORA_REQUIRE_AFTER", {"other": condition["after"]}
+    raise ValueError(f"unknown condition {condition!r}")
 
 
 def _line(row: Mapping[str, str]) -> int:
@@ -207,16 +253,24 @@ def validate_tables(tables: Tables) -> list[Finding]:
     out: list[Finding] = []
     spec = rule_set()["templates"]
 
-    def add(rule_id: str, template: str, column: str, row: Mapping[str, str], msg: str) -> None:
+    def add(
+        rule_id: str,
+        template: str,
+        column: str,
+        row: Mapping[str, str],
+        code: str,
+        **params: Any,
+    ) -> None:
         out.append(
-            Finding(
+            finding(
                 rule_id,
                 template,
                 column,
                 _line(row),
                 _key_text(template, row),
-                msg,
+                code,
                 row.get("_source", ""),
+                **params,
             )
         )
 
@@ -233,30 +287,87 @@ def validate_tables(tables: Tables) -> list[Finding]:
                     continue
                 if kind in type_rules:
                     if not _type_ok(kind, value):
-                        add(type_rules[kind], template, column, row, f"{value[:80]!r} is not valid")
+                        add(
+                            type_rules[kind],
+                            template,
+                            column,
+                            row,
+                            f"DORA_BAD_{kind.upper()}",
+                            value=repr(value[:80]),
+                        )
                 elif kind != "s" and not in_domain(kind, value):
-                    add(list_rule, template, column, row, f"{value[:80]!r} is not in {kind}")
+                    add(
+                        list_rule,
+                        template,
+                        column,
+                        row,
+                        "DORA_NOT_IN_LIST",
+                        value=repr(value[:80]),
+                        domain=kind,
+                    )
     for r in _rules("filled"):
         for row in tables.get(r["template"], []):
             for column in r["columns"]:
                 if not row.get(column, ""):
-                    add(r["id"], r["template"], column, row, "mandatory value is empty")
+                    add(r["id"], r["template"], column, row, "DORA_MANDATORY")
     for r in _rules("when"):
         for row in tables.get(r["template"], []):
             if not _when(r["when"], row):
                 continue
             for column, condition in r["require"].items():
                 if not _holds(condition, row, column):
-                    value = row.get(column, "")
+                    code, params = _describe(condition)
                     add(
                         r["id"],
                         r["template"],
                         column,
                         row,
-                        f"{value[:80]!r} {_describe(condition)}",
+                        code,
+                        value=repr(row.get(column, "")[:80]),
+                        **params,
                     )
     out.extend(_key_findings(tables))
+    out.extend(_identifier_findings(tables))
     return out
+
+
+def _euid_countries() -> frozenset[str]:
+    from sovmap.control import eu_member_states
+
+    return eu_member_states() | frozenset(rule_set()["euid_countries_extra"])
+
+
+def _identifier_problem(check: str, value: str) -> str:
+    if check == "lei":
+        return lei_problem(value)
+    why = euid_problem(value)
+    if not why and value[:2] not in _euid_countries():
+        why = f"{value[:2]!r} has no EU/EEA business register"
+    return why
+
+
+def _identifier_findings(tables: Tables) -> Iterator[Finding]:
+    types = {"lei": "eba_qCO:qx2000", "euid": "eba_qCO:qx2002"}
+    for r in _rules("identifier"):
+        places = [(t, c, "") for t, c in r.get("columns", ())]
+        places += [(t, c, k) for t, c, k in r.get("typed", ())]
+        for template, column, type_column in places:
+            for row in tables.get(template, []):
+                value = row.get(column, "")
+                if not value or (type_column and row.get(type_column) != types[r["check"]]):
+                    continue
+                if why := _identifier_problem(r["check"], value):
+                    yield finding(
+                        r["id"],
+                        template,
+                        column,
+                        _line(row),
+                        _key_text(template, row),
+                        f"DORA_BAD_{r['check'].upper()}",
+                        row.get("_source", ""),
+                        value=repr(value[:80]),
+                        why=why,
+                    )
 
 
 def _key_findings(tables: Tables) -> Iterator[Finding]:
@@ -273,25 +384,26 @@ def _key_findings(tables: Tables) -> Iterator[Finding]:
         for row in rows:
             for c in kcols:
                 if not row.get(c, ""):
-                    yield Finding(
+                    yield finding(
                         filled_rule,
                         template,
                         c,
                         _line(row),
                         _key_text(template, row),
-                        "key column is empty (write the placeholder where it does not apply)",
+                        "DORA_KEY_EMPTY",
                         row.get("_source", ""),
                     )
             key = tuple(row.get(c, "") for c in kcols)
             if kcols and key in seen:
-                yield Finding(
+                yield finding(
                     unique_rule,
                     template,
                     "+".join(kcols),
                     _line(row),
                     _key_text(template, row),
-                    f"the same key is on line {seen[key]}",
+                    "DORA_KEY_DUPLICATE",
                     row.get("_source", ""),
+                    first=seen[key],
                 )
             seen.setdefault(key, _line(row))
         keys[template] = set(seen)
@@ -306,14 +418,16 @@ def _key_findings(tables: Tables) -> Iterator[Finding]:
                 if not all(value) or (len(value) == 1 and value[0] in placeholders):
                     continue
                 if value not in index:
-                    yield Finding(
+                    yield finding(
                         ref_rule,
                         template,
                         "+".join(ref["columns"]),
                         _line(row),
                         _key_text(template, row),
-                        f"{'/'.join(value)!r} has no row in {ref['to']}",
+                        "DORA_REFERENCE",
                         row.get("_source", ""),
+                        value=repr("/".join(value)),
+                        target=ref["to"],
                     )
     del keys
 
