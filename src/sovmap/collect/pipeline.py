@@ -333,6 +333,7 @@ def replay(
     # one domain at a time and no cache: every question is answered from its own domain
     scanner = Scanner(transport, plan, max_active=1, cache_size=0)
     stored: tuple[Observation, ...] = ()  # the domain being replayed
+    unanswered = 0
     outcome = ReplayOutcome(0, 0, 0)
 
     def items() -> Iterator[DomainInput]:
@@ -343,10 +344,13 @@ def replay(
             yield DomainInput(domain, position, attrs)
 
     def finished(result: DomainResult) -> None:
+        nonlocal unanswered
         done, findings = process(result)
         outcome.domains += 1
-        if done.observations != stored:
+        # asked other questions than the scan did: more (some unanswered) or fewer
+        if transport.unanswered != unanswered or len(done.observations) != len(stored):
             outcome.differing += 1
+            unanswered = transport.unanswered
         on_result(done, findings)
 
     scanner.run(items(), finished)

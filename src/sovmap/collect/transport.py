@@ -39,34 +39,37 @@ class Transport(Protocol):
 
 
 _Outcome = tuple[Status, tuple[RR, ...]]
+_MISSING: _Outcome = (Status.OTHER, ())
 
 
 class ReplayTransport:
     """Answers from stored observations, one domain's at a time (:meth:`load`).
 
-    A question is answered with the stored outcome of the same probe, name and type (the
-    query's ``probe`` when it has one), else of the same name and type; a question the store
-    has no answer for (a probe plan that asks more than the one of the scan) gets
-    ``Status.OTHER`` and is counted in ``unanswered``. Answers are delivered in :meth:`poll`,
-    in the order asked, never from inside :meth:`submit`.
+    A question is answered with the stored outcome of the same name and type (when the store
+    holds different outcomes of one question for different probes, with the asking query's
+    ``probe``); a question the store has no answer for (a probe plan that asks more than the
+    one of the scan) gets ``Status.OTHER`` and is counted in ``unanswered``. Answers are
+    delivered in :meth:`poll`, in the order asked, never from inside :meth:`submit`.
     """
 
     def __init__(self) -> None:
         self.stats = EngineStats()
         self.unanswered = 0
+        self._answers: dict[tuple[str, str], _Outcome | None] = {}  # None: differs by probe
         self._by_probe: dict[tuple[str, str, str], _Outcome] = {}
-        self._by_question: dict[tuple[str, str], _Outcome] = {}
         self._queue: deque[Query] = deque()
 
     def load(self, observations: Iterable[Observation]) -> None:
         """Answer from now on from these observations (a domain's, as stored)."""
+        answers: dict[tuple[str, str], _Outcome | None] = {}
         by_probe: dict[tuple[str, str, str], _Outcome] = {}
-        by_question: dict[tuple[str, str], _Outcome] = {}
         for o in observations:
             outcome = (o.status, o.answers)
             by_probe.setdefault((o.probe, o.qname, o.qtype), outcome)
-            by_question.setdefault((o.qname, o.qtype), outcome)
-        self._by_probe, self._by_question = by_probe, by_question
+            seen = answers.setdefault((o.qname, o.qtype), outcome)
+            if seen is not None and seen is not outcome and seen != outcome:
+                answers[o.qname, o.qtype] = None  # one question, other answers per probe
+        self._answers, self._by_probe = answers, by_probe
 
     def submit(self, query: Query) -> None:
         self._queue.append(query)
@@ -78,22 +81,27 @@ class ReplayTransport:
         return b""  # nothing is sent
 
     def poll(self, wait: float = 0.05) -> None:
-        queue, stats = self._queue, self.stats
+        queue, stats, answers, missing = self._queue, self.stats, self._answers, _MISSING
         while queue:
             q = queue.popleft()
             stats.sent += 1
-            key = (q.qname, q.qtype)
-            probe = getattr(q, "probe", None)
-            outcome = self._by_probe.get((probe, *key)) if probe is not None else None
+            outcome = answers.get((q.qname, q.qtype), missing)
             if outcome is None:
-                outcome = self._by_question.get(key)
-            if outcome is None:
+                outcome = self._by_probe_of(q)
+            if outcome is missing:
                 self.unanswered += 1
                 stats.final_errors += 1
-                q.answers_cb(q, Status.OTHER, ())
-                continue
-            stats.answered += 1
+            else:
+                stats.answered += 1
             q.answers_cb(q, outcome[0], outcome[1])
+
+    def _by_probe_of(self, q: Query) -> _Outcome:
+        """The stored outcome of the asking probe, else the first stored for the question."""
+        outcome = self._by_probe.get((getattr(q, "probe", ""), q.qname, q.qtype))
+        if outcome is None:
+            key = (q.qname, q.qtype)
+            outcome = next(v for k, v in self._by_probe.items() if (k[1], k[2]) == key)
+        return outcome
 
     def close(self) -> None:
         self._queue.clear()
