@@ -94,7 +94,7 @@ def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
 
 def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
     got = _problems(tmp_path, {"org.yaml": ORG + "  name: Again\n"})
-    assert got == ["org.yaml:5: (document): duplicate key 'name' [YAML_SYNTAX]"]
+    assert got == ["org.yaml:5: (document): key 'name' is already given on line 3 [DUPLICATE_KEY]"]
 
 
 def test_unknown_reference_points_at_the_list_item(tmp_path: Path) -> None:

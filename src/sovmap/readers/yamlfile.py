@@ -37,9 +37,10 @@ def _line_of(exc: yaml.YAMLError, text: str) -> int:
 
 def _message(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.MarkedYAMLError):
-        parts = [p for p in (exc.context, exc.problem) if p]
-        return "; ".join(parts) or "not valid YAML"
-    return str(exc).splitlines()[0] if str(exc) else "not valid YAML"
+        parts = [p for p in (exc.problem, exc.context) if p]
+        return "not valid YAML: " + ("; ".join(parts) or "syntax error")
+    first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+    return f"not valid YAML: {first}"
 
 
 def _event_line(event: yaml.Event) -> int:

@@ -10,9 +10,7 @@ missing one; two different entered values are a conflict. That is how proposals 
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -23,6 +21,7 @@ from typing import Any
 
 import jsonschema
 
+from sovmap.readers import InputError, quote, read_bytes, read_csv
 from sovmap.register.checks import check_semantics
 from sovmap.register.codec import (
     ENTITY_KINDS,
@@ -43,6 +42,8 @@ from sovmap.register.quality import quality_problems
 from sovmap.register.yamlio import LineMap, YamlSyntaxError, dump_yaml, load_yaml
 
 SECTION_ORDER = ("organisation", *ENTITY_KINDS)
+#: The largest register file read (bytes), checked before reading.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 @cache
@@ -147,21 +148,31 @@ def _csv_nested(name: str, text: str) -> list[Any]:
     return items
 
 
-def _read_csv(text: str, section: str, file: str) -> tuple[dict[str, Any], LineMap]:
+def _read_csv(
+    data: bytes, section: str, file: str, problems: list[Problem]
+) -> tuple[dict[str, Any], LineMap] | None:
+    """One section from a CSV file, read by :func:`sovmap.readers.read_csv`: a rejected row
+    (an unclosed quote, a wrong number of fields, bytes that are not UTF-8) is an error naming
+    its line, and the rows after it are read; ``None`` for a file unusable as a whole."""
     cls = ENTITY_KINDS[section]
     specs = {s.name: s for s in field_specs(cls)}
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        table = read_csv(data, file=file, delimiters=",", comments=False)
+    except InputError as exc:
+        code, sep, message = exc.detail.partition(": ")
+        if not (sep and code.isupper()):
+            code, message = "CSV", exc.detail
+        problems.append(Problem(file, exc.line or 1, "(file)", code, message))
+        return None
+    for p in table.problems:
+        problems.append(Problem(file, p.line, "(row)", p.code, p.message))
     rows: list[dict[str, Any]] = []
     lines = LineMap()
     lines.lines[(section,)] = 1
-    for i, row in enumerate(reader):
-        line = reader.line_num
+    for i, (line, row) in enumerate(table.rows):
         lines.lines[(section, i)] = line
         raw: dict[str, Any] = {}
         for column, cell in row.items():
-            if column is None:
-                raw.setdefault("_extra", cell)
-                continue
             text = (cell or "").strip()
             name, _, attr = column.strip().partition(".")
             lines.lines[(section, i, name)] = line
@@ -203,7 +214,11 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
     )
     for path in files:
         rel = str(path.relative_to(root))
-        text = path.read_text(encoding="utf-8")
+        try:
+            data = read_bytes(path, max_bytes=MAX_FILE_BYTES)
+        except InputError as exc:
+            problems.append(Problem(rel, 1, "(file)", "UNREADABLE", exc.detail))
+            continue
         if path.suffix == ".csv":
             if path.stem not in ENTITY_KINDS:
                 problems.append(
@@ -216,12 +231,15 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
                     )
                 )
                 continue
-            data, lines = _read_csv(text, path.stem, rel)
+            section = _read_csv(data, path.stem, rel, problems)
+            if section is None:
+                continue
+            sections, lines = section
         else:
             try:
-                loaded, lines = load_yaml(text)
+                loaded, lines = load_yaml(data, rel)
             except YamlSyntaxError as exc:
-                problems.append(Problem(rel, exc.line, "(document)", "YAML_SYNTAX", exc.message))
+                problems.append(Problem(rel, exc.line, "(document)", exc.code, exc.message))
                 continue
             if loaded is None:
                 continue
@@ -230,8 +248,8 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
                     Problem(rel, 1, "(document)", "SCHEMA", "a register file is a mapping")
                 )
                 continue
-            data = loaded
-        docs.append(_Doc(rel, data, lines))
+            sections = loaded
+        docs.append(_Doc(rel, sections, lines))
     return docs, problems
 
 
@@ -265,11 +283,31 @@ def _merge(a: Any, b: Any, problems: list[Problem], section: str) -> Any:
             changes[spec.name] = tuple(seen)
     origin_a = getattr(a, "origin", Origin.ENTERED)
     origin_b = getattr(b, "origin", Origin.ENTERED)
+    if origin_a is Origin.ENTERED and origin_b is Origin.ENTERED:
+        for spec in field_specs(type(a)):
+            va, vb = getattr(a, spec.name), getattr(b, spec.name)
+            if spec.valued or spec.many or va in (None, "") or vb in (None, "") or va == vb:
+                continue
+            at = b.at or Location("?", 1)
+            was = f" at {a.at}" if a.at else ""
+            problems.append(
+                Problem(
+                    at.file,
+                    at.line,
+                    f"{section}[{a.id}].{spec.name}",
+                    "CONFLICT",
+                    f"given as {_short(va)}{was} and as {_short(vb)} here",
+                )
+            )
     if _PRECEDENCE[origin_b] > _PRECEDENCE[origin_a]:
         changes["origin"] = origin_b
         changes["name"] = b.name
         changes["at"] = b.at
     return replace(a, **changes)
+
+
+def _short(value: Any) -> str:
+    return quote(str(value.value if hasattr(value, "value") else value))
 
 
 def _key(item: Any) -> Any:
@@ -298,6 +336,7 @@ def check_register(root: Path | str) -> CheckResult:
     docs, problems = _read_docs(root)
     organisation: Organisation | None = None
     sections: dict[str, dict[str, Any]] = {k: {} for k in ENTITY_KINDS}
+    first_seen: dict[tuple[str, str], tuple[str, int]] = {}  # (section, id) -> file, line
     for doc in docs:
         schema_problems = _schema_problems(doc)
         if schema_problems:
@@ -329,6 +368,20 @@ def check_register(root: Path | str) -> CheckResult:
                     entity = decode_entity(cls, raw, functools.partial(locate, base=base))
                 except DecodeError as exc:
                     problems.append(_decode_problem(doc, base, exc))
+                    continue
+                line = doc.lines.line(base)
+                where = first_seen.setdefault((section, entity.id), (doc.file, line))
+                if where != (doc.file, line) and where[0] == doc.file:
+                    problems.append(
+                        Problem(
+                            doc.file,
+                            line,
+                            f"{section}[{entity.id}]",
+                            "DUPLICATE_ID",
+                            f"id {_short(entity.id)} is already used on line {where[1]} of "
+                            "this file",
+                        )
+                    )
                     continue
                 known = sections[section]
                 known[entity.id] = (

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from sovmap.readers import InputError, compose_yaml
+
 Path_ = tuple[str | int, ...]
 
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -33,10 +35,14 @@ class LineMap:
 
 
 class YamlSyntaxError(ValueError):
-    def __init__(self, line: int, message: str) -> None:
+    """A YAML file that cannot be read; ``code``: YAML_SYNTAX, YAML_ALIAS, YAML_LIMIT,
+    DUPLICATE_KEY, ENCODING or TOO_LARGE."""
+
+    def __init__(self, line: int, message: str, code: str = "YAML_SYNTAX") -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+        self.code = code
 
 
 def _scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
@@ -59,7 +65,8 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: LineMap)
         for key_node, value_node in node.value:
             key = str(_scalar(loader, key_node)) if isinstance(key_node, yaml.ScalarNode) else "?"
             if key in out:
-                raise YamlSyntaxError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
+                line = key_node.start_mark.line + 1
+                raise YamlSyntaxError(line, f"duplicate key {key!r}", "DUPLICATE_KEY")
             lines.lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _walk(loader, value_node, (*path, key), lines)
         return out
@@ -69,14 +76,25 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: LineMap)
     return _scalar(loader, node)
 
 
-def load_yaml(text: str) -> tuple[Any, LineMap]:
-    """Parse one YAML document; return the plain data and the line of every path."""
+def load_yaml(text: str | bytes, file: str = "<register>") -> tuple[Any, LineMap]:
+    """Parse one YAML document; return the plain data and the line of every path.
+
+    Read by :func:`sovmap.readers.compose_yaml`: bytes are decoded (UTF-8, UTF-16 with BOM),
+    aliases are refused and depth, node count and size are limited while the document is
+    parsed (an alias bomb costs milliseconds), duplicate keys are errors; every problem raises
+    :class:`YamlSyntaxError` with its line."""
     lines = LineMap()
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, lines
+        node, _ = compose_yaml(text, file=file)
+    except InputError as exc:
+        code, sep, message = exc.detail.partition(": ")
+        if not (sep and code.isupper()):
+            code, message = "TOO_LARGE", exc.detail
+        raise YamlSyntaxError(exc.line or 1, message, code) from None
+    if node is None:
+        return None, lines
+    loader = yaml.SafeLoader("")
+    try:
         return _walk(loader, node, (), lines), lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
