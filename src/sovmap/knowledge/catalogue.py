@@ -20,8 +20,13 @@ import yaml
 
 from sovmap.control import us_controlled
 from sovmap.model import Capability
+from sovmap.readers import InputError, check_events, read_text
 
 FINGERPRINT_KINDS = ("mx", "spf", "txt", "dkim", "dmarc", "cname", "srv", "ns", "asn", "ip")
+
+
+#: The largest provider file read (bytes), checked before reading.
+MAX_PROVIDER_BYTES = 16 * 1024 * 1024
 
 
 class KnowledgeError(ValueError):
@@ -333,7 +338,13 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
     fingerprints: dict[str, list[Fingerprint]] = {}
     digest = hashlib.sha256()
     for path in _provider_files(extra_dirs):
-        text = path.read_text(encoding="utf-8")
+        try:  # decoded, and aliases, depth and size checked before anything is built
+            text, bad = read_text(path, max_bytes=MAX_PROVIDER_BYTES)
+            if bad:
+                raise InputError(bad[0].file, f"ENCODING: {bad[0].message}", line=bad[0].line)
+            check_events(text, str(path))
+        except InputError as exc:
+            raise KnowledgeError(str(exc)) from exc
         digest.update(path.name.encode() + b"\0" + text.encode())
         try:
             docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]

@@ -25,6 +25,7 @@ import yaml
 
 from sovmap.orgs.domains import DomainError, PublicSuffixList, load_psl, registrable
 from sovmap.orgs.model import Derivation, Mapping, Organisation, OrgDomain, Unmapped
+from sovmap.readers import InputError, compose_yaml
 
 NO_CONTACT = "NO_CONTACT"  # the source gives no website, e-mail address or domain
 NO_DOMAIN = "NO_DOMAIN"  # it gives some, but none yields a registrable domain
@@ -76,12 +77,10 @@ def _scalar(node: yaml.Node | None, field: str, path: Path, line: int) -> str:
 def load_overrides(path: Path, psl: PublicSuffixList | None = None) -> list[Override]:
     """Parse and validate an overrides file."""
     psl = psl or load_psl()
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise OverrideError(f"{path}: not valid YAML: {exc}") from exc
-    except OSError as exc:
-        raise OverrideError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:  # aliases, depth, size and duplicate keys checked while parsing
+        root, _ = compose_yaml(Path(path))
+    except InputError as exc:
+        raise OverrideError(str(exc)) from exc
     if root is None:
         return []
     top = _mapping(root, "top level", path)

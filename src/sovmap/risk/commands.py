@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sovmap.cli import CommandError
+from sovmap.readers import InputError, load_yaml
 from sovmap.register.files import load_register_or_roi
 from sovmap.risk.policy import Policy, load_policy
 from sovmap.risk.report import RiskReport, assess_register
@@ -58,9 +57,9 @@ def _answers(path: Path | None) -> Mapping[str, Mapping[str, bool]]:
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise CommandError(f"{path}: {exc}") from exc
+        data = load_yaml(path) or {}
+    except InputError as exc:
+        raise CommandError(str(exc)) from exc
     providers = data.get("providers", {}) if isinstance(data, dict) else None
     if not isinstance(providers, dict):
         raise CommandError(f"{path}: expected a mapping `providers: {{ID: {{QUESTION: yes}}}}`")

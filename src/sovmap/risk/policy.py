@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from sovmap.errors import SovmapError
+from sovmap.readers import InputError, load_yaml
 
 
 class PolicyError(SovmapError, ValueError):
@@ -101,11 +102,9 @@ def load_policy(path: Path | None = None) -> Policy:
     if path is None:
         return base
     try:
-        over = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
-    except OSError as exc:
-        raise PolicyError(f"{path}: {exc.strerror}") from exc
+        over = load_yaml(Path(path))
+    except InputError as exc:
+        raise PolicyError(str(exc)) from exc
     if not isinstance(over, dict):
         raise PolicyError(f"{path}: a policy file is a mapping")
     merged = _merge(dict(base.data), over)
