@@ -94,6 +94,12 @@ def register(sub: Any) -> None:
         "total a provider's contracts in several currencies",
     )
     e.add_argument(
+        "--gleif",
+        metavar="FILE|URL",
+        help="dora-roi: check LEIs, status, legal names and ultimate parents against GLEIF "
+        "(a JSON file of GLEIF records, or the API base URL, e.g. https://api.gleif.org/api/v1)",
+    )
+    e.add_argument(
         "--lang", choices=("en", "nl"), default="en", help="dora-roi: language of the findings"
     )
     e.set_defaults(func=_export)

@@ -86,6 +86,10 @@ def export_roi(reg: Register, args: argparse.Namespace) -> int:
         for i, row in enumerate(rows):
             row["_line"] = str(i + 2)
     findings = [*exported.findings, *validate_tables(exported.tables)]
+    if getattr(args, "gleif", None):
+        from sovmap.register.dora import gleif
+
+        findings.extend(gleif.check(exported.tables, gleif.load(args.gleif)))
     lei = org.lei.value or ""
     files = pkg.package_files(
         exported.tables, lei=lei, scope=scope, refdate=day, currency=org.currency.value or ""
