@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sovmap.exitplan.api import plan_register_exit
-from sovmap.exitplan.build import load_exit_settings
+from sovmap.exitplan.build import WhatIf, load_exit_settings, parse_what_if
 from sovmap.exitplan.catalogue import options_for
 from sovmap.exitplan.gap import Gap, gap_lines, uncovered_gaps
 from sovmap.exitplan.model import PlanError
@@ -70,7 +70,46 @@ def register(sub: Any) -> None:
     opts.set_defaults(func=_options)
 
 
+#: Monte-Carlo runs at most: the schedule holds a few runs x tasks float arrays (about 40
+#: bytes per run and task: 10,000 runs of 500 tasks take some 200 MB, 100,000 runs 2 GB).
+MAX_RUNS = 100_000
+#: A what-if team capacity (people working in parallel) at most, and a scale factor at most.
+MAX_CAPACITY = 1_000
+MAX_SCALE = 100.0
+_BYTES_PER_RUN_AND_TASK = 40
+
+
+def _check_plan_options(args: argparse.Namespace) -> None:
+    """Every option checked before the register is read or a run simulated."""
+    if not 1 <= args.runs <= MAX_RUNS:
+        raise PlanError(
+            f"--runs {args.runs:,}: give 1 to {MAX_RUNS:,} (memory grows with runs: about "
+            f"{_BYTES_PER_RUN_AND_TASK * 500 * MAX_RUNS / 1e9:.0f} GB for {MAX_RUNS:,} runs of "
+            "500 tasks)"
+        )
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise PlanError(f"--seed {args.seed}: give a whole number from 0 to 2^63-1")
+    for text in args.what_if:
+        for wi in _flatten(parse_what_if(text)):
+            too_big = [n for n in wi.capacity.values() if n > MAX_CAPACITY]
+            if wi.add > MAX_CAPACITY or too_big:
+                raise PlanError(
+                    f"--what-if {text}: a team capacity of at most {MAX_CAPACITY:,} people "
+                    "(each slot is simulated in every run)"
+                )
+            if not 0 < wi.scale <= MAX_SCALE:
+                raise PlanError(f"--what-if {text}: a factor above 0 and at most {MAX_SCALE:g}")
+    for option, out in (("--gantt", args.gantt), ("--html", args.html)):
+        if out is not None and not out.parent.is_dir():
+            raise PlanError(f"{option} {out}: no directory {out.parent}")
+
+
+def _flatten(wi: WhatIf) -> list[WhatIf]:
+    return [wi, *(x for also in wi.also for x in _flatten(also))]
+
+
 def _plan(args: argparse.Namespace) -> int:
+    _check_plan_options(args)
     settings = load_exit_settings(args.settings) if args.settings else None
     register = load_register_dir(args.path)
     rep = plan_register_exit(
