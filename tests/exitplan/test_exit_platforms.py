@@ -155,3 +155,22 @@ def test_exit_json_interface_and_gap(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "over rho 0.2-0.8" in out and "Uncovered gap after an acute cut-off" in out
     assert "Processes with a gap:" in out and "Task delays are correlated" in out
+
+
+def test_gantt_grouped_per_platform_with_dates(tmp_path: Path) -> None:
+    from datetime import date
+
+    from sovmap.exitplan.render import gantt_html, gantt_png, gantt_rows, task_label
+
+    rep = plan_register_exit(load_register_dir(EXAMPLE), settings=load_exit_settings(M365),
+                             deadline="9mo", runs=300, seed=1)  # fmt: skip
+    groups = [g for g, _ in gantt_rows(rep)]
+    assert groups == ["identity", "workplace", "devices"]
+    labels = [task_label(st) for _, items in gantt_rows(rep) for st in items]
+    assert all(len(x) <= 46 and not x.endswith(("-", " ")) for x in labels)
+    page = gantt_html(rep)
+    assert "<b>workplace</b>" in page and f"deadline {date.today().year}" not in page
+    assert "P50 20" in page  # the P50 marker carries its calendar date
+    png = tmp_path / "g.png"
+    gantt_png(rep, png, start=date(2026, 12, 5))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import html
+import textwrap
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Literal
 
 from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport, Variant
+from sovmap.exitplan.model import ScheduledTask
 
 
 def _months(days: float) -> str:
@@ -86,35 +90,82 @@ def _team_colours(teams: list[str]) -> dict[str, str]:
     return {t: palette[i % len(palette)] for i, t in enumerate(sorted(teams))}
 
 
-def gantt_png(rep: ExitReport, path: Path) -> None:
-    """Write the Gantt chart (tasks at mean durations, P50/P90/deadline lines) as PNG."""
+def gantt_rows(rep: ExitReport) -> list[tuple[str, list[ScheduledTask]]]:
+    """The schedule grouped per platform / work package, groups in order of their start."""
+    groups: dict[str, list[ScheduledTask]] = {}
+    for st in sorted(rep.schedule.tasks, key=lambda s: (s.start, s.task.id)):
+        groups.setdefault(st.task.group, []).append(st)
+    return sorted(groups.items(), key=lambda kv: min(s.start for s in kv[1]))
+
+
+def task_label(st: ScheduledTask, width: int = 46) -> str:
+    """A readable label: the task's service (for per-service work) and its name, shortened
+    at a word boundary."""
+    text = f"{st.task.service}: {st.task.name}" if st.task.service else st.task.name
+    return textwrap.shorten(text, width=width, placeholder=" …")
+
+
+def gantt_png(rep: ExitReport, path: Path, start: date | None = None) -> None:
+    """Write the Gantt chart as PNG: calendar dates from ``start`` (default today), tasks at
+    their mean duration grouped per target platform, P50/P90 of the forecast and the deadline
+    as marked lines in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    tasks = sorted(rep.schedule.tasks, key=lambda s: (s.task.group, s.start))
+    day0 = start or date.today()
+    base = float(mdates.date2num(day0))  # type: ignore[no-untyped-call]
+    grouped = gantt_rows(rep)
     colours = _team_colours(list(rep.baseline.plan.teams))
-    height = max(4.0, 0.22 * len(tasks) + 1.5)
-    fig, ax = plt.subplots(figsize=(13, height))
-    for y, st in enumerate(tasks):
-        ax.barh(y, st.finish - st.start, left=st.start, color=colours[st.task.team], height=0.7)
-    ax.set_yticks(range(len(tasks)))
-    ax.set_yticklabels([s.task.id for s in tasks], fontsize=6)
+    n_rows = sum(len(g) + 1 for _, g in grouped)
+    fig, ax = plt.subplots(figsize=(16, max(4.0, 0.24 * n_rows + 2.0)))
+    y = 0
+    ticks: list[float] = []
+    labels: list[str] = []
+    for group, items in grouped:
+        ticks.append(y)
+        labels.append(group.upper())
+        ax.axhline(y - 0.5, color="#bbbbbb", linewidth=0.6)
+        y += 1
+        for st in items:
+            ax.barh(
+                y,
+                st.finish - st.start,
+                left=base + st.start,
+                color=colours[st.task.team],
+                height=0.7,
+            )
+            ticks.append(y)
+            labels.append(task_label(st))
+            y += 1
+    ax.set_yticks(ticks)
+    ax.set_yticklabels(labels, fontsize=7)
+    for tick, text in zip(ax.get_yticklabels(), labels, strict=True):
+        if text.isupper():
+            tick.set_fontweight("bold")
     ax.invert_yaxis()
     fc = rep.baseline.forecast
-    for x, label, style in (
-        (fc.p50, "P50", "--"),
-        (fc.p90, "P90", ":"),
-        (rep.deadline_days, "deadline", "-"),
-    ):
-        if x is not None:
-            ax.axvline(x, color="black", linestyle=style, linewidth=1)
-            ax.text(x, -0.8, label, fontsize=7, ha="center")
-    handles = [Patch(color=c, label=t) for t, c in colours.items()]
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
-    ax.set_xlabel("days from start (tasks at their mean duration)")
+    marks: list[tuple[float, str, Literal["--", ":", "-"]]] = [
+        (fc.p50, f"P50 {_months(fc.p50)} (half of the simulated runs finish earlier)", "--"),
+        (fc.p90, f"P90 {_months(fc.p90)}", ":"),
+    ]
+    if rep.deadline_days is not None:
+        marks.append((rep.deadline_days, f"deadline {_months(rep.deadline_days)}", "-"))
+    handles: list[Patch | Line2D] = [Patch(color=c, label=t) for t, c in colours.items()]
+    for x, label, style in marks:
+        ax.axvline(base + x, color="black", linestyle=style, linewidth=1.2)
+        handles.append(Line2D([], [], color="black", linestyle=style, label=label))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
+    ax.xaxis.set_major_locator(mdates.MonthLocator(interval=2))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))  # type: ignore[no-untyped-call]
+    ax.set_xlabel(
+        f"calendar date from {day0.isoformat()}; bars: the schedule at mean durations "
+        "(the forecast's P50 is later: parallel chains that merge wait for the slowest)"
+    )
     ax.set_title(
         f"Exit plan: P50 {_months(fc.p50)}, P90 {_months(fc.p90)}"
         + (
@@ -136,26 +187,33 @@ def gantt_html(rep: ExitReport) -> str:
     span = span or 1.0
     colours = _team_colours(list(rep.baseline.plan.teams))
     rows = []
-    for st in sorted(rep.schedule.tasks, key=lambda s: (s.task.group, s.start)):
-        left = 100 * st.start / span
-        width = max(0.2, 100 * (st.finish - st.start) / span)
-        est = st.task.estimate
-        tip = (
-            f"{st.task.name} | team {st.task.team} | day {st.start:.0f}-{st.finish:.0f} | "
-            f"estimate {est.optimistic:g}/{est.likely:g}/{est.pessimistic:g} d | "
-            f"{st.task.source}"
-        )
-        rows.append(
-            f'<div class="row"><span class="id">{e(st.task.id)}</span><div class="lane">'
-            f'<div class="bar" style="left:{left:.2f}%;width:{width:.2f}%;'
-            f'background:{colours[st.task.team]}" title="{e(tip)}"></div></div></div>'
-        )
+    day0 = date.today()
+    for group, items in gantt_rows(rep):
+        rows.append(f'<div class="row group"><span class="id"><b>{e(group)}</b></span></div>')
+        for st in items:
+            left = 100 * st.start / span
+            width = max(0.2, 100 * (st.finish - st.start) / span)
+            est = st.task.estimate
+            begin = day0 + timedelta(days=round(st.start))
+            until = day0 + timedelta(days=round(st.finish))
+            tip = (
+                f"{st.task.name} | team {st.task.team} | {begin.isoformat()} – "
+                f"{until.isoformat()} | estimate {est.optimistic:g}/{est.likely:g}/"
+                f"{est.pessimistic:g} d | {st.task.source}"
+            )
+            rows.append(
+                f'<div class="row"><span class="id" title="{e(st.task.id)}">'
+                f"{e(task_label(st))}</span>"
+                f'<div class="lane"><div class="bar" style="left:{left:.2f}%;width:{width:.2f}%;'
+                f'background:{colours[st.task.team]}" title="{e(tip)}"></div></div></div>'
+            )
     marks = []
     for x, label in ((fc.p50, "P50"), (fc.p90, "P90"), (rep.deadline_days, "deadline")):
         if x is not None:
+            when = (date.today() + timedelta(days=round(x))).isoformat()
             marks.append(
                 f'<div class="mark" style="left:{100 * x / span:.2f}%">'
-                f"<span>{e(label)}</span></div>"
+                f"<span>{e(label)} {when}</span></div>"
             )
     variants = [rep.baseline, *rep.what_ifs]
     wrows = "".join(
@@ -180,10 +238,10 @@ body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
 table{{border-collapse:collapse}} td,th{{padding:2px 8px;font-size:13px}}
 .gantt{{position:relative;width:100%}}
 .row{{display:flex;height:14px}}
-.id{{width:16em;flex:none;font-size:11px;white-space:nowrap;overflow:hidden}}
+.id{{width:24em;flex:none;font-size:11px;white-space:nowrap;overflow:hidden}}
 .lane{{position:relative;flex:1}}
 .bar{{position:absolute;top:2px;height:10px;border-radius:2px}}
-.marks{{position:absolute;top:0;bottom:0;left:16em;right:0;pointer-events:none}}
+.marks{{position:absolute;top:0;bottom:0;left:24em;right:0;pointer-events:none}}
 .mark{{position:absolute;top:0;bottom:0;border-left:1px dashed #000}}
 .mark span{{font-size:10px;background:#fff}}
 .key{{display:inline-block;width:10px;height:10px;margin:0 3px 0 10px}}

@@ -25,6 +25,7 @@ from sovmap.control import suggest
 from sovmap.errors import SovmapError
 from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport, plan_register_exit
 from sovmap.exitplan.build import ExitSettings, load_exit_settings
+from sovmap.exitplan.gap import uncovered_gaps
 from sovmap.i18n import format_number
 from sovmap.register.files import load_register_dir
 from sovmap.register.model import Register
@@ -211,11 +212,18 @@ def make_router(
     ) -> Response:
         wis = tuple(w for w in (what_if or []) if w in WHAT_IFS)
         rep = exit_plan(deadline, wis, runs)
+        try:
+            gaps = uncovered_gaps(
+                loaded()[0], cutoff(Selector(jurisdiction="US"), "permanent", ""), rep
+            )
+        except HTTPException:  # no US-controlled provider: no cut-off, no gap
+            gaps = ()
         return render(
             request,
             "exit.html",
             p,
             rep=rep,
+            gaps=gaps,
             chart=gantt_svg(rep),
             deadline=deadline,
             what_ifs=wis,
