@@ -263,6 +263,7 @@ class Organisation:
     parent_lei: Valued[str] = field(default_factory=missing)  # LEI of the direct parent
     integrated_on: Valued[date] = field(default_factory=missing)
     updated_on: Valued[date] = field(default_factory=missing)
+    reported_on: Valued[date] = field(default_factory=missing)  # B_01.01 date of the reporting
     #: DORA B_99.01: the organisation's definitions of the RoI's scales, as 'c0010: text'
     dora_definitions: Valued[tuple[str, ...]] = field(default_factory=missing)
     #: people the organisation serves in all (e.g. a country's population), with its source

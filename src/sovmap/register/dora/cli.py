@@ -81,7 +81,7 @@ def export_roi(reg: Register, args: argparse.Namespace) -> int:
     rates = read_rates(args.rates) if getattr(args, "rates", None) else {}
     org = reg.organisation
     scope = args.consolidation or ("CON" if reg.entities else "IND")
-    exported = register_to_tables(reg, day, rates)
+    exported = register_to_tables(reg, day, rates, reported_on=today)
     for rows in exported.tables.values():
         for i, row in enumerate(rows):
             row["_line"] = str(i + 2)

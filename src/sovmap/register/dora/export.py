@@ -139,10 +139,15 @@ def _groups(register: Register, contract: Contract) -> dict[str, list[Service]]:
 
 
 def register_to_tables(
-    register: Register, reference_date: date, rates: Mapping[str, float] | None = None
+    register: Register,
+    reference_date: date,
+    rates: Mapping[str, float] | None = None,
+    reported_on: date | None = None,
 ) -> Export:
     """The templates of ``register`` at ``reference_date``. ``rates``: units of the
-    organisation's currency per unit of another currency, used only for B_05.01 totals."""
+    organisation's currency per unit of another currency, used only for B_05.01 totals.
+    ``reported_on``: the date of the reporting (B_01.01 c0060) when the register states none
+    (the command gives the day the package is made)."""
     org = register.organisation
     lei = org.lei.value or ""
     base = org.currency.value or ""
@@ -159,7 +164,7 @@ def register_to_tables(
             "c0030": _ga(org.country.value),
             "c0040": org.dora_entity_type.value or "",
             "c0050": org.competent_authority.value or "",
-            "c0060": reference_date.isoformat(),
+            "c0060": (org.reported_on.value or reported_on or reference_date).isoformat(),
             "_source": src,
         }
     )

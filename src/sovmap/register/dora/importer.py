@@ -129,6 +129,7 @@ def tables_to_register(tables: Tables) -> Register:
         country=_v(_country(head.get("c0030", "")), T, head),
         dora_entity_type=_v(head.get("c0040"), T, head),
         competent_authority=_v(head.get("c0050"), T, head),
+        reported_on=_v(_date(head.get("c0060", "")), T, head),
         currency=_v(_currency(own.get("c0100", "")), "B_01.02", own),
         total_assets=_v(_float(own.get("c0110", "")), "B_01.02", own),
         hierarchy=_v(_decode("hierarchy", own.get("c0050", "")), "B_01.02", own),
