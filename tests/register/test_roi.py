@@ -194,7 +194,7 @@ def test_import_keeps_groups_identifiers_and_placeholders() -> None:
     assert person.person_type.value == "individual"
     sap = reg.services["PF-2019-002:S13"]  # no data stored: eba_GA:qx2007, not a country
     assert sap.stores_data.value is False and sap.data_location.value is None
-    assert len(reg.organisation.dora_definitions.value or ()) == 3
+    assert len(reg.organisation.dora_definitions.value or ()) == 19
     # US control survives the import
     assert control_of(reg, "IECRO.256796").controlling == "US"
     assert control_of(reg, "IECRO.256796").ultimate_parent.id == "INR2EJN1ERAN0W5ZP974"
