@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sovmap.knowledge.catalogue import Catalogue, Match
 from sovmap.knowledge.probes import ProbeKind, ProbeKindError, probe_kind, probe_kinds
@@ -177,7 +177,7 @@ def _bundled_table() -> dict[str, _Dispatch]:
     return dispatch_table(probe_kinds().values())
 
 
-def _unknown(obs: Observation) -> _Dispatch:
+def _unknown(obs: Observation) -> NoReturn:
     probe_kind(obs.probe)  # raises: unknown kind
     raise ProbeKindError(f"probe kind {obs.probe!r} has no extractor")  # pragma: no cover
 
@@ -193,7 +193,7 @@ def extract(
     for obs in observations:
         parts = table.get(obs.probe)
         if parts is None:
-            parts = _unknown(obs)
+            _unknown(obs)
         every, nxdomain, empty, answer = parts
         if every is not None:
             every(obs, x)
