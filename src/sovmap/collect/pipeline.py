@@ -305,9 +305,9 @@ def _run_single(
 
 @dataclass
 class ReplayOutcome:
-    """What a replay did: ``domains`` classified again; ``differing`` domains whose replayed
-    observations are not the stored ones (a probe plan that changed since the scan), and the
-    ``unanswered`` questions the store had no answer for."""
+    """What a replay did: ``domains`` classified again; ``differing`` domains asked other
+    questions than the scan asked them (a probe plan that changed since: more questions, some
+    of them ``unanswered`` by the store, or fewer)."""
 
     domains: int
     differing: int
