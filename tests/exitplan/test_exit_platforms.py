@@ -174,3 +174,16 @@ def test_gantt_grouped_per_platform_with_dates(tmp_path: Path) -> None:
     png = tmp_path / "g.png"
     gantt_png(rep, png, start=date(2026, 12, 5))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_targets_follow_control_through_the_supply_chain() -> None:
+    """The contracted service is the unit to leave; hosting it runs on is the supplier's."""
+    rep = plan_register_exit(load_register_dir(EXAMPLE), runs=200, seed=1)
+    by_id = {t.service: t for t in rep.targets}
+    assert "aws-frankfurt" not in by_id and "azure-westeurope" not in by_id
+    assert {p for p, _ in by_id["contact-centre"].suppliers} >= {"aws-emea"}
+    assert by_id["contact-centre"].jurisdiction == "NL"  # its own provider is Dutch
+    assert {p for p, _ in by_id["zaaksysteem"].suppliers} >= {"microsoft-ireland"}
+    # selecting EU leaves it too: it is controlled from NL itself
+    eu = plan_register_exit(load_register_dir(EXAMPLE), runs=200, seed=1, jurisdictions=("EU",))
+    assert {t.service for t in eu.targets} >= {"contact-centre"}  # Dutch-controlled itself

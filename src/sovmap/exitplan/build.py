@@ -29,6 +29,9 @@ class ExitTarget:
     users: int | None = None
     integrations: int | None = None  # services of the register that depend on it
     records: int | None = None  # records of the data assets it stores
+    #: suppliers behind the contracted service (hosting it runs on that the organisation does
+    #: not contract, subcontractors): (provider id, who controls it)
+    suppliers: tuple[tuple[str, Control], ...] = ()
 
     def size(self, driver: str) -> int | None:
         value: int | None = getattr(self, driver)
@@ -125,7 +128,11 @@ def select_targets(
             chosen = [
                 t
                 for t in targets
-                if any(controlled_from(j, t.ownership()) for j in settings.jurisdictions)
+                if any(
+                    controlled_from(j, c)
+                    for j in settings.jurisdictions
+                    for c in (t.ownership(), *(sc for _, sc in t.suppliers))
+                )
             ]
         except ValueError as exc:
             raise PlanError(f"exit/jurisdictions: {exc}") from exc

@@ -67,8 +67,21 @@ def uncovered_gaps(register: Register, cut: ScenarioResult, plan: ExitReport) ->
             for sid in register.closure(register.processes[p.id].services)
             if sid in down and (sid in stopped or register.services[sid].provider.value in stopped)
         ]
-        planned = tuple(s for s in needs if s in plan.replaced_runs)
-        missing = tuple(s for s in needs if s not in plan.replaced_runs)
+        # a stopped service the plan does not replace is covered when a service the plan
+        # does replace runs on it (the supplier's hosting leaves with the contracted service)
+        closure = register.closure(register.processes[p.id].services)
+        carriers = {
+            s: [t for t in closure if t in plan.replaced_runs and s in register.closure([t])[1:]]
+            for s in needs
+            if s not in plan.replaced_runs
+        }
+        planned = tuple(
+            dict.fromkeys(
+                [s for s in needs if s in plan.replaced_runs]
+                + [t for ts in carriers.values() for t in ts]
+            )
+        )
+        missing = tuple(s for s, ts in carriers.items() if not ts)
         if p.fallback and p.fallback_until_hours is not None:
             ends_h = p.fallback_until_hours
         else:

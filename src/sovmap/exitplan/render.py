@@ -73,9 +73,11 @@ def render_text(rep: ExitReport) -> str:
         listed = ", ".join(
             f"{a.name} ({a.jurisdiction or 'self-hosted, no provider'})" for a in opts[:4]
         )
+        via = ", ".join(f"{p} ({c.effective or '?'})" for p, c in t.suppliers)
         lines.append(
             f"  {t.service} [{t.capability or '?'}; {t.provider_name or t.provider}, "
-            f"{t.jurisdiction}]: {listed or 'no catalogue entry: generic SaaS template'}"
+            f"{t.jurisdiction or '?'}{'; through ' + via if via else ''}]: "
+            f"{listed or 'no catalogue entry: generic SaaS template'}"
         )
     lines += ["", "Assumptions:"]
     lines += [f"  {a}" if a.startswith("  ") else f"  - {a}" for a in rep.assumptions]
