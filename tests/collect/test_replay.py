@@ -93,6 +93,9 @@ def test_a_changed_plan_is_told_not_hidden(scanned: Scanned) -> None:
     assert outcome.unanswered >= outcome.domains
     extra = [o for r in results for o in r.observations if o.qname.startswith("newselector.")]
     assert extra and {o.status for o in extra} == {Status.OTHER}
+    fewer = dataclasses.replace(plan, dkim_selectors=plan.dkim_selectors[1:])
+    outcome = replay(scanned.store, scanned.scan_id, lambda r, _f: None, plan=fewer)
+    assert outcome.differing == outcome.domains and outcome.unanswered == 0
 
 
 def test_replay_answers_in_poll_by_probe_then_by_question() -> None:
