@@ -7,7 +7,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint typecheck pytest system-deps bench-quick bench bench-resume bench-scenario clean
+.PHONY: demo test lint typecheck pytest system-deps bench-quick bench bench-resume bench-scenario fuzz clean
 
 $(UV):
 	$(PY) -m venv .tools
@@ -46,6 +46,10 @@ bench-resume: $(VENV)/.synced system-deps
 
 bench-scenario: $(VENV)/.synced
 	$(VENV)/bin/python bench/scenario_bench.py
+
+fuzz: $(VENV)/.synced
+	SOVMAP_FUZZ_EXAMPLES=$${SOVMAP_FUZZ_EXAMPLES:-20000} $(VENV)/bin/pytest -q -p no:randomly \
+		tests/test_readers.py tests/test_hostile_cli.py -k fuzz --hypothesis-show-statistics
 
 clean:
 	rm -rf $(VENV) .tools out .pytest_cache .mypy_cache .ruff_cache

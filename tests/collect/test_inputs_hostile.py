@@ -352,3 +352,14 @@ def test_case13_full_disk_gives_a_message_and_the_scan_resumes(
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "already stored" in resumed.stdout
     assert Store(db).done_domains(1) == {f"gemeente-{i}.nl" for i in range(1200)}
+
+
+def test_fuzz_found_a_header_whose_domain_column_the_reader_does_not_see(tmp_path: Path) -> None:
+    # found by tests/test_hostile_cli.py: a space before a quoted header name made the line
+    # look like a CSV header, but the parsed header had no domain column (RuntimeError)
+    path = tmp_path / "in.csv"
+    path.write_text(' "domain",name\na.nl,A\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"in.csv:1: no domain column in the header"):
+        check_input(path)
+    with pytest.raises(InputError, match=r"in.csv:1: no domain column in the header"):
+        list(read_domains(path))

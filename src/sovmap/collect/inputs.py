@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
 from sovmap.readers import (
+    CsvTable,
     InputError,
     InputProblem,
     decode,
@@ -98,11 +99,31 @@ def _open(path: Path | str) -> _Input:
     return _Input(name, text, problems, None)
 
 
+def _open_table(src: _Input) -> tuple[CsvTable, str]:
+    """The CSV of ``src`` and the name of its domain column."""
+    table = open_csv(
+        src.text,
+        file=src.name,
+        want=_DOMAIN_COLUMNS,
+        multiline=False,
+        encoding_problems=src.problems,
+    )
+    cols = [h.lower() for h in table.header]
+    key = next((c for c in _DOMAIN_COLUMNS if c in cols), None)
+    if key is None:
+        raise InputError(
+            src.name,
+            f"no domain column in the header (one of: {', '.join(_DOMAIN_COLUMNS)})",
+            line=table.header_line,
+        )
+    return table, table.header[cols.index(key)]
+
+
 def check_input(path: Path | str) -> None:
     """Fail early (before any DNS is asked) on an input that cannot be read at all."""
     src = _open(path)
     if src.csv_header_line is not None:
-        open_csv(src.text, file=src.name, want=_DOMAIN_COLUMNS, encoding_problems=src.problems)
+        _open_table(src)
 
 
 def read_domains(
@@ -120,16 +141,7 @@ def read_domains(
     src = _open(path)
     seen: set[str] = set()
     if src.csv_header_line is not None:
-        table = open_csv(
-            src.text,
-            file=src.name,
-            want=_DOMAIN_COLUMNS,
-            multiline=False,
-            encoding_problems=src.problems,
-        )
-        cols = [h.lower() for h in table.header]
-        key = next(c for c in _DOMAIN_COLUMNS if c in cols)
-        column = table.header[cols.index(key)]
+        table, column = _open_table(src)
         before = 0  # the table's problems start with the lines that were not UTF-8
         for lineno, row in table.iter_rows():
             _sync(table.problems, before, problems)
