@@ -127,7 +127,3 @@ def read_roi(root: Path) -> tuple[RoI, list[Problem]]:
 def check_roi(roi: RoI) -> list[Problem]:
     """The EBA's row, key and reference rules; each problem names file, row line and column."""
     return [finding_problem(f) for f in validate_tables(roi)]
-
-
-def columns_of(template: str) -> tuple[str, ...]:
-    return columns(template)

@@ -375,7 +375,6 @@ def _key_findings(tables: Tables) -> Iterator[Finding]:
     filled_rule = next(r for r in _rules("key") if r["check"] == "filled")["id"]
     unique_rule = next(r for r in _rules("key") if r["check"] == "unique")["id"]
     ref_rule = next(_rules("reference"))["id"]
-    keys: dict[str, set[tuple[str, ...]]] = {}
     for template, rows in tables.items():
         if template not in spec:
             continue
@@ -406,7 +405,6 @@ def _key_findings(tables: Tables) -> Iterator[Finding]:
                     first=seen[key],
                 )
             seen.setdefault(key, _line(row))
-        keys[template] = set(seen)
     placeholders = set(rule_set()["placeholders"].values())
     for template, rows in tables.items():
         for ref in spec.get(template, {}).get("references", ()):
@@ -429,7 +427,6 @@ def _key_findings(tables: Tables) -> Iterator[Finding]:
                         value=repr("/".join(value)),
                         target=ref["to"],
                     )
-    del keys
 
 
 def filing_findings(header: list[str], rows: list[tuple[int, str, str]]) -> list[Finding]:
