@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sovmap import __version__
 from sovmap.web import api, pages
 from sovmap.web.auth import (
-    RateLimiter,
+    Principal,
     authenticate,
     create_session,
     end_session,
     principal_for_session,
     same_secret,
 )
-from sovmap.web.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginRequired, audit
+from sovmap.web.deps import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    LoginRequired,
+    audit,
+    message,
+    principal_of,
+)
 from sovmap.web.features import Features, detect_features
+from sovmap.web.limits import ASGIApp, BodyLimits, Message, Receive, RequestLimits, Scope, Send
 from sovmap.web.service import Cache
+from sovmap.web.throttle import Throttle
 
 HERE = Path(__file__).parent
 CSP = (
@@ -35,18 +47,70 @@ CSP = (
 )
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if request.url.scheme == "https":
-            response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+class SecurityHeaders:
+    """Headers on every answer, the 413/400 of :class:`RequestLimits` included (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = scope.get("scheme") == "https"
+        static = scope["path"].startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _SET]
+                names = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in _ALWAYS if k not in names]
+                if https:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                if not static and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+_ALWAYS = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+)
+_SET = {b"x-content-type-options", b"x-frame-options", b"referrer-policy"}
+
+
+#: what :mod:`sovmap.web.limits` accepts in text, as a JSON-schema pattern
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+
+
+def _patterned(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "pattern" not in node and "format" not in node:
+            node["pattern"] = TEXT_PATTERN
+        for key in ("anyOf", "oneOf", "allOf"):
+            for sub in node.get(key, ()):
+                _patterned(sub)
+        if isinstance(node.get("items"), dict):
+            _patterned(node["items"])
+        for sub in node.get("properties", {}).values():
+            _patterned(sub)
+
+
+def _declare_text_rule(schema: dict[str, Any]) -> None:
+    """Inputs refuse control characters (400, before parsing): say so in the schema of every
+    parameter and request body, so clients and fuzzers know."""
+    for item in schema.get("paths", {}).values():
+        for op in item.values():
+            for param in op.get("parameters", ()) if isinstance(op, dict) else ():
+                _patterned(param.get("schema"))
+    for name, comp in schema.get("components", {}).get("schemas", {}).items():
+        if name.endswith("In"):
+            _patterned(comp)
 
 
 def _safe_next(target: str) -> str:
@@ -63,8 +127,11 @@ def create_app(
     secure_cookies: bool | None = None,
     features: Features | None = None,
     login_limit: int = 5,
+    limits: BodyLimits | None = None,
 ) -> FastAPI:
-    """The web app over one store. ``secure_cookies`` None: Secure when served over https."""
+    """The web app over one store. ``secure_cookies`` None: Secure when served over https.
+    ``login_limit``: log-in attempts per address and user name in 5 minutes (four times as
+    many per address and per user name), counted in the store. ``limits``: request sizes."""
     app = FastAPI(
         title="sovmap",
         version=__version__,
@@ -78,8 +145,11 @@ def create_app(
     app.state.cache = Cache()
     app.state.features = features if features is not None else detect_features()
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
-    limiter_user = RateLimiter(limit=login_limit, window=300.0)
-    limiter_ip = RateLimiter(limit=login_limit * 4, window=300.0)
+    app.state.secure_cookies = secure_cookies
+    throttle = Throttle(limit=login_limit, wide_limit=login_limit * 4, window=300)
+    app.state.throttle = throttle
+    # outermost last: headers on everything, limits before routing, parsing and log-in
+    app.add_middleware(RequestLimits, limits=limits or BodyLimits())
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
@@ -94,22 +164,69 @@ def create_app(
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
-            "accept", ""
+    def error_page(
+        request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """JSON under /api/ (and for clients that ask for JSON only), else an HTML page
+        with the menu of whoever is logged in."""
+        accept = request.headers.get("accept", "")
+        if request.url.path.startswith("/api/") or (
+            "application/json" in accept and "text/html" not in accept
         ):
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        tpl = app.state.templates
-        return tpl.TemplateResponse(  # type: ignore[no-any-return]
-            request,
-            "error.html",
-            {"request": request, "p": None, "features": app.state.features, "exc": exc},
-            status_code=exc.status_code,
-            headers=exc.headers,
+            return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+        p: Principal | None = principal_of(request)
+        problems = detail if isinstance(detail, list) else None
+        ctx = {
+            "request": request,
+            "p": p,
+            "features": app.state.features,
+            "status": status,
+            "detail": None if problems is not None else str(detail),
+            "problems": problems,
+        }
+        resp: Response = app.state.templates.TemplateResponse(
+            request, "error.html", ctx, status_code=status, headers=headers
         )
+        return resp
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_page(request, exc.status_code, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {
+                "loc": [str(x) for x in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
+        return error_page(request, 422, problems)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API token (svm_…) from /account or "
+                    "`sovmap users token NAME`",
+                }
+            }
+            schema["security"] = [{"bearer": []}]
+            _declare_text_rule(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     def login_form(
         request: Request, error: str = "", status: int = 200, nxt: str = "/"
@@ -138,8 +255,8 @@ def create_app(
         return resp
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login_page(request: Request, next: str = "/") -> Response:
-        return login_form(request, nxt=next[:512])
+    def login_page(request: Request, next: str = "/", msg: str = "") -> Response:
+        return login_form(request, message(msg), nxt=next[:512])
 
     @app.post("/login", include_in_schema=False)
     def login(
@@ -150,25 +267,23 @@ def create_app(
         next: Annotated[str, Form(max_length=512)] = "/",
     ) -> Response:
         if not same_secret(csrf, request.cookies.get(LOGIN_CSRF_COOKIE, "")):
-            return login_form(request, "The form expired; please try again.", 403, next)
+            return login_form(request, message("form_expired"), 403, next)
         ip = request.client.host if request.client else "?"
-        keys = (f"{ip}|{username.lower()}",)
-        wait = max(limiter_user.blocked(*keys), limiter_ip.blocked(ip))
+        # counted before the password is checked, in the store: holds across workers
+        wait = throttle.attempt(engine, ip, username)
         if wait > 0:
             resp = login_form(
-                request, f"Too many failed attempts; try again in {int(wait) + 1} s.", 429, next
+                request, message("too_many_attempts").format(seconds=int(wait) + 1), 429, next
             )
             resp.headers["Retry-After"] = str(int(wait) + 1)
             return resp
         with engine.begin() as conn:
             p = authenticate(conn, username, password)
             if p is None:
-                limiter_user.failed(*keys)
-                limiter_ip.failed(ip)
-                return login_form(request, "Wrong user name or password.", 401, next)
+                return login_form(request, message("wrong_login"), 401, next)
             secret = create_session(conn, p.user_id)
             audit(conn, p, "login", p.username, {"ip": ip})
-        limiter_user.reset(*keys)
+        throttle.succeeded(engine, ip, username)
         resp = RedirectResponse(_safe_next(next), status_code=303)
         resp.set_cookie(
             SESSION_COOKIE,

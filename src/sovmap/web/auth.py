@@ -1,4 +1,5 @@
-"""Users, passwords, API tokens, sessions, roles and log-in rate limiting.
+"""Users, passwords, API tokens, sessions and roles, and the account lifecycle (disable,
+enable, delete, role, password), which revokes sessions and tokens where it must.
 
 Secrets are never stored: passwords as argon2id hashes, API tokens and session ids as
 SHA-256 digests (they are long random strings, so a fast digest is enough). Roles are
@@ -11,15 +12,12 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from sovmap.web.tables import api_tokens, sessions, settings, users
 
@@ -28,6 +26,8 @@ PUBLIC = "public"  # pseudo-role of anonymous visitors when the scan is publishe
 SESSION_HOURS = 12
 TOKEN_USE_MINUTES = 5
 TOKEN_PREFIX = "svm_"
+TOKEN_DAYS = 90  # default lifetime of an API token
+MAX_TOKEN_DAYS = 3650
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _hasher = PasswordHasher()
 
@@ -91,15 +91,86 @@ def create_user(conn: Connection, username: str, password: str, role: str) -> in
     return int(pk[0])
 
 
-def set_password(conn: Connection, username: str, password: str) -> None:
-    check_password_rules(password)
-    n = conn.execute(
-        update(users)
-        .where(users.c.username == username)
-        .values(password_hash=hash_password(password))
-    ).rowcount
-    if not n:
+def user_id(conn: Connection, username: str) -> int:
+    """The id of a user; AuthError when there is none."""
+    uid = conn.execute(select(users.c.id).where(users.c.username == username)).scalar()
+    if uid is None:
         raise AuthError(f"no such user {username!r}")
+    return int(uid)
+
+
+def revoke_all(conn: Connection, uid: int) -> int:
+    """End every session and revoke every token of a user; returns how many."""
+    n = conn.execute(delete(sessions).where(sessions.c.user_id == uid)).rowcount or 0
+    return int(n) + int(
+        conn.execute(delete(api_tokens).where(api_tokens.c.user_id == uid)).rowcount or 0
+    )
+
+
+def set_password(conn: Connection, username: str, password: str) -> None:
+    """A new password; every session and token of the user ends at once."""
+    check_password_rules(password)
+    uid = user_id(conn, username)
+    conn.execute(
+        update(users).where(users.c.id == uid).values(password_hash=hash_password(password))
+    )
+    revoke_all(conn, uid)
+
+
+def _other_active_admins(conn: Connection, username: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(users)
+            .where(
+                (users.c.role == "admin")
+                & (users.c.disabled.is_(False))
+                & (users.c.username != username)
+            )
+        ).scalar_one()
+    )
+
+
+def _keep_an_admin(conn: Connection, username: str, what: str) -> None:
+    row = conn.execute(
+        select(users.c.role, users.c.disabled).where(users.c.username == username)
+    ).first()
+    if row is None:
+        raise AuthError(f"no such user {username!r}")
+    if row.role == "admin" and not row.disabled and _other_active_admins(conn, username) == 0:
+        raise AuthError(f"cannot {what} {username!r}: it is the last enabled admin")
+
+
+def set_disabled(conn: Connection, username: str, disabled: bool) -> None:
+    """Disable (every session and token ends at once) or enable a user."""
+    if disabled:
+        _keep_an_admin(conn, username, "disable")
+    uid = user_id(conn, username)
+    conn.execute(update(users).where(users.c.id == uid).values(disabled=disabled))
+    if disabled:
+        revoke_all(conn, uid)
+
+
+def set_role(conn: Connection, username: str, role: str) -> str:
+    """Change a user's role; returns the old one. Sessions and tokens carry the new role from
+    the next request (they look the role up each time)."""
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    old = conn.execute(select(users.c.role).where(users.c.username == username)).scalar()
+    if old is None:
+        raise AuthError(f"no such user {username!r}")
+    if old == "admin" and role != "admin":
+        _keep_an_admin(conn, username, "demote")
+    conn.execute(update(users).where(users.c.username == username).values(role=role))
+    return str(old)
+
+
+def delete_user(conn: Connection, username: str) -> None:
+    """Remove a user with its sessions and tokens (the audit log keeps the name)."""
+    _keep_an_admin(conn, username, "delete")
+    uid = user_id(conn, username)
+    revoke_all(conn, uid)
+    conn.execute(delete(users).where(users.c.id == uid))
 
 
 # A hash to verify against when the user does not exist, so timing does not reveal names.
@@ -124,14 +195,22 @@ def authenticate(conn: Connection, username: str, password: str) -> Principal | 
     return Principal(row["username"], row["role"], "session", user_id=int(row["id"]))
 
 
-def create_token(conn: Connection, user_id: int, name: str) -> str:
-    """A new API token for a user; the secret is returned once and only its digest kept."""
+def create_token(conn: Connection, uid: int, name: str, days: int = TOKEN_DAYS) -> str:
+    """A new API token for a user, valid ``days`` days; the secret is returned once and only
+    its digest kept."""
     if not name or len(name) > 64:
         raise AuthError("token name must be 1 to 64 characters")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise AuthError(f"token lifetime must be 1 to {MAX_TOKEN_DAYS} days")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     conn.execute(
         insert(api_tokens).values(
-            user_id=user_id, name=name, token_digest=digest(token), created_at=now_iso()
+            user_id=uid,
+            name=name,
+            token_digest=digest(token),
+            created_at=now_iso(),
+            expires_at=expires,
         )
     )
     return token
@@ -155,6 +234,7 @@ def principal_for_token(conn: Connection, token: str) -> Principal | None:
             select(
                 api_tokens.c.id,
                 api_tokens.c.last_used_at,
+                api_tokens.c.expires_at,
                 users.c.id.label("uid"),
                 users.c.username,
                 users.c.role,
@@ -165,9 +245,9 @@ def principal_for_token(conn: Connection, token: str) -> Principal | None:
         .mappings()
         .first()
     )
-    if row is None:
-        return None
     now = now_iso()
+    if row is None or (row["expires_at"] is not None and row["expires_at"] <= now):
+        return None
     # record use at most every few minutes, so reads do not turn into writes that contend
     stale = (datetime.now(UTC) - timedelta(minutes=TOKEN_USE_MINUTES)).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
@@ -233,41 +313,3 @@ def put_setting(conn: Connection, key: str, value: str) -> None:
         conn.execute(update(settings).where(settings.c.key == key).values(value=value))
     else:
         conn.execute(insert(settings).values(key=key, value=value))
-
-
-class RateLimiter:
-    """At most ``limit`` failed attempts per key within ``window`` seconds (in memory)."""
-
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._fails: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, *keys: str) -> float:
-        """Seconds to wait before another attempt (0 when allowed)."""
-        now = time.monotonic()
-        with self._lock:
-            waits = [
-                q[0] + self.window - now
-                for k in keys
-                if len(q := self._recent(k, now)) >= self.limit
-            ]
-        return max(waits, default=0.0)
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for k in keys:
-                self._recent(k, now).append(now)
-
-    def reset(self, *keys: str) -> None:
-        with self._lock:
-            for k in keys:
-                self._fails.pop(k, None)

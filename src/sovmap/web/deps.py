@@ -39,6 +39,34 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
+#: Messages a page may show from a code in its query string (``?error=`` / ``?msg=``): the
+#: text always comes from here, never from the request.
+MESSAGES = {
+    "form_expired": "The form expired; please try again.",
+    "wrong_login": "Wrong user name or password.",
+    "too_many_attempts": "Too many attempts; try again in {seconds} s.",
+    "password_changed": "Your password was changed; every other session and token has ended.",
+    "signed_out": "You are logged out.",
+    "user_created": "The user was added.",
+    "user_changed": "The account was changed.",
+    "user_deleted": "The user was deleted.",
+    "unlocked": "The lock-out was lifted.",
+    "token_created": "The token was created.",
+    "not_found": "That was not found.",
+}
+
+
+def message(code: str) -> str:
+    """The catalogued message for ``code``; unknown codes show nothing."""
+    return MESSAGES.get(code, "")
+
+
+def cookie_secure(request: Request) -> bool:
+    """The Secure flag for a cookie: as configured, else when the request came over https."""
+    setting: bool | None = getattr(request.app.state, "secure_cookies", None)
+    return request.url.scheme == "https" if setting is None else setting
+
+
 def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
@@ -70,6 +98,15 @@ def current(request: Request, conn: Conn) -> Principal | None:
     if get_setting(conn, PUBLIC_SCAN) == "1":
         return Principal("anonymous", PUBLIC, "public")
     return None
+
+
+def principal_of(request: Request) -> Principal | None:
+    """Who is asking, outside the dependency system (error pages); None on any problem."""
+    try:
+        with engine_of(request).begin() as conn:
+            return current(request, conn)
+    except Exception:  # an error page must render even when the store does not answer
+        return None
 
 
 def _refuse(request: Request, p: Principal | None, role: str) -> None:
@@ -106,6 +143,7 @@ def check_csrf(request: Request, p: Principal, form_token: str | None) -> None:
 
 
 def audit(conn: Connection, p: Principal, action: str, target: str, detail: dict[str, Any]) -> None:
+    """Append one entry to the audit log (account events, settings, register edits)."""
     conn.execute(
         insert(audit_log).values(
             at=now_iso(),

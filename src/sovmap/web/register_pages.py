@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from sovmap.register.files import load_register
 from sovmap.register.model import (
@@ -31,7 +32,8 @@ from sovmap.register.model import (
 from sovmap.register.problems import RegisterError
 from sovmap.register.yamlio import dump_yaml, load_yaml
 from sovmap.web.auth import Principal
-from sovmap.web.deps import Conn, audit, check_csrf, require
+from sovmap.web.deps import Conn, audit, check_csrf, message, require
+from sovmap.web.limits import bad_character
 
 EDITS_FILE = "web-edits.yaml"
 #: editable service fields: name -> allowed values (empty: free text; "list": comma list)
@@ -46,6 +48,24 @@ FIELDS: dict[str, tuple[str, ...]] = {
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Editor = Annotated[Principal, Depends(require("editor"))]
 _lock = threading.Lock()
+#: at most this many fields and files in an edit form (the sizes are limited before parsing)
+MAX_FIELDS = 40
+MAX_FILES = 4
+
+
+def form_text(form: Any) -> dict[str, str]:
+    """The text fields of a submitted form; ValueError naming a field that carries a file or
+    a character that is not accepted."""
+    out: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            raise ValueError(
+                f"{key}: a file was uploaded; this form takes typed values only, not files"
+            )
+        if (c := bad_character(key) or bad_character(value)) is not None:
+            raise ValueError(f"{key}: the character {c} is not accepted")
+        out[key] = value
+    return out
 
 
 def _shown(v: Valued[Any]) -> str:
@@ -153,17 +173,24 @@ def make_router(root: Path) -> APIRouter:
         if service_id not in reg.services:
             raise HTTPException(404, f"no service {service_id} in the register")
         row = next(r for r in service_rows(reg) if r["id"] == service_id)
-        return render(request, "register_service.html", p, row=row, error=error)
+        # only a catalogued message, chosen by its code, never text from the query string
+        return render(request, "register_service.html", p, row=row, error=message(error))
 
     @router.post("/register/services/{service_id}")
     async def edit_service(request: Request, service_id: str, p: Editor, conn: Conn) -> Response:
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        async with request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS) as submitted:
+            try:
+                form, refused = form_text(submitted), ""
+            except ValueError as exc:
+                form, refused = {"csrf": str(submitted.get("csrf", ""))}, str(exc)
         check_csrf(request, p, form.get("csrf", ""))
         reg = load()
         if service_id not in reg.services:
             raise HTTPException(404, f"no service {service_id} in the register")
         before = next(r for r in service_rows(reg) if r["id"] == service_id)["fields"]
         try:
+            if refused:
+                raise ValueError(refused)
             changes = parse_edit(form)
             locked = [n for n in changes if not before[n]["editable"]]
             if locked:

@@ -1,4 +1,5 @@
-"""Tables of the web app: users, API tokens, sessions, settings and the audit log.
+"""Tables of the web app: users, API tokens, sessions, settings, the audit log and the log-in
+throttle.
 
 They live on the store's shared :data:`sovmap.store.schema.metadata`, so one Alembic history
 covers every room's tables. Secrets are never stored: passwords as argon2 hashes, API tokens
@@ -33,6 +34,7 @@ api_tokens = Table(
     Column("token_digest", String(64), nullable=False, unique=True),
     Column("created_at", String(32), nullable=False),
     Column("last_used_at", String(32)),
+    Column("expires_at", String(32)),  # None: made before tokens expired (never)
 )
 
 #: A log-in session; the cookie holds the secret, the store its digest and the CSRF token.
@@ -66,3 +68,17 @@ audit_log = Table(
     Column("detail", Text, nullable=False, default="{}"),  # JSON
 )
 Index("ix_web_audit_log_at", audit_log.c.at)
+
+#: Log-in attempts per key (address, user name, or both) in a fixed window, shared by every
+#: process serving the store. ``key`` is the SHA-256 of scope and value; ``label`` shows the
+#: value to admins. Rows whose window ended are deleted, so the table stays small.
+login_throttle = Table(
+    "web_login_throttle",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("scope", String(16), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("expires_at", Integer, nullable=False),  # end of the window, Unix seconds
+)
+Index("ix_web_login_throttle_expires_at", login_throttle.c.expires_at)
