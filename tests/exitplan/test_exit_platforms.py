@@ -187,3 +187,18 @@ def test_targets_follow_control_through_the_supply_chain() -> None:
     # selecting EU leaves it too: it is controlled from NL itself
     eu = plan_register_exit(load_register_dir(EXAMPLE), runs=200, seed=1, jurisdictions=("EU",))
     assert {t.service for t in eu.targets} >= {"contact-centre"}  # Dutch-controlled itself
+
+
+def test_sensitivity_table_ranks_what_moves_the_date() -> None:
+    rep = plan_register_exit(load_register_dir(EXAMPLE), settings=load_exit_settings(M365),
+                             runs=1000, seed=4, sensitivity=True)  # fmt: skip
+    p50 = rep.baseline.forecast.p50
+    moves = [abs(x - p50) for _, x, _ in rep.sensitivity]
+    assert moves == sorted(moves, reverse=True) and len(moves) == 7
+    table = {a: (x, y) for a, x, y in rep.sensitivity}
+    assert table["estimates 25 % longer"][0] > p50
+    assert table["target platforms already built (prebuilt-fallback)"][0] < p50
+    # correlation barely moves the median but widens the tail
+    assert (
+        table["correlation rho 0.8 instead of 0.5"][1] > table["independent durations (rho 0)"][1]
+    )

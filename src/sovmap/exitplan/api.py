@@ -57,6 +57,8 @@ class ExitReport:
     replaced_runs: dict[str, FloatArray] = field(default_factory=dict)
     platforms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform -> services
     settings_used: str = ""  # how to reproduce: the settings file, if any
+    #: (assumption changed, P50 days, P90 days), largest move of P50 first
+    sensitivity: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def p_deadline(self) -> float | None:
@@ -111,6 +113,10 @@ class ExitReport:
                 k: {"p50": round(v[0] / 7, 2), "p90": round(v[1] / 7, 2)}
                 for k, v in self.replaced.items()
             },
+            "sensitivity": [
+                {"assumption": a, "p50_days": round(p50, 3), "p90_days": round(p90, 3)}
+                for a, p50, p90 in self.sensitivity
+            ],
             "deadline_days": self.deadline_days,
             "targets": [
                 {
@@ -207,8 +213,10 @@ def plan_exit(
     what_ifs: tuple[WhatIf, ...] = (),
     templates: Templates | None = None,
     settings_name: str = "",
+    sensitivity: bool = False,
 ) -> ExitReport:
-    """Plan leaving ``targets`` (those selected by ``settings``) and forecast it."""
+    """Plan leaving ``targets`` (those selected by ``settings``) and forecast it; with
+    ``sensitivity``, also how much each assumption moves P50 (:func:`sensitivity_table`)."""
     tpl = templates or default_templates()
     st = settings or ExitSettings()
     chosen = select_targets(targets, st)
@@ -247,7 +255,42 @@ def plan_exit(
         replaced_runs=replacement_runs(plan, finish, tuple(t.service for t in chosen)),
         platforms=_platforms(plan),
         settings_used=settings_name,
+        sensitivity=sensitivity_table(plan, tpl, rho, runs, seed, fc) if sensitivity else (),
     )
+
+
+def sensitivity_table(
+    plan: Plan,
+    tpl: Templates,
+    rho: tuple[float, float, float],
+    runs: int,
+    seed: int | None,
+    base: Forecast,
+) -> tuple[tuple[str, float, float], ...]:
+    """Which assumption moves the end date most: (assumption changed, P50 days, P90 days),
+    largest change of P50 first, each with the same seed."""
+    variants: list[tuple[str, Plan]] = [
+        (f"correlation rho {rho[1]:g} instead of {rho[0]:g}", replace(plan, correlation=rho[1])),
+        (f"correlation rho {rho[2]:g} instead of {rho[0]:g}", replace(plan, correlation=rho[2])),
+        ("no risk events", replace(plan, risks=())),
+        ("independent durations (rho 0)", replace(plan, correlation=0.0)),
+        ("every team twice the capacity", apply_what_if(plan, parse_what_if("capacity*2"), tpl)),
+        (
+            "target platforms already built (prebuilt-fallback)",
+            apply_what_if(plan, parse_what_if("prebuilt-fallback"), tpl),
+        ),
+        (
+            "estimates 25 % longer",
+            replace(
+                plan, tasks=tuple(replace(t, estimate=t.estimate.scaled(1.25)) for t in plan.tasks)
+            ),
+        ),
+    ]
+    out = []
+    for label, alt in variants:
+        fc = forecast(alt, runs, seed)[0]
+        out.append((label, fc.p50, fc.p90))
+    return tuple(sorted(out, key=lambda r: -abs(r[1] - base.p50)))
 
 
 def replacement_runs(
@@ -295,6 +338,7 @@ def plan_register_exit(
     jurisdictions: tuple[str, ...] = (),
     what_ifs: tuple[str, ...] = (),
     settings_name: str = "",
+    sensitivity: bool = False,
 ) -> ExitReport:
     """The exit plan of a loaded register: what ``sovmap exit plan``, the web and the report
     call. ``jurisdictions`` (selectors such as ``US``, ``non-EU``) replace the settings' own;
@@ -312,4 +356,5 @@ def plan_register_exit(
         seed=seed,
         what_ifs=tuple(parse_what_if(w) for w in what_ifs),
         settings_name=settings_name,
+        sensitivity=sensitivity,
     )

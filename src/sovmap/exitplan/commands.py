@@ -121,6 +121,7 @@ def _plan(args: argparse.Namespace) -> int:
         jurisdictions=tuple(args.jurisdiction),
         what_ifs=tuple(args.what_if),
         settings_name=str(args.settings or ""),
+        sensitivity=True,
     )
     # the gap after an acute cut-off of what the plan leaves (the first jurisdiction, US)
     try:

@@ -67,6 +67,13 @@ def render_text(rep: ExitReport) -> str:
                 f"{_pct(f.p_deadline):>8}"
             )
         lines.append("")
+    if rep.sensitivity:
+        lines.append(f"Sensitivity (P50 {_months(fc.p50)} at the stated assumptions; same seed):")
+        w = max(len(a) for a, _, _ in rep.sensitivity)
+        for a, p50, p90 in rep.sensitivity:
+            moved = f"({p50 - fc.p50:+.0f} d)"
+            lines.append(f"  {a.ljust(w)}  P50 {_months(p50):>8} {moved:>9}  P90 {_months(p90):>8}")
+        lines.append("")
     lines.append("Leaving, and European options (production-ready first):")
     for t in rep.targets:
         opts = rep.options.get(t.service, ())
