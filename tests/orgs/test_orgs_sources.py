@@ -11,7 +11,7 @@ from sovmap.orgs import mapping as m
 from sovmap.orgs.domains import IP_ADDRESS, NOT_A_HOSTNAME, PUBLIC_SUFFIX, UNKNOWN_TLD
 from sovmap.orgs.fetch import SourceUnavailable, fetch_source
 from sovmap.orgs.mapping import map_organisations, unmapped_orgs
-from sovmap.orgs.sources import SourceError, load_sources
+from sovmap.orgs.sources import SourceError, load_sources, parse_problems
 from sovmap.orgs.sources.almanac import SOURCE as ALMANAC
 from sovmap.orgs.sources.nl_central import load_bundled
 from sovmap.orgs.sources.tabular import SOURCE as TABULAR
@@ -315,3 +315,44 @@ def test_case19_header_comma_sniffing_and_utf16_lists() -> None:
     assert (org.name, org.websites) == ("Gemeente A, B", ("a.nl",))
     with pytest.raises(SourceError, match=r"t\.csv:1: DUPLICATE_HEADER: column 'Domain'"):
         TABULAR.parse(b"domain,name,Domain\na.nl,A,b.nl\n", "t.csv", {})
+
+
+_ALMANAC_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<overheidsorganisaties '
+    b'xmlns:p="https://organisaties.overheid.nl/static/schema/oo/export/2.6.9">\n<organisaties>\n'
+)
+_ALMANAC_TAIL = b"</organisaties>\n</overheidsorganisaties>\n"
+
+
+def test_case19_25_almanac_body_without_name_is_reported_and_the_rest_imported() -> None:
+    doc = (
+        _ALMANAC_HEAD
+        + b'<organisatie p:systeemId="1"><naam>A</naam><types><type>Agentschap</type></types>'
+        b"</organisatie>\n"
+        b'<organisatie p:systeemId="2"><types><type>Agentschap</type></types></organisatie>\n'
+        b'<organisatie p:systeemId="3"><naam>C</naam><types><type>Agentschap</type></types>'
+        b"</organisatie>\n" + _ALMANAC_TAIL
+    )
+    orgs = ALMANAC.parse(doc, "a.xml", {})
+    assert [o.id for o in orgs] == ["nl-oo:1", "nl-oo:3"]
+    assert parse_problems(orgs) == [
+        "a.xml: <organisatie> '2': missing field 'naam'; skipped (its sub-organisations are read)"
+    ]
+
+
+def test_case19_17_almanac_with_50000_nested_bodies_is_read_without_recursion() -> None:
+    depth = 50_000
+    opening = b"".join(
+        b'<organisatie p:systeemId="%d"><naam>O%d</naam><types><type>Agentschap</type>'
+        b"</types><organisaties>" % (i, i)
+        for i in range(depth)
+    )
+    closing = b"</organisaties></organisatie>" * depth
+    orgs = ALMANAC.parse(_ALMANAC_HEAD + opening + closing + _ALMANAC_TAIL, "deep.xml", {})
+    assert len(orgs) == depth
+    assert orgs[-1].parent_id == f"nl-oo:{depth - 2}"
+
+
+def test_case19_17_wikidata_json_nested_100000_deep_is_refused() -> None:
+    with pytest.raises(SourceError, match=r"q\.json: nested too deeply"):
+        WIKIDATA.parse(b"[" * 100_000 + b"]" * 100_000, "q.json", {})

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sovmap import __version__
 from sovmap.orgs.model import Organisation
-from sovmap.orgs.sources import Download, Source, SourceError
+from sovmap.orgs.sources import Download, Source, SourceError, parse_problems
 
 USER_AGENT = f"sovmap/{__version__} (organisation list fetcher; python-urllib)"
 
@@ -115,7 +115,9 @@ def fetch_source(
                 )
             data, origin = cached
             used_cache = True
-        orgs.extend(source.parse(data, origin, options))
+        parsed = source.parse(data, origin, options)
+        orgs.extend(parsed)
+        notes.extend(parse_problems(parsed))
         if fresh:
             _write_cache(cache_dir, source.name, d, data)
         origins.append(origin)

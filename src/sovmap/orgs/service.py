@@ -35,7 +35,7 @@ from sovmap.orgs.mapping import (
     unmapped_orgs,
 )
 from sovmap.orgs.model import Mapping, Organisation, OrgDomain, Unmapped
-from sovmap.orgs.sources import Source, SourceError, load_sources
+from sovmap.orgs.sources import Source, SourceError, load_sources, parse_problems
 from sovmap.orgs.store import (
     ScanInfo,
     current_set_ids,
@@ -196,7 +196,9 @@ def import_file(
         raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
     psl = psl_for(default_cache_dir())
     ov = load_overrides(overrides, psl) if overrides else []
-    orgs, dupes = _dedupe(src.parse(data, str(path), dict(options or {})))
+    parsed = src.parse(data, str(path), dict(options or {}))
+    orgs, dupes = _dedupe(parsed)
+    dupes = [*parse_problems(parsed), *dupes]
     mapping = map_organisations(orgs, ov, psl)
     engine = open_store(db)
     where = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]

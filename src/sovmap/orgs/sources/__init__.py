@@ -69,6 +69,21 @@ class Source(Protocol):
         ...
 
 
+class Parsed(list[Organisation]):
+    """What a source's ``parse`` may return instead of a plain list: the organisations read,
+    and ``problems``, one line for each part of the document that was skipped (reported, the
+    rest imported)."""
+
+    def __init__(self, orgs: Sequence[Organisation] = (), problems: Sequence[str] = ()) -> None:
+        super().__init__(orgs)
+        self.problems = list(problems)
+
+
+def parse_problems(parsed: Sequence[Organisation]) -> list[str]:
+    """The problems a source reported with its organisations (none for a plain list)."""
+    return list(parsed.problems) if isinstance(parsed, Parsed) else []
+
+
 def slug(text: str) -> str:
     """ASCII id part from a name: ``Überackern`` -> ``uberackern``, ``'s-Hertogenbosch`` ->
     ``s-hertogenbosch``."""

@@ -30,7 +30,8 @@ from typing import Any
 import yaml
 
 from sovmap.orgs.model import Location, Organisation, OrgType
-from sovmap.orgs.sources import Download, Option, SourceError, slug
+from sovmap.orgs.sources import Download, Option, Parsed, SourceError, slug
+from sovmap.readers import quote
 
 ROOT = "overheidsorganisaties"
 ORG_ELEMENTS = (
@@ -114,6 +115,7 @@ class AlmanacSource:
 
     def parse(self, data: bytes, origin: str, options: Mapping[str, str]) -> list[Organisation]:
         raws: list[_Raw] = []
+        problems: list[str] = []
         # Streamed: each top-level organisation is read and then dropped, so the export
         # (tens of megabytes, with every office holder) never sits in memory as one tree.
         depth = 0  # elements open below the root
@@ -129,7 +131,7 @@ class AlmanacSource:
                     continue
                 depth -= 1
                 if depth == 1 and _local(el.tag) in ORG_ELEMENTS:
-                    self._walk(el, "", origin, raws)
+                    self._walk(el, origin, raws, problems)
                     el.clear()
                 elif depth == 0:
                     el.clear()  # a finished container under the root
@@ -143,9 +145,21 @@ class AlmanacSource:
             if unknown:
                 raise SourceError(f"unknown organisation type(s): {', '.join(sorted(unknown))}")
             orgs = [o for o in orgs if o.type in wanted]
-        return orgs
+        return Parsed(orgs, problems)
 
-    def _walk(self, el: ET.Element, parent_id: str, origin: str, out: list[_Raw]) -> None:
+    def _walk(self, top: ET.Element, origin: str, out: list[_Raw], problems: list[str]) -> None:
+        """Every organisation in ``top`` and the ones nested in it, depth first, with a stack
+        (a file nests as deep as it likes without a RecursionError). One without a name is
+        reported and skipped; its sub-organisations are read with its parent."""
+        stack: list[tuple[ET.Element, str]] = [(top, "")]
+        while stack:
+            el, parent_id = stack.pop()
+            children = self._one(el, parent_id, origin, out, problems)
+            stack.extend(reversed(children))
+
+    def _one(
+        self, el: ET.Element, parent_id: str, origin: str, out: list[_Raw], problems: list[str]
+    ) -> list[tuple[ET.Element, str]]:
         types, elements = _vocabulary()
         tag = _local(el.tag)
         name = _text(_child(el, "naam")) or _text(_child(el, "titel"))
@@ -153,9 +167,12 @@ class AlmanacSource:
         type_names = [_text(t) for t in _all(el, "types", "type")] or [_text(_child(el, "type"))]
         type_names = [t for t in type_names if t]
         is_unit = bool(parent_id) and (not type_names or type_names[0] == UNIT_TYPE)
-        if not is_unit:
-            if not name:
-                raise SourceError(f"{origin}: <{tag}> {system_id or '?'}: missing field 'naam'")
+        if not is_unit and not name:
+            problems.append(
+                f"{origin}: <{tag}> {quote(system_id or '?')}: missing field 'naam'; skipped "
+                "(its sub-organisations are read)"
+            )
+        elif not is_unit:
             org_id = f"nl-oo:{system_id}" if system_id else f"nl-oo:name:{slug(name)}"
             kind = elements.get(tag) or next(
                 (types[t] for t in type_names if t in types),
@@ -203,10 +220,12 @@ class AlmanacSource:
                 )
             )
             parent_id = org_id
-        for child in _all(el, "organisaties"):
-            for sub in child:
-                if _local(sub.tag) in ORG_ELEMENTS:
-                    self._walk(sub, parent_id, origin, out)
+        return [
+            (sub, parent_id)
+            for child in _all(el, "organisaties")
+            for sub in child
+            if _local(sub.tag) in ORG_ELEMENTS
+        ]
 
 
 def _check_root(root: ET.Element, origin: str) -> None:

@@ -118,6 +118,8 @@ class WikidataSource:
     def parse(self, data: bytes, origin: str, options: Mapping[str, str]) -> list[Organisation]:
         try:
             doc = json.loads(data.decode("utf-8"))
+        except RecursionError:  # the parser's own depth guard: 100,000 nested '['
+            raise SourceError(f"{origin}: nested too deeply: not SPARQL JSON results") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             where = (
                 f"line {exc.lineno}, column {exc.colno}: "
