@@ -152,6 +152,18 @@ def test_ended_contract_without_reason_is_flagged(tmp_path: Path) -> None:
     assert [f for f in register_to_tables(reg, DAY).findings] == []
 
 
+def test_register_check_validates_group_entities(tmp_path: Path) -> None:
+    shutil.copytree(BANK, tmp_path / "bank")
+    org = tmp_path / "bank" / "organisation.yaml"
+    org.write_text(
+        org.read_text().replace("lei: 724500POLDERHYPOTH11", "lei: 724500POLDERHYPOTH12")
+    )
+    from sovmap.register.files import check_register
+
+    errors = [p for p in check_register(tmp_path / "bank").errors if p.code == "BAD_LEI"]
+    assert [p.field for p in errors] == ["entities[polder-hypotheken].lei"]
+
+
 def test_parents_come_from_the_control_rule() -> None:
     reg = load_register(INCOMPLETE)
     assert control_of(reg, "aws-emea").ultimate_parent.id == "amazon-com"

@@ -28,7 +28,15 @@ def _p(at: Location | None, field: str, code: str, message: str) -> Problem:
 
 def _entities(register: Register) -> Iterator[tuple[str, Any]]:
     yield "organisation", register.organisation
-    for section in ("processes", "services", "providers", "data_assets", "contracts"):
+    for section in (
+        "processes",
+        "services",
+        "providers",
+        "data_assets",
+        "contracts",
+        "entities",
+        "branches",
+    ):
         for entity in getattr(register, section).values():
             yield section, entity
 
