@@ -202,3 +202,18 @@ def test_sensitivity_table_ranks_what_moves_the_date() -> None:
     assert (
         table["correlation rho 0.8 instead of 0.5"][1] > table["independent durations (rho 0)"][1]
     )
+
+
+def test_gantt_svg_for_report_and_web() -> None:
+    from datetime import date
+
+    from sovmap.report.gantt import gantt_svg
+
+    rep = plan_register_exit(load_register_dir(EXAMPLE), settings=load_exit_settings(M365),
+                             deadline="9mo", runs=300, seed=1)  # fmt: skip
+    svg = str(gantt_svg(rep))
+    assert svg.startswith("<svg") and svg.count('class="mark"') == 3
+    for group in ("identity", "workplace", "devices"):
+        assert f'font-weight="bold">{group}</text>' in svg
+    assert f"{date.today().year + 1}-" in svg  # calendar months on the axis
+    assert "deadline " in svg and "P50 " in svg and "P90 " in svg

@@ -188,6 +188,90 @@ def gantt_png(rep: ExitReport, path: Path, start: date | None = None) -> None:
     plt.close(fig)
 
 
+def gantt_svg_text(rep: ExitReport, start: date | None = None, width: int = 900) -> str:
+    """The Gantt chart as a self-contained SVG element (for the report and the web page):
+    calendar months from ``start`` (default today), tasks at mean durations grouped per
+    target platform, P50, P90 and the deadline as labelled lines, a legend of teams."""
+    e = html.escape
+    day0 = start or date.today()
+    fc = rep.baseline.forecast
+    grouped = gantt_rows(rep)
+    colours = _team_colours(list(rep.baseline.plan.teams))
+    row, label_w, top = 18, 300, 44
+    n_rows = sum(len(items) + 1 for _, items in grouped)
+    height = top + row * n_rows + 40
+    horizon = 1.04 * max(
+        [rep.schedule.makespan, fc.p90, 1.0] + ([rep.deadline_days] if rep.deadline_days else [])
+    )
+    span = width - label_w - 20
+
+    def x_of(days: float) -> float:
+        return label_w + span * days / horizon
+
+    title = f"Exit plan: P50 {_months(fc.p50)}, P90 {_months(fc.p90)}"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart gantt" role="img" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        f"<title>{e(title)}</title>"
+        f'<text x="0" y="14" font-size="13" font-weight="bold">{e(title)}</text>'
+    ]
+    lx = 0.0
+    for team, colour in colours.items():
+        parts.append(
+            f'<rect x="{lx:.0f}" y="22" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{lx + 13:.0f}" y="31" font-size="10">{e(team)}</text>'
+        )
+        lx += 16 + 6.5 * len(team) + 8
+    month = date(day0.year, day0.month, 1)
+    bottom = height - 34
+    while (month - day0).days <= horizon:
+        d = (month - day0).days
+        if d >= 0 and (month.month - 1) % 3 == 0:
+            x = x_of(d)
+            parts.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{bottom}" stroke="#eee"/>'
+                f'<text x="{x:.1f}" y="{bottom + 14}" font-size="10" text-anchor="middle">'
+                f"{month.isoformat()[:7]}</text>"
+            )
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    y = top
+    for group, items in grouped:
+        parts.append(
+            f'<text x="0" y="{y + 13}" font-size="11" font-weight="bold">{e(group)}</text>'
+            f'<line x1="0" x2="{width}" y1="{y}" y2="{y}" stroke="#ccc"/>'
+        )
+        y += row
+        for st in items:
+            x0 = x_of(st.start)
+            w = max(1.0, x_of(st.finish) - x0)
+            begin = day0 + timedelta(days=round(st.start))
+            until = day0 + timedelta(days=round(st.finish))
+            tip = f"{st.task.id}: {st.task.name} ({begin.isoformat()} – {until.isoformat()})"
+            parts.append(
+                f'<g><title>{e(tip)}</title><text x="{label_w - 6}" y="{y + 12}" '
+                f'text-anchor="end" font-size="10">{e(task_label(st))}</text>'
+                f'<rect x="{x0:.1f}" y="{y + 2}" width="{w:.1f}" height="{row - 5}" rx="2" '
+                f'fill="{colours[st.task.team]}"/></g>'
+            )
+            y += row
+    marks = [(fc.p50, "P50", "6 3"), (fc.p90, "P90", "2 2")]
+    if rep.deadline_days is not None:
+        marks.append((rep.deadline_days, "deadline", ""))
+    for days, label, dash in marks:
+        x = x_of(days)
+        when = (day0 + timedelta(days=round(days))).isoformat()
+        style = f' stroke-dasharray="{dash}"' if dash else ""
+        anchor = "end" if x > width - 140 else "start"
+        tx = x - 3 if anchor == "end" else x + 3
+        parts.append(
+            f'<line class="mark" x1="{x:.1f}" x2="{x:.1f}" y1="{top - 6}" y2="{bottom}" '
+            f'stroke="#000"{style}/><text x="{tx:.1f}" y="{bottom + 28}" font-size="10" '
+            f'text-anchor="{anchor}">{e(label)} {when}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def gantt_html(rep: ExitReport) -> str:
     """A self-contained HTML page: summary, what-if table and a CSS Gantt chart."""
     e = html.escape

@@ -1,23 +1,14 @@
-"""The exit plan's Gantt chart as inline SVG, for the report and the web page alike."""
+"""The exit plan's Gantt chart as inline SVG, for the report and the web page alike: the
+rendering of :func:`sovmap.exitplan.render.gantt_svg_text` (per target platform, calendar
+dates, P50/P90/deadline lines)."""
 
 from __future__ import annotations
 
-from typing import Any
+from markupsafe import Markup
 
 from sovmap.exitplan.api import ExitReport
-from sovmap.report import svg
+from sovmap.exitplan.render import gantt_svg_text
 
 
-def gantt_svg(rep: ExitReport, title: str = "Exit plan (mean durations)") -> Any:
-    tasks = [
-        svg.GanttTask(
-            f"{s.task.group}: {s.task.name}" if s.task.group else s.task.name,
-            s.start,
-            s.finish,
-            group=s.task.group,
-            critical=s.task.group in rep.baseline.forecast.critical
-            and rep.baseline.forecast.critical[s.task.group] >= 0.5,
-        )
-        for s in sorted(rep.schedule.tasks, key=lambda s: (s.start, s.finish))
-    ]
-    return svg.gantt(tasks, title=title, deadline=rep.deadline_days, unit="d")
+def gantt_svg(rep: ExitReport) -> Markup:
+    return Markup(gantt_svg_text(rep))
