@@ -133,3 +133,39 @@ def test_a_huge_register_file_is_refused_before_reading(tmp_path: Path) -> None:
     assert time.monotonic() - start < 1
     assert (problem.file, problem.code) == ("big.yaml", "UNREADABLE")
     assert "10,737,418,240 bytes" in problem.message
+
+
+def test_case17_a_chain_of_1200_services_is_checked_and_used_without_recursion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = 1200
+    items = []
+    for i in range(n):
+        item = SERVICE.format(id=f"s{i}", name=f"S{i}") + "    provider: p\n"
+        if i + 1 < n:
+            item += f"    depends_on: [{{service: s{i + 1}, kind: hosted-on}}]\n"
+        items.append(item)
+    write(tmp_path, "org.yaml", ORG)
+    write(tmp_path, "providers.yaml", "providers:\n  - id: p\n    name: P\n    country: US\n")
+    write(tmp_path, "services.yaml", "services:\n" + "".join(items))
+    result = check_register(tmp_path)
+    assert result.ok and result.register is not None
+    assert len(result.register.closure(["s0"])) == n
+    for argv in (["risk", str(tmp_path)], ["cutoff", str(tmp_path), "--jurisdiction", "US"]):
+        assert main(argv) == 0
+        assert "Traceback" not in capsys.readouterr().err
+
+
+def test_case17_a_long_dependency_cycle_is_named(tmp_path: Path) -> None:
+    n = 1500
+    items = [
+        SERVICE.format(id=f"s{i}", name=f"S{i}")
+        + f"    depends_on: [{{service: s{(i + 1) % n}, kind: hosted-on}}]\n"
+        for i in range(n)
+    ]
+    write(tmp_path, "org.yaml", ORG)
+    write(tmp_path, "services.yaml", "services:\n" + "".join(items))
+    (problem,) = check_register(tmp_path).errors
+    assert problem.code == "DEPENDENCY_CYCLE"
+    assert problem.message.startswith("dependency cycle: s0 -> s1 -> s2")
+    assert problem.message.endswith("s1499 -> s0")

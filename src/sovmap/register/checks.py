@@ -127,14 +127,31 @@ def _reference_problems(r: Register) -> Iterator[Problem]:
 
 
 def _cycle_problems(r: Register) -> Iterator[Problem]:
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    """Dependency cycles, by a depth-first walk with an explicit stack (a chain of thousands of
+    services is walked without a RecursionError)."""
+    state: dict[str, int] = {}  # 1 = on the path, 2 = done
 
-    def visit(sid: str, stack: list[str]) -> Iterator[Problem]:
-        state[sid] = 1
+    def deps(sid: str) -> Iterator[Any]:
         svc = r.services.get(sid)
-        for d in svc.depends_on if svc else ():
+        return iter(svc.depends_on if svc else ())
+
+    for root in r.services:
+        if root in state:
+            continue
+        state[root] = 1
+        path = [root]
+        frames = [(root, deps(root))]
+        while frames:
+            sid, pending = frames[-1]
+            d = next(pending, None)
+            if d is None:
+                state[sid] = 2
+                frames.pop()
+                path.pop()
+                continue
             if state.get(d.service) == 1:
-                cycle = [*stack[stack.index(d.service) :], d.service] if d.service in stack else []
+                svc = r.services.get(sid)
+                cycle = [*path[path.index(d.service) :], d.service] if d.service in path else []
                 yield _p(
                     d.at or (svc.at if svc else None),
                     f"services[{sid}].depends_on",
@@ -142,12 +159,9 @@ def _cycle_problems(r: Register) -> Iterator[Problem]:
                     "dependency cycle: " + " -> ".join(cycle),
                 )
             elif d.service not in state:
-                yield from visit(d.service, [*stack, d.service])
-        state[sid] = 2
-
-    for sid in r.services:
-        if sid not in state:
-            yield from visit(sid, [sid])
+                state[d.service] = 1
+                path.append(d.service)
+                frames.append((d.service, deps(d.service)))
 
 
 def check_semantics(register: Register) -> list[Problem]:
