@@ -178,7 +178,7 @@ def q2(conn: Connection | None, register: Register | None) -> tuple[Section, lis
                     s.provider.value,
                     str(s.exit_plan.value or "missing"),
                     "; ".join(s.alternatives.value or ()),
-                    str(c.end.value) if c and c.end.value else "",
+                    c.end.value if c and c.end.value else None,
                     c.notice_days.value if c and c.notice_days.value is not None else "",
                 )
             )

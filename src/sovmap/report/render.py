@@ -24,6 +24,7 @@ CATALOGUED = {
     "maturity": "MATURITY",
     "fallback": "FALLBACK",
     "capability": "CAPABILITY",
+    "deployment": "DEPLOYMENT",
     "gap_p50_weeks": "GAP",
     "gap_p90_weeks": "GAP",
 }
@@ -61,6 +62,8 @@ def fmt(value: Any, lang: str = "en") -> str:
         return ""
     if isinstance(value, bool):
         return t(lang, "V_BOOL_YES" if value else "V_BOOL_NO")
+    if isinstance(value, date):
+        return format_date(value, lang)
     if isinstance(value, int):
         return format_number(value, lang)
     if isinstance(value, float):
@@ -86,7 +89,8 @@ def cell(lang: str, column: str, value: Any) -> str:
     """A table cell: catalogued values translated, numbers in the language's format."""
     kind = CATALOGUED.get(column)
     if kind is not None and isinstance(value, str) and value:
-        return "; ".join(catalogued(lang, kind, v) for v in value.split(";"))
+        sep = "," if "," in value and ";" not in value else ";"
+        return f"{sep} ".join(catalogued(lang, kind, v.strip()) for v in value.split(sep))
     return fmt(value, lang)
 
 
