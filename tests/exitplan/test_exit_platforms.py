@@ -217,3 +217,24 @@ def test_gantt_svg_for_report_and_web() -> None:
         assert f'font-weight="bold">{group}</text>' in svg
     assert f"{date.today().year + 1}-" in svg  # calendar months on the axis
     assert "deadline " in svg and "P50 " in svg and "P90 " in svg
+
+
+def test_gap_with_a_lasting_fallback_is_zero_and_valid_json() -> None:
+    from sovmap.exitplan.gap import uncovered_gaps
+    from sovmap.scenario.cutoff import cut_off
+    from sovmap.scenario.model import Selector
+
+    reg = load_register_dir(EXAMPLE)
+    proc = reg.processes["aangifte-ib"]
+    lasting = replace(proc, fallback_days=replace(proc.fallback_days, value=None))
+    reg = replace(reg, processes={**reg.processes, "aangifte-ib": lasting})
+    rep = plan_register_exit(reg, runs=300, seed=1)
+    gaps = {
+        g.process: g for g in uncovered_gaps(reg, cut_off(reg, Selector(jurisdiction="US")), rep)
+    }
+    g = gaps["aangifte-ib"]
+    assert g.gap_weeks == (0.0, 0.0) and not g.has_gap
+    assert json.loads(json.dumps(g.to_json(), allow_nan=False))["fallback_weeks"] == "inf"
+    # without a fallback the gap is the whole time until the replacement is in use
+    w = gaps["werkplek"]
+    assert w.fallback_weeks is None and w.gap_weeks == pytest.approx(w.replacement_weeks)

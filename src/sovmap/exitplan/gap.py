@@ -39,7 +39,10 @@ class Gap:
     def to_json(self) -> dict[str, Any]:
         return {
             "process": self.process,
-            "fallback_weeks": self.fallback_weeks,
+            # "inf": the fallback lasts as long as the cut-off (JSON has no infinity)
+            "fallback_weeks": "inf"
+            if self.fallback_weeks is not None and math.isinf(self.fallback_weeks)
+            else self.fallback_weeks,
             "replaced_by": list(self.replaced_by),
             "not_planned": list(self.not_planned),
             "replacement_weeks": None
