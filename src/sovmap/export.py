@@ -13,6 +13,7 @@ from typing import Any
 from sovmap.control import jurisdiction_class
 from sovmap.figures import THRESHOLD, Figures, headline
 from sovmap.model import Finding
+from sovmap.readers import printable
 
 COLUMNS = (
     "domain",
@@ -31,7 +32,9 @@ COLUMNS = (
 
 
 def finding_row(f: Finding) -> dict[str, Any]:
-    return {
+    """One finding as a table row; text that came from DNS is written with its control
+    characters escaped (:func:`sovmap.readers.printable`)."""
+    row = {
         "domain": f.domain,
         "capability": f.capability.value,
         "provider": f.provider,
@@ -45,6 +48,7 @@ def finding_row(f: Finding) -> dict[str, Any]:
         "tags": " ".join(f.tags),
         "evidence": "; ".join(f"{e.probe}:{e.value}" for e in f.evidence[:6]),
     }
+    return {k: printable(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
 #: roles left out of the tabular outputs: alternatives the classifier weighed and rejected

@@ -32,7 +32,7 @@ from sovmap.export import render_summary, summarise_counts, write_findings
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
-from sovmap.readers import summary
+from sovmap.readers import printable, summary
 from sovmap.store import DEFAULT_DB, Store
 from sovmap.store.snapshots import scan_info
 
@@ -336,7 +336,8 @@ def summary_lines(store: Store, scan_id: int) -> list[str]:
         scan = scan_info(conn, scan_id)
         figs = figures.compute(conn, scan, rows=False)
     domains = figs.value("domains_scanned") or 0
-    return list(render_summary(figs, summarise_counts(store.finding_counts(scan_id), domains)))
+    counts = summarise_counts(store.finding_counts(scan_id), domains)
+    return [printable(line) for line in render_summary(figs, counts)]
 
 
 def _reclassify(args: argparse.Namespace) -> int:
@@ -386,7 +387,7 @@ def _explain(args: argparse.Namespace) -> int:
         for o in results[0][2]:
             ans = ", ".join(f"{r.rtype} {r.data}" for r in o.answers) or "-"
             via = f" (via {o.via})" if o.via else ""
-            print(f"    [{o.probe}] {o.qname} {o.qtype} {o.status.value}{via}: {ans}")
+            print(printable(f"    [{o.probe}] {o.qname} {o.qtype} {o.status.value}{via}: {ans}"))
     return 0
 
 
@@ -394,14 +395,16 @@ def _print_finding(f: Finding) -> None:
     jur = f.jurisdiction or "unknown"
     tags = f" [{', '.join(f.tags)}]" if f.tags else ""
     print(
-        f"  {f.capability.value}: {f.provider_name} (parent {f.parent or '?'}, "
-        f"jurisdiction {jur}{tags}) confidence {f.confidence:.2f} {f.code}"
-        + (f" role={f.role}" if f.role != "primary" else "")
+        printable(
+            f"  {f.capability.value}: {f.provider_name} (parent {f.parent or '?'}, "
+            f"jurisdiction {jur}{tags}) confidence {f.confidence:.2f} {f.code}"
+            + (f" role={f.role}" if f.role != "primary" else "")
+        )
     )
-    for e in f.evidence:
+    for e in f.evidence:  # DNS data: control characters escaped, never sent raw
         chain = f" via {' -> '.join(e.chain)}" if e.chain else ""
         src = f" <{e.source}>" if e.source else ""
-        print(f"      {e.probe} {e.qname} {e.rtype} {e.value!r}{chain}")
+        print(printable(f"      {e.probe} {e.qname} {e.rtype} {e.value!r}{chain}"))
         print(f"          matched {e.fingerprint} weight {e.weight:.2f}{src}")
 
 

@@ -28,6 +28,24 @@ def quote(value: str, limit: int = QUOTE_CHARS) -> str:
     return repr(value)
 
 
+# C0 and C1 control characters, DEL, and the bidirectional overrides and isolates
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (terminal escapes, line breaks, bidi overrides)
+    written as ``\\xNN`` or ``\\uNNNN``: data from DNS or a file shown on a terminal or in a
+    CSV cell can neither move the cursor nor break the line."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class InputProblem:
     """A problem with one line of an input; the rest of the file goes on."""
