@@ -16,7 +16,14 @@ from sovmap.report import orgs as oq
 from sovmap.store import queries as q
 from sovmap.store.snapshots import ScanInfo
 from sovmap.web import service as svc
-from sovmap.web.auth import AuthError, Principal, create_token, put_setting
+from sovmap.web.auth import (
+    MAX_TOKEN_DAYS,
+    TOKEN_DAYS,
+    AuthError,
+    Principal,
+    create_token,
+    put_setting,
+)
 from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
 from sovmap.web.service import Located, locations, pick_scan
 from sovmap.web.tables import audit_log
@@ -72,11 +79,21 @@ class AuditEntry:
 class TokenIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     name: str = Field(min_length=1, max_length=64)
+    days: int = Field(default=TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS, description="lifetime")
 
 
 class TokenOut(BaseModel):
     name: str
     token: str
+    days: int
+
+
+class Lockout(BaseModel):
+    key: str
+    scope: str = Field(description="address+user, address or user")
+    label: str
+    attempts: int
+    until: str
 
 
 class PublicIn(BaseModel):
@@ -298,11 +315,17 @@ def new_token(request: Request, body: TokenIn, p: Viewer, conn: Conn) -> TokenOu
     its CSRF token in the ``X-CSRF-Token`` header."""
     check_csrf(request, p, None)
     try:
-        token = create_token(conn, p.user_id, body.name)
+        token = create_token(conn, p.user_id, body.name, body.days)
     except AuthError as exc:
         raise HTTPException(422, str(exc)) from exc
-    audit(conn, p, "token.create", p.username, {"name": body.name})
-    return TokenOut(name=body.name, token=token)
+    audit(conn, p, "token.create", p.username, {"name": body.name, "days": body.days})
+    return TokenOut(name=body.name, token=token, days=body.days)
+
+
+@router.get("/lockouts", response_model=list[Lockout])
+def lockouts(request: Request, p: Admin, conn: Conn) -> list[Lockout]:
+    """Addresses and user names locked out of log-in now, by too many attempts (admin only)."""
+    return [Lockout(**row) for row in request.app.state.throttle.locked(conn)]
 
 
 @router.put("/settings/public", response_model=PublicOut)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sovmap import __version__
-from sovmap.web import api, pages
+from sovmap.web import account_pages, api, pages
 from sovmap.web.auth import (
     Principal,
     authenticate,
@@ -154,6 +154,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
     for extra in app.state.features.routers():
         app.include_router(extra)
 

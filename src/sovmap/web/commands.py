@@ -8,13 +8,27 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sovmap.cli import CommandError
 from sovmap.store import Store, migrate
 from sovmap.store.migrate import DEFAULT_DB, MigrationError
-from sovmap.web.auth import ROLES, AuthError, create_token, create_user, set_password
-from sovmap.web.tables import users
+from sovmap.web.auth import (
+    MAX_TOKEN_DAYS,
+    ROLES,
+    TOKEN_DAYS,
+    AuthError,
+    Principal,
+    create_token,
+    create_user,
+    delete_user,
+    set_disabled,
+    set_password,
+    set_role,
+    user_id,
+)
+from sovmap.web.deps import audit
+from sovmap.web.tables import api_tokens, users
 
 
 def register(sub: Any) -> None:
@@ -72,24 +86,78 @@ def register(sub: Any) -> None:
     add.set_defaults(func=_add)
     pw = us.add_parser(
         "passwd",
-        help="set a user's password",
-        description="Set a password (from SOVMAP_PASSWORD or a prompt). Example: "
+        help="set a user's password (ends its sessions and tokens)",
+        description="Set a password (from SOVMAP_PASSWORD or a prompt); the user's sessions "
+        "end and its API tokens are revoked at once. Example: "
         "sovmap users passwd alice --db sovmap.sqlite",
     )
     pw.add_argument("username")
-    pw.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
+    _db(pw)
     pw.set_defaults(func=_passwd)
     tok = us.add_parser(
         "token",
-        help="create an API token for a user (printed once)",
-        description="Create an API token. Example: sovmap users token alice --name ci",
+        help="create an API token for a user (printed once, alone on stdout)",
+        description="Create an API token, valid --days days; only the token is printed, so "
+        "it can be captured. Example: sovmap users token alice --name ci --days 30",
     )
     tok.add_argument("username")
     tok.add_argument("--name", default="cli")
-    tok.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
+    tok.add_argument(
+        "--days",
+        type=int,
+        default=TOKEN_DAYS,
+        help=f"days until the token expires (1 to {MAX_TOKEN_DAYS}, default {TOKEN_DAYS})",
+    )
+    _db(tok)
     tok.set_defaults(func=_token)
+    for action, text, example in (
+        ("disable", "disable a user: its sessions end and its tokens are revoked at once", ""),
+        ("enable", "enable a disabled user (it needs new tokens)", ""),
+        ("delete", "delete a user with its sessions and tokens", ""),
+    ):
+        a = us.add_parser(
+            action,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}; recorded in the audit log. The last "
+            f"enabled admin cannot be disabled or deleted. Example: sovmap users {action} "
+            f"alice --db sovmap.sqlite{example}",
+        )
+        a.add_argument("username")
+        _db(a)
+        a.set_defaults(func=_change, action=action)
+    role = us.add_parser(
+        "role",
+        help="change a user's role",
+        description="Change a user's role (viewer, editor, admin); its sessions and tokens "
+        "carry the new role from the next request. Example: "
+        "sovmap users role alice editor --db sovmap.sqlite",
+    )
+    role.add_argument("username")
+    role.add_argument("role", choices=ROLES)
+    _db(role)
+    role.set_defaults(func=_change, action="role")
+    ls = us.add_parser(
+        "list",
+        help="list users with role, state and number of tokens",
+        description="List the users. Example: sovmap users list --db sovmap.sqlite",
+    )
+    _db(ls)
+    ls.set_defaults(func=_list)
 
     migrate.register(sub)
+
+
+def _db(parser: Any) -> None:
+    parser.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
+
+
+def _cli() -> Principal:
+    """Who made a change from the command line, for the audit log."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Principal(f"cli:{who}"[:64], "admin", "cli")
 
 
 def _engine(db: str) -> Any:
@@ -115,6 +183,7 @@ def _add(args: argparse.Namespace) -> int:
     try:
         with engine.begin() as conn:
             create_user(conn, args.username, _password(), args.role)
+            audit(conn, _cli(), "user.create", args.username, {"role": args.role})
     except AuthError as exc:
         raise CommandError(str(exc)) from exc
     print(f"added {args.username} ({args.role})")
@@ -126,22 +195,65 @@ def _passwd(args: argparse.Namespace) -> int:
     try:
         with engine.begin() as conn:
             set_password(conn, args.username, _password())
+            audit(conn, _cli(), "user.password", args.username, {"by": "cli"})
     except AuthError as exc:
         raise CommandError(str(exc)) from exc
-    print(f"password of {args.username} changed")
+    print(f"password of {args.username} changed; its sessions and tokens ended")
+    return 0
+
+
+def _change(args: argparse.Namespace) -> int:
+    engine = _engine(args.db)
+    detail: dict[str, Any] = {}
+    try:
+        with engine.begin() as conn:
+            if args.action == "role":
+                detail = {"old": set_role(conn, args.username, args.role), "new": args.role}
+            elif args.action in ("disable", "enable"):
+                set_disabled(conn, args.username, args.action == "disable")
+            else:
+                delete_user(conn, args.username)
+            audit(conn, _cli(), f"user.{args.action}", args.username, detail)
+    except AuthError as exc:
+        raise CommandError(str(exc)) from exc
+    done = {"disable": "disabled", "enable": "enabled", "delete": "deleted"}
+    print(
+        f"{args.username}: " + (f"role {args.role}" if args.action == "role" else done[args.action])
+    )
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    engine = _engine(args.db)
+    with engine.connect() as conn:
+        counts = dict(
+            conn.execute(
+                select(api_tokens.c.user_id, func.count()).group_by(api_tokens.c.user_id)
+            ).all()
+        )
+        rows = conn.execute(
+            select(users.c.id, users.c.username, users.c.role, users.c.disabled).order_by(
+                users.c.username
+            )
+        ).all()
+    for r in rows:
+        state = "disabled" if r.disabled else "enabled"
+        print(f"{r.username}\t{r.role}\t{state}\t{counts.get(r.id, 0)} tokens")
     return 0
 
 
 def _token(args: argparse.Namespace) -> int:
     engine = _engine(args.db)
-    with engine.begin() as conn:
-        uid = conn.execute(select(users.c.id).where(users.c.username == args.username)).scalar()
-        if uid is None:
-            raise CommandError(f"no such user {args.username!r}")
-        try:
-            print(create_token(conn, int(uid), args.name))
-        except AuthError as exc:
-            raise CommandError(str(exc)) from exc
+    try:
+        with engine.begin() as conn:
+            uid = user_id(conn, args.username)
+            token = create_token(conn, uid, args.name, args.days)
+            audit(
+                conn, _cli(), "token.create", args.username, {"name": args.name, "days": args.days}
+            )
+    except AuthError as exc:
+        raise CommandError(str(exc)) from exc
+    print(token)  # alone on stdout, so scripts can capture it
     return 0
 
 

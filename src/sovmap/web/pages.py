@@ -1,13 +1,13 @@
-"""Server-rendered pages: overview, domains, providers, trends, map, account and admin."""
+"""Server-rendered pages: overview, domains, providers, trends, changes, map and organisations
+(account and admin pages: :mod:`sovmap.web.account_pages`)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, select
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
 from sovmap import figures
 from sovmap.control import us_controlled
@@ -20,16 +20,9 @@ from sovmap.report.svg import jurisdiction_colours
 from sovmap.store import queries as q
 from sovmap.store.snapshots import choose_scan
 from sovmap.web.auth import (
-    ROLES,
-    AuthError,
     Principal,
-    create_token,
-    create_user,
-    get_setting,
-    put_setting,
-    revoke_token,
 )
-from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
+from sovmap.web.deps import Conn, require
 from sovmap.web.service import (
     changes,
     domain_key,
@@ -43,7 +36,6 @@ from sovmap.web.service import (
     search_prefix,
     trends,
 )
-from sovmap.web.tables import api_tokens, audit_log, users
 
 router = APIRouter(include_in_schema=False)
 
@@ -307,109 +299,3 @@ def org_page(request: Request, org_id: str, p: Public, conn: Conn, scan: ScanQ =
     if d is None:
         raise HTTPException(404, f"no organisation {org_id}")
     return render(request, "org.html", p, o=d, scan=s)
-
-
-def _tokens(conn: Connection, user_id: int) -> list[Any]:
-    return list(
-        conn.execute(
-            select(
-                api_tokens.c.id,
-                api_tokens.c.name,
-                api_tokens.c.created_at,
-                api_tokens.c.last_used_at,
-            )
-            .where(api_tokens.c.user_id == user_id)
-            .order_by(api_tokens.c.id)
-        ).mappings()
-    )
-
-
-@router.get("/account", response_class=HTMLResponse)
-def account_page(request: Request, p: Viewer, conn: Conn) -> Response:
-    return render(request, "account.html", p, tokens=_tokens(conn, p.user_id), new_token="")
-
-
-@router.post("/account/tokens", response_class=HTMLResponse)
-def account_new_token(
-    request: Request,
-    p: Viewer,
-    conn: Conn,
-    name: Annotated[str, Form(max_length=64)],
-    csrf: Annotated[str, Form(max_length=128)] = "",
-) -> Response:
-    check_csrf(request, p, csrf)
-    try:
-        token = create_token(conn, p.user_id, name)
-    except AuthError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    audit(conn, p, "token.create", p.username, {"name": name})
-    return render(request, "account.html", p, tokens=_tokens(conn, p.user_id), new_token=token)
-
-
-@router.post("/account/tokens/{token_id}/revoke")
-def account_revoke_token(
-    request: Request,
-    token_id: int,
-    p: Viewer,
-    conn: Conn,
-    csrf: Annotated[str, Form(max_length=128)] = "",
-) -> Response:
-    check_csrf(request, p, csrf)
-    if revoke_token(conn, p.user_id, token_id):
-        audit(conn, p, "token.revoke", p.username, {"id": token_id})
-    return RedirectResponse("/account", status_code=303)
-
-
-@router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request, p: Admin, conn: Conn, error: str = "") -> Response:
-    rows = conn.execute(
-        select(users.c.username, users.c.role, users.c.created_at, users.c.disabled).order_by(
-            users.c.username
-        )
-    ).mappings()
-    log = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).mappings()
-    return render(
-        request,
-        "admin.html",
-        p,
-        users=list(rows),
-        log=list(log),
-        roles=ROLES,
-        public=get_setting(conn, PUBLIC_SCAN) == "1",
-        error=error,
-    )
-
-
-@router.post("/admin/users")
-def admin_add_user(
-    *,
-    request: Request,
-    p: Admin,
-    conn: Conn,
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=256)],
-    role: Annotated[str, Form(max_length=16)],
-    csrf: Annotated[str, Form(max_length=128)] = "",
-) -> Response:
-    check_csrf(request, p, csrf)
-    try:
-        create_user(conn, username, password, role)
-    except AuthError as exc:
-        return admin_page(request, p, conn, error=str(exc))
-    audit(conn, p, "user.create", username, {"role": role})
-    return RedirectResponse("/admin", status_code=303)
-
-
-@router.post("/admin/public")
-def admin_public(
-    request: Request,
-    p: Admin,
-    conn: Conn,
-    enabled: Annotated[str, Form(max_length=8)] = "0",
-    csrf: Annotated[str, Form(max_length=128)] = "",
-) -> Response:
-    check_csrf(request, p, csrf)
-    on = enabled == "1"
-    put_setting(conn, PUBLIC_SCAN, "1" if on else "0")
-    audit(conn, p, "settings.public_scan", PUBLIC_SCAN, {"enabled": on})
-    return RedirectResponse("/admin", status_code=303)
