@@ -363,3 +363,34 @@ def test_fuzz_found_a_header_whose_domain_column_the_reader_does_not_see(tmp_pat
         check_input(path)
     with pytest.raises(InputError, match=r"in.csv:1: no domain column in the header"):
         list(read_domains(path))
+
+
+def test_case23_normalisation_gaps(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text(
+        "https://user:pw@gemeente-a.nl:443/x\n"  # a URL with user info: its host
+        "xn--a.nl\n"  # not a valid A-label
+        "verborgen.onion\n"
+        "printer.local\n"
+        "iets.invalid\n"
+        "zone.test\n"  # reserved for testing: local test zones use it
+        "not-an-email\n",
+        encoding="utf-8",
+    )
+    domains, problems, counts = _read(path)
+    assert domains == ["gemeente-a.nl", "zone.test"]
+    rejected = [(p.line, p.code) for p in problems if p.code != "NORMALISED"]
+    assert rejected == [(2, "INVALID"), (3, "SPECIAL_USE"), (4, "SPECIAL_USE"),
+                        (5, "SPECIAL_USE"), (7, "INVALID")]  # fmt: skip
+    assert "not a valid A-label" in problems[1].message
+    assert "no known top-level domain" in problems[-1].message
+    assert counts.rejected == 5
+
+
+def test_case23_a_value_without_at_in_an_email_column(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("email,name\ninfo@a.nl,A\nnot-an-email,B\n", encoding="utf-8")
+    domains, problems, counts = _read(path)
+    assert domains == ["a.nl"]
+    assert [(p.line, p.code) for p in problems if p.code != "NORMALISED"] == [(3, "BAD_EMAIL")]
+    assert (counts.read, counts.accepted, counts.rejected) == (2, 1, 1)

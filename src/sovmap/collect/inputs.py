@@ -142,12 +142,21 @@ def read_domains(
     seen: set[str] = set()
     if src.csv_header_line is not None:
         table, column = _open_table(src)
+        email = column.lower() in ("email", "e-mail", "mail")
         before = 0  # the table's problems start with the lines that were not UTF-8
         for lineno, row in table.iter_rows():
             _sync(table.problems, before, problems)
             before = len(table.problems)
             attrs = {k.lower(): v for k, v in row.items() if k != column}
-            item = _accept(src.name, row[column], lineno, attrs, seen, problems, counts)
+            value = row[column]
+            if email and value.strip() and "@" not in value:
+                problems.append(
+                    InputProblem(
+                        src.name, lineno, "BAD_EMAIL", f"not an e-mail address: {quote(value)}"
+                    )
+                )
+                continue
+            item = _accept(src.name, value, lineno, attrs, seen, problems, counts)
             if item is not None:
                 yield item
         _sync(table.problems, before, problems)

@@ -29,6 +29,10 @@ BAD_EMAIL = "BAD_EMAIL"
 BAD_IDN = "BAD_IDN"
 UNKNOWN_TLD = "UNKNOWN_TLD"
 
+#: Special-use names (RFC 6761, 6762, 7686, 8375, 9476) that public DNS never answers: refused
+#: before a question is asked. ``test`` and ``example`` stay accepted: reserved for testing and
+#: documentation, they are what local test zones (and sovmap's synthetic worlds) use.
+SPECIAL_USE = ("onion", "local", "localhost", "invalid", "alt", "home.arpa")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
@@ -159,6 +163,21 @@ def load_psl(path: Path | None = None) -> PublicSuffixList:
     return PublicSuffixList.parse(text).with_delegations(delegation_zones())
 
 
+def _check_a_label(label: str, value: str) -> None:
+    """An ``xn--`` label must decode to a valid internationalised label (``xn--a`` does not)."""
+    try:
+        import idna
+
+        idna.decode(label)
+    except ImportError:  # pragma: no cover - depends on the environment
+        try:
+            label.encode("ascii").decode("idna")
+        except UnicodeError as exc:
+            raise DomainError(BAD_IDN, value, f"{label} is not a valid A-label ({exc})") from exc
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise DomainError(BAD_IDN, value, f"{label} is not a valid A-label ({exc})") from exc
+
+
 def normalise_host(value: str) -> str:
     """A bare host name from user input: lower case, A-labels, no trailing dot."""
     host = value.strip().rstrip(".").lower()
@@ -178,6 +197,9 @@ def normalise_host(value: str) -> str:
     labels = host.split(".")
     if not all(_LABEL.match(label) for label in labels):
         raise DomainError(NOT_A_HOSTNAME, value, "not a host name")
+    for label in labels:
+        if label.startswith("xn--"):
+            _check_a_label(label, value)
     if len(host) > 253:
         raise DomainError(NOT_A_HOSTNAME, value, "longer than 253 characters")
     return host
@@ -259,7 +281,10 @@ def normalise_domain(text: str) -> tuple[str, list[str]]:
     notes: list[str] = []
     raw = text.strip().strip('"').strip()
     try:
-        if "@" in raw or raw.lower().startswith("mailto:"):
+        if "://" in raw:  # a URL, perhaps with user:password@ before its host
+            host = host_from_website(raw)
+            notes.append("URL reduced to its host")
+        elif "@" in raw or raw.lower().startswith("mailto:"):
             host = host_from_email(raw)
             notes.append("e-mail address reduced to its domain")
         elif "/" in raw or ":" in raw.rstrip("."):
@@ -276,6 +301,13 @@ def normalise_domain(text: str) -> tuple[str, list[str]]:
         host = host[4:]
         notes.append("leading www. removed")
     labels = host.split(".")
+    special = next((s for s in SPECIAL_USE if host == s or host.endswith("." + s)), None)
+    if special is not None:
+        raise InvalidDomain(
+            "SPECIAL_USE", f"{host} is under .{special}, a special-use name never in public DNS"
+        )
+    if len(labels) < 2 and _scan_psl().publicsuffix(host, accept_unknown=False) is None:
+        raise InvalidDomain("INVALID", f"not a domain name (no known top-level domain): {host}")
     if _scan_psl().is_public(host):
         raise InvalidDomain("PUBLIC_SUFFIX", f"{host} is a public suffix, not a domain")
     if len(labels) < 2:
