@@ -394,3 +394,24 @@ def test_case23_a_value_without_at_in_an_email_column(tmp_path: Path) -> None:
     assert domains == ["a.nl"]
     assert [(p.line, p.code) for p in problems if p.code != "NORMALISED"] == [(3, "BAD_EMAIL")]
     assert (counts.read, counts.accepted, counts.rejected) == (2, 1, 1)
+
+
+def test_case18_export_and_explain_default_to_the_latest_finished_scan(
+    tmp_path: Path, server: DevServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "s.sqlite"
+    code, _, _ = _scan(
+        [str(DEMO / "domains.csv"), "--resolver", server.address, "--db", str(db)], capsys
+    )
+    assert code == 0
+    store = Store(db)
+    running = store.start_scan(input="other.csv", input_digest="x" * 64, knowledge_version="k")
+    store.release_lease(running)
+    store.close()
+    out = tmp_path / "f.csv"
+    assert main(["export", str(out), "--db", str(db)]) == 0
+    captured = capsys.readouterr()
+    assert "of scan 1 to" in captured.out
+    assert f"scan {running}" in captured.err  # the newer, unfinished scan is named
+    assert main(["explain", "gemeente-zonnedal.nl", "--db", str(db)]) == 0
+    assert "(scan 1)" in capsys.readouterr().out
