@@ -4,7 +4,7 @@ outside-in scan only, a published public view). OpenAPI at ``/openapi.json``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from sovmap import figures
+from sovmap.orgs.history import EventKind
 from sovmap.report import orgs as oq
 from sovmap.store import queries as q
 from sovmap.store.snapshots import ScanInfo
@@ -79,13 +80,43 @@ class AuditEntry:
 class TokenIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     name: str = Field(min_length=1, max_length=64)
-    days: int = Field(default=TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS, description="lifetime")
+    days: int = Field(
+        default=TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS, strict=False, description="lifetime in days"
+    )
 
 
 class TokenOut(BaseModel):
     name: str
     token: str
     days: int
+
+
+class ProviderRef(BaseModel):
+    id: str
+    name: str
+    jurisdiction: str
+
+
+class ChangeOut(BaseModel):
+    kind: EventKind
+    subject: str = Field(description="organisation id or domain")
+    subject_name: str
+    subject_kind: Literal["org", "domain"]
+    capability: str
+    old: list[ProviderRef]
+    new: list[ProviderRef]
+    domains: list[str]
+    uncertain: list[str] = Field(description="domains whose DNS answers had errors")
+
+
+class ChangesPage(BaseModel):
+    old_scan: int
+    new_scan: int
+    only_old: int = Field(description="subjects only in the old scan")
+    only_new: int = Field(description="subjects only in the new scan")
+    total: int
+    offset: int
+    events: list[ChangeOut]
 
 
 class Lockout(BaseModel):
@@ -223,7 +254,7 @@ def trends_by_group(request: Request, p: Public, conn: Conn) -> list[oq.GroupTre
     return svc.group_trends(conn, request.app.state.cache)
 
 
-@router.get("/changes")
+@router.get("/changes", response_model=ChangesPage)
 def changes(
     *,
     request: Request,
