@@ -34,6 +34,7 @@ from sovmap.model import Finding
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
 from sovmap.readers import printable, summary
 from sovmap.store import DEFAULT_DB, Store
+from sovmap.store.migrate import MigrationError
 from sovmap.store.snapshots import scan_info
 
 
@@ -128,10 +129,17 @@ def register(sub: Any) -> None:
 
 
 def _open(db: str, must_exist: bool = False, readonly: bool = False) -> Store:
+    """The store at ``db``; ``readonly``: opened read-only (a store on a read-only disk can be
+    read), unless it needs migrating first, which a writable store then gets."""
     if must_exist and "://" not in db and not Path(db).exists():
         raise CommandError(f"no store at {db} (run 'sovmap scan ... --db {db}' first)")
     try:
-        return Store(db, readonly=readonly)
+        if readonly:
+            try:
+                return Store(db, readonly=True)
+            except MigrationError:
+                pass
+        return Store(db)
     except Exception as exc:
         raise CommandError(f"cannot open store {db}: {exc}") from exc
 
