@@ -415,3 +415,15 @@ def test_case18_export_and_explain_default_to_the_latest_finished_scan(
     assert f"scan {running}" in captured.err  # the newer, unfinished scan is named
     assert main(["explain", "gemeente-zonnedal.nl", "--db", str(db)]) == 0
     assert "(scan 1)" in capsys.readouterr().out
+
+
+def test_strict_makes_rejected_lines_exit_1(
+    tmp_path: Path, server: DevServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [str(DEMO / "domains.csv"), "--resolver", server.address]
+    code, _, err = _scan([*argv, "--db", str(tmp_path / "a.sqlite"), "--strict"], capsys)
+    assert code == 1 and "rejected 3" in err
+    path = tmp_path / "clean.txt"
+    path.write_text("gemeente-zonnedal.nl\n", encoding="utf-8")
+    argv = [str(path), "--resolver", server.address, "--db", str(tmp_path / "b.sqlite")]
+    assert _scan([*argv, "--strict"], capsys)[0] == 0

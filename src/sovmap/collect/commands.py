@@ -73,6 +73,7 @@ def register(sub: Any) -> None:
     p.add_argument("--new", action="store_true", help="start a new scan instead of resuming")
     p.add_argument("--label", default="", help="a label for this snapshot")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any input line was rejected")
     p.set_defaults(func=_scan)
 
     r = sub.add_parser(
@@ -320,7 +321,7 @@ def _scan(args: argparse.Namespace) -> int:
         f"{outcome.counts.rejected} input lines rejected"
     )
     _finish(store, outcome.scan_id, args.out, shard)
-    return 0
+    return 1 if args.strict and outcome.counts.rejected else 0
 
 
 def _finish(store: Store, scan_id: int, out: Path | None, shard: Any = None) -> None:
