@@ -88,6 +88,8 @@ class ZoneSet:
         for _ in range(8):
             node = zone.get_node(name)
             if node is None:
+                node = _wildcard_node(zone, name)
+            if node is None:
                 if not resp.answer:
                     resp.set_rcode(dns.rcode.NXDOMAIN)
                     soa = zone.find_rdataset(zone.origin, dns.rdatatype.SOA)
@@ -108,6 +110,32 @@ class ZoneSet:
             if nz is not zone:
                 return resp  # out of zone: the resolver would chase it
         return resp
+
+
+def _wildcard_node(zone: dns.zone.Zone, name: dns.name.Name) -> Any:
+    """The wildcard that answers for a name the zone does not have (RFC 4592): ``*`` below
+    the closest encloser, if there is one (an empty non-terminal is an encloser too)."""
+    assert zone.origin is not None
+    n = name.parent()
+    while n.is_subdomain(zone.origin):
+        star = zone.get_node(dns.name.Name(("*", *n.labels)))
+        if star is not None:
+            return star
+        if zone.get_node(n) is not None or _has_below(zone, n):
+            return None  # the closest encloser has no wildcard
+        if n == zone.origin:
+            return None
+        n = n.parent()
+    return None
+
+
+def _has_below(zone: dns.zone.Zone, n: dns.name.Name) -> bool:
+    assert zone.origin is not None
+    for k in zone.nodes:
+        full = k.derelativize(zone.origin) if not k.is_absolute() else k
+        if full != n and full.is_subdomain(n):
+            return True
+    return False
 
 
 def _pointer_loop(query: bytes) -> bytes:

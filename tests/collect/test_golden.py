@@ -1,4 +1,4 @@
-"""Golden scan: 76 hand-written realistic cases against a real nameserver on loopback.
+"""Golden scan: 85 hand-written realistic cases against a real nameserver on loopback.
 
 ``tests/data/zones/*.zone`` holds one case per zone (its first comment line says what the case
 is and what a careful analyst concludes), ``faults.yaml`` the injected faults (SERVFAIL,
@@ -229,25 +229,25 @@ def test_bad_input_lines_are_reported_with_line_numbers(scan: GoldenScan) -> Non
         (4, "NORMALISED"),  # URL reduced to its host, www. removed
         (68, "NORMALISED"),  # IDN to punycode
         (69, "NORMALISED"),
-        (78, "DUPLICATE"),
-        (79, "PUBLIC_SUFFIX"),
-        (80, "PUBLIC_SUFFIX"),
-        (81, "INVALID"),  # space inside
-        (82, "INVALID"),  # label starts with a hyphen
-        (83, "COLUMNS"),  # wrong column count
-        (84, "EMPTY"),
+        (87, "DUPLICATE"),
+        (88, "PUBLIC_SUFFIX"),
+        (89, "PUBLIC_SUFFIX"),
+        (90, "INVALID"),  # space inside
+        (91, "INVALID"),  # label starts with a hyphen
+        (92, "COLUMNS"),  # wrong column count
+        (93, "EMPTY"),
     }
     by_line: dict[int, InputProblem] = {p.line: p for p in scan.outcome.problems}
     assert (
-        by_line[78]
+        by_line[87]
         .render()
-        .endswith("domains.csv:78: DUPLICATE: gemeente-veldhoven-noord.nl already listed")
+        .endswith("domains.csv:87: DUPLICATE: gemeente-veldhoven-noord.nl already listed")
     )
-    assert "gemeente veldhoven" in by_line[81].render()
+    assert "gemeente veldhoven" in by_line[90].render()
     # the run went on: every accepted line was scanned and stored exactly once
     done = scan.store.done_domains(scan.outcome.scan_id)
     assert done == set(_input_domains())
-    assert scan.outcome.domains == len(done) == 76
+    assert scan.outcome.domains == len(done) == 85
 
 
 def test_url_uppercase_trailing_dot_and_idn_inputs_are_normalised(scan: GoldenScan) -> None:
@@ -324,8 +324,12 @@ def test_null_mx_and_nxdomain_give_no_mailbox(scan: GoldenScan) -> None:
     null = scan.obs("parkeervergunning-example.nl", "mx", "MX")
     assert null.status is Status.NOERROR
     assert [r.data.partition(" ")[2] for r in null.answers] == [""]  # MX 0 . (RFC 7505)
-    assert not [
+    # a null MX says "no mail here": a finding that says so, with no provider or jurisdiction
+    mailbox = [
         f for f in scan.of("parkeervergunning-example.nl") if f.capability is Capability.MAILBOX
+    ]
+    assert [(f.provider, f.code, f.jurisdiction) for f in mailbox] == [
+        ("none", "MAILBOX_NO_MAIL", "")
     ]
     nx = scan.obs("hreppur-horfinn.is", "mx", "MX")
     assert nx.status is Status.NXDOMAIN
@@ -479,3 +483,95 @@ def test_interrupted_scan_resumes_without_duplicates(
     rows = list(store.iter_findings(first))
     assert len(rows) == len(scan.findings)
     assert sorted(map(_key, map(project, rows))) == sorted(map(_key, map(project, scan.findings)))
+
+
+# -- wildcards, legacy tokens, hosts that cannot be mail hosts (issue 17) ----------------------
+def _mailbox(scan: GoldenScan, domain: str) -> list[Finding]:
+    return [
+        f for f in scan.of(domain) if f.capability is Capability.MAILBOX and f.role != "candidate"
+    ]
+
+
+@pytest.mark.parametrize("domain", ["gemeente-sterrenwacht.nl", "gemeente-overal.nl"])
+def test_a_wildcard_never_creates_a_finding(scan: GoldenScan, domain: str) -> None:
+    named = {f.provider for f in scan.of(domain)}
+    assert not named & {"google", "microsoft", "hornetsecurity", "mailjet", "dmarcian"}
+    # the wildcard answered: the DKIM selectors (or autodiscover) were asked and answered...
+    answered = [o for o in scan.observations[domain] if o.probe in ("dkim", "autodiscover")]
+    assert any(o.answers for o in answered)
+    # ... and is kept as evidence with the mailbox finding, which stays the organisation's own
+    (mailbox,) = _mailbox(scan, domain)
+    assert mailbox.provider == f"self:{domain}"
+    rules = {e.fingerprint for e in mailbox.evidence}
+    assert {"rule:wildcard", "rule:wildcard-answer"} <= rules
+
+
+def test_a_record_of_its_own_beside_a_wildcard_still_counts(scan: GoldenScan) -> None:
+    # www has its own address in the wildcard-CNAME zone: web hosting is read from it
+    web = [f for f in scan.of("gemeente-overal.nl") if f.capability is Capability.WEB]
+    assert web and all(f.provider != "microsoft" for f in web)
+    assert any(e.value == "192.0.2.80" for f in web for e in f.evidence)
+
+
+def test_legacy_microsoft_tokens_and_verification_mx(scan: GoldenScan) -> None:
+    office = [f for f in scan.of("gemeinde-altlegat.at") if f.capability is Capability.OFFICE]
+    assert [f.provider for f in office] == ["microsoft"]
+    values = {e.value for e in office[0].evidence}
+    assert "MS=4C2A9E1F7B3D5A6C8E0F1A2B3C4D5E6F7A8B9C0D" in values
+    assert "32767 ms73889594.msv1.invalid" in values
+    # the .invalid MX is no mail host: the mailbox is the real MX's (A1, Austria)
+    assert [f.provider for f in _mailbox(scan, "gemeinde-altlegat.at")] == ["a1-telekom"]
+
+
+def test_mx_hosts_that_never_resolve_mean_no_mail(scan: GoldenScan) -> None:
+    (f,) = _mailbox(scan, "marktgemeinde-nirgendpost.at")
+    assert (f.provider, f.code, f.jurisdiction) == ("none", "MAILBOX_NO_MAIL", "")
+
+
+def test_a_domain_without_mx_gets_a_mailbox_finding(scan: GoldenScan) -> None:
+    (f,) = _mailbox(scan, "dorpshuis-zondermx.nl")
+    assert (f.provider, f.code, f.jurisdiction) == ("none", "MAILBOX_NO_MX", "")
+    # every domain whose MX question was answered has one (coverage 1)
+    for domain, obs in scan.observations.items():
+        mx = [o for o in obs if o.probe == "mx" and o.qname == domain]
+        if mx and mx[0].status is Status.NOERROR:
+            assert _mailbox(scan, domain), domain
+
+
+def test_duplicated_spf_terms_count_once(scan: GoldenScan) -> None:
+    fs = sorted(
+        (f for f in scan.of("gemeinde-doppelspf.at") if f.capability is Capability.MAILBOX),
+        key=lambda f: f.provider,
+    )
+    assert [(f.provider, f.role) for f in fs] == [
+        ("a1-telekom", "candidate"),
+        ("microsoft", "behind-gateway"),
+    ]
+    a1 = fs[0]
+    assert a1.confidence < fs[1].confidence
+    assert a1.confidence == pytest.approx(0.3 * 0.6)  # one include, however often named
+
+
+def test_backup_mx_at_exchange_online_names_the_platform(scan: GoldenScan) -> None:
+    (f,) = _mailbox(scan, "stad-reservepost.be")
+    assert (f.provider, f.role) == ("microsoft", "behind-relay")
+    gw = [x for x in scan.of("stad-reservepost.be") if x.capability is Capability.MAIL_GATEWAY]
+    assert [(x.provider, x.role) for x in gw] == [("self:stad-reservepost.be", "relay")]
+
+
+def test_an_address_literal_mx_is_no_provider(scan: GoldenScan) -> None:
+    (f,) = _mailbox(scan, "kommune-adressepost.no")
+    assert (f.provider, f.code, f.jurisdiction) == ("unknown", "MAILBOX_ADDRESS_LITERAL", "")
+    assert all(x.provider_name != "2.1" for x in scan.of("kommune-adressepost.no"))
+
+
+def test_control_bytes_never_name_a_provider_and_the_store_keeps_them(scan: GoldenScan) -> None:
+    domain = "gemeinde-steuerzeichen.de"
+    for f in scan.of(domain):
+        for text in (f.provider, f.provider_name, f.parent):
+            assert text.isprintable(), f
+    codes = {f.capability: f.code for f in scan.of(domain) if f.role != "candidate"}
+    assert codes[Capability.MAILBOX] == "MAILBOX_INVALID_NAME"
+    assert codes[Capability.DNS] == "DNS_HOSTING_INVALID_NAME"
+    mx = scan.obs(domain, "mx", "MX")
+    assert "\x1b]0;owned\x07" in mx.answers[0].data

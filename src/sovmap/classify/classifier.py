@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -48,6 +49,8 @@ class Rules:
     not_a_country: frozenset[str]
     cctld_map: dict[str, str]
     cctld_confidence: float
+    no_mail_tlds: frozenset[str] = frozenset({"invalid"})
+    backup_mx_kinds: frozenset[str] = frozenset()
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Rules:
@@ -73,6 +76,8 @@ class Rules:
             not_a_country=frozenset(cc["not_a_country"]),
             cctld_map=dict(cc.get("map", {})),
             cctld_confidence=float(cc["confidence"]),
+            no_mail_tlds=frozenset(mb.get("no_mail_tlds", ("invalid",))),
+            backup_mx_kinds=frozenset(mb.get("backup_mx_kinds", ())),
         )
 
 
@@ -92,7 +97,14 @@ def _psl() -> PublicSuffixList:
 @lru_cache(maxsize=16384)
 def registrable(name: str) -> str:
     # remembered: the same provider hosts (and each domain itself) come back again and again
+    if is_address(name):
+        return name  # an address literal has no registrable domain ("192.0.2.1" is not "2.1")
     return _psl().privatesuffix(name) or name
+
+
+def is_address(name: str) -> bool:
+    """An IPv4 or IPv6 literal (a top-level domain never ends in a digit nor holds a colon)."""
+    return bool(name) and (name[-1].isdigit() or ":" in name or name.startswith("["))
 
 
 def noisy_or(weights: Iterable[float]) -> float:
@@ -181,7 +193,24 @@ class _Builder:
         ``confidence`` and ``code`` replace the defaults of that kind of host."""
         reg = registrable(host)
         own = reg == registrable(self.domain)
-        if own:
+        odd = _odd_name(host)
+        if odd:
+            # an address literal, or a name with bytes no host name has (control bytes, an
+            # escape sequence): never a provider name; the record stays in the evidence
+            f = Finding(
+                domain=self.domain,
+                capability=cap,
+                provider="unknown",
+                provider_name="unknown",
+                parent="",
+                jurisdiction="",
+                confidence=0.0,
+                code=_code(cap, odd),
+                evidence=evidence,
+                tags=(),
+                role=role,
+            )
+        elif own:
             country = self.attrs.get("country", "").upper() or self.country_of(self.domain)
             f = Finding(
                 domain=self.domain,
@@ -221,6 +250,18 @@ class _Builder:
             )
         self.out.append(f)
         return f
+
+
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
+
+
+def _odd_name(host: str) -> str:
+    """Why ``host`` cannot name a provider ("" when it can)."""
+    if is_address(host):
+        return "ADDRESS_LITERAL"
+    if not _HOST_NAME.fullmatch(host.lower()):
+        return "INVALID_NAME"
+    return ""
 
 
 def _most_common(values: list[str]) -> str:
@@ -268,6 +309,8 @@ def classify(
             continue  # the network of a mail host says who runs the mail, nothing else
         by_cap[s.capability][s.provider].append(s)
     mailbox_providers = _mail(b, facts, signals)
+    if facts.wildcards:
+        _wildcard_evidence(b, facts)
     _outbound(b, signals, mailbox_providers)
     _simple(b, C.DNS, by_cap, facts.ns_hosts or [], "ns")
     _web(b, facts, by_cap)
@@ -278,14 +321,33 @@ def classify(
     return b.out
 
 
+def _wildcard_evidence(b: _Builder, facts: Facts) -> None:
+    """A wildcard is evidence, never a finding: the random labels that answered and the
+    answers read as the wildcard's go with the domain's mailbox finding."""
+    ev = [_rule_evidence(p, q, "ANY", shown, "wildcard") for p, q, shown in facts.wildcards]
+    probe = facts.wildcards[0][0]
+    ev += [
+        _rule_evidence(probe, o.qname, o.qtype, o.answers[0].data, "wildcard-answer")
+        for o in facts.wildcard_answers
+    ]
+    for i, f in enumerate(b.out):
+        if f.capability is C.MAILBOX and f.role != "candidate":
+            b.out[i] = replace(f, evidence=f.evidence + tuple(ev))
+            return
+
+
 # -- mail ----------------------------------------------------------------------------------
 def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
     """Mailbox and gateway findings; returns the providers found hosting mailboxes."""
     cat, rules = b.cat, b.rules
-    if not facts.mx_hosts:
+    if facts.mx_hosts is None:
+        return set()  # the MX question was not answered: nothing to say
+    mx_hosts = [(p, h) for p, h in facts.mx_hosts if not _no_mail_host(h, rules)]
+    if not mx_hosts:
+        _no_mail(b, facts)
         return set()
-    best_pref = facts.mx_hosts[0][0]
-    primary = [h for p, h in facts.mx_hosts if p == best_pref]
+    best_pref = mx_hosts[0][0]
+    primary = [h for p, h in mx_hosts if p == best_pref]
     mx_sig: dict[str, list[Signal]] = defaultdict(list)  # by host
     for s in signals:
         if s.probe in ("mx", "mx-host"):
@@ -314,6 +376,9 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
             else:
                 unknown_hosts.append(host)
     found: set[str] = set()
+    # a backup MX at a mailbox platform (Exchange Online, Google) is strong evidence that the
+    # platform holds the mailboxes behind the primary MX
+    signals = signals + _backup_mx(b, mx_hosts, best_pref, mx_sig)
     if mailbox_at:
         # A hoster's MX may only relay to the real mailbox platform: strong, independent
         # signals (autodiscover AND DKIM) of another provider outweigh the MX.
@@ -387,7 +452,7 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
     if dangling and len(dangling) == len(primary):
         ev = tuple(
             _rule_evidence("mx", b.domain, "MX", f"{p} {h}", "mx-unmatched")
-            for p, h in facts.mx_hosts
+            for p, h in mx_hosts
             if h in dangling
         ) + tuple(_rule_evidence("mx-host", h, "A", h, "mx-host-nxdomain") for h in dangling)
         if all(registrable(h) == registrable(b.domain) for h in dangling):
@@ -407,11 +472,55 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
         host = unknown_hosts[0]
         mx_ev = tuple(
             _rule_evidence("mx", b.domain, "MX", f"{p} {h}", "mx-unmatched")
-            for p, h in facts.mx_hosts
+            for p, h in mx_hosts
             if p == best_pref
         )
         b.local_finding(C.MAILBOX, host, mx_ev)
     return found
+
+
+def _no_mail_host(host: str, rules: Rules) -> bool:
+    """A host under a top-level domain reserved never to resolve (``.invalid``, RFC 6761),
+    such as Microsoft's verification MX ``msNNNN.msv1.invalid``: no mail goes there."""
+    return host.rpartition(".")[2] in rules.no_mail_tlds
+
+
+def _no_mail(b: _Builder, facts: Facts) -> None:
+    """The domain has no MX that can receive mail: say so (no MX at all, a null MX, or only
+    hosts that never resolve), so every existing domain has a mailbox finding. Certain as a
+    fact about DNS (confidence 1), it names no provider and no jurisdiction."""
+    assert facts.mx_hosts is not None
+    if facts.mx_hosts or facts.null_mx:
+        ev = tuple(
+            _rule_evidence("mx", b.domain, "MX", f"{p} {h}", "mx-never-resolves")
+            for p, h in facts.mx_hosts
+        )
+        if facts.null_mx:
+            ev = (_rule_evidence("mx", b.domain, "MX", "0 .", "null-mx"), *ev)
+        _unknown(b, C.MAILBOX, "MAILBOX_NO_MAIL", ev, provider="none", confidence=1.0)
+    else:
+        ev = (_rule_evidence("mx", b.domain, "MX", "", "no-mx"),)
+        _unknown(b, C.MAILBOX, "MAILBOX_NO_MX", ev, provider="none", confidence=1.0)
+
+
+def _backup_mx(
+    b: _Builder, mx_hosts: list[tuple[int, str]], best: int, mx_sig: dict[str, list[Signal]]
+) -> list[Signal]:
+    """Mailbox signals of lower-preference MX hosts at a mailbox platform (provider kinds in
+    ``backup_mx_kinds``), as their own kind of evidence (``mx-backup``)."""
+    out: list[Signal] = []
+    kinds = b.rules.backup_mx_kinds
+    for pref, host in mx_hosts:
+        if pref == best:
+            continue
+        for s in mx_sig.get(host, ()):
+            if (
+                s.capability is C.MAILBOX
+                and s.probe == "mx"
+                and b.cat.provider(s.provider).kind in kinds
+            ):
+                out.append(Signal(s.provider, s.capability, s.service, "mx-backup", s.evidence))
+    return out
 
 
 def _kind(s: Signal) -> str:
@@ -518,7 +627,7 @@ def _candidates(
         }
         p = b.cat.provider(pid)
         spf_factor = rules.spf_specificity.get(p.kind, 1.0)
-        conf = noisy_or(s.weight * (spf_factor if _kind(s) == "spf" else 1.0) for s in sig)
+        conf = _kind_confidence(sig, spf_factor)
         if role == "behind-gateway":
             enough = len(weak_kinds) >= rules.behind_gateway_min_weak_kinds
         else:
@@ -542,6 +651,18 @@ def _candidates(
             )
             (out if (strong or enough) else leads).append(f)
     return out, leads
+
+
+def _kind_confidence(sig: list[Signal], spf_factor: float) -> float:
+    """Noisy-or over one piece of evidence per kind (the strongest): a provider's SPF include
+    repeated, or two of its DKIM selectors, count once."""
+    best: dict[str, float] = {}
+    for s in sig:
+        k = _kind(s)
+        w = s.weight * (spf_factor if k == "spf" else 1.0)
+        if w > best.get(k, -1.0):
+            best[k] = w
+    return noisy_or(best.values())
 
 
 def _outbound(b: _Builder, signals: list[Signal], mailbox: set[str]) -> None:
@@ -588,16 +709,22 @@ def _simple(
 
 
 def _unknown(
-    b: _Builder, cap: Capability, code: str, evidence: tuple[Evidence, ...], role: str = "primary"
+    b: _Builder,
+    cap: Capability,
+    code: str,
+    evidence: tuple[Evidence, ...],
+    role: str = "primary",
+    provider: str = "unknown",
+    confidence: float = 0.0,
 ) -> Finding:
     f = Finding(
         domain=b.domain,
         capability=cap,
-        provider="unknown",
-        provider_name="unknown",
+        provider=provider,
+        provider_name=provider,
         parent="",
         jurisdiction="",
-        confidence=0.0,
+        confidence=confidence,
         code=code,
         evidence=evidence,
         role=role,

@@ -9,7 +9,13 @@ from importlib.metadata import entry_points
 from typing import Any, NoReturn, TypeVar
 
 from sovmap.knowledge.catalogue import Catalogue, Match
-from sovmap.knowledge.probes import ProbeKind, ProbeKindError, probe_kind, probe_kinds
+from sovmap.knowledge.probes import (
+    ProbeKind,
+    ProbeKindError,
+    probe_kind,
+    probe_kinds,
+    wildcard_kinds,
+)
 from sovmap.model import Capability, Evidence, Observation, Status, new_evidence, slot_maker
 from sovmap.records import chain_end, is_spf, parse_asn_txt, parse_spf
 
@@ -44,6 +50,11 @@ class Facts:
     spf_terms: list[tuple[str, str]] = field(default_factory=list)  # domain's own record
     mx_host_status: dict[str, set[Status]] = field(default_factory=dict)
     web_dangling: list[tuple[str, str]] = field(default_factory=list)  # (name, missing target)
+    null_mx: bool = False  # an MX "0 ." (RFC 7505): the domain accepts no mail
+    # wildcard records seen at a random label: (probe, name asked, records shown)
+    wildcards: list[tuple[str, str, str]] = field(default_factory=list)
+    # observations whose answer is what a wildcard gives: read as no answer
+    wildcard_answers: list[Observation] = field(default_factory=list)
 
 
 def _ev(
@@ -190,7 +201,11 @@ def extract(
     """Facts and signals of one domain's observations, each read by its kind's extractor."""
     x = Extraction(domain, observations, cat)
     table = _bundled_table()
+    guard = _wildcard_guard(observations, x.facts)
     for obs in observations:
+        if guard is not None and obs.probe in guard and _from_wildcard(obs, guard[obs.probe]):
+            x.facts.wildcard_answers.append(obs)
+            continue
         parts = table.get(obs.probe)
         if parts is None:
             _unknown(obs)
@@ -236,7 +251,8 @@ def _mx(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> No
             continue  # records for other names in the answer are not ours
         pref_s, _, host = r.data.partition(" ")
         if not host:
-            continue  # null MX (RFC 7505): the domain accepts no mail
+            x.facts.null_mx = True  # null MX (RFC 7505): the domain accepts no mail
+            continue
         pref = int(pref_s) if pref_s.isdigit() else 0
         hosts.append((pref, host))
         x.add(_signals(cat.match_name("mx", host, probe), obs, "MX", r.data))
@@ -439,3 +455,64 @@ def _dmarc_destinations(record: str) -> Iterator[str]:
                 uri = uri.strip()
                 if uri.lower().startswith("mailto:") and "@" in uri:
                     yield uri.split("@", 1)[1].split("!", 1)[0].strip().lower().rstrip(".")
+
+
+# -- wildcards ------------------------------------------------------------------------------
+#
+# The plan asks a random label (and a random DKIM selector) per domain: an answer there can
+# only come from a wildcard. Which probe kinds a wildcard can answer for is data
+# (``wildcard_guard`` in the probe file); an answer of theirs that holds the same records
+# as the wildcard's is the wildcard speaking, and is read as no answer.
+
+_Owned = dict[str, frozenset[str]]  # record type -> data, of the records owned by the name asked
+
+
+@extractor("wildcard")
+def _wildcard(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """The answer at a random label: its records are what a wildcard gives (read by
+    :func:`_wildcard_guard` before the other observations; nothing to match here)."""
+
+
+def _owned(obs: Observation) -> _Owned:
+    by_type: dict[str, set[str]] = {}
+    q = obs.qname
+    for r in obs.answers:
+        if r.name == q:
+            by_type.setdefault(r.rtype, set()).add(r.data)
+    return {t: frozenset(v) for t, v in by_type.items()}
+
+
+def _wildcard_guard(
+    observations: tuple[Observation, ...], facts: Facts
+) -> dict[str, list[_Owned]] | None:
+    """Per guarded probe kind, the record sets a wildcard gives; None when no random label
+    was answered (the common case: one set lookup per observation)."""
+    kinds = wildcard_kinds()
+    guard: dict[str, list[_Owned]] | None = None
+    for obs in observations:
+        if obs.probe not in kinds or obs.status is not _NOERROR:
+            continue
+        owned = _owned(obs)
+        shown = (
+            "; ".join(f"{t} {d}" for t, ds in sorted(owned.items()) for d in sorted(ds))
+            or "(no records of this type: a wildcard of another type)"
+        )
+        facts.wildcards.append((obs.probe, obs.qname, shown))
+        if not owned:
+            continue
+        if guard is None:
+            guard = {}
+        for probe in kinds[obs.probe]:
+            guard.setdefault(probe, []).append(owned)
+    return guard
+
+
+def _from_wildcard(obs: Observation, shown: list[_Owned]) -> bool:
+    """Whether an answer holds only what a wildcard gives: every record type it owns has
+    the wildcard's records of that type (a CNAME is compared whatever type was asked)."""
+    if obs.status is not _NOERROR or not obs.answers:
+        return False
+    owned = _owned(obs)
+    if not owned:
+        return False
+    return any(all(w.get(t) == ds for t, ds in owned.items()) for w in shown)

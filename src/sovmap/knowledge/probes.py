@@ -79,3 +79,23 @@ def probe_kind(name: str) -> ProbeKind:
     if kind is None:
         raise ProbeKindError(f"unknown probe kind {name!r} (known: {', '.join(probe_kinds())})")
     return kind
+
+
+@cache
+def wildcard_kinds() -> Mapping[str, frozenset[str]]:
+    """Kinds that ask a random label (only a wildcard answers there), each with the kinds
+    whose answers that wildcard could give (``wildcard_guard`` in the probe file)."""
+    return parse_wildcard_guard(probe_file().get("wildcard_guard") or {}, probe_kinds())
+
+
+def parse_wildcard_guard(
+    raw: Mapping[str, Any], kinds: Mapping[str, ProbeKind]
+) -> Mapping[str, frozenset[str]]:
+    """The ``wildcard_guard`` table: every kind named in it must be in the kinds table."""
+    out: dict[str, frozenset[str]] = {}
+    for name, guarded in raw.items():
+        for k in [name, *guarded]:
+            if k not in kinds:
+                raise ProbeKindError(f"wildcard_guard: {k!r} is not a probe kind")
+        out[str(name)] = frozenset(str(g) for g in guarded)
+    return MappingProxyType(out)
