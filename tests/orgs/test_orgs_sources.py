@@ -356,3 +356,18 @@ def test_case19_17_almanac_with_50000_nested_bodies_is_read_without_recursion() 
 def test_case19_17_wikidata_json_nested_100000_deep_is_refused() -> None:
     with pytest.raises(SourceError, match=r"q\.json: nested too deeply"):
         WIKIDATA.parse(b"[" * 100_000 + b"]" * 100_000, "q.json", {})
+
+
+def test_case19_list_import_prints_its_accounting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sovmap.cli import main
+
+    path = tmp_path / "l.csv"
+    path.write_text("# lijst, versie 1\nname,domain\nA,a.nl\n\nB,b.nl\n", encoding="utf-8")
+    assert main(["orgs", "import", str(path), "--db", str(tmp_path / "s.sqlite")]) == 0
+    assert f"note: {path}: rows read: 2 = accepted 2 + rejected 0" in capsys.readouterr().out
+    path.write_text('name,domain\nA,a.nl\n"B,b.nl\nC,c.nl\n', encoding="utf-8")
+    assert main(["orgs", "import", str(path), "--db", str(tmp_path / "s.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert "rows read: 3 = accepted 2 + rejected 1" in err and "line 3: UNTERMINATED_QUOTE" in err

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 
 from sovmap.orgs.model import Organisation, OrgType
-from sovmap.orgs.sources import Download, Option, SourceError, slug
+from sovmap.orgs.sources import Download, Option, Parsed, SourceError, slug
 from sovmap.readers import InputError, decode, read_csv, split_lines
 
 #: Accepted header spellings per field.
@@ -198,7 +198,9 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
         )
     if not header:
         raise SourceError(f"{origin}: empty file: no header row")
-    return out
+    # every row after the header became an organisation (a rejected row refuses the list)
+    n = len(out)
+    return Parsed(out, [f"{origin}: rows read: {n:,} = accepted {n:,} + rejected 0"])
 
 
 class TabularSource:
