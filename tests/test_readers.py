@@ -90,6 +90,14 @@ def test_a_sparse_10_gb_file_is_refused_before_reading(tmp_path: Path) -> None:
     assert time.monotonic() - start < 1
 
 
+def test_a_named_pipe_without_a_writer_does_not_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "list"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    assert read_text(fifo, max_bytes=100) == ("", [])
+    assert time.monotonic() - start < 1
+
+
 def test_a_directory_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="is a directory"):
         read_text(tmp_path, max_bytes=10)

@@ -158,8 +158,8 @@ def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of ``path``; the size is checked before reading, and a device or pipe is read
     only up to the limit."""
     p = Path(path)
-    try:
-        fd = os.open(p, os.O_RDONLY)
+    try:  # non-blocking open: a named pipe without a writer must not hang the open
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
     except IsADirectoryError:
         raise InputError(str(p), "is a directory, not a file") from None
     except OSError as exc:
@@ -168,6 +168,7 @@ def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
     if stat.S_ISDIR(st.st_mode):
         os.close(fd)
         raise InputError(str(p), "is a directory, not a file")
+    os.set_blocking(fd, True)  # a pipe with a writer is then read to its end
     with os.fdopen(fd, "rb") as fh:
         if stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:
             raise InputError(str(p), f"{st.st_size:,} bytes; the limit is {max_bytes:,} bytes")
