@@ -1,4 +1,4 @@
-"""Golden scan: 85 hand-written realistic cases against a real nameserver on loopback.
+"""Golden scan: 87 hand-written realistic cases against a real nameserver on loopback.
 
 ``tests/data/zones/*.zone`` holds one case per zone (its first comment line says what the case
 is and what a careful analyst concludes), ``faults.yaml`` the injected faults (SERVFAIL,
@@ -68,6 +68,7 @@ GATEWAYS = {
     "gemeente-lindewaard.nl": ("mimecast", "unknown"),
     "kommune-sandvik.dk": ("hornetsecurity", "microsoft"),
     "sportbond-wadden.nl": ("cloudflare", "unknown"),
+    "marktgemeinde-wallhof.at": ("ikarus", "microsoft"),
 }
 
 
@@ -229,25 +230,25 @@ def test_bad_input_lines_are_reported_with_line_numbers(scan: GoldenScan) -> Non
         (4, "NORMALISED"),  # URL reduced to its host, www. removed
         (68, "NORMALISED"),  # IDN to punycode
         (69, "NORMALISED"),
-        (87, "DUPLICATE"),
-        (88, "PUBLIC_SUFFIX"),
-        (89, "PUBLIC_SUFFIX"),
-        (90, "INVALID"),  # space inside
-        (91, "INVALID"),  # label starts with a hyphen
-        (92, "COLUMNS"),  # wrong column count
-        (93, "EMPTY"),
+        (89, "DUPLICATE"),
+        (90, "PUBLIC_SUFFIX"),
+        (91, "PUBLIC_SUFFIX"),
+        (92, "INVALID"),  # space inside
+        (93, "INVALID"),  # label starts with a hyphen
+        (94, "COLUMNS"),  # wrong column count
+        (95, "EMPTY"),
     }
     by_line: dict[int, InputProblem] = {p.line: p for p in scan.outcome.problems}
     assert (
-        by_line[87]
+        by_line[89]
         .render()
-        .endswith("domains.csv:87: DUPLICATE: gemeente-veldhoven-noord.nl already listed")
+        .endswith("domains.csv:89: DUPLICATE: gemeente-veldhoven-noord.nl already listed")
     )
-    assert "gemeente veldhoven" in by_line[90].render()
+    assert "gemeente veldhoven" in by_line[92].render()
     # the run went on: every accepted line was scanned and stored exactly once
     done = scan.store.done_domains(scan.outcome.scan_id)
     assert done == set(_input_domains())
-    assert scan.outcome.domains == len(done) == 85
+    assert scan.outcome.domains == len(done) == 87
 
 
 def test_url_uppercase_trailing_dot_and_idn_inputs_are_normalised(scan: GoldenScan) -> None:

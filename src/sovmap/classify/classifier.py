@@ -51,6 +51,8 @@ class Rules:
     cctld_confidence: float
     no_mail_tlds: frozenset[str] = frozenset({"invalid"})
     backup_mx_kinds: frozenset[str] = frozenset()
+    # host names that say "filtering relay" (spamfilter.*, mailgate*, ...), one alternation
+    relay_names: re.Pattern[str] | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Rules:
@@ -78,7 +80,16 @@ class Rules:
             cctld_confidence=float(cc["confidence"]),
             no_mail_tlds=frozenset(mb.get("no_mail_tlds", ("invalid",))),
             backup_mx_kinds=frozenset(mb.get("backup_mx_kinds", ())),
+            relay_names=_relay_names(mb.get("relay_host_patterns") or ()),
         )
+
+
+def _relay_names(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """The relay host-name patterns as one case-insensitive alternation (None: none)."""
+    pats = [str(p) for p in patterns]
+    if not pats:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in pats), re.I)
 
 
 @cache
@@ -408,7 +419,17 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
     front: list[Finding] = []
     for pid, sig in gateway_at.items():
         front.append(b.provider_finding(C.MAIL_GATEWAY, cat.provider(pid), sig))
-    behind, leads = _candidates(b, signals, "behind-gateway" if front else "behind-relay")
+    # an unknown MX whose name says it filters (spamfilter.*, mailgate*) holds no mailboxes:
+    # look through it as through a known gateway
+    relay_named = rules.relay_names is not None and any(
+        rules.relay_names.search(h) for h in unknown_hosts
+    )
+    behind, leads = _candidates(
+        b,
+        signals,
+        "behind-gateway" if front else "behind-relay",
+        gateway=bool(front) or relay_named,
+    )
     if behind:
         # a relay we cannot name is still in the mail path: record it as the gateway
         if not front:
@@ -603,10 +624,18 @@ def _spf_party_lead(b: _Builder, facts: Facts, primary: list[str]) -> None:
 
 
 def _candidates(
-    b: _Builder, signals: list[Signal], role: str, exclude: set[str] | None = None
+    b: _Builder,
+    signals: list[Signal],
+    role: str,
+    exclude: set[str] | None = None,
+    gateway: bool | None = None,
 ) -> tuple[list[Finding], list[Finding]]:
     """Providers that non-MX signals name as mailbox host (not yet added to the output),
-    and the leads that SPF alone names (never enough to decide)."""
+    and the leads that SPF alone names (never enough to decide). ``gateway``: the MX in
+    front holds no mailboxes (a known gateway, or a relay by its name), so the gateway's
+    thresholds apply (default: when ``role`` is behind-gateway)."""
+    if gateway is None:
+        gateway = role == "behind-gateway"
     rules = b.rules
     per: dict[str, list[Signal]] = defaultdict(list)
     for s in signals:
@@ -628,13 +657,13 @@ def _candidates(
         p = b.cat.provider(pid)
         spf_factor = rules.spf_specificity.get(p.kind, 1.0)
         conf = _kind_confidence(sig, spf_factor)
-        if role == "behind-gateway":
+        if gateway:
             enough = len(weak_kinds) >= rules.behind_gateway_min_weak_kinds
         else:
             enough = len(weak_kinds) >= rules.see_through_min_weak_kinds
             enough = enough and conf >= rules.see_through_min_confidence
         spf_only = not strong and weak_kinds == {"spf"}
-        if spf_only and not (role == "behind-gateway" and rules.spf_decides_behind_gateway):
+        if spf_only and not (gateway and rules.spf_decides_behind_gateway):
             enough = False
         if strong or enough or spf_only:
             f = b.provider_finding(
