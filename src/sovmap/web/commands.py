@@ -27,7 +27,7 @@ from sovmap.web.auth import (
     set_role,
     user_id,
 )
-from sovmap.web.deps import audit
+from sovmap.web.limits import FORM_BYTES, UPLOAD_BYTES
 from sovmap.web.tables import api_tokens, users
 
 
@@ -65,6 +65,24 @@ def register(sub: Any) -> None:
         help="trust X-Forwarded-Proto/For from --forwarded-allow-ips",
     )
     serve.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (they share the store, sessions and the log-in throttle)",
+    )
+    serve.add_argument(
+        "--max-form-kib",
+        type=int,
+        default=FORM_BYTES // 1024,
+        help="largest form or JSON request body in KiB, log-in included (larger: 413)",
+    )
+    serve.add_argument(
+        "--max-upload-mib",
+        type=int,
+        default=UPLOAD_BYTES // (1024 * 1024),
+        help="largest request body in MiB on the register pages, which take uploads",
+    )
     serve.set_defaults(func=_serve)
 
     users = sub.add_parser(
@@ -158,6 +176,13 @@ def _cli() -> Principal:
     except (KeyError, OSError):
         who = "unknown"
     return Principal(f"cli:{who}"[:64], "admin", "cli")
+
+
+def audit(conn: Any, p: Principal, action: str, target: str, detail: dict[str, Any]) -> None:
+    """The web app's audit log (imported here: other commands do not load the web stack)."""
+    from sovmap.web import deps
+
+    deps.audit(conn, p, action, target, detail)
 
 
 def _engine(db: str) -> Any:
@@ -261,8 +286,7 @@ def _serve(args: argparse.Namespace) -> int:
     # imported here so other sovmap commands do not pay for loading the web stack
     import uvicorn
 
-    from sovmap.web.app import create_app
-    from sovmap.web.features import detect_features
+    from sovmap.web.workers import ENV, ServeSettings
 
     if args.register is not None and not args.register.is_dir():
         raise CommandError(f"--register {args.register}: not a directory")
@@ -270,27 +294,41 @@ def _serve(args: argparse.Namespace) -> int:
         f = getattr(args, opt)
         if f is not None and not f.is_file():
             raise CommandError(f"--{opt.replace('_', '-')} {f}: no such file")
-    engine = _engine(args.db)
-    secure = {"auto": None, "always": True, "never": False}[args.secure_cookies]
-    app = create_app(
-        engine,
-        secure_cookies=secure,
-        features=detect_features(
-            args.register,
-            scenario_settings=args.scenario_settings,
-            exit_settings=args.exit_settings,
-        ),
+    if not 1 <= args.workers <= 64:
+        raise CommandError(f"--workers {args.workers}: choose 1 to 64")
+    if not 1 <= args.max_form_kib <= 1024 or not 1 <= args.max_upload_mib <= 1024:
+        raise CommandError("--max-form-kib and --max-upload-mib: choose 1 to 1024")
+    _engine(args.db).dispose()  # migrate once, before any worker starts
+    settings = ServeSettings(
+        db=args.db,
+        secure_cookies={"auto": None, "always": True, "never": False}[args.secure_cookies],
+        register=str(args.register) if args.register else None,
+        scenario_settings=str(args.scenario_settings) if args.scenario_settings else None,
+        exit_settings=str(args.exit_settings) if args.exit_settings else None,
+        form_bytes=args.max_form_kib * 1024,
+        upload_bytes=args.max_upload_mib * 1024 * 1024,
     )
     print(
         f"sovmap: serving {migrate.database_url(args.db).split('@')[-1]} on "
         f"http://{args.host}:{args.port}/"
+        + (f" with {args.workers} workers" if args.workers > 1 else ""),
+        flush=True,
     )
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "proxy_headers": args.proxy_headers,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+        "log_level": "warning",
+    }
+    if args.workers == 1:
+        uvicorn.run(settings.app(), **common)
+        return 0
+    os.environ[ENV] = settings.to_env()
     uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        proxy_headers=args.proxy_headers,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        log_level="warning",
+        "sovmap.web.workers:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        **common,
     )
     return 0

@@ -29,14 +29,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+FORM_BYTES = 64 * 1024
+UPLOAD_BYTES = 8 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class BodyLimits:
     """Largest request body in bytes: forms (log-in included), JSON, and uploads on the
     paths (prefixes) that accept ``multipart/form-data``."""
 
-    form: int = 64 * 1024
-    json: int = 64 * 1024
-    upload: int = 8 * 1024 * 1024
+    form: int = FORM_BYTES
+    json: int = FORM_BYTES
+    upload: int = UPLOAD_BYTES
     upload_paths: tuple[str, ...] = ("/register/",)
 
     def accepts_upload(self, path: str) -> bool:

@@ -1,0 +1,55 @@
+"""The app for ``sovmap serve --workers N``: uvicorn starts N processes, each of which builds
+the app from the settings ``sovmap serve`` put in the environment (``SOVMAP_SERVE``, JSON).
+The processes share the store, and with it sessions, tokens and the log-in throttle."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from sovmap.store import Store
+from sovmap.web.app import create_app
+from sovmap.web.features import detect_features
+from sovmap.web.limits import FORM_BYTES, UPLOAD_BYTES, BodyLimits
+
+ENV = "SOVMAP_SERVE"
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    db: str
+    secure_cookies: bool | None = None
+    register: str | None = None
+    scenario_settings: str | None = None
+    exit_settings: str | None = None
+    form_bytes: int = FORM_BYTES
+    upload_bytes: int = UPLOAD_BYTES
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    def app(self) -> FastAPI:
+        """The app over the store (opened through the store door, already migrated)."""
+
+        def path(v: str | None) -> Path | None:
+            return Path(v) if v else None
+
+        return create_app(
+            Store(self.db).engine,
+            secure_cookies=self.secure_cookies,
+            features=detect_features(
+                path(self.register),
+                scenario_settings=path(self.scenario_settings),
+                exit_settings=path(self.exit_settings),
+            ),
+            limits=BodyLimits(form=self.form_bytes, json=self.form_bytes, upload=self.upload_bytes),
+        )
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory in each worker process."""
+    return ServeSettings(**json.loads(os.environ[ENV])).app()
