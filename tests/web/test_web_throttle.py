@@ -63,6 +63,10 @@ def check_two_processes(db: str) -> None:
         assert any(x["label"] == "127.0.0.1 viewer" and x["attempts"] == 62 for x in locks)
         page = httpx.get(b.url + "/admin", headers=auth(store, "admin")).text
         assert "127.0.0.1 viewer" in page
+        # the start of each lock-out is in the audit log, once
+        log = httpx.get(a.url + "/api/audit", headers=auth(store, "admin")).json()
+        locked = [e["target"] for e in log if e["action"] == "login.locked"]
+        assert sorted(locked) == ["127.0.0.1", "127.0.0.1 viewer", "viewer"]
     engine.dispose()
 
 

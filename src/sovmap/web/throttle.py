@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, select, update
+from sqlalchemy import Connection, Engine, case, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from sovmap.web.tables import audit_log
 from sovmap.web.tables import login_throttle as t
 
 
@@ -48,7 +50,9 @@ class Throttle:
     def attempt(self, engine: Engine, address: str, username: str) -> float:
         """Count one attempt; 0 when the password may be checked, else the seconds to wait.
 
-        Runs in its own short transaction, committed before the password is checked."""
+        Runs in its own short transaction, committed before the password is checked. The
+        attempt that starts a lock-out is written to the audit log (once per key and window).
+        """
         now = int(time.time())
         wait = 0.0
         with engine.begin() as conn:
@@ -56,6 +60,16 @@ class Throttle:
                 attempts, expires = _count(conn, scope, label, now, self.window)
                 if attempts > limit:
                     wait = max(wait, float(expires - now))
+                if attempts == limit + 1:
+                    conn.execute(
+                        insert(audit_log).values(
+                            at=datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            username="-",
+                            action="login.locked",
+                            target=label[:200],
+                            detail=json.dumps({"scope": scope, "until": expires}),
+                        )
+                    )
             if random.random() < 0.05:  # housekeeping, not security
                 purge(conn, now)
         return wait
