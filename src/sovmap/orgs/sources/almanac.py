@@ -138,6 +138,8 @@ class AlmanacSource:
         except ET.ParseError as exc:
             line, col = exc.position
             raise SourceError(f"{origin}: line {line}, column {col}: broken XML ({exc})") from exc
+        except LookupError as exc:  # <?xml encoding="..."?> names an unknown encoding
+            raise SourceError(f"{origin}: line 1: not readable XML ({exc})") from exc
         orgs = _resolve_parents(raws)
         wanted = {t.strip() for t in options.get("type", "").split(",") if t.strip()}
         if wanted:
