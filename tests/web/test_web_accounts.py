@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from tests.support.webstore import PASSWORD, Store, auth, fill
+from tests.web.test_web_api import login as api_login
+from tests.web.test_web_api import session_csrf
 
 from sovmap.cli import main
 from sovmap.store.migrate import open_engine
@@ -21,18 +23,7 @@ NEW_PW = "a brand new password"
 
 def login(c: TestClient, user: str, password: str = PASSWORD) -> str:
     """Log in; returns the session's CSRF token."""
-    page = c.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf
-    r = c.post(
-        "/login",
-        data={"username": user, "password": password, "csrf": csrf[1]},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
-    m = re.search(r'name="csrf" value="([^"]+)"', c.get("/account").text)
-    assert m
-    return m[1]
+    return session_csrf(api_login(c, user, password))
 
 
 def actions(store: Store) -> list[tuple[str, str]]:

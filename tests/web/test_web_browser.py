@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.support.webstore import PASSWORD, fill
+from tests.web.serving import serve
 
 from sovmap.store.migrate import open_engine
 
@@ -34,55 +31,22 @@ FLAGS = [
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     db = tmp_path / "browser.db"
     engine = open_engine(str(db))
     fill(engine, n=80)
     engine.dispose()
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sovmap",
-            "serve",
-            "--db",
-            str(db),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--register",
-            str(ROOT / "examples" / "register"),
-            "--exit-settings",
-            str(ROOT / "examples" / "scenario" / "ldh-exit-m365.yaml"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"sovmap serve exited: {out}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail("sovmap serve did not start listening within 60 s")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with serve(
+        str(db),
+        "--host",
+        "127.0.0.1",
+        "--register",
+        str(ROOT / "examples" / "register"),
+        "--exit-settings",
+        str(ROOT / "examples" / "scenario" / "ldh-exit-m365.yaml"),
+    ) as s:
+        yield s.url
 
 
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Chromium is not installed")
