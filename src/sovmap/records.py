@@ -1,11 +1,14 @@
-"""What DNS records say, read the same way by the scan (to follow them) and by the classifier
-(to name providers): CNAME chains in an answer, SPF terms (RFC 7208), origin-AS answers."""
+"""What DNS records say, read the same way by the scan (to follow them), the classifier (to
+name providers) and the catalogue's gap report: CNAME chains in an answer, SPF terms
+(RFC 7208), origin-AS answers, the registrable domain of a host name."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+
+from publicsuffixlist import PublicSuffixList
 
 from sovmap.model import RR
 
@@ -81,3 +84,25 @@ def parse_asn_txt(text: str) -> int | None:
     """``"15169 | 8.8.8.0/24 | US | arin | 1992-12-01"`` -> 15169 (first AS of a set)."""
     head = text.split("|", 1)[0].strip().split(" ")[0]
     return int(head) if head.isdigit() else None
+
+
+@cache
+def _psl() -> PublicSuffixList:
+    # ICANN section only: a provider's customer names (x.cloudfront.net, y.github.io) belong
+    # to the provider, not to a registrant of their own
+    return PublicSuffixList(only_icann=True)
+
+
+@lru_cache(maxsize=16384)
+def registrable(name: str) -> str:
+    """The registrable domain of a host name: who operates it. An address literal is itself
+    ("192.0.2.1" is not "2.1"). Remembered: the same provider hosts come back again and
+    again."""
+    if is_address(name):
+        return name
+    return _psl().privatesuffix(name) or name
+
+
+def is_address(name: str) -> bool:
+    """An IPv4 or IPv6 literal (a top-level domain never ends in a digit nor holds a colon)."""
+    return bool(name) and (name[-1].isdigit() or ":" in name or name.startswith("["))

@@ -27,7 +27,7 @@ def _knowledge_examples() -> dict[str, list[str]]:
 
 
 def test_every_knowledge_command_documents_an_example() -> None:
-    assert set(_knowledge_examples()) == {"check", "list", "refresh-prefixes"}
+    assert set(_knowledge_examples()) == {"check", "list", "refresh-prefixes", "gaps"}
 
 
 @pytest.mark.parametrize("name", ["check", "list"])

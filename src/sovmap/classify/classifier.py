@@ -6,12 +6,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 import yaml
-from publicsuffixlist import PublicSuffixList
 
 from sovmap.classify.signals import Facts, Signal, extract
 from sovmap.control import us_controlled
@@ -25,6 +24,7 @@ from sovmap.model import (
     new_evidence,
     new_finding,
 )
+from sovmap.records import is_address, registrable
 
 C = Capability
 
@@ -96,26 +96,6 @@ def _relay_names(patterns: Iterable[str]) -> re.Pattern[str] | None:
 def default_rules() -> Rules:
     text = (resources.files("sovmap.classify") / "data" / "rules.yaml").read_text()
     return Rules.from_dict(yaml.safe_load(text))
-
-
-@cache
-def _psl() -> PublicSuffixList:
-    # ICANN section only: a provider's customer names (x.cloudfront.net, y.github.io) belong
-    # to the provider, not to a registrant of their own
-    return PublicSuffixList(only_icann=True)
-
-
-@lru_cache(maxsize=16384)
-def registrable(name: str) -> str:
-    # remembered: the same provider hosts (and each domain itself) come back again and again
-    if is_address(name):
-        return name  # an address literal has no registrable domain ("192.0.2.1" is not "2.1")
-    return _psl().privatesuffix(name) or name
-
-
-def is_address(name: str) -> bool:
-    """An IPv4 or IPv6 literal (a top-level domain never ends in a digit nor holds a colon)."""
-    return bool(name) and (name[-1].isdigit() or ":" in name or name.startswith("["))
 
 
 def noisy_or(weights: Iterable[float]) -> float:

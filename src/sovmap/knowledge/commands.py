@@ -9,6 +9,7 @@ from typing import Any
 
 from sovmap.cli import CommandError
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
+from sovmap.knowledge.gaps import find_gaps
 from sovmap.knowledge.refresh import (
     directory_fetcher,
     http_fetcher,
@@ -77,6 +78,24 @@ def register(sub: Any) -> None:
     rp.add_argument("--timeout", type=float, default=30.0, help="seconds per download")
     rp.add_argument("--dir", action="append", default=[], type=Path, help="extra directory")
     rp.set_defaults(func=_refresh_prefixes)
+    gp = ks.add_parser(
+        "gaps",
+        help="the most frequent uncatalogued MX/NS/CNAME operators of a scan",
+        description="List the operators (registrable domains) of a scan's MX hosts, name "
+        "servers and CNAME targets that no provider file names, most domains first, with "
+        "sample records: what to add to the catalogue next. Reads the latest finished scan "
+        "unless --scan is given. Example: sovmap knowledge gaps --db scans.sqlite --top 20",
+    )
+    gp.add_argument("--db", required=True, help="the store (SQLite path or database URL)")
+    gp.add_argument("--scan", type=int, default=None, help="scan id (default: latest finished)")
+    gp.add_argument("--top", type=_bounded(1, 1000), default=25, help="operators per kind (1-1000)")
+    gp.add_argument(
+        "--samples", type=_bounded(0, 20), default=3, help="sample records per operator (0-20)"
+    )
+    gp.add_argument("--format", choices=("text", "json"), default="text")
+    gp.add_argument("--lang", choices=("en", "nl"), default="en", help="language of the text")
+    gp.add_argument("--dir", action="append", default=[], type=Path, help="extra directory")
+    gp.set_defaults(func=_gaps)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -125,3 +144,81 @@ def _refresh_prefixes(args: argparse.Namespace) -> int:
         else:
             print(f"failed  {r.id:<20} {r.error}")
     return 0 if all(r.ok for r in results) else 1
+
+
+def _bounded(lo: int, hi: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text[:80]!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be {lo} to {hi}, not {value}")
+        return value
+
+    return parse
+
+
+def _gaps(args: argparse.Namespace) -> int:
+    from sovmap.i18n import format_number, t
+    from sovmap.readers import printable
+    from sovmap.store import Store
+    from sovmap.store.migrate import MigrationError
+
+    if "://" not in args.db and not Path(args.db).is_file():
+        raise CommandError(f"no store at {args.db}")
+    try:
+        cat = load_catalogue(args.dir)
+    except KnowledgeError as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        try:
+            store = Store(args.db, readonly=True)
+        except MigrationError:  # a store that needs migrating is migrated when writable
+            store = Store(args.db)
+    except Exception as exc:
+        raise CommandError(f"cannot open store {args.db}: {exc}") from exc
+    choice = store.choose_scan(args.scan)
+    if choice.scan is None:
+        raise CommandError(
+            f"the store holds no scan {args.scan}" if args.scan else "the store holds no scan yet"
+        )
+    sid = choice.scan.id
+    report = find_gaps(store.iter_results(sid), cat, top=args.top, samples=args.samples)
+    if args.format == "json":
+        import json
+
+        doc = {
+            "scan": sid,
+            "domains": report.domains,
+            "knowledge_version": cat.version,
+            "gaps": [g.to_json() for g in report.gaps],
+        }
+        print(json.dumps(doc, ensure_ascii=True, indent=1))
+        return 0
+    lang = args.lang
+    per = {k: sum(1 for g in report.gaps if g.kind == k) for k in ("MX", "NS", "CNAME")}
+    print(
+        t(
+            lang,
+            "GAPS_TITLE",
+            scan=sid,
+            domains=format_number(report.domains, lang),
+            mx=per["MX"],
+            ns=per["NS"],
+            cname=per["CNAME"],
+        )
+    )
+    if not report.gaps:
+        print(t(lang, "GAPS_NONE"))
+        return 0
+    print(t(lang, "GAPS_HEADER"))
+    for g in report.gaps:
+        sample = "; ".join(f"{d}: {r}" for d, r in g.samples)
+        line = (
+            f"{g.kind:<6} {g.operator[:34]:<34} {format_number(len(g.domains), lang):>8} "
+            f"{format_number(len(g.hosts), lang):>6}  {sample}"
+        )
+        print(printable(line))  # DNS data: control characters escaped
+    print(t(lang, "GAPS_HINT"))
+    return 0
