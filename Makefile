@@ -50,7 +50,7 @@ bench-scenario: $(VENV)/.synced
 fuzz: $(VENV)/.synced
 	SOVMAP_FUZZ_EXAMPLES=$${SOVMAP_FUZZ_EXAMPLES:-20000} $(VENV)/bin/pytest -q -p no:randomly \
 		tests/test_readers.py tests/test_hostile_cli.py tests/orgs/test_hostile_orgs_sources.py \
-		-k fuzz --hypothesis-show-statistics
+		tests/knowledge/test_hostile_knowledge.py -k fuzz --hypothesis-show-statistics
 
 clean:
 	rm -rf $(VENV) .tools out .pytest_cache .mypy_cache .ruff_cache
