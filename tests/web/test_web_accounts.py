@@ -178,6 +178,8 @@ def test_cli_lifecycle(
         assert c.get("/api/me", headers=h).status_code == 200
         assert main(["users", "disable", "viewer", "--db", db]) == 0
         assert c.get("/api/me", headers=h).status_code == 401
+        assert main(["users", "token", "viewer", "--db", db]) == 2
+        assert "is disabled" in capsys.readouterr().err
         assert main(["users", "enable", "viewer", "--db", db]) == 0
         assert main(["users", "role", "viewer", "editor", "--db", db]) == 0
         assert main(["users", "list", "--db", db]) == 0

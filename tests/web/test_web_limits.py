@@ -206,6 +206,10 @@ def test_streamed_upload_is_counted_and_a_file_in_a_register_edit_refused(
         assert r.status_code == 422
         assert "data_location: a file was uploaded" in r.text
         assert not (reg / "web-edits.yaml").exists()
+        # text fields of a multipart edit are held to the same characters as other input
+        r = c.post(url, files={"data_location": (None, "N\0L")}, headers=h)
+        assert r.status_code == 422 and "U+0000 is not accepted" in r.text
+        assert not (reg / "web-edits.yaml").exists()
         # ?error= shows only catalogued messages
         page = c.get(url + "?error=<b>hacked</b>", headers=h)
         assert page.status_code == 200 and "hacked" not in page.text

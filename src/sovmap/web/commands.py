@@ -272,6 +272,9 @@ def _token(args: argparse.Namespace) -> int:
     try:
         with engine.begin() as conn:
             uid = user_id(conn, args.username)
+            disabled = conn.execute(select(users.c.disabled).where(users.c.id == uid)).scalar()
+            if disabled:
+                raise AuthError(f"user {args.username!r} is disabled: enable it first")
             token = create_token(conn, uid, args.name, args.days)
             audit(
                 conn, _cli(), "token.create", args.username, {"name": args.name, "days": args.days}
