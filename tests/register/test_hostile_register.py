@@ -169,3 +169,19 @@ def test_case17_a_long_dependency_cycle_is_named(tmp_path: Path) -> None:
     assert problem.code == "DEPENDENCY_CYCLE"
     assert problem.message.startswith("dependency cycle: s0 -> s1 -> s2")
     assert problem.message.endswith("s1499 -> s0")
+
+
+def test_register_check_prints_the_accounting_of_a_csv_with_errors_in_the_middle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "org.yaml", ORG)
+    write(
+        tmp_path,
+        "contracts.csv",
+        'id,name,notice_days\nc1,One,30\nc2,"Two,30\nc3,Three,60,extra\nc4,Four,90\n',
+    )
+    assert main(["register", "check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "contracts.csv: rows read: 4 = accepted 2 + rejected 2" in out.splitlines()
+    assert "contracts.csv:3: (row): a quote opened on this line is not closed" in out
+    assert "contracts.csv:4: (row): 4 fields where the header has 3" in out

@@ -171,6 +171,8 @@ def _check(args: argparse.Namespace) -> int:
             _print_problems(warnings)
     else:
         print("invalid: the register could not be read")
+    for line in result.inputs:  # CSV files: rows read = accepted + rejected
+        print(line)
     return 0 if result.ok else 1
 
 

@@ -57,6 +57,7 @@ def schema() -> dict[str, Any]:
 class CheckResult:
     register: Register | None
     problems: tuple[Problem, ...]
+    inputs: tuple[str, ...] = ()  # the input accounting of every CSV file read
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -72,6 +73,7 @@ class _Doc:
     file: str
     data: dict[str, Any]
     lines: LineMap
+    accounting: str = ""  # a CSV file: rows read = accepted + rejected
 
 
 def _label(data: dict[str, Any], path: tuple[str | int, ...]) -> str:
@@ -150,7 +152,7 @@ def _csv_nested(name: str, text: str) -> list[Any]:
 
 def _read_csv(
     data: bytes, section: str, file: str, problems: list[Problem]
-) -> tuple[dict[str, Any], LineMap] | None:
+) -> tuple[dict[str, Any], LineMap, str] | None:
     """One section from a CSV file, read by :func:`sovmap.readers.read_csv`: a rejected row
     (an unclosed quote, a wrong number of fields, bytes that are not UTF-8) is an error naming
     its line, and the rows after it are read; ``None`` for a file unusable as a whole."""
@@ -200,7 +202,7 @@ def _read_csv(
             if isinstance(value, dict) and "value" in value:
                 value.setdefault("provenance", "entered")
         rows.append(raw)
-    return {section: rows}, lines
+    return {section: rows}, lines, f"{file}: {table.accounting()}"
 
 
 # --------------------------------------------------------------------------- loading
@@ -234,7 +236,7 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
             section = _read_csv(data, path.stem, rel, problems)
             if section is None:
                 continue
-            sections, lines = section
+            sections, lines, accounting = section
         else:
             try:
                 loaded, lines = load_yaml(data, rel)
@@ -248,8 +250,8 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
                     Problem(rel, 1, "(document)", "SCHEMA", "a register file is a mapping")
                 )
                 continue
-            sections = loaded
-        docs.append(_Doc(rel, sections, lines))
+            sections, accounting = loaded, ""
+        docs.append(_Doc(rel, sections, lines, accounting))
     return docs, problems
 
 
@@ -334,6 +336,7 @@ def check_register(root: Path | str) -> CheckResult:
             ),
         )
     docs, problems = _read_docs(root)
+    inputs = tuple(d.accounting for d in docs if d.accounting)
     organisation: Organisation | None = None
     sections: dict[str, dict[str, Any]] = {k: {} for k in ENTITY_KINDS}
     first_seen: dict[tuple[str, str], tuple[str, int]] = {}  # (section, id) -> file, line
@@ -391,13 +394,13 @@ def check_register(root: Path | str) -> CheckResult:
                 )
     if organisation is None:
         if problems:  # the organisation may sit in a file that could not be read
-            return CheckResult(None, tuple(problems))
+            return CheckResult(None, tuple(problems), inputs)
         problems.append(
             Problem(
                 ".", 1, "organisation", "NO_ORGANISATION", "no file has an `organisation` section"
             )
         )
-        return CheckResult(None, tuple(problems))
+        return CheckResult(None, tuple(problems), inputs)
     register = Register(
         organisation=organisation,
         processes=sections["processes"],
@@ -410,7 +413,7 @@ def check_register(root: Path | str) -> CheckResult:
     )
     problems.extend(check_semantics(register))
     problems.extend(quality_problems(register))
-    return CheckResult(register, tuple(problems))
+    return CheckResult(register, tuple(problems), inputs)
 
 
 def _decode_problem(doc: _Doc, base: tuple[str | int, ...], exc: DecodeError) -> Problem:
