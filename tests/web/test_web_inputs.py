@@ -97,3 +97,10 @@ def test_openapi_declares_bearer_and_typed_changes(client: TestClient) -> None:
     assert changes["application/json"]["schema"] == {"$ref": "#/components/schemas/ChangesPage"}
     event = doc["components"]["schemas"]["ChangeOut"]
     assert {"kind", "subject", "old", "new", "capability"} <= set(event["properties"])
+
+
+def test_login_redirect_keeps_the_whole_address(client: TestClient) -> None:
+    r = client.get("/domains?prefix=gem&page=2", follow_redirects=False)
+    assert r.headers["location"] == "/login?next=/domains%3Fprefix%3Dgem%26page%3D2"
+    page = client.get(r.headers["location"])
+    assert 'name="next" value="/domains?prefix=gem&amp;page=2"' in page.text

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +32,7 @@ from sovmap.web.deps import (
     SESSION_COOKIE,
     LoginRequired,
     audit,
+    cookie_secure,
     message,
     principal_of,
 )
@@ -158,12 +159,9 @@ def create_app(
     for extra in app.state.features.routers():
         app.include_router(extra)
 
-    def secure(request: Request) -> bool:
-        return request.url.scheme == "https" if secure_cookies is None else secure_cookies
-
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
-        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
 
     def error_page(
         request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None
@@ -190,12 +188,13 @@ def create_app(
         )
         return resp
 
+    # plain functions: Starlette runs them in a thread, as they may ask the store who is asking
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_page(request, exc.status_code, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {
                 "loc": [str(x) for x in e.get("loc", ())],
@@ -249,7 +248,7 @@ def create_app(
             token,
             httponly=True,
             samesite="strict",
-            secure=secure(request),
+            secure=cookie_secure(request),
             max_age=3600,
             path="/login",
         )
@@ -291,7 +290,7 @@ def create_app(
             secret,
             httponly=True,
             samesite="lax",
-            secure=secure(request),
+            secure=cookie_secure(request),
             max_age=12 * 3600,
             path="/",
         )
