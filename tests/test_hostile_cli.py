@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from sovmap.cli import main
 from sovmap.devserver import DevServer
+from support.mutate import PIECES, mutated
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = Path(str(resources.files("sovmap") / "data" / "demo"))
@@ -37,27 +38,11 @@ def _fuzz(share: int) -> settings:
     )
 
 
-_PIECES = [b'"', b",", b";", b"\t", b"\n", b"\r", b"\xff", b"\xe9", b"#", b"\x00", b"\xef\xbb\xbf"]
-_PIECES += [b"*a", b"&a ", b"[", b"{", b"\n- ", b": ", b"x" * 140_000, b"'"]
+_PIECES = (*PIECES, b"x" * 140_000)  # and a field over the 128 KiB limit
 
 
-@st.composite
-def _mutated(draw: st.DrawFn, seed: bytes) -> bytes:
-    blob = bytearray(seed)
-    for _ in range(draw(st.integers(1, 6))):
-        pos = draw(st.integers(0, max(0, len(blob) - 1)))
-        action = draw(st.sampled_from(("flip", "insert", "delete", "duplicate")))
-        if action == "flip" and blob:
-            blob[pos] = draw(st.integers(0, 255))
-        elif action == "insert":
-            blob[pos:pos] = draw(st.sampled_from(_PIECES))
-        elif action == "delete":
-            del blob[pos : pos + draw(st.integers(1, 40))]
-        else:
-            end = blob.find(b"\n", pos)
-            line = bytes(blob[pos : end + 1 if end >= 0 else len(blob)])
-            blob[pos:pos] = line
-    return bytes(blob)
+def _mutated(seed: bytes) -> st.SearchStrategy[bytes]:
+    return mutated(seed, _PIECES)
 
 
 def _check(code: int, err: str) -> None:

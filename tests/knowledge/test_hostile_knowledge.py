@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.orgs.mapping import OverrideError, load_overrides
 from sovmap.risk.policy import PolicyError, load_policy
+from support.mutate import mutated
 
 FUZZ = settings(
     max_examples=max(10, int(os.environ.get("SOVMAP_FUZZ_EXAMPLES", "150")) // 5),
@@ -65,24 +65,6 @@ def test_override_file_with_a_recursive_alias(tmp_path: Path) -> None:
         load_overrides(path)
 
 
-_PIECES = [b"*a", b"&a ", b"[", b"{", b"\n- ", b": ", b"'", b'"', b"\xe9", b"\x00", b"\t", b"#"]
-
-
-@st.composite
-def _mutated(draw: st.DrawFn, seed: bytes) -> bytes:
-    blob = bytearray(seed)
-    for _ in range(draw(st.integers(1, 6))):
-        pos = draw(st.integers(0, max(0, len(blob) - 1)))
-        action = draw(st.sampled_from(("flip", "insert", "delete")))
-        if action == "flip" and blob:
-            blob[pos] = draw(st.integers(0, 255))
-        elif action == "insert":
-            blob[pos:pos] = draw(st.sampled_from(_PIECES))
-        else:
-            del blob[pos : pos + draw(st.integers(1, 40))]
-    return bytes(blob)
-
-
 _PROVIDER = (
     Path(__file__).resolve().parents[2] / "src/sovmap/knowledge/data/providers/google.yaml"
 ).read_bytes()
@@ -90,7 +72,7 @@ _POLICY = (Path(__file__).resolve().parents[2] / "src/sovmap/risk/data/policy.ya
 
 
 @FUZZ
-@given(_mutated(_PROVIDER))
+@given(mutated(_PROVIDER))
 def test_fuzz_user_provider_file(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "google.yaml").write_bytes(data)
@@ -101,7 +83,7 @@ def test_fuzz_user_provider_file(data: bytes) -> None:
 
 
 @FUZZ
-@given(_mutated(_POLICY))
+@given(mutated(_POLICY))
 def test_fuzz_policy_file(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "policy.yaml"

@@ -62,31 +62,23 @@ def check_events(
     nodes = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
+            problem = ""
             if isinstance(event, yaml.AliasEvent):
-                raise InputError(
-                    file,
+                problem = (
                     f"YAML_ALIAS: aliases (*{event.anchor}) are not accepted; write the value "
-                    "out in full",
-                    line=_event_line(event),
+                    "out in full"
                 )
-            if isinstance(event, yaml.NodeEvent):
+            elif isinstance(event, yaml.NodeEvent):
                 nodes += 1
+                depth += isinstance(event, yaml.CollectionStartEvent)
                 if nodes > max_nodes:
-                    raise InputError(
-                        file,
-                        f"YAML_LIMIT: more than {max_nodes:,} values in one file",
-                        line=_event_line(event),
-                    )
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > max_depth:
-                    raise InputError(
-                        file,
-                        f"YAML_LIMIT: nested more than {max_depth} levels deep",
-                        line=_event_line(event),
-                    )
+                    problem = f"YAML_LIMIT: more than {max_nodes:,} values in one file"
+                elif depth > max_depth:
+                    problem = f"YAML_LIMIT: nested more than {max_depth} levels deep"
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
+            if problem:
+                raise InputError(file, problem, line=_event_line(event))
     except yaml.YAMLError as exc:
         raise InputError(file, f"YAML_SYNTAX: {_message(exc)}", line=_line_of(exc, text)) from None
 
