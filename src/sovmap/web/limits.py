@@ -181,7 +181,8 @@ class RequestLimits:
         if ctype in ("application/x-www-form-urlencoded", "application/json"):
             await self._buffered(scope, receive, send, ctype, limit, too_large)
             return
-        await self._counted(scope, receive, send, limit, too_large)
+        expects_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
+        await self._counted(scope, receive, send, limit, too_large, expects_body)
 
     async def _buffered(
         self, scope: Scope, receive: Receive, send: Send, ctype: str, limit: int, msg: str
@@ -218,20 +219,29 @@ class RequestLimits:
         await self.app(scope, replay, send)
 
     async def _counted(
-        self, scope: Scope, receive: Receive, send: Send, limit: int, msg: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limit: int,
+        msg: str,
+        expects_body: bool,
     ) -> None:
         """Other bodies stream through; past ``limit`` the app sees a disconnect and the
-        client a 413 (unless the app answered already)."""
+        client a 413 (unless the app answered already). An answer that starts before the
+        body was read closes the connection, so the server does not drain an unread body."""
         size = 0
         started = False
         refused = False
+        read_all = not expects_body
 
         async def counted_receive() -> Message:
-            nonlocal size, refused
+            nonlocal size, refused, read_all
             if refused:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
+                read_all = not message.get("more_body", False)
                 size += len(message.get("body", b""))
                 if size > limit:
                     refused = True
@@ -244,6 +254,8 @@ class RequestLimits:
             nonlocal started
             if refused and not started:
                 return  # the 413 went out; drop whatever the app answers to the disconnect
+            if message["type"] == "http.response.start" and not read_all:
+                message["headers"] = [*message.get("headers", ()), (b"connection", b"close")]
             started = True
             await send(message)
 
