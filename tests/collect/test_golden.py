@@ -1,4 +1,4 @@
-"""Golden scan: 87 hand-written realistic cases against a real nameserver on loopback.
+"""Golden scan: 91 hand-written realistic cases against a real nameserver on loopback.
 
 ``tests/data/zones/*.zone`` holds one case per zone (its first comment line says what the case
 is and what a careful analyst concludes), ``faults.yaml`` the injected faults (SERVFAIL,
@@ -69,6 +69,8 @@ GATEWAYS = {
     "kommune-sandvik.dk": ("hornetsecurity", "microsoft"),
     "sportbond-wadden.nl": ("cloudflare", "unknown"),
     "marktgemeinde-wallhof.at": ("ikarus", "microsoft"),
+    "gemeinde-sicherpost.at": ("a1-telekom", "microsoft"),
+    "kunta-suodin.fi": ("d-fence", "unknown"),
 }
 
 
@@ -230,25 +232,25 @@ def test_bad_input_lines_are_reported_with_line_numbers(scan: GoldenScan) -> Non
         (4, "NORMALISED"),  # URL reduced to its host, www. removed
         (68, "NORMALISED"),  # IDN to punycode
         (69, "NORMALISED"),
-        (89, "DUPLICATE"),
-        (90, "PUBLIC_SUFFIX"),
-        (91, "PUBLIC_SUFFIX"),
-        (92, "INVALID"),  # space inside
-        (93, "INVALID"),  # label starts with a hyphen
-        (94, "COLUMNS"),  # wrong column count
-        (95, "EMPTY"),
+        (93, "DUPLICATE"),
+        (94, "PUBLIC_SUFFIX"),
+        (95, "PUBLIC_SUFFIX"),
+        (96, "INVALID"),  # space inside
+        (97, "INVALID"),  # label starts with a hyphen
+        (98, "COLUMNS"),  # wrong column count
+        (99, "EMPTY"),
     }
     by_line: dict[int, InputProblem] = {p.line: p for p in scan.outcome.problems}
     assert (
-        by_line[89]
+        by_line[93]
         .render()
-        .endswith("domains.csv:89: DUPLICATE: gemeente-veldhoven-noord.nl already listed")
+        .endswith("domains.csv:93: DUPLICATE: gemeente-veldhoven-noord.nl already listed")
     )
-    assert "gemeente veldhoven" in by_line[92].render()
+    assert "gemeente veldhoven" in by_line[96].render()
     # the run went on: every accepted line was scanned and stored exactly once
     done = scan.store.done_domains(scan.outcome.scan_id)
     assert done == set(_input_domains())
-    assert scan.outcome.domains == len(done) == 87
+    assert scan.outcome.domains == len(done) == 91
 
 
 def test_url_uppercase_trailing_dot_and_idn_inputs_are_normalised(scan: GoldenScan) -> None:
@@ -576,3 +578,15 @@ def test_control_bytes_never_name_a_provider_and_the_store_keeps_them(scan: Gold
     assert codes[Capability.DNS] == "DNS_HOSTING_INVALID_NAME"
     mx = scan.obs(domain, "mx", "MX")
     assert "\x1b]0;owned\x07" in mx.answers[0].data
+
+
+def test_a_gateway_operator_that_hosts_mailboxes_gets_them_when_nothing_else_is_named(
+    scan: GoldenScan,
+) -> None:
+    (f,) = _mailbox(scan, "gemeinde-waldpost.at")
+    assert (f.provider, f.role, f.code) == (
+        "wvnet",
+        "behind-gateway",
+        "MAILBOX_GATEWAY_OPERATOR_EU",
+    )
+    assert f.confidence == pytest.approx(0.35)

@@ -70,6 +70,8 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "aalborg-dk.r-v1.mx.microsoft", "mx", "microsoft"),
     ("mx", "aspmx.l.google.com", "mx", "google"),
     ("mx", "mx.mymailwall.com", "mx", "ikarus"),
+    ("mx", "mx1.net4you.net", "mx", "net4you"),
+    ("mx", "fimx1.d-fence.eu", "mx", "d-fence"),
     ("mx", "mx1.mymailwall.at", "mx", "ikarus"),
     ("txt", "MS=4C2A9E1F7B3D5A6C8E0F1A2B3C4D5E6F7A8B9C0D", "txt", "microsoft"),
     ("mx", "ms73889594.msv1.invalid", "mx", "microsoft"),

@@ -51,6 +51,7 @@ class Rules:
     cctld_confidence: float
     no_mail_tlds: frozenset[str] = frozenset({"invalid"})
     backup_mx_kinds: frozenset[str] = frozenset()
+    gateway_operator_confidence: float = 0.35
     # host names that say "filtering relay" (spamfilter.*, mailgate*, ...), one alternation
     relay_names: re.Pattern[str] | None = None
 
@@ -80,6 +81,7 @@ class Rules:
             cctld_confidence=float(cc["confidence"]),
             no_mail_tlds=frozenset(mb.get("no_mail_tlds", ("invalid",))),
             backup_mx_kinds=frozenset(mb.get("backup_mx_kinds", ())),
+            gateway_operator_confidence=float(mb.get("gateway_operator_confidence", 0.35)),
             relay_names=_relay_names(mb.get("relay_host_patterns") or ()),
         )
 
@@ -358,6 +360,8 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
             and s.evidence.fingerprint.split(":", 1)[0] in ("mx", "cname")
         ]
         nets = [s for s in hs if s.evidence.fingerprint.startswith(("ip:", "asn:"))]
+        if len(names) > 1:
+            names = _most_specific(names)
         for s in names:
             (mailbox_at if s.capability is C.MAILBOX else gateway_at)[s.provider].append(s)
         if not names:
@@ -424,6 +428,9 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
             b.out.append(replace(f, role="candidate", code="MAILBOX_SPF_ONLY_CANDIDATE"))
         if not leads:
             _spf_party_lead(b, facts, primary)
+            operator = _gateway_operator(b, front, gateway_at)
+            if operator:
+                return {operator}
         _unknown(
             b,
             C.MAILBOX,
@@ -478,6 +485,45 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
         )
         b.local_finding(C.MAILBOX, host, mx_ev)
     return found
+
+
+def _most_specific(names: list[Signal]) -> list[Signal]:
+    """Where one provider's patterns name one host both as gateway and as mailbox host
+    (``securemx.a1.net`` under ``a1.net``), the longest pattern says which it is."""
+    caps: dict[str, set[Capability]] = defaultdict(set)
+    for s in names:
+        caps[s.provider].add(s.capability)
+    if all(len(c) == 1 for c in caps.values()):
+        return names
+    longest: dict[str, int] = {}
+    for s in names:
+        longest[s.provider] = max(longest.get(s.provider, 0), len(s.evidence.fingerprint))
+    return [
+        s
+        for s in names
+        if len(caps[s.provider]) == 1 or len(s.evidence.fingerprint) == longest[s.provider]
+    ]
+
+
+def _gateway_operator(
+    b: _Builder, front: list[Finding], gateway_at: dict[str, list[Signal]]
+) -> str:
+    """Nothing behind the gateway names a platform, and the gateway's operator also hosts
+    mailboxes (a regional IT provider, a telecom): the mailbox goes to the operator, at low
+    confidence and with its own code, rather than to "unknown". Returns its id ("" if none)."""
+    for f in front:
+        p = b.cat.provider(f.provider)
+        if C.MAILBOX in p.capabilities:
+            b.provider_finding(
+                C.MAILBOX,
+                p,
+                gateway_at[p.id],
+                role="behind-gateway",
+                confidence=b.rules.gateway_operator_confidence,
+                code=_code(C.MAILBOX, "GATEWAY_OPERATOR_" + _jclass(p.jurisdiction, p.tags)),
+            )
+            return p.id
+    return ""
 
 
 def _no_mail_host(host: str, rules: Rules) -> bool:
