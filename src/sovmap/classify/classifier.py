@@ -52,6 +52,8 @@ class Rules:
     no_mail_tlds: frozenset[str] = frozenset({"invalid"})
     backup_mx_kinds: frozenset[str] = frozenset()
     gateway_operator_confidence: float = 0.35
+    token_decides_behind_gateway: bool = False
+    token_only_confidence: float = 0.3
     # host names that say "filtering relay" (spamfilter.*, mailgate*, ...), one alternation
     relay_names: re.Pattern[str] | None = None
 
@@ -82,6 +84,8 @@ class Rules:
             no_mail_tlds=frozenset(mb.get("no_mail_tlds", ("invalid",))),
             backup_mx_kinds=frozenset(mb.get("backup_mx_kinds", ())),
             gateway_operator_confidence=float(mb.get("gateway_operator_confidence", 0.35)),
+            token_decides_behind_gateway=bool(mb.get("token_decides_behind_gateway", False)),
+            token_only_confidence=float(mb.get("token_only_confidence", 0.3)),
             relay_names=_relay_names(mb.get("relay_host_patterns") or ()),
         )
 
@@ -705,7 +709,43 @@ def _candidates(
                 emit=False,
             )
             (out if (strong or enough) else leads).append(f)
+    if gateway and not out and not leads and rules.token_decides_behind_gateway:
+        out.extend(_token_leads(b, signals, role, exclude))
     return out, leads
+
+
+def _token_leads(
+    b: _Builder, signals: list[Signal], role: str, exclude: set[str] | None
+) -> list[Finding]:
+    """Behind a gateway (which holds no mailboxes) with nothing else to go on: a mailbox
+    platform's own verification token (``MS=``) names it, at the low confidence of a token
+    alone and with the code ``MAILBOX_BEHIND_<J>_TOKEN_ONLY``."""
+    per: dict[str, list[Signal]] = defaultdict(list)
+    for s in signals:
+        if (
+            s.probe == "txt"
+            and s.capability is C.OFFICE
+            and not (exclude and s.provider in exclude)
+        ):
+            per[s.provider].append(s)
+    out: list[Finding] = []
+    for pid, sig in per.items():
+        p = b.cat.provider(pid)
+        if C.MAILBOX not in p.capabilities:
+            continue
+        conf = min(b.rules.token_only_confidence, max(s.weight for s in sig))
+        out.append(
+            b.provider_finding(
+                C.MAILBOX,
+                p,
+                sig,
+                role=role,
+                confidence=conf,
+                code=_code(C.MAILBOX, "BEHIND_" + _jclass(p.jurisdiction, p.tags) + "_TOKEN_ONLY"),
+                emit=False,
+            )
+        )
+    return out
 
 
 def _kind_confidence(sig: list[Signal], spf_factor: float) -> float:
