@@ -77,14 +77,27 @@ def test_db_upgrade_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["db", "current", "--db", db]) == 0
 
 
-def test_a_store_made_before_the_scan_lease_is_adopted_and_migrated(tmp_path: Path) -> None:
-    """A store an older tool made with create_all (no history, no scans.heartbeat_at) opens
-    through the store door: stamped at the revision it matches, then migrated."""
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        [("scans", "heartbeat_at")],
+        [("web_api_tokens", "expires_at")],
+        [("scans", "heartbeat_at"), ("web_api_tokens", "expires_at")],
+    ],
+)
+def test_a_store_made_before_later_columns_is_adopted_and_migrated(
+    tmp_path: Path, dropped: list[tuple[str, str]]
+) -> None:
+    """A store an older tool made with create_all (no history, without columns later
+    revisions add) opens through the store door: stamped at the revision it matches, then
+    migrated."""
     md = load_metadata()
     old = open_engine(str(tmp_path / "old.db"))
-    md.create_all(old, tables=[md.tables["scans"], md.tables["scan_domains"]])
+    names = ["scans", "scan_domains", "web_users", "web_api_tokens"]
+    md.create_all(old, tables=[md.tables[n] for n in names])
     with old.begin() as conn:
-        conn.execute(text("ALTER TABLE scans DROP COLUMN heartbeat_at"))
+        for table, column in dropped:
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(
             text(
                 "INSERT INTO scans (started_at, status, input, input_digest, shard, "

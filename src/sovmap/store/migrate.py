@@ -180,16 +180,28 @@ def _adopt(conn: Connection) -> None:
         )
     load_metadata().create_all(conn, checkfirst=True)
     if late:
-        # made before the lease column: stamp the revision it matches, then migrate
-        command.stamp(alembic_config(conn), "0002")
+        # made before some columns existed: stamp the revision it matches (the one before the
+        # earliest revision whose column it lacks), then migrate; later revisions are safe to
+        # run over tables create_all has just made
+        missing = sorted(_LATER_COLUMNS[(d[2], d[3].name)] for d in late)
+        command.stamp(alembic_config(conn), _previous_revision(missing[0]))
         command.upgrade(alembic_config(conn), "head")
     else:
         command.stamp(alembic_config(conn), "head")
 
 
-#: columns added by revisions after 0002, which a store made by ``create_all`` before them
-#: lacks: (table, column)
-_LATER_COLUMNS = {("scans", "heartbeat_at")}
+#: columns added by revisions after 0002 to tables that existed before them, which a store
+#: made by ``create_all`` with an older tool lacks: (table, column) -> the revision adding it
+_LATER_COLUMNS = {
+    ("scans", "heartbeat_at"): "0003",
+    ("web_api_tokens", "expires_at"): "0004",
+}
+
+
+def _previous_revision(revision: str) -> str:
+    script = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    assert script is not None and isinstance(script.down_revision, str)
+    return script.down_revision
 
 
 def _is_later_column(diff: Any) -> bool:
