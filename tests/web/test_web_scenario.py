@@ -92,3 +92,12 @@ def test_cutoff_form_offers_controlling_jurisdictions(sclient: TestClient, store
     assert "headquartered in IE, controlled from US" in ie and 'id="cutoff-matched"' in ie
     bad = sclient.get("/api/cutoff?jurisdiction=XX", headers=h)
     assert bad.status_code == 400 and "would match: EU, NL, US, non-EU, DE" in bad.text
+
+
+def test_unknown_what_if_is_a_400_naming_the_valid_ones(sclient: TestClient, store: Store) -> None:
+    h = auth(store, "viewer")
+    res = sclient.get("/api/exit", params={"what_if": "capacity*3", "runs": 100}, headers=h)
+    assert res.status_code == 400
+    assert "capacity*2" in res.json()["detail"] and "data-backup" in res.json()["detail"]
+    ok = sclient.get("/api/exit", params={"what_if": "capacity*2", "runs": 100}, headers=h)
+    assert ok.status_code == 200

@@ -55,6 +55,18 @@ _JURISDICTION_LABELS = {
 WHAT_IFS = ("capacity+2", "capacity*2", "prebuilt-fallback", "data-backup")
 
 
+def _known_what_ifs(given: list[str] | None) -> tuple[str, ...]:
+    """The what-ifs asked for; an unknown one is a 400 naming the valid ones (a typo must not
+    return the baseline as if it were the variant)."""
+    unknown = [w for w in (given or []) if w not in WHAT_IFS]
+    if unknown:
+        raise HTTPException(
+            400,
+            f"unknown what-if {unknown[0][:40]!r}; valid: {', '.join(WHAT_IFS)}",
+        )
+    return tuple(given or [])
+
+
 class _Memo:
     def __init__(self, size: int = 32) -> None:
         self._d: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
@@ -210,7 +222,7 @@ def make_router(
         what_if: Annotated[list[str] | None, Query(max_length=8)] = None,
         runs: Annotated[int, Query(ge=100, le=20_000)] = 10_000,
     ) -> Response:
-        wis = tuple(w for w in (what_if or []) if w in WHAT_IFS)
+        wis = _known_what_ifs(what_if)
         rep = exit_plan(deadline, wis, runs)
         try:
             gaps = uncovered_gaps(
@@ -261,7 +273,7 @@ def make_router(
         """The exit plan of the served register: targets and European options, Monte-Carlo
         forecast (P50/P90, probability of meeting the deadline), what-ifs and the schedule
         (as ``sovmap exit plan --format json``; seed 1)."""
-        wis = tuple(w for w in (what_if or []) if w in WHAT_IFS)
+        wis = _known_what_ifs(what_if)
         out: dict[str, Any] = exit_plan(deadline, wis, runs).to_json()
         return out
 
