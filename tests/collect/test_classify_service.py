@@ -10,13 +10,13 @@ import sys
 
 import pytest
 
-from sovmap.classify.classifier import _Builder, default_rules
+from sovmap.classify.findings import _Builder, default_rules
 from sovmap.classify.signals import Signal
 from sovmap.knowledge import default_catalogue
 from sovmap.model import Capability, Evidence
 
 _SNIPPET = """
-from sovmap.classify.classifier import _Builder, default_rules
+from sovmap.classify.findings import _Builder, default_rules
 from sovmap.classify.signals import Signal
 from sovmap.knowledge import default_catalogue
 from sovmap.model import Capability, Evidence
