@@ -129,6 +129,19 @@ def test_a_quoted_field_with_a_line_break_is_one_row_when_multiline() -> None:
     assert table.rows == [(2, {"id": "s1", "notes": "two\nlines"}), (4, {"id": "s2", "notes": "x"})]
 
 
+def test_a_long_file_is_read_in_order_with_errors_far_apart() -> None:
+    # past the reader's line buffer (4,096 lines), which it releases as it goes
+    lines = ["domain,n"] + [f"d{i}.nl,{i}" for i in range(20_000)]
+    broken = {5000: 'd5000.nl,"5000', 9000: "d9000.nl,1,2", 15000: 'd15000.nl,"x'}
+    for index, text in broken.items():
+        lines[index + 1] = text
+    table = read_csv("\n".join(lines) + "\n", multiline=True)
+    assert (table.read, table.accepted, table.rejected) == (20_000, 19_997, 3)
+    assert [p.line for p in table.problems] == [5002, 9002, 15002]
+    assert [n for n, _ in table.rows] == [i + 2 for i in range(20_000) if i not in broken]
+    assert table.rows[-1] == (20_001, {"domain": "d19999.nl", "n": "19999"})
+
+
 def test_field_over_the_limit_rejects_its_row_only() -> None:
     # issue 19 case 7: a 128 KiB field was a traceback mid-scan
     text = "domain,name\na.nl,A\nb.nl," + "x" * 200_000 + "\nc.nl,C\n"

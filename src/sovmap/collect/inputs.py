@@ -19,10 +19,10 @@ from sovmap.readers import (
     InputError,
     InputProblem,
     decode,
+    iter_lines,
     open_csv,
     quote,
     read_bytes,
-    split_lines,
 )
 
 _DOMAIN_COLUMNS = ("domain", "domein", "website", "url", "email", "e-mail", "mail")
@@ -83,7 +83,7 @@ def _open(path: Path | str) -> _Input:
     data = read_bytes(p, max_bytes=MAX_INPUT_BYTES)
     text, problems = decode(data, name)
     bad = {pr.line for pr in problems}
-    for lineno, line in enumerate(split_lines(text), start=1):
+    for lineno, line in enumerate(iter_lines(text), start=1):
         if lineno in bad or not _content(line):
             continue
         cells = [c.strip().strip('"').lower() for c in _SEPARATORS.split(line)]
@@ -166,7 +166,7 @@ def read_domains(
         return
     bad = {pr.line for pr in src.problems}
     problems.extend(src.problems)
-    for lineno, line in enumerate(split_lines(src.text), start=1):
+    for lineno, line in enumerate(iter_lines(src.text), start=1):
         text = _content(line)
         if not text:
             continue

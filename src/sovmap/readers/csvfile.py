@@ -30,8 +30,8 @@ from sovmap.readers.text import (
     MAX_BYTES,
     InputError,
     InputProblem,
+    Lines,
     quote,
-    split_lines,
     text_of,
 )
 
@@ -77,7 +77,7 @@ class _Reject(Exception):
 
 
 def _record(
-    lines: list[str], i: int, delim: str, *, max_field: int, multiline: bool
+    lines: Lines, i: int, delim: str, *, max_field: int, multiline: bool
 ) -> tuple[list[str], int]:
     """The fields of the record starting at ``lines[i]`` and the index after it."""
     s = lines[i]
@@ -158,10 +158,10 @@ def _record(
             fields.append("".join(cur))
             return fields, j + 1
         j += 1
-        if not multiline or j >= len(lines) or j - i >= MAX_RECORD_LINES:
+        if not multiline or not lines.has(j) or j - i >= MAX_RECORD_LINES:
             why = (
                 "before the end of the file"
-                if j >= len(lines)
+                if not lines.has(j)
                 else "on this line"
                 if not multiline
                 else f"within {MAX_RECORD_LINES} lines"
@@ -182,7 +182,7 @@ def _is_skipped(line: str, comments: bool) -> bool:
 
 
 def _choose_delimiter(
-    lines: list[str], start: int, delimiters: str, want: Collection[str], comments: bool
+    lines: Lines, start: int, delimiters: str, want: Collection[str], comments: bool
 ) -> tuple[str, list[str]]:
     """The delimiter (and header fields) for the header at ``lines[start]``; never fails."""
     scores: list[tuple[tuple[int, int, int, int], str, list[str]]] = []
@@ -196,7 +196,7 @@ def _choose_delimiter(
         agree = 0
         seen = 0
         k = start + 1
-        while k < len(lines) and seen < _SNIFF_ROWS:
+        while lines.has(k) and seen < _SNIFF_ROWS:
             if not _is_skipped(lines[k], comments):
                 seen += 1
                 try:
@@ -272,11 +272,11 @@ def open_csv(
     them once (the counts grow as they come), for inputs too long to hold as row dicts."""
     text, problems, name = text_of(path_or_text, file, max_bytes, encoding_problems)
     bad_lines = {p.line for p in problems}
-    lines = split_lines(text)
+    lines = Lines(text)
     start = 0
-    while start < len(lines) and _is_skipped(lines[start], comments):
+    while lines.has(start) and _is_skipped(lines[start], comments):
         start += 1
-    if start == len(lines):
+    if not lines.has(start):
         raise InputError(name, "empty: no header row", line=1)
     if start + 1 in bad_lines:
         raise InputError(name, "ENCODING: the header row is not UTF-8 text", line=start + 1)
@@ -307,7 +307,7 @@ def open_csv(
 @dataclass
 class _Source:
     name: str
-    lines: list[str]
+    lines: Lines
     bad_lines: set[int]
     max_field: int
     comments: bool
@@ -320,7 +320,8 @@ def _iter_rows(table: CsvTable, src: _Source) -> Iterator[tuple[int, dict[str, s
     header = table.header
     width = len(header)
     i = table.header_line
-    while i < len(lines):
+    while lines.has(i):
+        lines.release(i)
         if _is_skipped(lines[i], src.comments):
             i += 1
             continue

@@ -7,7 +7,7 @@ import os
 import re
 import stat
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +152,44 @@ def split_lines(text: str) -> list[str]:
     """Lines without their terminators; ``\\r\\n``, ``\\r`` and ``\\n`` end a line (and
     nothing else), the rule :func:`decode` counts lines by, so line numbers agree."""
     return [m.group(1) for m in _LINE.finditer(text) if m.group(0)]
+
+
+def iter_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one by one (the :func:`split_lines` rule), without a list."""
+    for m in _LINE.finditer(text):
+        if m.group(0):
+            yield m.group(1)
+
+
+class Lines:
+    """The lines of a text, split as they are asked for: ``lines[i]`` for any ``i`` not yet
+    released, ``has(i)``; ``release(i)`` forgets the lines before ``i``. A reader of a
+    million-line file so holds the text and a few lines, never a list of them all."""
+
+    def __init__(self, text: str) -> None:
+        self._source = iter_lines(text)
+        self._buffer: list[str] = []
+        self._base = 0  # the index of _buffer[0]
+        self._done = False
+
+    def has(self, i: int) -> bool:
+        while not self._done and i - self._base >= len(self._buffer):
+            line = next(self._source, None)
+            if line is None:
+                self._done = True
+            else:
+                self._buffer.append(line)
+        return 0 <= i - self._base < len(self._buffer)
+
+    def __getitem__(self, i: int) -> str:
+        if not self.has(i):
+            raise IndexError(i)
+        return self._buffer[i - self._base]
+
+    def release(self, i: int) -> None:
+        if i - self._base > 4096:
+            del self._buffer[: i - self._base]
+            self._base = i
 
 
 def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
