@@ -237,7 +237,7 @@ def _print_problems(file: str, problems: list[InputProblem], counts: InputCounts
     """Problems (at most :data:`_SHOWN_PER_CODE` per code), a count per code and the input
     accounting, on stderr."""
     seen: Counter[str] = Counter()
-    for prob in problems:
+    for prob in sorted(problems, key=lambda p: p.line):
         seen[prob.code] += 1
         if seen[prob.code] <= _SHOWN_PER_CODE:
             print(prob.render(), file=sys.stderr)
