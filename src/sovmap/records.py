@@ -106,3 +106,14 @@ def registrable(name: str) -> str:
 def is_address(name: str) -> bool:
     """An IPv4 or IPv6 literal (a top-level domain never ends in a digit nor holds a colon)."""
     return bool(name) and (name[-1].isdigit() or ":" in name or name.startswith("["))
+
+
+def parse_origin_txt(text: str) -> tuple[int, str] | None:
+    """Team Cymru's origin answer ``"ASN | prefix | CC | RIR | date"`` -> (first AS, the
+    prefix's two-letter country code, "" when absent or not a country code)."""
+    asn = parse_asn_txt(text)
+    if asn is None:
+        return None
+    parts = text.split("|")
+    cc = parts[2].strip().upper() if len(parts) > 2 else ""
+    return asn, cc if len(cc) == 2 and cc.isalpha() else ""

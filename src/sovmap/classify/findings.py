@@ -52,6 +52,7 @@ class Rules:
     gateway_operator_confidence: float = 0.35
     token_decides_behind_gateway: bool = False
     token_only_confidence: float = 0.3
+    network_operator_confidence: float = 0.45
     # host names that say "filtering relay" (spamfilter.*, mailgate*, ...), one alternation
     relay_names: re.Pattern[str] | None = None
 
@@ -84,6 +85,7 @@ class Rules:
             gateway_operator_confidence=float(mb.get("gateway_operator_confidence", 0.35)),
             token_decides_behind_gateway=bool(mb.get("token_decides_behind_gateway", False)),
             token_only_confidence=float(mb.get("token_only_confidence", 0.3)),
+            network_operator_confidence=float(mb.get("network_operator_confidence", 0.45)),
             relay_names=_relay_names(mb.get("relay_host_patterns") or ()),
         )
 

@@ -16,8 +16,10 @@ from sovmap.classify.findings import (
     noisy_or,
 )
 from sovmap.classify.signals import Facts, Signal
+from sovmap.control import eu_controlled, us_controlled
 from sovmap.model import (
     Capability,
+    Evidence,
     Finding,
     Status,
 )
@@ -179,8 +181,54 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
             for p, h in mx_hosts
             if p == best_pref
         )
-        b.local_finding(C.MAILBOX, host, mx_ev)
+        if not _network_operator(b, host, facts, mx_ev):
+            b.local_finding(C.MAILBOX, host, mx_ev)
     return found
+
+
+def _network_operator(b: _Builder, host: str, facts: Facts, evidence: tuple[Evidence, ...]) -> bool:
+    """A third party's MX host the catalogue does not know, whose address's origin AS is
+    known (Team Cymru): the network's operator and the country its prefix is registered in
+    name the mailbox host (``MAILBOX_NETWORK_OPERATOR_<J>``, provider ``as:<n>``), rather
+    than a guess from the host name's country-code domain."""
+    nets = facts.host_networks.get(host)
+    if not nets or registrable(host) == registrable(b.domain):
+        return False
+    asn, cc, address = nets[0]
+    if b.cat.match_asn(asn):
+        return False  # a catalogued network: matched as such already
+    jur = cc if cc.lower() not in b.rules.not_a_country else ""
+    ev = (
+        *evidence,
+        _rule_evidence(
+            "asn", host, "TXT", f"{address} in AS{asn} ({cc or 'no country'})", "network-operator"
+        ),
+    )
+    cls = (
+        "UNKNOWN"
+        if not jur
+        else "US"
+        if us_controlled(jur)
+        else "EU"
+        if eu_controlled(jur)
+        else "OTHER"
+    )
+    b.out.append(
+        Finding(
+            domain=b.domain,
+            capability=C.MAILBOX,
+            provider=f"as:{asn}",
+            provider_name=f"AS{asn}",
+            parent="",
+            jurisdiction=jur,
+            confidence=b.rules.network_operator_confidence,
+            code=f"MAILBOX_NETWORK_OPERATOR_{cls}",
+            evidence=ev,
+            tags=(),
+            role="primary",
+        )
+    )
+    return True
 
 
 def _most_specific(names: list[Signal]) -> list[Signal]:

@@ -17,7 +17,7 @@ from sovmap.knowledge.probes import (
     wildcard_kinds,
 )
 from sovmap.model import Capability, Evidence, Observation, Status, new_evidence, slot_maker
-from sovmap.records import chain_end, is_spf, parse_asn_txt, parse_spf
+from sovmap.records import chain_end, is_spf, parse_asn_txt, parse_origin_txt, parse_spf
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,8 @@ class Facts:
     null_mx: bool = False  # an MX "0 ." (RFC 7505): the domain accepts no mail
     # wildcard records seen at a random label: (probe, name asked, records shown)
     wildcards: list[tuple[str, str, str]] = field(default_factory=list)
+    # origin AS of MX hosts' addresses (Team Cymru): host -> [(AS number, country, address)]
+    host_networks: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
     # observations whose answer is what a wildcard gives: read as no answer
     wildcard_answers: list[Observation] = field(default_factory=list)
 
@@ -413,8 +415,17 @@ def _web_nxdomain(obs: Observation, x: Extraction) -> None:
 
 @extractor("asn")
 def _asn(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
-    """An origin-AS answer (no chain of its own to match)."""
+    """An origin-AS answer (no chain of its own to match); for an MX host, its network is
+    kept as a fact too (the network fallback for hosts the catalogue does not know)."""
     _asn_signals(obs, x.cat, x.out)
+    slot, _, rest = obs.via.partition("|")
+    if slot == "mx-host":
+        host, _, address = rest.partition("|")
+        for r in obs.answers:
+            if r.rtype == "TXT":
+                net = parse_origin_txt(r.data)
+                if net is not None:
+                    x.facts.host_networks.setdefault(host, []).append((*net, address))
 
 
 def _asn_signals(obs: Observation, cat: Catalogue, out: list[Signal]) -> None:
