@@ -602,3 +602,17 @@ def test_a_tenant_token_alone_names_the_platform_behind_a_gateway_weakly(
         "MAILBOX_BEHIND_US_TOKEN_ONLY",
     )
     assert f.confidence <= 0.3  # below the figures' threshold (0.5): counted as unknown
+
+
+def test_control_bytes_are_escaped_in_explain_and_csv(
+    scan: GoldenScan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    domain = "gemeinde-steuerzeichen.de"
+    assert cli_main(["explain", domain, "--db", str(scan.db), "--raw"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;owned\\x07" in out  # the raw MX host, escaped
+    csv_path = tmp_path / "f.csv"
+    assert cli_main(["export", str(csv_path), "--db", str(scan.db)]) == 0
+    text = csv_path.read_text(encoding="utf-8")
+    assert domain in text and "\x1b" not in text and "\x07" not in text
