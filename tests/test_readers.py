@@ -99,7 +99,7 @@ def test_a_named_pipe_without_a_writer_does_not_hang(tmp_path: Path) -> None:
 
 
 def test_a_directory_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="is a directory"):
+    with pytest.raises(InputError, match="NOT_A_FILE: a directory"):
         read_text(tmp_path, max_bytes=10)
 
 

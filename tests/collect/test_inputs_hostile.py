@@ -124,7 +124,7 @@ def test_case22_a_10_mb_line_is_quoted_short(tmp_path: Path) -> None:
 
 def test_case22_dev_zero_is_refused_before_reading() -> None:
     start = time.monotonic()
-    with pytest.raises(InputError, match=r"^/dev/zero: more than"):
+    with pytest.raises(InputError, match=r"^/dev/zero: TOO_LARGE: more than"):
         check_input("/dev/zero")
     assert time.monotonic() - start < 5
 
@@ -132,7 +132,7 @@ def test_case22_dev_zero_is_refused_before_reading() -> None:
 def test_a_csv_without_domain_column_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text("# kop\nnaam,land\nA,NL\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"in.csv:2: looks like a CSV but has no domain column"):
+    with pytest.raises(InputError, match=r"in.csv:2: NO_DOMAIN_COLUMN: looks like a CSV but"):
         check_input(path)
 
 
@@ -359,9 +359,9 @@ def test_fuzz_found_a_header_whose_domain_column_the_reader_does_not_see(tmp_pat
     # look like a CSV header, but the parsed header had no domain column (RuntimeError)
     path = tmp_path / "in.csv"
     path.write_text(' "domain",name\na.nl,A\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"in.csv:1: no domain column in the header"):
+    with pytest.raises(InputError, match=r"in.csv:1: NO_DOMAIN_COLUMN: no domain column in"):
         check_input(path)
-    with pytest.raises(InputError, match=r"in.csv:1: no domain column in the header"):
+    with pytest.raises(InputError, match=r"in.csv:1: NO_DOMAIN_COLUMN: no domain column in"):
         list(read_domains(path))
 
 

@@ -131,7 +131,7 @@ def test_a_huge_register_file_is_refused_before_reading(tmp_path: Path) -> None:
     start = time.monotonic()
     (problem,) = check_register(tmp_path).errors
     assert time.monotonic() - start < 1
-    assert (problem.file, problem.code) == ("big.yaml", "UNREADABLE")
+    assert (problem.file, problem.code) == ("big.yaml", "TOO_LARGE")
     assert "10,737,418,240 bytes" in problem.message
 
 

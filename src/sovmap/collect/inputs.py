@@ -92,7 +92,8 @@ def _open(path: Path | str) -> _Input:
         if _SEPARATORS.search(_content(line)):
             raise InputError(
                 name,
-                f"looks like a CSV but has no domain column (one of: {', '.join(_DOMAIN_COLUMNS)})",
+                "NO_DOMAIN_COLUMN: looks like a CSV but has no domain column (one of: "
+                f"{', '.join(_DOMAIN_COLUMNS)})",
                 line=lineno,
             )
         break
@@ -113,7 +114,8 @@ def _open_table(src: _Input) -> tuple[CsvTable, str]:
     if key is None:
         raise InputError(
             src.name,
-            f"no domain column in the header (one of: {', '.join(_DOMAIN_COLUMNS)})",
+            f"NO_DOMAIN_COLUMN: no domain column in the header (one of: "
+            f"{', '.join(_DOMAIN_COLUMNS)})",
             line=table.header_line,
         )
     return table, table.header[cols.index(key)]

@@ -277,7 +277,7 @@ def open_csv(
     while lines.has(start) and _is_skipped(lines[start], comments):
         start += 1
     if not lines.has(start):
-        raise InputError(name, "empty: no header row", line=1)
+        raise InputError(name, "EMPTY: no header row", line=1)
     if start + 1 in bad_lines:
         raise InputError(name, "ENCODING: the header row is not UTF-8 text", line=start + 1)
     delim, raw_header = _choose_delimiter(lines, start, delimiters, want, comments)

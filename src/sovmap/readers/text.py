@@ -67,6 +67,10 @@ class InputError(SovmapError):
         self.file = file
         self.line = line
         self.detail = message
+        code, sep, rest = message.partition(": ")
+        #: the stable code the message starts with (``TOO_LARGE``, ``YAML_ALIAS``, ...)
+        self.code = code if sep and code.replace("_", "").isalpha() and code.isupper() else ""
+        self.message = rest if self.code else message
         where = f"{file}:{line}" if line is not None else file
         super().__init__(f"{where}: {message}")
 
@@ -199,23 +203,25 @@ def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
     try:  # non-blocking open: a named pipe without a writer must not hang the open
         fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
     except IsADirectoryError:
-        raise InputError(str(p), "is a directory, not a file") from None
+        raise InputError(str(p), "NOT_A_FILE: a directory, not a file") from None
     except OSError as exc:
-        raise InputError(str(p), f"cannot open: {exc.strerror}") from None
+        raise InputError(str(p), f"UNREADABLE: cannot open: {exc.strerror}") from None
     st = os.fstat(fd)
     if stat.S_ISDIR(st.st_mode):
         os.close(fd)
-        raise InputError(str(p), "is a directory, not a file")
+        raise InputError(str(p), "NOT_A_FILE: a directory, not a file")
     os.set_blocking(fd, True)  # a pipe with a writer is then read to its end
     with os.fdopen(fd, "rb") as fh:
         if stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:
-            raise InputError(str(p), f"{st.st_size:,} bytes; the limit is {max_bytes:,} bytes")
+            limit = f"the limit is {max_bytes:,} bytes"
+            raise InputError(str(p), f"TOO_LARGE: {st.st_size:,} bytes; {limit}")
         try:
             data = fh.read(max_bytes + 1)
         except OSError as exc:
-            raise InputError(str(p), f"cannot read: {exc.strerror}") from None
+            raise InputError(str(p), f"UNREADABLE: cannot read: {exc.strerror}") from None
     if len(data) > max_bytes:
-        raise InputError(str(p), f"more than {max_bytes:,} bytes; the limit is {max_bytes:,}")
+        limit = f"the limit is {max_bytes:,}"
+        raise InputError(str(p), f"TOO_LARGE: more than {max_bytes:,} bytes; {limit}")
     return data
 
 
@@ -241,7 +247,8 @@ def text_of(
         return text, problems, name
     name = file or "<input>"
     if len(path_or_text) > max_bytes:
-        raise InputError(name, f"{len(path_or_text):,} bytes; the limit is {max_bytes:,}")
+        size = len(path_or_text)
+        raise InputError(name, f"TOO_LARGE: {size:,} bytes; the limit is {max_bytes:,}")
     if isinstance(path_or_text, bytes):
         text, problems = decode(path_or_text, name)
         return text, problems, name

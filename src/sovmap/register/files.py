@@ -161,10 +161,7 @@ def _read_csv(
     try:
         table = read_csv(data, file=file, delimiters=",", comments=False)
     except InputError as exc:
-        code, sep, message = exc.detail.partition(": ")
-        if not (sep and code.isupper()):
-            code, message = "CSV", exc.detail
-        problems.append(Problem(file, exc.line or 1, "(file)", code, message))
+        problems.append(Problem(file, exc.line or 1, "(file)", exc.code or "CSV", exc.message))
         return None
     for p in table.problems:
         problems.append(Problem(file, p.line, "(row)", p.code, p.message))
@@ -219,7 +216,7 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
         try:
             data = read_bytes(path, max_bytes=MAX_FILE_BYTES)
         except InputError as exc:
-            problems.append(Problem(rel, 1, "(file)", "UNREADABLE", exc.detail))
+            problems.append(Problem(rel, 1, "(file)", exc.code or "UNREADABLE", exc.message))
             continue
         if path.suffix == ".csv":
             if path.stem not in ENTITY_KINDS:

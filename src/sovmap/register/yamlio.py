@@ -87,10 +87,7 @@ def load_yaml(text: str | bytes, file: str = "<register>") -> tuple[Any, LineMap
     try:
         node, _ = compose_yaml(text, file=file)
     except InputError as exc:
-        code, sep, message = exc.detail.partition(": ")
-        if not (sep and code.isupper()):
-            code, message = "TOO_LARGE", exc.detail
-        raise YamlSyntaxError(exc.line or 1, message, code) from None
+        raise YamlSyntaxError(exc.line or 1, exc.message, exc.code or "YAML_SYNTAX") from None
     if node is None:
         return None, lines
     loader = yaml.SafeLoader("")
