@@ -34,7 +34,6 @@ from sovmap.model import Finding
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
 from sovmap.readers import printable, summary
 from sovmap.store import DEFAULT_DB, Store
-from sovmap.store.migrate import MigrationError
 from sovmap.store.snapshots import scan_info
 
 
@@ -135,12 +134,7 @@ def _open(db: str, must_exist: bool = False, readonly: bool = False) -> Store:
     if must_exist and "://" not in db and not Path(db).exists():
         raise CommandError(f"no store at {db} (run 'sovmap scan ... --db {db}' first)")
     try:
-        if readonly:
-            try:
-                return Store(db, readonly=True)
-            except MigrationError:
-                pass
-        return Store(db)
+        return Store.for_reading(db) if readonly else Store(db)
     except Exception as exc:
         raise CommandError(f"cannot open store {db}: {exc}") from exc
 

@@ -17,8 +17,8 @@ from sqlalchemy import Engine, func, select
 
 from sovmap.model import Capability, Evidence, Finding, Status
 from sovmap.orgs.model import Derivation, Mapping, Organisation, OrgDomain, Unmapped
-from sovmap.store.org_tables import org_domains, org_sets, org_unmapped, organisations
 from sovmap.store import DEFAULT_DB, Store, snapshots, unpack_observations
+from sovmap.store.org_tables import org_domains, org_sets, org_unmapped, organisations
 from sovmap.store.schema import findings, scan_domains, scans
 from sovmap.store.snapshots import ScanInfo
 

@@ -65,7 +65,7 @@ def _figures(args: argparse.Namespace) -> int:
         raise CommandError(f"--db {args.db}: no such store (run sovmap scan first)")
     register = load_register_dir(args.register) if args.register is not None else None
     try:
-        store = Store(args.db)
+        store = Store.for_reading(args.db)
     except MigrationError as exc:
         raise CommandError(str(exc)) from exc
     try:
@@ -100,7 +100,7 @@ def _report(args: argparse.Namespace) -> int:
     if "://" not in args.db and not Path(args.db).exists():
         raise CommandError(f"--db {args.db}: no such store (run sovmap scan first)")
     try:
-        engine = Store(args.db).engine  # the one store door: migrated, SQLite or PostgreSQL
+        engine = Store.for_reading(args.db).engine  # the one store door, read-only where it can
     except MigrationError as exc:
         raise CommandError(str(exc)) from exc
     opts = ReportOptions(

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sovmap.model import RR, DomainResult, Finding, Observation, Status
 from sovmap.store import snapshots as scan_rules
-from sovmap.store.migrate import DEFAULT_DB, database_url, open_store_engine
+from sovmap.store.migrate import DEFAULT_DB, MigrationError, database_url, open_store_engine
 from sovmap.store.schema import findings, scan_domains, scans
 from sovmap.store.snapshots import ScanInfo, now_iso
 
@@ -186,6 +186,15 @@ class Store:
         self.url = database_url(str(target))
         self.engine: Engine = open_store_engine(str(target), readonly=readonly)
         self._leases: dict[int, threading.Event] = {}
+
+    @classmethod
+    def for_reading(cls, target: str | Path) -> Store:
+        """A store opened to be read: read-only (so a store on a read-only disk can be read),
+        unless it needs migrating first, which a writable store then gets."""
+        try:
+            return cls(target, readonly=True)
+        except MigrationError:
+            return cls(target)
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
