@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -272,10 +273,9 @@ def create_app(
         # counted before the password is checked, in the store: holds across workers
         wait = throttle.attempt(engine, ip, username)
         if wait > 0:
-            resp = login_form(
-                request, message("too_many_attempts").format(seconds=int(wait) + 1), 429, next
-            )
-            resp.headers["Retry-After"] = str(int(wait) + 1)
+            secs = max(1, math.ceil(wait))  # never past the window's end
+            resp = login_form(request, message("too_many_attempts").format(seconds=secs), 429, next)
+            resp.headers["Retry-After"] = str(secs)
             return resp
         with engine.begin() as conn:
             p = authenticate(conn, username, password)

@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -52,19 +52,23 @@ _JURISDICTION_LABELS = {
     "EU": "EU (controlled from an EU member state)",
     "non-EU": "non-EU (controlled from elsewhere, or unknown)",
 }
-WHAT_IFS = ("capacity+2", "capacity*2", "prebuilt-fallback", "data-backup")
+#: the what-ifs the pages and the API offer, as the API's schema declares them (an unknown one
+#: is refused, never dropped)
+WhatIfName = Literal["capacity+2", "capacity*2", "prebuilt-fallback", "data-backup"]
+WHAT_IFS: tuple[str, ...] = get_args(WhatIfName)
 
 
 def _known_what_ifs(given: list[str] | None) -> tuple[str, ...]:
     """The what-ifs asked for; an unknown one is a 400 naming the valid ones (a typo must not
     return the baseline as if it were the variant)."""
-    unknown = [w for w in (given or []) if w not in WHAT_IFS]
+    asked = [w.strip() for w in (given or []) if w.strip()]  # an empty value asks nothing
+    unknown = [w for w in asked if w not in WHAT_IFS]
     if unknown:
         raise HTTPException(
             400,
             f"unknown what-if {unknown[0][:40]!r}; valid: {', '.join(WHAT_IFS)}",
         )
-    return tuple(given or [])
+    return tuple(asked)
 
 
 class _Memo:
@@ -267,13 +271,13 @@ def make_router(
         *,
         p: Viewer,
         deadline: OptDuration = "",
-        what_if: Annotated[list[str] | None, Query(max_length=8)] = None,
+        what_if: Annotated[list[WhatIfName] | None, Query(max_length=8)] = None,
         runs: Annotated[int, Query(ge=100, le=20_000)] = 10_000,
     ) -> dict[str, Any]:
         """The exit plan of the served register: targets and European options, Monte-Carlo
         forecast (P50/P90, probability of meeting the deadline), what-ifs and the schedule
         (as ``sovmap exit plan --format json``; seed 1)."""
-        wis = _known_what_ifs(what_if)
+        wis = _known_what_ifs(list(what_if or []))
         out: dict[str, Any] = exit_plan(deadline, wis, runs).to_json()
         return out
 
