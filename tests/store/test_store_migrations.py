@@ -125,3 +125,11 @@ def test_a_read_only_store_at_head_is_read_without_writing(tmp_path: Path) -> No
     behind.dispose()
     with pytest.raises(MigrationError, match="newest schema revision"):
         Store(tmp_path / "behind.db", readonly=True)
+
+
+def test_head_revision_read_from_the_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    from sovmap.store.migrate import alembic_config
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
