@@ -34,7 +34,7 @@ UNKNOWN = "unknown"
 
 @cache
 def _facts() -> dict[str, Any]:
-    text = (resources.files("sovmap.knowledge") / "data" / "jurisdictions.yaml").read_text(
+    text = (resources.files("sovmap") / "knowledge" / "data" / "jurisdictions.yaml").read_text(
         encoding="utf-8"
     )
     data: dict[str, Any] = yaml.safe_load(text)
@@ -51,8 +51,8 @@ def us_law_tag() -> str:
     return str(_facts()["us_law_tag"]["tag"])
 
 
-# read once at import: the hot path of the summary asks this per group of findings
-US_LAW_TAG = "us-cloud-act"
+#: the CLOUD Act tag, read once from the data file (hot paths compare against it)
+US_LAW_TAG = us_law_tag()
 
 
 _UNKNOWN_TEXTS = ("?", "UNKNOWN", "NONE", "NULL")

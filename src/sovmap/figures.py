@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, case, func, literal, select
 
-from sovmap.control import known_sql, normalise_code, us_controlled, us_controlled_sql
+from sovmap.control import known_sql, us_controlled_sql
 from sovmap.counting import THRESHOLD, UNCOUNTED_ROLES, counts_as_us
+from sovmap.counting import rank as class_rank
 from sovmap.model import Capability
 from sovmap.store.schema import findings, scan_domains
 from sovmap.store.snapshots import ScanInfo
@@ -236,14 +237,7 @@ def _deciding(conn: Connection, scan_id: int) -> dict[tuple[str, str], tuple[Any
     )
     best: dict[tuple[str, str], tuple[int, float, tuple[Any, ...]]] = {}
     for cap, dom, prov, name, jur, conf, role, fid, tags in conn.execute(stmt):
-        sure = float(conf) >= THRESHOLD
-        rank = (
-            2
-            if sure and us_controlled(jur, json.loads(tags or "[]"))
-            else 1
-            if sure and normalise_code(jur)
-            else 0
-        )
+        rank = class_rank(jur or "", json.loads(tags or "[]"), float(conf))
         key = (cap, dom)
         row = (prov, name, jur or "", round(float(conf), 3), role, int(fid))
         have = best.get(key)
