@@ -48,7 +48,7 @@ class Cache:
         self._lock = threading.Lock()
 
     def get(self, key: tuple[Any, ...], scan: ScanInfo, make: Callable[[], T]) -> T:
-        if scan.status != "done":
+        if not scan.finished:
             return make()
         full = (*key, scan.id, scan.finished_at)
         with self._lock:
@@ -84,7 +84,7 @@ def latest(conn: Connection) -> ScanInfo | None:
 def trends(conn: Connection, cache: Cache) -> list[q.TrendPoint]:
     all_scans = scans(conn)
     key = ("trends", *((s.id, s.finished_at, s.status) for s in all_scans))
-    if any(s.status != "done" for s in all_scans) or not all_scans:
+    if any(not s.finished for s in all_scans) or not all_scans:
         return q.trends(conn, figures.us_share_by_scan, known_counts(conn))
     result: list[q.TrendPoint] = cache.get(
         key, all_scans[-1], lambda: q.trends(conn, figures.us_share_by_scan, known_counts(conn))
@@ -181,7 +181,7 @@ def locations(conn: Connection, scan: ScanInfo) -> list[Located]:
 
 def group_trends(conn: Connection, cache: Cache) -> list[oq.GroupTrend]:
     all_scans = scans(conn)
-    if not all_scans or any(s.status != "done" for s in all_scans):
+    if not all_scans or any(not s.finished for s in all_scans):
         return oq.group_trends(conn)
     key = (
         "group-trends",
