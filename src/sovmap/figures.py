@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, case, func, literal, select
 
+from sovmap import i18n
 from sovmap.control import known_sql, us_controlled_sql
 from sovmap.counting import THRESHOLD, UNCOUNTED_ROLES, counts_as_us
 from sovmap.counting import rank as class_rank
@@ -96,85 +97,39 @@ def slug(capability: Capability | str) -> str:
     )
 
 
-_CAP_NL = {
-    Capability.MAILBOX: "mailboxen",
-    Capability.MAIL_GATEWAY: "mailfiltering (gateway)",
-    Capability.OUTBOUND: "uitgaande mail",
-    Capability.DNS: "DNS-hosting",
-    Capability.WEB: "webhosting",
-    Capability.CDN: "CDN",
-    Capability.IDENTITY: "identiteit",
-    Capability.OFFICE: "kantoorsoftware",
-    Capability.SAAS: "overige SaaS",
-}
-
-
 def _definitions() -> dict[str, Definition]:
-    t = f"{THRESHOLD:.1f}"
-    t_nl = t.replace(".", ",")
-    out = {
-        "domains_scanned": Definition(
-            "domains_scanned",
-            "Domains the scan stored, with or without findings.",
-            "Domeinen die de scan heeft opgeslagen, met of zonder bevindingen.",
-        )
-    }
+    """Each figure's definition in English and Dutch, from the message catalogue."""
+
+    def both(code: str, **params: Any) -> tuple[str, str]:
+        out = []
+        for lang in ("en", "nl"):
+            values = {
+                k: (i18n.value(lang, "capability", v) if k == "capability" else v)
+                for k, v in params.items()
+            }
+            values["threshold"] = i18n.format_number(THRESHOLD, lang, 1)
+            out.append(i18n.t(lang, code, **values))
+        return out[0], out[1]
+
+    out = {"domains_scanned": Definition("domains_scanned", *both("FIG_DOMAINS_SCANNED"))}
     for cap in Capability:
-        s, nl = slug(cap), _CAP_NL[cap]
-        out[f"{s}_us_domains"] = Definition(
-            f"{s}_us_domains",
-            f"Domains whose {cap.value} is run (directly, behind a gateway or relay, or as "
-            f"an additional provider) by a US-controlled provider with confidence >= {t}.",
-            f"Domeinen waarvan {nl} (direct, achter een gateway of relay, of als extra "
-            f"aanbieder) bij een door de VS gecontroleerde aanbieder liggen, met zekerheid "
-            f">= {t_nl}.",
-        )
-        out[f"{s}_non_us_domains"] = Definition(
-            f"{s}_non_us_domains",
-            f"Domains with a {cap.value} finding, none at a US-controlled provider with "
-            f"confidence >= {t}, and one at a provider of known control with confidence >= {t}.",
-            f"Domeinen met een bevinding voor {nl}, geen bij een door de VS gecontroleerde "
-            f"aanbieder met zekerheid >= {t_nl}, wel een bij een aanbieder met bekende "
-            f"zeggenschap met zekerheid >= {t_nl}.",
-        )
-        out[f"{s}_unknown_domains"] = Definition(
-            f"{s}_unknown_domains",
-            f"Domains with a {cap.value} finding whose control is unknown or whose confidence "
-            f"is below {t}.",
-            f"Domeinen met een bevinding voor {nl} waarvan de zeggenschap onbekend is of de "
-            f"zekerheid onder {t_nl} ligt.",
-        )
-    out["organisations"] = Definition(
+        for cls, code in (
+            (US, "FIG_CAP_US"),
+            (NON_US, "FIG_CAP_NON_US"),
+            (UNKNOWN, "FIG_CAP_UNKNOWN"),
+        ):
+            fid = f"{slug(cap)}_{cls}_domains"
+            out[fid] = Definition(fid, *both(code, capability=cap.value))
+    for fid in (
         "organisations",
-        "Organisations in the newest organisation set of each source.",
-        "Organisaties in de nieuwste organisatielijst van elke bron.",
-    )
-    out["organisations_mailbox_us"] = Definition(
         "organisations_mailbox_us",
-        "Organisations with at least one domain counted in mailbox_us_domains.",
-        "Organisaties met minstens één domein dat meetelt in mailbox_us_domains.",
-    )
-    for fid, en, nl in (
-        ("register_providers", "Providers in the register.", "Aanbieders in het register."),
-        (
-            "register_providers_us_controlled",
-            "Providers in the register whose ultimate parent is US-controlled.",
-            "Aanbieders in het register met een door de VS gecontroleerde uiteindelijke "
-            "moedermaatschappij.",
-        ),
-        (
-            "register_providers_control_unknown",
-            "Providers in the register whose control is unknown.",
-            "Aanbieders in het register waarvan de zeggenschap onbekend is.",
-        ),
-        ("register_services", "Services in the register.", "Diensten in het register."),
-        (
-            "register_services_us_controlled",
-            "Services in the register whose provider is US-controlled.",
-            "Diensten in het register waarvan de aanbieder door de VS wordt gecontroleerd.",
-        ),
+        "register_providers",
+        "register_providers_us_controlled",
+        "register_providers_control_unknown",
+        "register_services",
+        "register_services_us_controlled",
     ):
-        out[fid] = Definition(fid, en, nl)
+        out[fid] = Definition(fid, *both(f"FIG_{fid.upper()}"))
     return out
 
 
@@ -501,20 +456,18 @@ def compute(
 
 
 def format_value(value: int | None, lang: str = "en") -> str:
-    """A figure as a reader sees it: Dutch digit grouping in Dutch, "unknown" never 0."""
-    if value is None:
-        return "onbekend" if lang == "nl" else "unknown"
-    text = f"{value:,}"
-    return text.replace(",", ".") if lang == "nl" else text
+    """A figure as a reader sees it: the catalogue's number format ("unknown"/"onbekend",
+    never 0, for an unknown figure)."""
+    return i18n.format_number(value, lang)
 
 
 def render_text(figs: Figures, lang: str = "en") -> Iterator[str]:
     """``sovmap figures`` as text: one figure a line with its definition."""
     scan = figs.scan
     if scan is None:
-        yield "geen afgeronde scan" if lang == "nl" else "no finished scan"
+        yield i18n.t(lang, "FIG_NO_SCAN")
     else:
-        yield (f"scan {scan.id} ({scan.started_at})")
+        yield i18n.t(lang, "FIG_SCAN", scan=scan.id, started=scan.started_at)
     for f in figs:
         text = f.definition.nl if lang == "nl" else f.definition.en
         yield f"{f.id:<40} {format_value(f.value, lang):>10}  {text}"

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from sovmap.control import us_controlled
 from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport, standard_assumptions
 from sovmap.exitplan.catalogue import default_templates, options_for
 from sovmap.exitplan.gap import uncovered_gaps
@@ -19,7 +20,6 @@ from sovmap.register.model import Register
 from sovmap.register.ownership import control_of
 from sovmap.report.model import Figure, Note, Rows, Section
 from sovmap.scenario.model import ScenarioResult, Status
-from sovmap.store.queries import is_us
 from sovmap.store.schema import findings
 from sovmap.store.snapshots import list_scans
 
@@ -219,7 +219,14 @@ def q2(conn: Connection | None, register: Register | None) -> tuple[Section, lis
                 o = was.get(r[0])
                 if o is not None and o[1] != r[1]:
                     moved.append(
-                        (r[0], o[2], o[4], r[2], r[4], is_us(r[4], json.loads(r[6] or "[]")))
+                        (
+                            r[0],
+                            o[2],
+                            o[4],
+                            r[2],
+                            r[4],
+                            us_controlled(r[4], json.loads(r[6] or "[]")),
+                        )
                     )
             rows.append(
                 Rows(

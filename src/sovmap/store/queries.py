@@ -29,11 +29,6 @@ from sovmap.store.snapshots import (
 UNKNOWN = "unknown"
 
 
-def is_us(jurisdiction: str, tags: list[str] | tuple[str, ...] = ()) -> bool:
-    """US-controlled, by the one rule of :mod:`sovmap.control`."""
-    return us_controlled(jurisdiction, tags)
-
-
 def latest_scan(conn: Connection, known: KnownCounts | None = None) -> ScanInfo | None:
     """The latest scan: the newest finished one (see :mod:`sovmap.store.snapshots`)."""
     return latest_finished(conn, known)
@@ -78,7 +73,7 @@ class FindingRow:
 
     @property
     def us(self) -> bool:
-        return is_us(self.jurisdiction, self.tags)
+        return us_controlled(self.jurisdiction, self.tags)
 
 
 @dataclass(frozen=True, slots=True)

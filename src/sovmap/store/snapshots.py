@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
+from sovmap import i18n
 from sovmap.store.schema import scan_domains, scans
 
 #: how often the scanning process renews its lease
@@ -154,27 +155,20 @@ class ScanChoice:
         """One line for the reader: which scan is shown and what is newer; "" when nothing."""
         if not self.newer:
             return ""
-        parts = []
-        for s in self.newer:
-            if lang == "nl":
-                what = "loopt nog" if s.state == RUNNING else "is onderbroken"
-                parts.append(f"scan {s.id} {what} ({s.domains:,} domeinen)".replace(",", "."))
-            else:
-                what = "is still running" if s.state == RUNNING else "was interrupted"
-                parts.append(f"scan {s.id} {what} ({s.domains:,} domains)")
-        shown = self.scan.id if self.scan is not None else None
-        if lang == "nl":
-            head = (
-                f"Getoond: scan {shown}, de laatste afgeronde scan"
-                if shown is not None
-                else "Nog geen afgeronde scan"
+        parts = [
+            i18n.t(
+                lang,
+                "SCAN_STILL_RUNNING" if s.state == RUNNING else "SCAN_INTERRUPTED",
+                scan=s.id,
+                domains=i18n.format_number(s.domains, lang),
             )
-        else:
-            head = (
-                f"Shown: scan {shown}, the latest finished scan"
-                if shown is not None
-                else "No finished scan yet"
-            )
+            for s in self.newer
+        ]
+        head = (
+            i18n.t(lang, "SCAN_SHOWN", scan=self.scan.id)
+            if self.scan is not None
+            else i18n.t(lang, "SCAN_NONE_FINISHED")
+        )
         return f"{head}; " + "; ".join(parts) + "."
 
 

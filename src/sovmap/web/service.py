@@ -13,6 +13,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy import Connection, Engine, and_, select
 
 from sovmap import figures
+from sovmap.errors import SovmapError
 from sovmap.orgs import service as orgs_service
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
 from sovmap.orgs.service import DiffResult
@@ -102,7 +103,7 @@ def scan_figures(request: Request, conn: Connection, scan: ScanInfo | None) -> f
 
         try:
             register = load_register_dir(reg_dir)
-        except Exception:
+        except SovmapError:  # a register being edited may not load: its figures are unknown
             register = None
     if scan is None:
         return figures.compute(conn, None, register)
