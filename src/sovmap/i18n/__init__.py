@@ -46,13 +46,35 @@ def _check(lang: str) -> str:
 
 @cache
 def messages(lang: str) -> dict[str, str]:
-    """The whole catalogue of one language: code -> text."""
+    """The whole catalogue of one language: code -> text.
+
+    The catalogue is ``messages/<lang>.yaml`` plus one file per part of the tool,
+    ``messages/<part>.<lang>.yaml`` (the web pages, the input layer, ...), so each part keeps
+    its own words; a code given by two files is an error, not a silent override."""
     _check(lang)
-    text = (resources.files("sovmap.i18n") / "messages" / f"{lang}.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise MessageError(f"messages/{lang}.yaml: expected a mapping of code to text")
-    return {str(k): v for k, v in data.items()}
+    folder = resources.files("sovmap.i18n") / "messages"
+    names = sorted(
+        e.name
+        for e in folder.iterdir()
+        if e.name == f"{lang}.yaml" or e.name.endswith(f".{lang}.yaml")
+    )
+    merged: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    for name in names:
+        data = yaml.safe_load((folder / name).read_text("utf-8"))
+        if data is None:
+            continue
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise MessageError(f"messages/{name}: expected a mapping of code to text")
+        for k, v in data.items():
+            code = str(k)
+            if code in merged:
+                raise MessageError(
+                    f"messages/{name}: code {code!r} is already given by messages/{origin[code]}"
+                )
+            merged[code] = v
+            origin[code] = name
+    return merged
 
 
 def t(lang: str, code: str, **params: Any) -> str:
