@@ -9,7 +9,16 @@ command -v dnsperf >/dev/null || need+=(dnsperf)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+command -v npm >/dev/null || need+=(npm)
+# axe-core (npm), which the accessibility tests inject into every page, into .tools/ (not
+# committed); Node and npm come with Debian's nodejs/npm packages.
+install_axe() {
+  if [ -f .tools/node_modules/axe-core/axe.min.js ]; then return 0; fi
+  command -v npm >/dev/null || { echo "npm is missing: install Debian's npm for axe-core"; return 1; }
+  mkdir -p .tools
+  npm install --prefix .tools --no-audit --no-fund --silent "axe-core@^4.10" >/dev/null
+}
+if [ ${#need[@]} -eq 0 ]; then install_axe; exit 0; fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "installing system packages: ${need[*]}"
@@ -17,3 +26,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian starts a PostgreSQL cluster on install; the tests run their own on a free port.
+install_axe
