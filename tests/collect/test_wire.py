@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from pathlib import Path
 
 import dns.message
+import dns.name
 import dns.rrset
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -145,3 +147,131 @@ def test_fuzz_mutations_of_a_valid_message(mutations: list[tuple[int, int]]) -> 
     except WireError:
         return
     assert len(resp.answers) <= 1024
+
+
+# -- issue 19, case 21: labels with special octets keep them (escaped), both parser paths ----
+
+_ESCAPED_ZONE = r"""$ORIGIN e.test.
+$TTL 300
+@ SOA ns1 hostmaster 1 3600 600 86400 300
+@ NS ns1
+ns1 A 127.0.0.1
+start CNAME a\.b.e.test.
+a\.b A 192.0.2.21
+a.b A 192.0.2.99
+slash CNAME back\\slash.e.test.
+back\\slash A 192.0.2.22
+back A 192.0.2.98
+odd CNAME sp\032ce\255\000.e.test.
+sp\032ce\255\000 A 192.0.2.23
+mail MX 10 mx\.one.e.test.
+mx\.one A 192.0.2.24
+"""
+
+
+def test_name_text_escapes_special_octets_and_encodes_back() -> None:
+    from sovmap.collect.wire import label_text
+
+    assert label_text(b"A.b") == "a\\.b"
+    assert label_text(b"x\\y") == "x\\\\y"
+    assert label_text(b"sp ce\xff\x00") == "sp\\032ce\\255\\000"
+    assert label_text(b"\xc3\xa9") == "\\195\\169"  # not decoded as Latin-1 and re-punycoded
+    assert label_text(b"Plain-Label_1") == "plain-label_1"
+    assert encode_name("a\\.b.example") == b"\x03a.b\x07example\x00"
+    assert encode_name("a\\.b.example.") == b"\x03a.b\x07example\x00"
+    assert encode_name("a\\\\.example") == b"\x02a\\\x07example\x00"  # a backslash, then a dot
+    assert encode_name("a\\..example") == b"\x02a.\x07example\x00"
+    assert encode_name("sp\\032ce\\255\\000.x") == b"\x07sp ce\xff\x00\x01x\x00"
+    for bad in ("a\\", "a\\25.x", "a\\256.x", "a\\é.x"):
+        with pytest.raises(ValueError):
+            encode_name(bad)
+
+
+@pytest.mark.parametrize("path", ["c", "python"])
+def test_escaped_names_parse_the_same_on_both_paths(path: str) -> None:
+    from sovmap.collect import wire
+
+    if path == "c" and wire.fast is None:
+        pytest.skip("C accelerator not built")
+    msg = _response(
+        "x.example.",
+        "CNAME",
+        ("X\\.Y.example.", "CNAME", ["A\\.b\\\\c\\000\\255\\032\\195.example."]),
+        ("x.example.", "MX", ["10 m\\.x.example."]),
+        ("_s\\._tcp.example.", "SRV", ["0 5 443 t\\.x.example."]),
+    )
+    if path == "c":
+        parsed = wire.fast.parse(msg)
+        assert parsed is not None  # decided in C, not left to Python
+        answers = parsed[4]
+    else:
+        answers = wire.parse_response_py(msg).answers
+    assert [(rr.name, rr.data) for rr in answers] == [
+        ("x\\.y.example", "a\\.b\\\\c\\000\\255\\032\\195.example"),
+        ("x.example", "10 m\\.x.example"),
+        ("_s\\._tcp.example", "0 5 443 t\\.x.example"),
+    ]
+    # the text goes back to the octets the server sent
+    assert encode_name(answers[0].data) == dns.name.from_text(answers[0].data + ".").to_wire()
+
+
+@pytest.mark.parametrize("accelerate", [True, False], ids=["batched-c", "python"])
+def test_follow_up_of_an_escaped_name_asks_the_same_name(accelerate: bool, tmp_path: Path) -> None:
+    """Served by a real nameserver on loopback: the CNAME target ``a\\.b.e.test`` is asked
+    as the one label ``a.b`` under e.test (192.0.2.21), not as ``a`` under ``b.e.test``
+    (192.0.2.99); likewise a backslash, a space, octet 255 and octet 0 inside labels."""
+    from sovmap.collect import wire
+    from sovmap.collect.engine import Engine, EngineConfig, Query
+    from sovmap.devserver import DevServer
+    from sovmap.model import RR, Status
+
+    if accelerate and wire.fast is None:
+        pytest.skip("C accelerator not built")
+    (tmp_path / "e.test.zone").write_text(_ESCAPED_ZONE)
+    with DevServer(tmp_path) as srv:
+        config = EngineConfig(
+            resolvers=[(srv.host, srv.port)], timeout=0.5, attempts=2, accelerate=accelerate
+        )
+
+        def ask(
+            *questions: tuple[str, str],
+        ) -> dict[tuple[str, str], tuple[Status, tuple[RR, ...]]]:
+            out: dict[tuple[str, str], tuple[Status, tuple[RR, ...]]] = {}
+            engine = Engine(config)
+            for name, qtype in questions:
+                engine.submit(
+                    Query(
+                        name,
+                        qtype,
+                        lambda q, st, ans: out.__setitem__((q.qname, q.qtype), (st, ans)),
+                    )
+                )
+            engine.run()
+            return out
+
+        first = ask(
+            ("start.e.test", "CNAME"),
+            ("slash.e.test", "CNAME"),
+            ("odd.e.test", "CNAME"),
+            ("mail.e.test", "MX"),
+        )
+        targets = [
+            first[(n, "CNAME")][1][0].data for n in ("start.e.test", "slash.e.test", "odd.e.test")
+        ]
+        assert targets == ["a\\.b.e.test", "back\\\\slash.e.test", "sp\\032ce\\255\\000.e.test"]
+        mx = first[("mail.e.test", "MX")][1][0].data.split()[1]
+        assert mx == "mx\\.one.e.test"
+        follow = ask(*[(t, "A") for t in [*targets, mx]])
+        got = {
+            name: (st, [(rr.name, rr.data) for rr in ans])
+            for (name, _), (st, ans) in follow.items()
+        }
+        assert got == {
+            "a\\.b.e.test": (Status.NOERROR, [("a\\.b.e.test", "192.0.2.21")]),
+            "back\\\\slash.e.test": (Status.NOERROR, [("back\\\\slash.e.test", "192.0.2.22")]),
+            "sp\\032ce\\255\\000.e.test": (
+                Status.NOERROR,
+                [("sp\\032ce\\255\\000.e.test", "192.0.2.23")],
+            ),
+            "mx\\.one.e.test": (Status.NOERROR, [("mx\\.one.e.test", "192.0.2.24")]),
+        }

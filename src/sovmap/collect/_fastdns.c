@@ -6,7 +6,7 @@
  * its books (pending IDs, generations), so a matched answer reaches Python already parsed;
  * parse decodes a response exactly as sovmap.collect.wire.parse_response does, for the
  * common record types, and returns None for anything it leaves to the Python parser
- * (unusual record types, non-ASCII names, IPv4-embedded IPv6 text forms). The tests check
+ * (unusual record types, IPv4-embedded IPv6 text forms). The tests check
  * both parsers give the same result or the same error code for arbitrary byte strings.
  *
  * The module is optional: when it cannot be built or imported, the engine runs the same
@@ -24,6 +24,7 @@
 
 #define MAX_POINTERS 32
 #define MAX_NAME 255
+#define MAX_NAME_TEXT (4 * MAX_NAME) /* every octet written as \DDD at worst */
 #define MAX_RECORDS 1024
 #define BATCH 64
 #define RECV_SIZE 65536
@@ -52,8 +53,11 @@ raise_wire(const char *code, const char *detail)
     return -1;
 }
 
-/* Read a possibly compressed name at *pos into out (lower-case, dots, no trailing dot).
- * Returns 0 and sets *next, -1 with WireError set, or FALLBACK for non-ASCII labels.
+/* Read a possibly compressed name at *pos into out in presentation format, as
+ * sovmap.collect.wire.label_text writes it: lower case, labels joined by dots, no trailing
+ * dot, a dot or backslash inside a label escaped with a backslash, octets outside printable
+ * ASCII as \DDD (RFC 1035 section 5.1). out needs MAX_NAME_TEXT + 1 bytes.
+ * Returns 0 and sets *next, or -1 with WireError set.
  * With out == NULL the name is only checked and its end found. */
 static int
 read_name(const unsigned char *msg, Py_ssize_t limit, Py_ssize_t offset, char *out,
@@ -101,9 +105,17 @@ read_name(const unsigned char *msg, Py_ssize_t limit, Py_ssize_t offset, char *o
             out[o++] = '.';
         for (unsigned i = 0; i < n; i++) {
             unsigned char c = msg[pos + i];
-            if (c >= 0x80)
-                return FALLBACK;
-            out[o++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (char)c;
+            if (c == '.' || c == '\\') {
+                out[o++] = '\\';
+                out[o++] = (char)c;
+            } else if (c < 0x21 || c > 0x7E) {
+                out[o++] = '\\';
+                out[o++] = (char)('0' + c / 100);
+                out[o++] = (char)('0' + c / 10 % 10);
+                out[o++] = (char)('0' + c % 10);
+            } else {
+                out[o++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (char)c;
+            }
         }
         pos += n;
     }
@@ -138,7 +150,7 @@ static PyObject *
 name_object(const unsigned char *msg, Py_ssize_t limit, Py_ssize_t pos, Py_ssize_t *next,
             int *fallback)
 {
-    char buf[MAX_NAME + 2];
+    char buf[MAX_NAME_TEXT + 2];
     Py_ssize_t len;
     int r = read_name(msg, limit, pos, buf, &len, next);
     if (r < 0)
@@ -156,7 +168,7 @@ rdata(const unsigned char *msg, Py_ssize_t limit, unsigned rtype, Py_ssize_t pos
       Py_ssize_t rdlen, int *fallback)
 {
     Py_ssize_t end = pos + rdlen, next;
-    char buf[MAX_NAME + 64];
+    char buf[MAX_NAME_TEXT + 64];
     Py_ssize_t len;
     int r;
     switch (rtype) {

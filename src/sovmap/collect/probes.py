@@ -41,6 +41,9 @@ class ProbePlan:
     asn_probes: frozenset[str] = frozenset()
     asn_zone_v4: str = ""
     asn_zone_v6: str = ""
+    # the ``--probe`` groups this plan asks besides the always-asked kinds ("posture": the
+    # posture questions and each MX host's DANE TLSA, see sovmap.collect.active)
+    opt_in: frozenset[str] = frozenset()
     # the kinds of question, in order (the bundled table when not given)
     kinds: tuple[ProbeKind, ...] = field(default_factory=lambda: tuple(probe_kinds().values()))
     # derived once here: a follow-up asks ``is_base``, and hashing a plan for a cache keyed by
@@ -236,7 +239,8 @@ class DomainScan:
             self._wire = encode_name(d)
         if qname == d:
             return self._wire
-        if qname.endswith(d) and qname[-len(d) - 1] == ".":
+        if qname.endswith(d) and qname[-len(d) - 1] == "." and "\\" not in qname:
+            # (a name with escapes may end in an escaped dot: the full encoder decides)
             return prefix_wire(qname[: -len(d) - 1]) + self._wire
         return encode_name(qname)
 
@@ -327,6 +331,8 @@ class DomainScan:
             for host in hosts[: plan.max_mx_hosts]:
                 for t in plan.mx_address_types:
                     self._ask("mx-host", host, t, qname, 0)
+                if "posture" in plan.opt_in:  # DANE (RFC 7672): TLSA at _25._tcp.<MX host>
+                    self._ask("tlsa", f"_25._tcp.{host}", "TLSA", qname, 0)
         elif probe in ("txt", "spf") and qtype == "TXT":
             for r in answers:
                 if r.rtype == "TXT":

@@ -31,6 +31,7 @@ TYPES: dict[str, int] = {
     "DS": 43,
     "RRSIG": 46,
     "DNSKEY": 48,
+    "TLSA": 52,
     "HTTPS": 65,
     "CAA": 257,
 }
@@ -72,10 +73,80 @@ def type_name(code: int) -> str:
 
 _LEN_BYTES = [bytes((i,)) for i in range(64)]
 
+# How a label octet is written in presentation format (RFC 1035 section 5.1): a dot and a
+# backslash escaped with a backslash, octets outside printable ASCII as \DDD, letters lower
+# case (RFC 4343), so that :func:`encode_name` turns the text back into the same octets.
+_ESCAPE: list[str] = [
+    chr(b).lower() if 0x21 <= b <= 0x7E and b not in (0x2E, 0x5C) else f"\\{b:03d}"
+    for b in range(256)
+]
+_ESCAPE[0x2E] = "\\."
+_ESCAPE[0x5C] = "\\\\"
+_PLAIN = bytes(b for b in range(0x21, 0x7F) if b not in (0x2E, 0x5C))  # written as they are
+_DIGITS = "0123456789"
+
+
+def label_text(raw: bytes) -> str:
+    """One wire label in presentation format, lower case, special octets escaped."""
+    if raw.translate(None, _PLAIN):
+        return "".join([_ESCAPE[b] for b in raw])
+    return raw.decode("ascii").lower()
+
+
+def _split_labels(name: str) -> list[str]:
+    """Split a presentation-format name at its unescaped dots (escapes kept in the labels)."""
+    labels: list[str] = []
+    start = 0
+    i = 0
+    n = len(name)
+    while i < n:
+        c = name[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == ".":
+            labels.append(name[start:i])
+            start = i + 1
+        i += 1
+    if start < n:
+        labels.append(name[start:])  # (a final unescaped dot ends the name: the root)
+    return labels
+
+
+def _unescape(label: str, name: str) -> bytes:
+    """The octets of a label written with \\X and \\DDD escapes."""
+    out = bytearray()
+    i = 0
+    n = len(label)
+    while i < n:
+        c = label[i]
+        if c != "\\":
+            out.append(ord(c))
+            i += 1
+            continue
+        if i + 1 >= n:
+            raise ValueError(f"backslash at the end of a label in {name!r}")
+        digits = label[i + 1 : i + 4]
+        if len(digits) == 3 and all(d in _DIGITS for d in digits):
+            value = int(digits)
+            if value > 255:
+                raise ValueError(f"escape \\{digits} is not an octet in {name!r}")
+            out.append(value)
+            i += 4
+            continue
+        if label[i + 1] in _DIGITS:
+            raise ValueError(f"escape needs three digits (\\DDD) in {name!r}")
+        if not label[i + 1].isascii():
+            raise ValueError(f"escaped character is not ASCII in {name!r}")
+        out.append(ord(label[i + 1]))
+        i += 2
+    return bytes(out)
+
 
 def encode_name(name: str) -> bytes:
-    """Encode a presentation-format name (ASCII or IDN) as uncompressed wire labels."""
-    if name.isascii() and name and name[-1] != "." and name[0] != ".":
+    """Encode a presentation-format name (ASCII with RFC 1035 escapes, or IDN) as
+    uncompressed wire labels."""
+    if name.isascii() and name and name[-1] != "." and name[0] != "." and "\\" not in name:
         # fast path: plain ASCII names, as the probe plan produces them
         labels = name.encode().split(b".")
         try:
@@ -88,19 +159,22 @@ def encode_name(name: str) -> bytes:
             raise ValueError(f"empty label in {name!r}")
         return wire
     name = name.strip()
-    if name.endswith("."):
-        name = name[:-1]
-    if not name:
+    if name in ("", "."):
         return b"\x00"
     out = bytearray()
-    for label in name.split("."):
-        try:
-            raw = label.encode("ascii")
-        except UnicodeEncodeError:
+    for label in _split_labels(name):
+        if "\\" in label:
+            if not label.isascii():
+                raise ValueError(f"label mixes escapes and non-ASCII characters in {name!r}")
+            raw = _unescape(label, name)
+        else:
             try:
-                raw = b"xn--" + label.encode("punycode")
-            except UnicodeError as exc:  # pragma: no cover - punycode accepts any str
-                raise ValueError(f"cannot encode label {label!r}") from exc
+                raw = label.encode("ascii")
+            except UnicodeEncodeError:
+                try:
+                    raw = b"xn--" + label.encode("punycode")
+                except UnicodeError as exc:  # pragma: no cover - punycode accepts any str
+                    raise ValueError(f"cannot encode label {label!r}") from exc
         if not raw:
             raise ValueError(f"empty label in {name!r}")
         if len(raw) > 63:
@@ -148,7 +222,8 @@ class Response:
 
 
 def _read_name(msg: bytes, offset: int) -> tuple[str, int]:
-    """Read a possibly compressed name; return (lower-case text without dot, next offset)."""
+    """Read a possibly compressed name; return (lower-case presentation text without the
+    final dot, special octets escaped as :func:`label_text` does, next offset)."""
     labels: list[str] = []
     end = -1
     jumps = 0
@@ -186,7 +261,7 @@ def _read_name(msg: bytes, offset: int) -> tuple[str, int]:
         length += n + 1
         if length + 1 > MAX_NAME:
             raise WireError("name-too-long", "name longer than 255 octets")
-        labels.append(msg[pos : pos + n].decode("latin-1").lower())
+        labels.append(label_text(msg[pos : pos + n]))
         pos += n
     return ".".join(labels), (end if end >= 0 else pos)
 
