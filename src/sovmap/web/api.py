@@ -26,6 +26,7 @@ from sovmap.web.auth import (
     put_setting,
 )
 from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
+from sovmap.web.schemas import FigureOut
 from sovmap.web.service import Located, locations, pick_scan
 from sovmap.web.tables import audit_log
 
@@ -160,7 +161,7 @@ def overview(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> q.O
     return result
 
 
-@router.get("/figures")
+@router.get("/figures", response_model=dict[str, FigureOut])
 def figures_json(
     request: Request, p: Public, conn: Conn, scan: ScanQ = None, lang: str = "en"
 ) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from sovmap.scenario.model import ScenarioResult, Selector, Status
 from sovmap.web.api import ERRORS
 from sovmap.web.auth import Principal
 from sovmap.web.deps import require
+from sovmap.web.schemas import CutoffOut, ExitOut
 
 T = TypeVar("T")
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -248,7 +249,7 @@ def make_router(
             month=DAYS_PER_MONTH,
         )
 
-    @router.get("/api/cutoff", tags=["scenario"], responses=ERRORS)
+    @router.get("/api/cutoff", tags=["scenario"], responses=ERRORS, response_model=CutoffOut)
     def cutoff_api(
         *,
         p: Viewer,
@@ -266,7 +267,7 @@ def make_router(
         out: dict[str, Any] = res.to_json()
         return out
 
-    @router.get("/api/exit", tags=["scenario"], responses=ERRORS)
+    @router.get("/api/exit", tags=["scenario"], responses=ERRORS, response_model=ExitOut)
     def exit_api(
         *,
         p: Viewer,
