@@ -207,6 +207,10 @@ def run_scan(
         else:
             stats = _run_single(settings, plan, todo(), writer, cat.version, process)
     store.finish_scan(scan_id)
+    # change events kept for /changes, and alerts sent when the store has alert settings
+    from sovmap.alerts.deliver import after_scan
+
+    after_scan(store.engine, scan_id)
     return ScanOutcome(
         scan_id=scan_id,
         resumed=resumed,
