@@ -195,6 +195,28 @@ def test_rescan_adding_a_us_dependency_alerts_once_by_email_and_webhook(
     assert ("PROVIDER_CHANGED", "mailbox", "marktgemeinde-almtal.at") in kinds
     assert {e.subject for e in kept.events} == {"marktgemeinde-almtal.at"}
 
+    # /api/changes answers with the kept events (the diff is not run again: it is blocked)
+    from fastapi.testclient import TestClient
+
+    from sovmap.orgs import service as orgs_service
+    from sovmap.web.app import create_app
+    from sovmap.web.auth import create_token, create_user
+
+    def no_diff(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the web recomputed the change events")
+
+    monkeypatch.setattr(orgs_service, "diff", no_diff)
+    store = Store(str(db))
+    try:
+        with store.engine.begin() as conn:
+            token = create_token(conn, create_user(conn, "v", "viewer password", "viewer"), "t")
+        client = TestClient(create_app(store.engine), base_url="http://testserver")
+        r = client.get("/api/changes", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        store.close()
+    assert r.status_code == 200, r.text
+    assert r.json()["events"] == [e.to_json() for e in kept.events]
+
 
 def _alert() -> Alert:
     return Alert(1, 2, (), "subject", "text\n")

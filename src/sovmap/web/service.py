@@ -13,6 +13,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy import Connection, Engine, and_, select
 
 from sovmap import figures
+from sovmap.alerts.events import kept_changes
 from sovmap.errors import SovmapError
 from sovmap.orgs import service as orgs_service
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
@@ -199,5 +200,13 @@ def changes(conn: Connection, cache: Cache, engine: Engine) -> DiffResult | None
     if len(done) < 2:
         return None
     key = ("changes", tuple(q.current_sets(conn)), done[-2].id)
-    result: DiffResult = cache.get(key, done[-1], lambda: orgs_service.diff(engine))
+    # kept by the scan when it finished (sovmap.alerts.events); computed here only when not
+    result: DiffResult = cache.get(
+        key,
+        done[-1],
+        lambda: (
+            kept_changes(conn, done[-2], done[-1])
+            or orgs_service.diff(engine, done[-2].id, done[-1].id)
+        ),
+    )
     return result
