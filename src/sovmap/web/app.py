@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sovmap import __version__
-from sovmap.web import account_pages, api, pages
+from sovmap.web import account_pages, api, map_pages, pages
 from sovmap.web.auth import (
     Principal,
     authenticate,
@@ -155,6 +155,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(map_pages.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     for extra in app.state.features.routers():

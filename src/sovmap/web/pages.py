@@ -29,7 +29,6 @@ from sovmap.web.service import (
     group_trends,
     known_counts,
     latest,
-    locations,
     pick_scan,
     scan_figures,
     scans,
@@ -229,37 +228,6 @@ def changes_page(
         page=page,
         pages=max(1, (len(events) + size - 1) // size),
     )
-
-
-@router.get("/map", response_class=HTMLResponse)
-def map_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -> Response:
-    s = pick_scan(conn, scan)
-    orgs = request.app.state.cache.get(("orgpts",), s, lambda: oq.org_points(conn, s))
-    if orgs:
-        pts = [
-            svg.Point(
-                o.lat,
-                o.lon,
-                o.name,
-                svg.US_COLOUR if o.mailbox_us else svg.PALETTE[0],
-                href=f"/orgs/{o.org_id}",
-            )
-            for o in orgs
-        ]
-    else:
-        located = request.app.state.cache.get(("loc",), s, lambda: locations(conn, s))
-        pts = [
-            svg.Point(
-                x.lat,
-                x.lon,
-                f"{x.name} ({x.domain})",
-                svg.US_COLOUR if x.mailbox_us else svg.PALETTE[0],
-                href=f"/domains/{x.domain}",
-            )
-            for x in located
-        ]
-    chart = svg.point_map(pts, title="Organisations by location (red: mailboxes at US provider)")
-    return render(request, "map.html", p, scan=s, chart=chart, count=len(pts))
 
 
 @router.get("/orgs", response_class=HTMLResponse)

@@ -1,0 +1,175 @@
+"""The map page (``/map``) and its SVG export (``/map.svg``): a choropleth of the
+organisations by Dutch municipality, Dutch province or European country
+(:mod:`sovmap.web.choropleth`). The PNG export is drawn from the SVG by the browser
+(``static/map.js``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from sqlalchemy import Connection
+
+from sovmap import i18n
+from sovmap.report import palette
+from sovmap.store.snapshots import ScanInfo
+from sovmap.web import choropleth as ch
+from sovmap.web.auth import Principal
+from sovmap.web.deps import Conn, require
+from sovmap.web.i18n_web import lang_of
+from sovmap.web.pages import render
+from sovmap.web.service import locations, pick_scan
+
+router = APIRouter(include_in_schema=False)
+
+Public = Annotated[Principal, Depends(require("public"))]
+ScanQ = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+LayerQ = Annotated[str, Query(max_length=40, pattern=r"^[a-z0-9-]*$")]
+
+_HOW = {
+    "code": "MAP_HOW_CODE",
+    "country": "MAP_HOW_COUNTRY",
+    "name": "MAP_HOW_NAME",
+    "location": "MAP_HOW_LOCATION",
+}
+
+
+def layer_name(lang: str, layer: str) -> str:
+    return i18n.t(lang, "MAP_LAYER_" + layer.upper().replace("-", "_"))
+
+
+def _layer(lang: str, layer: str) -> ch.Layer:
+    valid = ch.available_layers()
+    if not layer:
+        layer = valid[0]
+    if layer not in valid:
+        text = i18n.t(lang, "MAP_UNKNOWN_LAYER", layer=layer, valid=", ".join(valid))
+        raise HTTPException(400, text)
+    return ch.load_layer(layer)
+
+
+def _places(conn: Connection, scan: ScanInfo, lang: str) -> list[ch.Place]:
+    """The organisations, or without organisations the scanned domains with coordinates."""
+    places = ch.org_places(conn, scan)
+    if places:
+        return places
+    classes = ch.mailbox_classes(conn, scan)
+    return [
+        ch.Place(
+            id=x.domain,
+            name=i18n.t(lang, "MAP_DOMAIN_PLACE", name=x.name, domain=x.domain),
+            href=f"/domains/{x.domain}",
+            cls=classes.get(x.domain, palette.UNKNOWN_CLASS),
+            lat=x.lat,
+            lon=x.lon,
+        )
+        for x in locations(conn, scan)
+    ]
+
+
+def _words(lang: str, layer: ch.Layer, scan: ScanInfo) -> ch.Words:
+    names = {c: i18n.t(lang, palette.LABEL_CODES[c]) for c in palette.CLASSES}
+
+    def area_title(area: ch.Area, members: Sequence[tuple[ch.Place, str]]) -> str:
+        if len(members) == 1:
+            p = members[0][0]
+            return i18n.t(lang, "MAP_AREA_ONE", area=area.name, org=p.name, cls=names[p.cls])
+        counts = Counter(p.cls for p, _ in members)
+        text = ", ".join(
+            i18n.t(lang, "MAP_COUNT", cls=names[c], n=i18n.format_number(counts[c], lang))
+            for c in palette.CLASSES
+            if counts[c]
+        )
+        n = i18n.format_number(len(members), lang)
+        return i18n.t(lang, "MAP_AREA_MANY", area=area.name, n=n, counts=text)
+
+    return ch.Words(
+        title=i18n.t(lang, "MAP_SVG_TITLE", layer=layer_name(lang, layer.id), scan=scan.id),
+        legend_title=i18n.t(lang, "MAP_LEGEND"),
+        class_names=names,
+        no_orgs=i18n.t(lang, "MAP_NO_ORGS"),
+        area_title=area_title,
+    )
+
+
+def _map(
+    request: Request, conn: Connection, scan: ScanInfo, layer: ch.Layer, lang: str, standalone: bool
+) -> tuple[ch.Joined, list[ch.Place], Markup]:
+    cache = request.app.state.cache
+    places: list[ch.Place] = cache.get(
+        ("map-places", lang), scan, lambda: _places(conn, scan, lang)
+    )
+    joined: ch.Joined = cache.get(
+        ("map-join", layer.id, lang), scan, lambda: ch.join(layer, places)
+    )
+    svg: Markup = cache.get(
+        ("map-svg", layer.id, lang, standalone),
+        scan,
+        lambda: ch.render_svg(joined, _words(lang, layer, scan), standalone=standalone),
+    )
+    return joined, places, svg
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(
+    request: Request, p: Public, conn: Conn, scan: ScanQ = None, layer: LayerQ = ""
+) -> Response:
+    lang = lang_of(request)
+    s = pick_scan(conn, scan)
+    lay = _layer(lang, layer)
+    joined, places, svg = _map(request, conn, s, lay, lang, standalone=False)
+    names = {c: i18n.t(lang, palette.LABEL_CODES[c]) for c in palette.CLASSES}
+    areas: list[dict[str, Any]] = []
+    for area in lay.areas:
+        members = joined.by_area.get(area.code) if area.code else None
+        if members:
+            cls = ch.area_class(members)
+            areas.append(
+                {
+                    "code": area.code,
+                    "name": area.name,
+                    "cls": cls,
+                    "cls_name": names[cls],
+                    "colour": palette.colour(cls),
+                    "members": [
+                        (pl, names[pl.cls], i18n.t(lang, _HOW[how])) for pl, how in members
+                    ],
+                }
+            )
+    return render(
+        request,
+        "map.html",
+        p,
+        scan=s,
+        layer=lay,
+        layers=[(n, layer_name(lang, n)) for n in ch.available_layers()],
+        layer_title=layer_name(lang, lay.id),
+        chart=svg,
+        total=len(places),
+        placed=len(places) - len(joined.unjoined),
+        areas=areas,
+        unjoined=[(pl, i18n.t(lang, reason)) for pl, reason in joined.unjoined],
+        legend=[(palette.colour(c), names[c], c) for c in palette.CLASSES],
+    )
+
+
+@router.get("/map.svg")
+def map_svg(
+    request: Request, p: Public, conn: Conn, scan: ScanQ = None, layer: LayerQ = ""
+) -> Response:
+    """The map as a standalone SVG file, for a publication."""
+    lang = lang_of(request)
+    s = pick_scan(conn, scan)
+    lay = _layer(lang, layer)
+    _, _, svg = _map(request, conn, s, lay, lang, standalone=True)
+    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(svg)
+    name = f"sovmap-{lay.id}-scan{s.id}-{lang}.svg"
+    return Response(
+        body,
+        media_type="image/svg+xml",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
