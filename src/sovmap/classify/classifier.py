@@ -15,6 +15,7 @@ from sovmap.classify.findings import (
     _unknown,
     default_rules,
 )
+from sovmap.classify.location import with_locations
 from sovmap.classify.mail import _mail, _outbound
 from sovmap.classify.signals import Facts, Signal, extract
 from sovmap.knowledge.catalogue import Catalogue
@@ -56,7 +57,7 @@ def classify(
     _each(b, C.IDENTITY, by_cap)
     _office(b, by_cap, mailbox_providers)
     _each(b, C.SAAS, by_cap)
-    return b.out
+    return with_locations(b.out, observations, catalogue)
 
 
 def _wildcard_evidence(b: _Builder, facts: Facts) -> None:

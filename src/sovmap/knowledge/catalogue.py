@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
@@ -21,6 +21,9 @@ import yaml
 from sovmap.control import us_controlled
 from sovmap.model import Capability
 from sovmap.readers import InputError, check_events, read_text
+
+if TYPE_CHECKING:
+    from sovmap.knowledge.regions import RegionIndex
 
 FINGERPRINT_KINDS = ("mx", "spf", "txt", "dkim", "dmarc", "cname", "srv", "ns", "asn", "ip")
 
@@ -95,6 +98,8 @@ class Catalogue:
     _nets: dict[int, tuple[list[int], list[tuple[int, int, Fingerprint]]]] = field(
         default_factory=dict
     )
+    # published cloud regions of addresses (sovmap.knowledge.regions); None: not loaded
+    locations: RegionIndex | None = field(default=None, repr=False, compare=False)
     # one alternation of a kind's patterns: a name none of them finds costs one search
     _regex_any: dict[str, re.Pattern[str] | None] = field(default_factory=dict, repr=False)
     # results of match_name / match_ip by their arguments (a scan asks about the same
@@ -362,10 +367,13 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
     for pid, fps in extra.items():
         fingerprints.setdefault(pid, []).extend(fps)
     digest.update(prefixes.digest(extra_dirs).encode())
+    from sovmap.knowledge.regions import load_region_index, load_regions
+
     return Catalogue(
         providers=providers,
         fingerprints=tuple(fp for fps in fingerprints.values() for fp in fps),
         version=digest.hexdigest()[:12],
+        locations=load_region_index(extra_dirs, load_regions(known_providers=set(providers))),
     )
 
 

@@ -25,7 +25,7 @@ def prefix_dir() -> Path:
     return Path(str(resources.files("sovmap.knowledge") / "data" / "prefixes"))
 
 
-def _files(extra_dirs: Iterable[Path] = ()) -> list[Path]:
+def prefix_files(extra_dirs: Iterable[Path] = ()) -> list[Path]:
     """Bundled lists, then ``*.json`` in each user directory (a refreshed list written with
     ``sovmap knowledge refresh-prefixes --out DIR`` replaces the bundled one of the same name)."""
     chosen = {f.name: f for f in sorted(prefix_dir().glob("*.json"))}
@@ -37,8 +37,10 @@ def _files(extra_dirs: Iterable[Path] = ()) -> list[Path]:
 
 def digest(extra_dirs: Iterable[Path] = ()) -> str:
     h = hashlib.sha256()
-    for f in _files(extra_dirs):
+    for f in prefix_files(extra_dirs):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
+    regions = prefix_dir().parent / "regions.yaml"  # the region table names countries
+    h.update(b"regions.yaml\0" + regions.read_bytes())
     return h.hexdigest()
 
 
@@ -67,7 +69,7 @@ def load_prefix_fingerprints(
     known: set[str], extra_dirs: Iterable[Path] = ()
 ) -> dict[str, list[Fingerprint]]:
     out: dict[str, list[Fingerprint]] = {}
-    for f in _files(extra_dirs):
+    for f in prefix_files(extra_dirs):
         try:
             raw = json.loads(f.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
