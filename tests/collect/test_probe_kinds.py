@@ -39,14 +39,17 @@ def test_every_kind_has_a_registered_extractor() -> None:
 def test_the_table_gives_order_role_and_sharing() -> None:
     kinds = probe_kinds()
     assert [k.order for k in kinds.values()] == list(range(len(kinds)))
-    assert {k.name for k in kinds.values() if k.shared} == {"mx-host", "spf", "asn"}
-    assert {k.name for k in kinds.values() if k.role == "follow-up"} == {"mx-host", "spf", "asn"}
+    # tlsa: the DANE follow-up of --probe posture
+    assert {k.name for k in kinds.values() if k.shared} == {"mx-host", "spf", "asn", "tlsa"}
+    follow = {k.name for k in kinds.values() if k.role == "follow-up"}
+    assert follow == {"mx-host", "spf", "asn", "tlsa"}
     plan = default_plan()
-    assert plan.shared == frozenset({"mx-host", "spf", "asn"})
+    assert plan.shared == frozenset({"mx-host", "spf", "asn", "tlsa"})
     assert dict(plan.order) == {k.name: k.order for k in kinds.values()}
-    # every base question of the plan is of a base kind, every base kind is asked
+    # every base question of the plan is of a base kind, every always-asked base kind is
+    # asked (the opt-in ones only with --probe)
     asked = {probe for probe, _, _ in plan.base}
-    assert asked == {k.name for k in kinds.values() if k.role == "base"}
+    assert asked == {k.name for k in kinds.values() if k.role == "base" and not k.opt_in}
 
 
 def test_observations_sort_in_table_order() -> None:

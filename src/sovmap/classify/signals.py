@@ -527,3 +527,9 @@ def _from_wildcard(obs: Observation, shown: list[_Owned]) -> bool:
     if not owned:
         return False
     return any(all(w.get(t) == ds for t, ds in owned.items()) for w in shown)
+
+
+# the opt-in kinds' extractors register on import (posture kinds; http-tenant and smtp-banner
+# of --probe): imported here, below everything they use from this module
+from sovmap.classify import active as _active  # noqa: E402,F401
+from sovmap.classify import posture as _posture  # noqa: E402,F401

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-ROLES = ("base", "follow-up")
+ROLES = ("base", "follow-up", "active")
 
 
 class ProbeKindError(ValueError):
@@ -34,6 +34,9 @@ class ProbeKind:
     shared: bool  # answers the same for every domain: cached across domains
     extractor: str  # name of the signal extractor that reads its observations
     reveals: str
+    # the ``--probe`` group that asks it ("" = always asked): posture, http, smtp; a stored
+    # observation of a group a replay does not ask is carried over as it is
+    opt_in: str = ""
 
 
 def parse_kinds(rows: list[dict[str, Any]]) -> Mapping[str, ProbeKind]:
@@ -55,6 +58,7 @@ def parse_kinds(rows: list[dict[str, Any]]) -> Mapping[str, ProbeKind]:
             shared=bool(row.get("shared", False)),
             extractor=str(row["extractor"]),
             reveals=str(row.get("reveals", "")),
+            opt_in=str(row.get("opt_in", "")),
         )
     return MappingProxyType(kinds)
 
