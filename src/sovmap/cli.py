@@ -51,6 +51,22 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _language(args: argparse.Namespace) -> str:
+    """The language of the messages: the command's ``--lang`` where it has one, else
+    ``SOVMAP_LANG`` (see :func:`sovmap.i18n.cli_language`)."""
+    from sovmap.i18n import LANGUAGES, cli_language
+
+    chosen = getattr(args, "lang", None)
+    return cli_language(chosen if chosen in LANGUAGES else None)
+
+
+def _localised(exc: SovmapError, lang: str) -> str:
+    """An error's message in ``lang`` where it carries a catalogue message (the input
+    layer's errors do: ``localised(lang)``), else as ``str()`` gives it."""
+    localised = getattr(exc, "localised", None)
+    return str(localised(lang)) if callable(localised) else str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(_wanted(argv))
     args = parser.parse_args(argv)
@@ -58,13 +74,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    lang = "en"
     try:
+        lang = _language(args)
         code: int = func(args)
     except CommandError as exc:
-        print(f"sovmap: error: {exc}", file=sys.stderr)
+        cause = exc.__cause__
+        text = str(exc)
+        if isinstance(cause, SovmapError) and text == str(cause):
+            text = _localised(cause, lang)  # an input error passed on as it was
+        print(f"sovmap: error: {text}", file=sys.stderr)
         return 2
     except SovmapError as exc:  # the library's domain errors: unusable input
-        print(f"sovmap: error: {exc}", file=sys.stderr)
+        print(f"sovmap: error: {_localised(exc, lang)}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # output piped into a program that stopped reading (e.g. head): not an error

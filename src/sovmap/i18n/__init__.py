@@ -10,6 +10,7 @@ all render through here.
 from __future__ import annotations
 
 import math
+import os
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -77,6 +78,29 @@ def messages(lang: str) -> dict[str, str]:
     return merged
 
 
+#: the environment variable that chooses the language of the command line's messages
+LANG_VARIABLE = "SOVMAP_LANG"
+
+
+def cli_language(chosen: str | None = None) -> str:
+    """The language of the command line's messages: ``chosen`` (a command's ``--lang``) when
+    given, else ``SOVMAP_LANG`` (``en`` or ``nl``), else English. An unknown value in the
+    variable is a usage error (:class:`~sovmap.errors.SovmapError`), not a silent default."""
+    if chosen:
+        return _check(chosen)
+    raw = os.environ.get(LANG_VARIABLE, "").strip().lower()
+    if not raw:
+        return "en"
+    if raw not in LANGUAGES:
+        from sovmap.errors import SovmapError
+
+        raise SovmapError(
+            t("en", "INPUT_BAD_LANGUAGE", variable=LANG_VARIABLE, value=raw[:20],
+              choices=", ".join(LANGUAGES))
+        )  # fmt: skip
+    return raw
+
+
 def t(lang: str, code: str, **params: Any) -> str:
     """The message ``code`` in ``lang`` with its placeholders filled."""
     try:
@@ -128,7 +152,9 @@ def format_date(d: date, lang: str) -> str:
 
 __all__ = [
     "LANGUAGES",
+    "LANG_VARIABLE",
     "MessageError",
+    "cli_language",
     "format_date",
     "format_number",
     "format_percent",

@@ -8,12 +8,15 @@
 - :func:`read_csv` reads a CSV with a header: dialect sniffing that cannot crash, ``#``
   comment lines, field-size limits, an unterminated quote reported at the line where it opened
   with reading going on at the next line, duplicate header names refused; rows read = accepted
-  + rejected, always.
+  + rejected, always (:func:`accounting` writes that line).
 - :func:`load_yaml` reads YAML with aliases refused and depth, node and size limits enforced
   while the document is composed, duplicate keys an error naming the line.
 
 A file unusable as a whole raises :class:`InputError` (exit 2); a problem with one line is an
-:class:`InputProblem`, rendered ``FILE:LINE: CODE: message``.
+:class:`InputProblem`, rendered ``FILE:LINE: CODE: message``. Every message comes from the
+catalogue (``sovmap/i18n/messages/input.<lang>.yaml``): ``problem.render(lang)`` and
+``error.localised(lang)`` write it in Dutch or English (Dutch numbers in Dutch); the CODE
+is stable and never translated; ``str()`` and ``message`` stay English.
 """
 
 from sovmap.readers.csvfile import CsvTable, open_csv, read_csv
@@ -22,6 +25,8 @@ from sovmap.readers.text import (
     InputError,
     InputProblem,
     Lines,
+    Text,
+    accounting,
     decode,
     iter_lines,
     printable,
@@ -39,6 +44,8 @@ __all__ = [
     "InputError",
     "InputProblem",
     "Lines",
+    "Text",
+    "accounting",
     "check_events",
     "compose_yaml",
     "decode",

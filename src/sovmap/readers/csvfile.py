@@ -31,6 +31,9 @@ from sovmap.readers.text import (
     InputError,
     InputProblem,
     Lines,
+    Params,
+    Text,
+    accounting,
     quote,
     text_of,
 )
@@ -64,16 +67,23 @@ class CsvTable:
             return iter(())
         return _iter_rows(self, src)
 
-    def accounting(self) -> str:
-        """``rows read: N = accepted A + rejected R``."""
-        return f"rows read: {self.read:,} = accepted {self.accepted:,} + rejected {self.rejected:,}"
+    def accounting(self, lang: str = "en") -> str:
+        """``rows read: N = accepted A + rejected R`` (in ``lang``)."""
+        return accounting(self.read, self.accepted, self.rejected, lang)
 
 
 class _Reject(Exception):
-    def __init__(self, code: str, message: str, resume: int) -> None:
+    """A record that cannot be read: its code, catalogue key and parameters, and the line
+    index where reading goes on."""
+
+    def __init__(self, code: str, key: str, resume: int, **params: object) -> None:
         self.code = code
-        self.message = message
+        self.key = key
+        self.params: Params = tuple(params.items())
         self.resume = resume
+
+    def problem(self, file: str, line: int) -> InputProblem:
+        return InputProblem.of(file, line, self.code, self.key, **dict(self.params))
 
 
 def _record(
@@ -87,8 +97,11 @@ def _record(
             if len(value) > max_field:
                 raise _Reject(
                     "FIELD_TOO_LARGE",
-                    f"field {n} is {len(value):,} characters; the limit is {max_field:,}",
+                    "INPUT_FIELD_TOO_LARGE",
                     i + 1,
+                    field=n,
+                    size=len(value),
+                    limit=max_field,
                 )
         return plain, i + 1
     fields: list[str] = []
@@ -121,10 +134,7 @@ def _record(
                         # a quote that closes lines later with text after it: a stray quote
                         # on this row and another on a later one, not a field with line breaks
                         raise _Reject(
-                            "UNTERMINATED_QUOTE",
-                            f"a quote opened on this line is not closed before line {j + 1}; "
-                            "this line is skipped and reading goes on at the next",
-                            i + 1,
+                            "UNTERMINATED_QUOTE", "INPUT_QUOTE_BEFORE_LINE", i + 1, closes=j + 1
                         )
             elif at_start and s[k] == '"':
                 in_quote = True
@@ -144,33 +154,26 @@ def _record(
             if size > max_field:
                 if j > i:
                     raise _Reject(
-                        "UNTERMINATED_QUOTE",
-                        f"a quote opened on this line is not closed within {max_field:,} "
-                        "characters; this line is skipped and reading goes on at the next",
-                        i + 1,
+                        "UNTERMINATED_QUOTE", "INPUT_QUOTE_WITHIN_CHARS", i + 1, limit=max_field
                     )
                 raise _Reject(
                     "FIELD_TOO_LARGE",
-                    f"field {len(fields) + 1} is over {max_field:,} characters",
+                    "INPUT_FIELD_OVER",
                     j + 1,
+                    field=len(fields) + 1,
+                    limit=max_field,
                 )
         if not in_quote:
             fields.append("".join(cur))
             return fields, j + 1
         j += 1
         if not multiline or not lines.has(j) or j - i >= MAX_RECORD_LINES:
-            why = (
-                "before the end of the file"
-                if not lines.has(j)
-                else "on this line"
-                if not multiline
-                else f"within {MAX_RECORD_LINES} lines"
-            )
+            if not lines.has(j):
+                raise _Reject("UNTERMINATED_QUOTE", "INPUT_QUOTE_AT_END", i + 1)
+            if not multiline:
+                raise _Reject("UNTERMINATED_QUOTE", "INPUT_QUOTE_ON_LINE", i + 1)
             raise _Reject(
-                "UNTERMINATED_QUOTE",
-                f"a quote opened on this line is not closed {why}; this line is skipped and "
-                "reading goes on at the next",
-                i + 1,
+                "UNTERMINATED_QUOTE", "INPUT_QUOTE_WITHIN_LINES", i + 1, lines=MAX_RECORD_LINES
             )
         cur.append("\n")
         size += 1
@@ -277,14 +280,20 @@ def open_csv(
     while lines.has(start) and _is_skipped(lines[start], comments):
         start += 1
     if not lines.has(start):
-        raise InputError(name, "EMPTY: no header row", line=1)
+        raise InputError.of(name, "EMPTY", "INPUT_NO_HEADER", line=1)
     if start + 1 in bad_lines:
-        raise InputError(name, "ENCODING: the header row is not UTF-8 text", line=start + 1)
+        raise InputError.of(name, "ENCODING", "INPUT_HEADER_NOT_UTF8", line=start + 1)
     delim, raw_header = _choose_delimiter(lines, start, delimiters, want, comments)
     try:
         raw_header, _ = _record(lines, start, delim, max_field=max_field, multiline=False)
     except _Reject as exc:
-        raise InputError(name, f"{exc.code}: header row: {exc.message}", line=start + 1) from None
+        raise InputError.of(
+            name,
+            exc.code,
+            "INPUT_HEADER_ROW",
+            line=start + 1,
+            problem=Text(exc.key, exc.params),
+        ) from None
     header = [h.strip() for h in raw_header]
     firsts: dict[str, int] = {}
     for n, h in enumerate(header, start=1):
@@ -292,11 +301,14 @@ def open_csv(
             continue
         key = h.casefold()
         if key in firsts:
-            raise InputError(
+            raise InputError.of(
                 name,
-                f"DUPLICATE_HEADER: column {quote(h)} appears twice (columns {firsts[key]} "
-                f"and {n})",
+                "DUPLICATE_HEADER",
+                "INPUT_DUPLICATE_HEADER",
                 line=start + 1,
+                name=quote(h),
+                first=firsts[key],
+                second=n,
             )
         firsts[key] = n
     table = CsvTable(header=header, problems=problems, delimiter=delim, header_line=start + 1)
@@ -332,7 +344,7 @@ def _iter_rows(table: CsvTable, src: _Source) -> Iterator[tuple[int, dict[str, s
         except _Reject as exc:
             table.rejected += 1
             if lineno not in bad_lines:
-                table.problems.append(InputProblem(name, lineno, exc.code, exc.message))
+                table.problems.append(exc.problem(name, lineno))
             i = exc.resume
             continue
         if any(n in bad_lines for n in range(lineno, nxt + 1)):
@@ -351,24 +363,27 @@ def _iter_rows(table: CsvTable, src: _Source) -> Iterator[tuple[int, dict[str, s
             table.rejected += 1
             if nxt - i > 1:  # a quote that closed lines later, leaving a row of the wrong width
                 table.problems.append(
-                    InputProblem(
+                    InputProblem.of(
                         name,
                         lineno,
                         "UNTERMINATED_QUOTE",
-                        f"a quote opened on this line closes only on line {nxt}, leaving "
-                        f"{len(fields)} fields where the header has {width}; this line is "
-                        "skipped and reading goes on at the next",
+                        "INPUT_QUOTE_WIDTH",
+                        closes=nxt,
+                        fields=len(fields),
+                        width=width,
                     )
                 )
                 i += 1
                 continue
             table.problems.append(
-                InputProblem(
+                InputProblem.of(
                     name,
                     lineno,
                     "COLUMNS",
-                    f"{len(fields)} fields where the header has {width}: "
-                    f"{quote(delim.join(fields))}",
+                    "INPUT_COLUMNS",
+                    fields=len(fields),
+                    width=width,
+                    row=quote(delim.join(fields)),
                 )
             )
             i = nxt

@@ -8,10 +8,12 @@ import re
 import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sovmap.errors import SovmapError
+from sovmap.i18n import format_number, t
 
 #: Default size limit of one input file (bytes).
 MAX_BYTES = 512 * 1024 * 1024
@@ -46,24 +48,74 @@ def printable(text: str) -> str:
     )
 
 
+Params = tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A catalogue message not yet rendered (a message inside another one)."""
+
+    key: str
+    params: Params = ()
+
+
+def _param(value: Any, lang: str) -> Any:
+    if isinstance(value, Text):
+        return localise(lang, value.key, value.params)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_number(value, lang)
+    return value
+
+
+def localise(lang: str, key: str, params: Params | dict[str, Any]) -> str:
+    """The catalogue message ``key`` in ``lang``, numbers among ``params`` written the
+    language's way (``1,234`` / ``1.234``), a :class:`Text` rendered in ``lang`` too; text
+    values (quoted input) as they are."""
+    items = params.items() if isinstance(params, dict) else params
+    return t(lang, key, **{k: _param(v, lang) for k, v in items})
+
+
 @dataclass(frozen=True, slots=True)
 class InputProblem:
-    """A problem with one line of an input; the rest of the file goes on."""
+    """A problem with one line of an input; the rest of the file goes on.
+
+    ``code`` is stable and never translated; ``message`` is the English text. A problem made
+    with :meth:`of` also keeps its catalogue ``key`` and ``params``, so :meth:`render` writes
+    it in Dutch as well."""
 
     file: str
     line: int
     code: str
     message: str
+    key: str = field(default="", compare=False)
+    params: Params = field(default=(), compare=False)
 
-    def render(self) -> str:
-        return f"{self.file}:{self.line}: {self.code}: {self.message}"
+    @classmethod
+    def of(cls, file: str, line: int, code: str, key: str, /, **params: Any) -> InputProblem:
+        items = tuple(params.items())
+        return cls(file, line, code, localise("en", key, items), key, items)
+
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang`` (English when it was made without a catalogue key)."""
+        return localise(lang, self.key, self.params) if self.key else self.message
+
+    def render(self, lang: str = "en") -> str:
+        return f"{self.file}:{self.line}: {self.code}: {self.text(lang)}"
 
 
 class InputError(SovmapError):
     """A file unusable as a whole (exit 2); the message names the file and, where known,
     the line and byte."""
 
-    def __init__(self, file: str, message: str, *, line: int | None = None) -> None:
+    def __init__(
+        self,
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        key: str = "",
+        params: Params = (),
+    ) -> None:
         self.file = file
         self.line = line
         self.detail = message
@@ -71,14 +123,39 @@ class InputError(SovmapError):
         #: the stable code the message starts with (``TOO_LARGE``, ``YAML_ALIAS``, ...)
         self.code = code if sep and code.replace("_", "").isalpha() and code.isupper() else ""
         self.message = rest if self.code else message
+        self.key = key
+        self.params = params
         where = f"{file}:{line}" if line is not None else file
         super().__init__(f"{where}: {message}")
 
+    @classmethod
+    def of(
+        cls, file: str, code: str, key: str, /, *, line: int | None = None, **params: Any
+    ) -> InputError:
+        """The error ``code`` with the catalogue message ``key`` (English in ``str()``,
+        any language through :meth:`localised`)."""
+        items = tuple(params.items())
+        return cls(file, f"{code}: {localise('en', key, items)}", line=line, key=key, params=items)
 
-def summary(problems: Iterable[InputProblem]) -> str:
+    def localised(self, lang: str) -> str:
+        if not self.key:
+            return str(self)
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        code = f"{self.code}: " if self.code else ""
+        return f"{where}: {code}{localise(lang, self.key, self.params)}"
+
+
+def summary(problems: Iterable[InputProblem], lang: str = "en") -> str:
     """One line counting problems per code, e.g. ``2 DUPLICATE, 1 ENCODING``."""
     counts = Counter(p.code for p in problems)
-    return ", ".join(f"{n:,} {code}" for code, n in sorted(counts.items()))
+    return ", ".join(f"{format_number(n, lang)} {code}" for code, n in sorted(counts.items()))
+
+
+def accounting(read: int, accepted: int, rejected: int, lang: str = "en") -> str:
+    """The input accounting line: ``rows read: N = accepted A + rejected R``."""
+    return localise(
+        lang, "INPUT_ACCOUNTING", {"read": read, "accepted": accepted, "rejected": rejected}
+    )
 
 
 _BOMS = (
@@ -107,18 +184,16 @@ def decode(data: bytes, file: str) -> tuple[str, list[InputProblem]]:
             except UnicodeDecodeError as exc:
                 good = body[: exc.start].decode(encoding, "replace")
                 line = good.count("\n") + 1
-                raise InputError(
+                raise InputError.of(
                     file,
-                    f"ENCODING: not valid {encoding.upper()[:6]} text at byte "
-                    f"{exc.start + len(bom):,} (the file starts with a UTF-16 byte-order mark)",
+                    "ENCODING",
+                    "INPUT_NOT_UTF16",
                     line=line,
+                    encoding=encoding.upper()[:6],
+                    byte=exc.start + len(bom),
                 ) from None
     if data[:1000].count(b"\x00") > 100:
-        raise InputError(
-            file,
-            "ENCODING: looks like UTF-16 without a byte-order mark; save it as UTF-8",
-            line=1,
-        )
+        raise InputError.of(file, "ENCODING", "INPUT_UTF16_NO_BOM", line=1)
     return _decode_utf8(data, file, 0)
 
 
@@ -137,12 +212,13 @@ def _decode_utf8(data: bytes, file: str, base: int) -> tuple[str, list[InputProb
             parts.append(raw.decode("utf-8", "replace"))
             byte = raw[exc.start]
             problems.append(
-                InputProblem(
+                InputProblem.of(
                     file,
                     lineno,
                     "ENCODING",
-                    f"byte 0x{byte:02x} at offset {base + offset + exc.start:,} is not UTF-8 "
-                    "(save the file as UTF-8)",
+                    "INPUT_NOT_UTF8",
+                    byte=f"0x{byte:02x}",
+                    offset=base + offset + exc.start,
                 )
             )
         offset += len(raw)
@@ -203,25 +279,27 @@ def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
     try:  # non-blocking open: a named pipe without a writer must not hang the open
         fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
     except IsADirectoryError:
-        raise InputError(str(p), "NOT_A_FILE: a directory, not a file") from None
+        raise InputError.of(str(p), "NOT_A_FILE", "INPUT_DIRECTORY") from None
     except OSError as exc:
-        raise InputError(str(p), f"UNREADABLE: cannot open: {exc.strerror}") from None
+        reason = exc.strerror or type(exc).__name__
+        raise InputError.of(str(p), "UNREADABLE", "INPUT_CANNOT_OPEN", reason=reason) from None
     st = os.fstat(fd)
     if stat.S_ISDIR(st.st_mode):
         os.close(fd)
-        raise InputError(str(p), "NOT_A_FILE: a directory, not a file")
+        raise InputError.of(str(p), "NOT_A_FILE", "INPUT_DIRECTORY")
     os.set_blocking(fd, True)  # a pipe with a writer is then read to its end
     with os.fdopen(fd, "rb") as fh:
         if stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:
-            limit = f"the limit is {max_bytes:,} bytes"
-            raise InputError(str(p), f"TOO_LARGE: {st.st_size:,} bytes; {limit}")
+            raise InputError.of(
+                str(p), "TOO_LARGE", "INPUT_TOO_LARGE", size=st.st_size, limit=max_bytes
+            )
         try:
             data = fh.read(max_bytes + 1)
         except OSError as exc:
-            raise InputError(str(p), f"UNREADABLE: cannot read: {exc.strerror}") from None
+            reason = exc.strerror or type(exc).__name__
+            raise InputError.of(str(p), "UNREADABLE", "INPUT_CANNOT_READ", reason=reason) from None
     if len(data) > max_bytes:
-        limit = f"the limit is {max_bytes:,}"
-        raise InputError(str(p), f"TOO_LARGE: more than {max_bytes:,} bytes; {limit}")
+        raise InputError.of(str(p), "TOO_LARGE", "INPUT_TOO_LARGE_STREAM", limit=max_bytes)
     return data
 
 
@@ -248,7 +326,7 @@ def text_of(
     name = file or "<input>"
     if len(path_or_text) > max_bytes:
         size = len(path_or_text)
-        raise InputError(name, f"TOO_LARGE: {size:,} bytes; the limit is {max_bytes:,}")
+        raise InputError.of(name, "TOO_LARGE", "INPUT_TOO_LARGE", size=size, limit=max_bytes)
     if isinstance(path_or_text, bytes):
         text, problems = decode(path_or_text, name)
         return text, problems, name

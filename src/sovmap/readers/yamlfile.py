@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from sovmap.readers.text import InputError, InputProblem, text_of
+from sovmap.readers.text import InputError, InputProblem, quote, text_of
 
 MAX_YAML_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 100
@@ -35,12 +35,18 @@ def _line_of(exc: yaml.YAMLError, text: str) -> int:
     return 1
 
 
-def _message(exc: yaml.YAMLError) -> str:
+def _detail(exc: yaml.YAMLError) -> str:
+    """The parser's own words for a syntax error (PyYAML's, in English)."""
     if isinstance(exc, yaml.MarkedYAMLError):
         parts = [p for p in (exc.problem, exc.context) if p]
-        return "not valid YAML: " + ("; ".join(parts) or "syntax error")
-    first = str(exc).splitlines()[0] if str(exc) else "syntax error"
-    return f"not valid YAML: {first}"
+        return "; ".join(parts) or "syntax error"
+    return str(exc).splitlines()[0] if str(exc) else "syntax error"
+
+
+def _syntax(file: str, exc: yaml.YAMLError, text: str) -> InputError:
+    return InputError.of(
+        file, "YAML_SYNTAX", "INPUT_YAML_SYNTAX", line=_line_of(exc, text), detail=_detail(exc)
+    )
 
 
 def _event_line(event: yaml.Event) -> int:
@@ -62,25 +68,31 @@ def check_events(
     nodes = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
-            problem = ""
             if isinstance(event, yaml.AliasEvent):
-                problem = (
-                    f"YAML_ALIAS: aliases (*{event.anchor}) are not accepted; write the value "
-                    "out in full"
+                raise InputError.of(
+                    file,
+                    "YAML_ALIAS",
+                    "INPUT_YAML_ALIAS",
+                    line=_event_line(event),
+                    anchor=str(event.anchor),
                 )
-            elif isinstance(event, yaml.NodeEvent):
+            if isinstance(event, yaml.NodeEvent):
                 nodes += 1
                 depth += isinstance(event, yaml.CollectionStartEvent)
                 if nodes > max_nodes:
-                    problem = f"YAML_LIMIT: more than {max_nodes:,} values in one file"
-                elif depth > max_depth:
-                    problem = f"YAML_LIMIT: nested more than {max_depth} levels deep"
+                    raise InputError.of(
+                        file, "YAML_LIMIT", "INPUT_YAML_NODES", line=_event_line(event),
+                        limit=max_nodes,
+                    )  # fmt: skip
+                if depth > max_depth:
+                    raise InputError.of(
+                        file, "YAML_LIMIT", "INPUT_YAML_DEPTH", line=_event_line(event),
+                        limit=max_depth,
+                    )  # fmt: skip
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-            if problem:
-                raise InputError(file, problem, line=_event_line(event))
     except yaml.YAMLError as exc:
-        raise InputError(file, f"YAML_SYNTAX: {_message(exc)}", line=_line_of(exc, text)) from None
+        raise _syntax(file, exc, text) from None
 
 
 def _check_duplicates(node: yaml.Node, file: str) -> None:
@@ -93,11 +105,13 @@ def _check_duplicates(node: yaml.Node, file: str) -> None:
                 if isinstance(key, yaml.ScalarNode):
                     line = key.start_mark.line + 1
                     if key.value in seen:
-                        raise InputError(
+                        raise InputError.of(
                             file,
-                            f"DUPLICATE_KEY: key {key.value!r} is already given on line "
-                            f"{seen[key.value]}",
+                            "DUPLICATE_KEY",
+                            "INPUT_DUPLICATE_KEY",
                             line=line,
+                            key=quote(str(key.value)),
+                            first=seen[key.value],
                         )
                     seen[key.value] = line
                 stack.append(key)
@@ -115,7 +129,13 @@ def _text_of(path_or_text: Path | str | bytes, file: str, max_bytes: int) -> tup
 def _refuse(problems: list[InputProblem]) -> None:
     if problems:  # YAML cannot skip a line: the file is unusable
         first = problems[0]
-        raise InputError(first.file, f"{first.code}: {first.message}", line=first.line)
+        raise InputError(
+            first.file,
+            f"{first.code}: {first.message}",
+            line=first.line,
+            key=first.key,
+            params=first.params,
+        )
 
 
 def compose_yaml(
@@ -135,7 +155,7 @@ def compose_yaml(
     try:
         node = loader.get_single_node()
     except yaml.YAMLError as exc:
-        raise InputError(name, f"YAML_SYNTAX: {_message(exc)}", line=_line_of(exc, text)) from None
+        raise _syntax(name, exc, text) from None
     finally:
         loader.dispose()
     if node is not None:
@@ -164,6 +184,6 @@ def load_yaml(
         return constructor.construct_document(node)
     except yaml.YAMLError as exc:
         name = file or (str(path_or_text) if isinstance(path_or_text, Path) else "<input>")
-        raise InputError(name, f"YAML_SYNTAX: {_message(exc)}", line=_line_of(exc, text)) from None
+        raise _syntax(name, exc, text) from None
     finally:
         constructor.dispose()

@@ -100,7 +100,10 @@ def register(sub: Any) -> None:
         "(a JSON file of GLEIF records, or the API base URL, e.g. https://api.gleif.org/api/v1)",
     )
     e.add_argument(
-        "--lang", choices=("en", "nl"), default="en", help="dora-roi: language of the findings"
+        "--lang",
+        choices=("en", "nl"),
+        default=None,
+        help="dora-roi: language of the findings (default: $SOVMAP_LANG, else en)",
     )
     e.set_defaults(func=_export)
 
@@ -119,7 +122,12 @@ def register(sub: Any) -> None:
     r.add_argument(
         "--allow-loss", action="store_true", help="exit 0 although some rows were not kept"
     )
-    r.add_argument("--lang", choices=("en", "nl"), default="en", help="language of the findings")
+    r.add_argument(
+        "--lang",
+        choices=("en", "nl"),
+        default=None,
+        help="language of the findings (default: $SOVMAP_LANG, else en)",
+    )
     r.set_defaults(func=_import_roi)
 
 

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sovmap.cli import CommandError
-from sovmap.i18n import format_number, t
-from sovmap.readers import InputError, read_csv
+from sovmap.i18n import cli_language, format_number, t
+from sovmap.readers import InputError, accounting, read_csv, summary
 from sovmap.register.dora import package as pkg
 from sovmap.register.dora.export import register_to_tables
 from sovmap.register.dora.importer import losses, normalise_placeholders, tables_to_register
@@ -75,7 +75,7 @@ def export_roi(reg: Register, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     today = now.date()
     day: date = args.date or default_reference_date(today)
-    lang: str = getattr(args, "lang", "en")
+    lang = cli_language(getattr(args, "lang", None))
     if day > today:
         raise CommandError(t(lang, "DORA_FUTURE_DATE", date=day.isoformat()))
     rates = read_rates(args.rates) if getattr(args, "rates", None) else {}
@@ -149,16 +149,37 @@ def import_roi(args: argparse.Namespace) -> int:
     from sovmap.register.files import check_register, write_register
     from sovmap.register.roi import BLOCKING
 
-    lang: str = getattr(args, "lang", "en")
+    lang = cli_language(getattr(args, "lang", None))
     try:
         package = pkg.read_package(args.path)
     except InputError as exc:
         raise CommandError(str(exc)) from exc
     for p in package.problems:
-        print(p.render(), file=sys.stderr)
+        print(p.render(lang), file=sys.stderr)
     missing = [t for t in templates() if t not in package.present]
     if "B_01.01" in missing:
         raise CommandError(t(lang, "DORA_NOT_ROI", path=args.path))
+
+    def account() -> None:
+        """The input accounting, always, last on stderr: rows read = accepted + rejected,
+        and the problems per code."""
+        line = accounting(package.read, package.accepted, package.rejected, lang)
+        if package.problems:
+            line += "; " + t(lang, "INPUT_PROBLEM_COUNTS", summary=summary(package.problems, lang))
+        print(f"{args.path}: {line}", file=sys.stderr)
+
+    if package.blocking:
+        account()
+        print(
+            t(
+                lang,
+                "INPUT_ROI_BLOCKED",
+                path=args.path,
+                count=format_number(len(package.blocking), lang),
+            ),
+            file=sys.stderr,
+        )
+        return 1
     package.tables = normalise_placeholders(package.tables)
     findings = [*package.findings, *validate_tables(package.tables)]
     for template in missing:
@@ -166,6 +187,7 @@ def import_roi(args: argparse.Namespace) -> int:
     counts = _emit(findings, lang)
     fatal = [f for f in findings if f.rule in BLOCKING]
     if fatal:
+        account()
         print(
             t(
                 lang,
@@ -203,7 +225,13 @@ def import_roi(args: argparse.Namespace) -> int:
             lost=format_number(len(lost), lang),
         )
     )
+    account()
+    status = 0 if result.ok else 1
+    if package.rejected and not args.allow_loss:
+        count = format_number(package.rejected, lang)
+        print(t(lang, "INPUT_ROI_REJECTED", count=count), file=sys.stderr)
+        status = 1
     if lost and not args.allow_loss:
         print(t(lang, "DORA_IMPORT_LOSS", count=format_number(len(lost), lang)), file=sys.stderr)
-        return 1
-    return 0 if result.ok else 1
+        status = 1
+    return status

@@ -6,6 +6,10 @@
 
 The zip of the same name holds that one root folder. Reading goes through the shared input
 layer (:func:`sovmap.readers.read_csv`: BOM, semicolons, limits) for a directory or a zip.
+A member that cannot be read (not a file, not decodable, a broken header), a missing or
+unusable ``parameters.csv`` and every rejected row (a short one included) are input problems
+``FILE:LINE: CODE: message``; the other members and rows are still read, and the rows are
+accounted for (``read == accepted + rejected``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
-from sovmap.readers import InputError, InputProblem, read_csv
+from sovmap.readers import CsvTable, InputError, InputProblem, quote, read_csv
 from sovmap.register.dora.rules import (
     Finding,
     Tables,
@@ -142,14 +146,42 @@ class Package:
     stray: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # header/structure findings
     problems: list[InputProblem] = field(default_factory=list)
+    #: problems with the package as a whole (a member unreadable, parameters.csv missing or
+    #: unusable): its meaning is uncertain, so nothing is imported while one remains
+    blocking: list[InputProblem] = field(default_factory=list)
+    read: int = 0  # template rows read = accepted + rejected
+    accepted: int = 0
+    rejected: int = 0
+
+    def add_blocking(self, problem: InputProblem) -> None:
+        self.problems.append(problem)
+        self.blocking.append(problem)
+
+    def count(self, table: CsvTable) -> None:
+        self.read += table.read
+        self.accepted += table.accepted
+        self.rejected += table.rejected
 
 
-def _members_of(path: Path) -> tuple[str, str, dict[str, bytes]]:
-    """(zip name, root folder, relative path -> bytes) of a directory or zip."""
+def _member_problem(rel: str, exc: InputError) -> InputProblem:
+    """An :class:`InputError` of one member as a problem of the package (the rest goes on)."""
+    return InputProblem(
+        rel, exc.line or 1, exc.code or "UNREADABLE", exc.message, exc.key, exc.params
+    )
+
+
+def _members_of(path: Path) -> tuple[str, str, dict[str, bytes], dict[str, str]]:
+    """(zip name, root folder, relative path -> bytes, relative path -> catalogue key of why
+    it is no file) of a directory or zip; the last names folders called like a package file
+    and, in a directory, devices, pipes and broken links."""
+    odd: dict[str, str] = {}
     if path.is_file():
         if not zipfile.is_zipfile(path):
             raise InputError(str(path), "not a zip file nor a directory")
         with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.is_dir() and _looks_like_member(info.filename.rstrip("/")):
+                    odd[info.filename.rstrip("/")] = "INPUT_DIRECTORY"
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if len(infos) > MAX_MEMBERS:
                 raise InputError(str(path), f"{len(infos)} files; a package holds at most 19")
@@ -159,11 +191,12 @@ def _members_of(path: Path) -> tuple[str, str, dict[str, bytes]]:
             raw = {i.filename: zf.read(i) for i in infos}
         roots = {PurePosixPath(n).parts[0] for n in raw if len(PurePosixPath(n).parts) > 1}
         root = next(iter(roots)) if len(roots) == 1 else ""
-        inside = {
-            (n[len(root) + 1 :] if root and n.startswith(root + "/") else n): b
-            for n, b in raw.items()
-        }
-        return path.name, root, inside
+
+        def strip(n: str) -> str:
+            return n[len(root) + 1 :] if root and n.startswith(root + "/") else n
+
+        inside = {strip(n): b for n, b in raw.items()}
+        return path.name, root, inside, {strip(n): why for n, why in odd.items()}
     if not path.is_dir():
         raise InputError(str(path), "no such file or directory")
     base = path
@@ -174,23 +207,38 @@ def _members_of(path: Path) -> tuple[str, str, dict[str, bytes]]:
     flat = not (base / "reports").is_dir() and (base / "b_01.01.csv").is_file()
     members: dict[str, bytes] = {}
     for p in sorted(base.rglob("*")):
+        rel = p.relative_to(base).as_posix()
+        rel = f"reports/{rel}" if flat else rel
         if p.is_file():
             if p.stat().st_size > MAX_MEMBER:
                 raise InputError(str(p), f"{p.stat().st_size:,} bytes")
-            rel = p.relative_to(base).as_posix()
-            members[f"reports/{rel}" if flat else rel] = p.read_bytes()
+            members[rel] = p.read_bytes()
+        elif p.is_dir():
+            if _looks_like_member(rel):
+                odd[rel] = "INPUT_DIRECTORY"
+        else:  # a device, pipe, socket or broken link: never opened (a pipe would hang)
+            odd[rel] = "INPUT_NOT_REGULAR"
         if len(members) > MAX_MEMBERS:
             raise InputError(str(path), "more than 64 files; not a DORA package")
-    return "", base.name if base != path or NAME.match(path.name) else "", members
+    return "", base.name if base != path or NAME.match(path.name) else "", members, odd
+
+
+def _looks_like_member(rel: str) -> bool:
+    """A name a package file has (``b_04.01.csv``, ``parameters.csv``, ``report.json``)."""
+    leaf = PurePosixPath(rel).name.lower()
+    return leaf.endswith((".csv", ".json"))
 
 
 def read_package(path: Path) -> Package:
     """Read a package directory (the root folder or a directory holding it) or zip.
 
-    Raises :class:`InputError` when it cannot be read at all."""
-    zip_name, root, members = _members_of(path)
+    Raises :class:`InputError` when it cannot be read at all; a member that cannot be read is
+    a problem of the package and the others are still read."""
+    zip_name, root, members, odd = _members_of(path)
     pkg = Package(name=root, zip_name=zip_name)
     pkg.has_report_package = "META-INF/reportPackage.json" in members
+    for rel, why in sorted(odd.items()):
+        pkg.add_blocking(InputProblem.of(rel, 1, "NOT_A_FILE", why))
     by_lower = {k.lower(): k for k in members}
     for rel in members:
         parts = PurePosixPath(rel).parts
@@ -204,9 +252,16 @@ def read_package(path: Path) -> Package:
         rel = f"reports/{file_name(template)}"
         key = rel if rel in members else by_lower.get(rel)
         if key is None:
+            if rel in odd or rel.lower() in {o.lower() for o in odd}:
+                pkg.present.add(template)  # there, but no file: reported above
             continue
         pkg.present.add(template)
-        table = read_csv(members[key], file=rel, want=("c0010",), multiline=True)
+        try:
+            table = read_csv(members[key], file=rel, want=("c0010",), multiline=True)
+        except InputError as exc:
+            pkg.add_blocking(_member_problem(rel, exc))
+            continue
+        pkg.count(table)
         pkg.problems.extend(table.problems)
         header = [h.strip() for h in table.header]
         pkg.findings.extend(header_findings(template, header, []))
@@ -216,27 +271,89 @@ def read_package(path: Path) -> Package:
             clean["_line"] = str(line)
             rows.append(clean)
         pkg.tables[template] = rows
-    if "reports/parameters.csv" in members:
-        table = read_csv(members["reports/parameters.csv"], file="reports/parameters.csv")
-        pkg.parameters_header = [h.strip() for h in table.header]
-        pkg.problems.extend(table.problems)
-        for _, row in table.rows:
-            pkg.parameters[row.get("name", "").strip()] = row.get("value", "").strip()
-    if "reports/FilingIndicators.csv" in members:
-        table = read_csv(members["reports/FilingIndicators.csv"], file="FilingIndicators.csv")
-        pkg.filing_header = [h.strip() for h in table.header]
-        pkg.problems.extend(table.problems)
-        for line, row in table.rows:
-            pkg.filing.append(
-                (line, row.get("templateID", "").strip(), row.get("reported", "").strip())
-            )
+    _read_parameters(pkg, members, odd)
+    filing = "reports/FilingIndicators.csv"
+    if filing in members:
+        try:
+            table = read_csv(members[filing], file=filing)
+        except InputError as exc:
+            pkg.add_blocking(_member_problem(filing, exc))
+        else:
+            pkg.filing_header = [h.strip() for h in table.header]
+            pkg.problems.extend(table.problems)
+            for line, row in table.rows:
+                pkg.filing.append(
+                    (line, row.get("templateID", "").strip(), row.get("reported", "").strip())
+                )
     if "reports/report.json" in members:
         try:
             doc = json.loads(members["reports/report.json"].decode("utf-8-sig"))
             pkg.extends = list(doc.get("documentInfo", {}).get("extends", []))
-        except (ValueError, AttributeError):
-            pkg.extends = []
+        except (ValueError, AttributeError, TypeError, RecursionError):
+            pkg.extends = []  # rule 505 names it
     return pkg
+
+
+#: parameters.csv rows an import cannot do without
+REQUIRED_PARAMETERS = ("entityID", "refPeriod")
+
+
+def _read_parameters(pkg: Package, members: dict[str, bytes], odd: dict[str, str]) -> None:
+    """``reports/parameters.csv``: the reporting entity and the reference date. Missing,
+    unreadable, without its ``name,value`` header or without a usable ``refPeriod`` it is a
+    blocking problem (the import would otherwise guess the reference date)."""
+    rel = "reports/parameters.csv"
+    if rel not in members:
+        if rel not in odd:
+            pkg.add_blocking(InputProblem.of(rel, 1, "ROI_PARAMETERS", "INPUT_ROI_NO_PARAMETERS"))
+        return
+    try:
+        table = read_csv(members[rel], file=rel, want=("name", "value"))
+    except InputError as exc:
+        pkg.add_blocking(_member_problem(rel, exc))
+        return
+    pkg.parameters_header = [h.strip() for h in table.header]
+    pkg.problems.extend(table.problems)
+    if [h.lower() for h in pkg.parameters_header[:2]] != ["name", "value"]:
+        pkg.add_blocking(
+            InputProblem.of(
+                rel,
+                table.header_line,
+                "ROI_PARAMETERS",
+                "INPUT_ROI_PARAMETERS_HEADER",
+                header=quote(",".join(pkg.parameters_header)),
+            )
+        )
+        return
+    lines: dict[str, int] = {}
+    for line, row in table.rows:
+        name = row.get("name", "").strip()
+        if name in lines:
+            pkg.add_blocking(
+                InputProblem.of(
+                    rel, line, "DUPLICATE", "INPUT_ROI_PARAMETER_TWICE", name=quote(name),
+                    first=lines[name],
+                )
+            )  # fmt: skip
+            continue
+        lines[name] = line
+        pkg.parameters[name] = row.get("value", "").strip()
+    for name in REQUIRED_PARAMETERS:
+        if name not in pkg.parameters:
+            pkg.add_blocking(
+                InputProblem.of(rel, 1, "ROI_PARAMETERS", "INPUT_ROI_NO_PARAMETER", name=name)
+            )
+    ref = pkg.parameters.get("refPeriod")
+    if ref is not None:
+        try:
+            date.fromisoformat(ref)
+        except ValueError:
+            pkg.add_blocking(
+                InputProblem.of(
+                    rel, lines["refPeriod"], "ROI_PARAMETERS", "INPUT_ROI_BAD_REFPERIOD",
+                    value=quote(ref),
+                )
+            )  # fmt: skip
 
 
 def _pf(rule_id: str, key: str = "", message: str = "") -> Finding:

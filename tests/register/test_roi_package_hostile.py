@@ -1,0 +1,220 @@
+"""Issue 19, case 26: loose RoI package checks. A short row, a missing or garbage
+``parameters.csv``, a directory named like a template file: each is a clear
+``FILE:LINE: CODE: message`` problem, no other row is lost, the rows are accounted for
+(``rows read = accepted + rejected``), and nothing ends in a traceback."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from regtools import EXAMPLE
+
+from sovmap.cli import main
+from sovmap.register.dora.package import read_package
+
+(ROOT,) = [p for p in (EXAMPLE.parent / "roi").iterdir() if p.is_dir()]
+ROWS = sum(len((ROOT / "reports" / p.name).read_text().splitlines()) - 1 for p in
+           (ROOT / "reports").glob("b_*.csv"))  # fmt: skip
+
+
+ACCOUNT = f"rows read: {ROWS} = accepted {ROWS - 1} + rejected 1; problems per code: 1 COLUMNS"
+
+
+def _copy(tmp_path: Path) -> Path:
+    """A copy of the example package (the folder holding its root folder)."""
+    base = tmp_path / "pkg"
+    shutil.copytree(ROOT, base / ROOT.name)
+    return base
+
+
+def _reports(base: Path) -> Path:
+    return base / ROOT.name / "reports"
+
+
+def _shorten(path: Path, line: int) -> str:
+    """Cut the row on ``line`` to two fields; return what is left of it."""
+    lines = path.read_text().splitlines()
+    lines[line - 1] = ",".join(lines[line - 1].split(",")[:2])
+    path.write_text("\n".join(lines) + "\n")
+    return lines[line - 1]
+
+
+def _import(
+    base: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, list[str], str]:
+    code = main(["register", "import-roi", str(base), "--out", str(out), *extra])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.err.splitlines(), captured.out
+
+
+def test_a_short_row_is_rejected_at_its_line_and_no_other_row_is_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _copy(tmp_path)
+    b0701 = _reports(base) / "b_07.01.csv"
+    total = len(b0701.read_text().splitlines())
+    left = _shorten(b0701, total)  # the last row of B_07.01 (nothing refers to it)
+    package = read_package(base)
+    assert [(p.file, p.line, p.code) for p in package.problems] == [
+        ("reports/b_07.01.csv", total, "COLUMNS")
+    ]
+    assert (package.read, package.accepted, package.rejected) == (ROWS, ROWS - 1, 1)
+    assert len(package.tables["B_07.01"]) == total - 2  # every other row of the file kept
+    code, err, out = _import(base, tmp_path / "reg", capsys)
+    assert code == 1  # a row was lost: never exit 0 without --allow-loss
+    assert (
+        f"reports/b_07.01.csv:{total}: COLUMNS: 2 fields where the header has 12: {left!r}" in err
+    )
+    assert f"{base}: {ACCOUNT}" in err
+    assert f"{ROWS - 1} rows read, {ROWS - 1} kept" in out
+    assert (tmp_path / "reg" / "contracts.yaml").exists()  # the rest was imported
+    code, err, _ = _import(base, tmp_path / "reg2", capsys, "--allow-loss")
+    assert code == 0
+
+
+def test_a_short_row_others_refer_to_stops_the_import_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _copy(tmp_path)
+    _shorten(_reports(base) / "b_05.01.csv", 2)
+    code, err, _ = _import(base, tmp_path / "reg", capsys)
+    assert code == 1
+    assert err[0].startswith("reports/b_05.01.csv:2: COLUMNS: 2 fields where the header has 12")
+    assert any(": 807: " in line for line in err)  # the rows naming it: dangling references
+    assert err[-2] == f"{base}: {ACCOUNT}"
+    assert not (tmp_path / "reg").exists()
+
+
+def test_a_missing_parameters_csv_is_a_problem_not_a_guessed_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _copy(tmp_path)
+    (_reports(base) / "parameters.csv").unlink()
+    code, err, out = _import(base, tmp_path / "reg", capsys)
+    assert code == 1
+    assert err[0] == (
+        "reports/parameters.csv:1: ROI_PARAMETERS: the package has no parameters.csv "
+        "(entityID, refPeriod, baseCurrency); nothing is imported without it"
+    )
+    assert err[-1] == f"{base}: 1 problem(s) with the package itself; nothing written"
+    assert out == ""
+    assert not (tmp_path / "reg").exists()
+
+
+P = "reports/parameters.csv"
+ENTITY = b"name,value\nentityID,rs:724500PFVELDHOVEN021.CON\n"
+GARBAGE = [
+    pytest.param(b'\x00\xff\xfe garbage\n;;;"\n', f"{P}:1: ENCODING", id="binary"),
+    pytest.param(b"foo;bar\n1;2\n", f"{P}:1: ROI_PARAMETERS: the header is 'foo,bar'", id="header"),
+    pytest.param(ENTITY, f"{P}:1: ROI_PARAMETERS: no refPeriod row", id="no-refperiod"),
+    pytest.param(
+        ENTITY + b"refPeriod,yesterday\n",
+        f"{P}:3: ROI_PARAMETERS: refPeriod 'yesterday' is not a date",
+        id="bad-date",
+    ),
+    pytest.param(
+        ENTITY + b"refPeriod,2025-12-31\nrefPeriod,2024-12-31\n",
+        f"{P}:4: DUPLICATE: parameter 'refPeriod' is already given on line 3",
+        id="twice",
+    ),
+    pytest.param(
+        b'name,value\n"entityID,rs:x\nrefPeriod,2025-12-31\n',
+        f"{P}:2: UNTERMINATED_QUOTE",
+        id="quote",
+    ),
+    pytest.param(b"", f"{P}:1: EMPTY: no header row", id="empty"),
+]
+
+
+@pytest.mark.parametrize(("content", "first"), GARBAGE)
+def test_a_garbage_parameters_csv_is_named_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, first: str
+) -> None:
+    base = _copy(tmp_path)
+    (_reports(base) / "parameters.csv").write_bytes(content)
+    code, err, _ = _import(base, tmp_path / "reg", capsys)
+    assert code == 1
+    assert any(line.startswith(first) for line in err), err
+    assert err[-1] == f"{base}: {err[-1].split(': ', 1)[1]}"
+    assert "nothing written" in err[-1]
+    assert not (tmp_path / "reg").exists()
+    # the templates were all read all the same: no row lost to a bad metadata file
+    assert (read_package(base).read, read_package(base).rejected) == (ROWS, 0)
+
+
+def test_a_directory_named_like_a_template_is_not_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _copy(tmp_path)
+    b0401 = _reports(base) / "b_04.01.csv"
+    b0401.unlink()
+    b0401.mkdir()
+    (b0401 / "x.csv").write_text("c0010\n")
+    code, err, _ = _import(base, tmp_path / "reg", capsys)
+    assert code == 1
+    assert err[0] == "reports/b_04.01.csv:1: NOT_A_FILE: a directory, not a file"
+    assert err[-1] == f"{base}: 1 problem(s) with the package itself; nothing written"
+
+
+def test_a_directory_named_like_a_template_in_a_zip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / f"{ROOT.name}.zip"
+    with zipfile.ZipFile(target, "w") as zf:
+        for p in sorted(ROOT.rglob("*")):
+            rel = p.relative_to(ROOT.parent).as_posix()
+            if p.name == "b_04.01.csv":
+                zf.writestr(rel + "/", b"")
+            elif p.is_file():
+                zf.write(p, rel)
+    code, err, _ = _import(target, tmp_path / "reg", capsys)
+    assert code == 1
+    assert err[0] == "reports/b_04.01.csv:1: NOT_A_FILE: a directory, not a file"
+
+
+def test_a_pipe_named_like_a_template_is_never_opened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    base = _copy(tmp_path)
+    (_reports(base) / "b_04.01.csv").unlink()
+    os.mkfifo(_reports(base) / "b_04.01.csv")  # reading it would wait for a writer forever
+    code, err, _ = _import(base, tmp_path / "reg", capsys)
+    assert code == 1
+    assert err[0].startswith("reports/b_04.01.csv:1: NOT_A_FILE: not a regular file")
+
+
+def test_a_deeply_nested_report_json_is_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _copy(tmp_path)
+    (_reports(base) / "report.json").write_text("[" * 100_000 + "]" * 100_000)
+    package = read_package(base)
+    assert package.extends == []
+    code, _, _ = _import(base, tmp_path / "reg", capsys)
+    assert code == 0  # the templates are fine; rule 505 (an export check) names report.json
+
+
+def test_package_problems_in_dutch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = _copy(tmp_path)
+    _shorten(_reports(base) / "b_07.01.csv", 2)
+    (_reports(base) / "parameters.csv").write_bytes(b"foo;bar\n1;2\n")
+    code, err, _ = _import(base, tmp_path / "reg", capsys, "--lang", "nl")
+    assert code == 1
+    assert "reports/b_07.01.csv:2: COLUMNS: 2 velden waar de kopregel er 12 heeft: " in "\n".join(
+        err
+    )
+    assert (
+        "reports/parameters.csv:1: ROI_PARAMETERS: de kopregel is 'foo,bar', niet name,value; "
+        "zonder de parameters wordt niets ingelezen"
+    ) in err
+    assert err[-2] == (
+        f"{base}: rijen gelezen: {ROWS} = aanvaard {ROWS - 1} + afgewezen 1; "
+        "problemen per code: 1 COLUMNS, 1 ROI_PARAMETERS"
+    )
+    assert err[-1] == f"{base}: 1 probleem/problemen met het pakket zelf; niets geschreven"
