@@ -184,7 +184,7 @@ def test_every_orgs_command_has_help_with_an_example() -> None:
     orgs = choices["orgs"]
     actions = next(a for a in orgs._actions if a.dest == "orgs_command").choices
     assert set(actions) == {
-        "fetch", "import", "list", "show", "map", "groups", "sources", "refresh-psl",
+        "fetch", "import", "list", "show", "map", "groups", "sources", "refresh-psl", "discover",
     }  # fmt: skip
     for name, p in actions.items():
         assert "Example: sovmap orgs " + name in p.description, name

@@ -115,6 +115,29 @@ def register(sub: Any) -> None:
     )
     s.set_defaults(func=_sources)
 
+    dc = os_.add_parser(
+        "discover",
+        help="find organisations' mail domains on their websites (opt-in, polite)",
+        description="Read each organisation's website (robots.txt obeyed; the home page and "
+        "one contact page; a pause per host; a timeout and a size limit per page) for "
+        "published e-mail addresses (mailto: links, plain and [at]-obfuscated text) and "
+        "propose their domains as the organisation's mail domains; --apply stores them, "
+        "derived from e-mail with the page as the reason. Example: "
+        "sovmap orgs discover --group type:municipality --apply",
+    )
+    dc.add_argument("--group", default="all", help="all | type:T | parent:ID | group:NAME")
+    dc.add_argument("--org", action="append", default=[], help="only this id (repeatable)")
+    dc.add_argument("--apply", action="store_true", help="store the new domains")
+    dc.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between requests to a host"
+    )
+    dc.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    dc.add_argument("--max-bytes", type=int, default=1 << 20, help="largest page read")
+    dc.add_argument("--format", choices=("text", "json"), default="text")
+    dc.add_argument("--lang", choices=("en", "nl"), default="en", help="language of the text")
+    _db(dc)
+    dc.set_defaults(func=_discover)
+
     r = os_.add_parser(
         "refresh-psl",
         help="download a newer Public Suffix List into the cache",
@@ -347,4 +370,66 @@ def _trend(args: argparse.Namespace) -> int:
 
         write_trend_png(points, args.png)
         print(f"wrote {args.png}")
+    return 0
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from sovmap.i18n import format_number, t
+    from sovmap.orgs.discover import PoliteFetcher, run_discovery
+    from sovmap.readers import printable
+
+    if not 0 <= args.interval <= 3600 or not 0 < args.timeout <= 600:
+        raise CommandError("--interval must be 0-3600 and --timeout 0-600 seconds")
+    if not 1024 <= args.max_bytes <= 64 << 20:
+        raise CommandError("--max-bytes must be 1024 to 67108864")
+    fetcher = PoliteFetcher(interval=args.interval, timeout=args.timeout, max_bytes=args.max_bytes)
+    try:
+        run = run_discovery(args.db, fetcher, group=args.group, org_ids=args.org, apply=args.apply)
+    except LookupError as exc:
+        raise _fail(exc) from exc
+    result = run.result
+    lang = args.lang
+    if args.format == "json":
+        doc = {
+            "organisations": result.orgs,
+            "pages": result.pages,
+            "found": [
+                {"org_id": f.org_id, "address": f.address, "domain": f.domain, "page": f.page}
+                for f in result.found
+            ],
+            "new": [{"org_id": f.org_id, "domain": f.domain, "page": f.page} for f in run.new],
+            "failures": [
+                {
+                    "org_id": x.org_id,
+                    "url": x.url,
+                    "code": x.code,
+                    "reason": t(lang, x.code, **x.params),
+                }
+                for x in result.failures
+            ],
+            "applied_set": run.set_id or None,
+        }
+        print(json.dumps(doc, ensure_ascii=True, indent=1))
+        return 0
+    print(
+        t(
+            lang,
+            "DISCOVER_TITLE",
+            orgs=format_number(result.orgs, lang),
+            pages=format_number(result.pages, lang),
+        )
+    )
+    new = {(f.org_id, f.domain) for f in run.new}
+    for org_id, entries in result.domains().items():
+        for f in entries:
+            code = "DISCOVER_NEW" if (org_id, f.domain) in new else "DISCOVER_ROW"
+            print(printable(t(lang, code, org=org_id, domain=f.domain, page=f.page)))
+    if not result.found:
+        print(t(lang, "DISCOVER_NONE"))
+    for x in result.failures:
+        reason = t(lang, x.code, **x.params)
+        print(printable(t(lang, "DISCOVER_FAILED", org=x.org_id, url=x.url, reason=reason)))
+    if run.new:
+        code = "DISCOVER_ADDED" if args.apply else "DISCOVER_PROPOSED"
+        print(t(lang, code, count=format_number(len(run.new), lang)))
     return 0
