@@ -18,7 +18,8 @@ from sovmap.web.features import detect_features
 
 #: Routes that must work without a log-in: the log-in form itself, the static assets, and
 #: the OpenAPI schema (it describes the API; it holds no data).
-OPEN = {("GET", "/login"), ("POST", "/login"), ("GET", "/openapi.json")}
+# /lang only sets the language cookie (the log-in page has the switch too)
+OPEN = {("GET", "/login"), ("POST", "/login"), ("GET", "/openapi.json"), ("GET", "/lang")}
 
 
 def _concrete(path: str) -> str:

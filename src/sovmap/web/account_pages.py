@@ -43,6 +43,8 @@ from sovmap.web.deps import (
     message,
     require,
 )
+from sovmap.web.export import Col, Tables
+from sovmap.web.i18n_web import lang_of
 from sovmap.web.tables import api_tokens, audit_log, users
 from sovmap.web.throttle import unlock
 
@@ -53,6 +55,13 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 Csrf = Annotated[str, Form(max_length=128)]
 UserP = Annotated[str, Path(min_length=1, max_length=64)]
 NEW_TOKEN_COOKIE = "sovmap_new_token"
+AUDIT_COLS = (
+    Col("when", "WEB_COL_WHEN"),
+    Col("who", "WEB_COL_WHO"),
+    Col("action", "WEB_COL_ACTION"),
+    Col("target", "WEB_COL_TARGET"),
+    Col("detail", "WEB_COL_DETAIL"),
+)
 
 
 def _render(request: Request, name: str, p: Principal, status: int = 200, **ctx: Any) -> Response:
@@ -94,7 +103,7 @@ def _account(
         status,
         tokens=_tokens(conn, p.user_id),
         new_token=new_token if new_token.startswith("svm_") else "",
-        msg=message(msg),
+        msg=message(msg, lang_of(request)),
         error=error,
         token_days=TOKEN_DAYS,
         max_token_days=MAX_TOKEN_DAYS,
@@ -194,17 +203,26 @@ def _admin(
         )
     ).mappings()
     log = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).mappings()
+    tables = Tables(request, lang_of(request))
+    grid = tables.add(
+        "audit",
+        AUDIT_COLS,
+        lambda e: (e["at"], e["username"], e["action"], e["target"], e["detail"]),
+        list(log),
+    )
+    if (export := tables.answer("admin")) is not None:
+        return export
     return _render(
         request,
         "admin.html",
         p,
         422 if error else 200,
         users=list(rows),
-        log=list(log),
+        grids={"audit": grid},
         roles=ROLES,
         public=get_setting(conn, PUBLIC_SCAN) == "1",
         lockouts=request.app.state.throttle.locked(conn),
-        msg=message(msg),
+        msg=message(msg, lang_of(request)),
         error=error,
     )
 

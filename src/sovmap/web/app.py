@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sovmap import __version__
-from sovmap.web import account_pages, api, map_pages, pages
+from sovmap.web import account_pages, api, i18n_web, map_pages, pages
 from sovmap.web.auth import (
     Principal,
     authenticate,
@@ -38,6 +38,7 @@ from sovmap.web.deps import (
     principal_of,
 )
 from sovmap.web.features import Features, detect_features
+from sovmap.web.i18n_web import lang_of
 from sovmap.web.limits import ASGIApp, BodyLimits, Message, Receive, RequestLimits, Scope, Send
 from sovmap.web.service import Cache
 from sovmap.web.throttle import Throttle
@@ -146,7 +147,9 @@ def create_app(
     app.state.engine = engine
     app.state.cache = Cache()
     app.state.features = features if features is not None else detect_features()
-    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates = Jinja2Templates(
+        directory=str(HERE / "templates"), context_processors=[i18n_web.context]
+    )
     app.state.secure_cookies = secure_cookies
     throttle = Throttle(limit=login_limit, wide_limit=login_limit * 4, window=300)
     app.state.throttle = throttle
@@ -258,7 +261,7 @@ def create_app(
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_page(request: Request, next: str = "/", msg: str = "") -> Response:
-        return login_form(request, message(msg), nxt=next[:512])
+        return login_form(request, message(msg, lang_of(request)), nxt=next[:512])
 
     @app.post("/login", include_in_schema=False)
     def login(
@@ -269,19 +272,20 @@ def create_app(
         next: Annotated[str, Form(max_length=512)] = "/",
     ) -> Response:
         if not same_secret(csrf, request.cookies.get(LOGIN_CSRF_COOKIE, "")):
-            return login_form(request, message("form_expired"), 403, next)
+            return login_form(request, message("form_expired", lang_of(request)), 403, next)
         ip = request.client.host if request.client else "?"
         # counted before the password is checked, in the store: holds across workers
         wait = throttle.attempt(engine, ip, username)
         if wait > 0:
             secs = max(1, math.ceil(wait))  # never past the window's end
-            resp = login_form(request, message("too_many_attempts").format(seconds=secs), 429, next)
+            text = message("too_many_attempts", lang_of(request)).format(seconds=secs)
+            resp = login_form(request, text, 429, next)
             resp.headers["Retry-After"] = str(secs)
             return resp
         with engine.begin() as conn:
             p = authenticate(conn, username, password)
             if p is None:
-                return login_form(request, message("wrong_login"), 401, next)
+                return login_form(request, message("wrong_login", lang_of(request)), 401, next)
             secret = create_session(conn, p.user_id)
             audit(conn, p, "login", p.username, {"ip": ip})
         throttle.succeeded(engine, ip, username)

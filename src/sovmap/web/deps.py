@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Connection, Engine, insert
 
+from sovmap.i18n import t
 from sovmap.web.auth import (
     PUBLIC,
     Principal,
@@ -40,25 +41,27 @@ class LoginRequired(Exception):
 
 
 #: Messages a page may show from a code in its query string (``?error=`` / ``?msg=``): the
-#: text always comes from here, never from the request.
-MESSAGES = {
-    "form_expired": "The form expired; please try again.",
-    "wrong_login": "Wrong user name or password.",
-    "too_many_attempts": "Too many attempts; try again in {seconds} s.",
-    "password_changed": "Your password was changed; every other session and token has ended.",
-    "signed_out": "You are logged out.",
-    "user_created": "The user was added.",
-    "user_changed": "The account was changed.",
-    "user_deleted": "The user was deleted.",
-    "unlocked": "The lock-out was lifted.",
-    "token_created": "The token was created.",
-    "not_found": "That was not found.",
-}
+#: text always comes from the catalogue (``WEB_MSG_<CODE>``), never from the request.
+MESSAGES = (
+    "form_expired",
+    "wrong_login",
+    "too_many_attempts",
+    "password_changed",
+    "signed_out",
+    "user_created",
+    "user_changed",
+    "user_deleted",
+    "unlocked",
+    "token_created",
+    "not_found",
+)
 
 
-def message(code: str) -> str:
-    """The catalogued message for ``code``; unknown codes show nothing."""
-    return MESSAGES.get(code, "")
+def message(code: str, lang: str = "en") -> str:
+    """The catalogued message for ``code`` in ``lang``; unknown codes show nothing."""
+    if code not in MESSAGES:
+        return ""
+    return t(lang, f"WEB_MSG_{code.upper()}")
 
 
 def cookie_secure(request: Request) -> bool:

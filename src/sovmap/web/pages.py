@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from sovmap import figures
+from sovmap import figures, i18n
 from sovmap.control import us_controlled
 from sovmap.exitplan.catalogue import options_for
 from sovmap.knowledge import default_catalogue
@@ -23,6 +24,8 @@ from sovmap.web.auth import (
     Principal,
 )
 from sovmap.web.deps import Conn, require
+from sovmap.web.export import Col, Tables, page_of
+from sovmap.web.i18n_web import LANG_COOKIE, Words, lang_of
 from sovmap.web.service import (
     changes,
     domain_key,
@@ -53,12 +56,12 @@ def render(request: Request, name: str, p: Principal | None, **ctx: Any) -> HTML
     return response
 
 
-def _overview_charts(ov: q.Overview) -> dict[str, Any]:
+def _overview_charts(ov: q.Overview, w: Words) -> dict[str, Any]:
     keys = {j for per in ov.by_jurisdiction.values() for j in per}
     colours = jurisdiction_colours(keys)
     stacks = [
         svg.Stack(
-            cap,
+            w.cap(cap),
             tuple((k, float(per.get(k, 0))) for k in colours),
             href=f"/domains?capability={cap}",
         )
@@ -66,19 +69,98 @@ def _overview_charts(ov: q.Overview) -> dict[str, Any]:
     ]
     us = [
         svg.Bar(
-            cap,
+            w.cap(cap),
             round(100.0 * ov.us_domains.get(cap, 0) / ov.scan.domains, 1) if ov.scan.domains else 0,
             colour=svg.US_COLOUR,
-            note=f"{ov.us_domains.get(cap, 0)} of {ov.scan.domains} domains",
+            note=w.t(
+                "WEB_CHART_OF_DOMAINS",
+                n=w.num(ov.us_domains.get(cap, 0)),
+                total=w.num(ov.scan.domains),
+            ),
         )
         for cap in ov.by_jurisdiction
     ]
     return {
-        "jur_chart": svg.stacked_bars(
-            stacks, title="Domains per capability, by jurisdiction", colours=colours
-        ),
-        "us_chart": svg.bar_chart(us, title="Share at a US-controlled provider", unit="%"),
+        "jur_chart": svg.stacked_bars(stacks, title=w.t("WEB_CHART_JURISDICTION"), colours=colours),
+        "us_chart": svg.bar_chart(us, title=w.t("WEB_CHART_US_SHARE"), unit="%"),
     }
+
+
+#: the columns of each table (query-string name, header code, numeric)
+JURISDICTION_COLS = (
+    Col("capability", "WEB_COL_CAPABILITY"),
+    Col("jurisdiction", "WEB_COL_JURISDICTION"),
+    Col("domains", "WEB_COL_DOMAINS", num=True),
+)
+PROVIDER_COLS = (
+    Col("capability", "WEB_COL_CAPABILITY"),
+    Col("provider", "WEB_COL_PROVIDER"),
+    Col("parent", "WEB_COL_PARENT"),
+    Col("jurisdiction", "WEB_COL_JURISDICTION"),
+    Col("domains", "WEB_COL_DOMAINS", num=True),
+)
+DOMAIN_COLS = (
+    Col("domain", "WEB_COL_DOMAIN"),
+    Col("organisation", "WEB_COL_ORGANISATION"),
+    Col("mailbox", "WEB_COL_MAILBOX"),
+    Col("us", "WEB_COL_US_CAPS"),
+)
+ORG_COLS = (
+    Col("name", "WEB_COL_ORGANISATION"),
+    Col("type", "WEB_COL_TYPE"),
+    Col("domains", "WEB_COL_DOMAINS"),
+    Col("mailbox", "WEB_COL_MAILBOX"),
+    Col("us", "WEB_COL_US_CAPS"),
+)
+CHANGE_COLS = (
+    Col("event", "WEB_COL_EVENT"),
+    Col("subject", "WEB_COL_SUBJECT"),
+    Col("capability", "WEB_COL_CAPABILITY"),
+    Col("before", "WEB_COL_BEFORE"),
+    Col("after", "WEB_COL_AFTER"),
+    Col("domains", "WEB_COL_DOMAINS"),
+)
+GROUP_COLS = (
+    Col("scan", "WEB_COL_SCAN", num=True),
+    Col("type", "WEB_COL_TYPE"),
+    Col("organisations", "WEB_COL_ORGANISATIONS", num=True),
+    Col("us_mailbox", "WEB_COL_US_MAILBOX", num=True),
+    Col("share", "WEB_COL_SHARE", num=True),
+)
+#: rows fetched at a time when a sorted or exported table needs all of them
+CHUNK = 2000
+
+
+def _all(fetch: Any, total: int) -> list[Any]:
+    """Every row of a paged query, fetched in chunks (for sorting and export)."""
+    out: list[Any] = []
+    while len(out) < total:
+        _, part = fetch(len(out), CHUNK)
+        if not part:
+            break
+        out.extend(part)
+    return out
+
+
+def _names(w: Words, caps: Any) -> str:
+    return ", ".join(w.cap(c) for c in caps)
+
+
+@router.get("/lang", include_in_schema=False)
+def switch_language(request: Request, set: Annotated[str, Query(max_length=8)] = "en") -> Response:
+    """The language switch in the header: remembered in a cookie (a year), then back to the
+    page it was clicked on (the same-site Referer; the query string never goes into a link)."""
+    if set not in i18n.LANGUAGES:
+        raise HTTPException(400, f"set: choose one of {', '.join(i18n.LANGUAGES)}")
+    ref = urlsplit(request.headers.get("referer", "")[:2048])
+    target = "/"
+    if ref.netloc == request.url.netloc and ref.path.startswith("/") and ref.path != "/lang":
+        target = ref.path + (f"?{ref.query}" if ref.query else "")
+    if target.startswith("//") or "\\" in target or any(ord(c) < 32 for c in target):
+        target = "/"
+    resp = RedirectResponse(target, status_code=303)
+    resp.set_cookie(LANG_COOKIE, set, max_age=365 * 86400, samesite="lax", path="/")
+    return resp
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -86,10 +168,22 @@ def overview_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -
     s = latest(conn) if scan is None else pick_scan(conn, scan)
     if s is None:
         return render(request, "empty.html", p)
+    w = Words(lang_of(request))
     figs = scan_figures(request, conn, s)
     ov: q.Overview = request.app.state.cache.get(
         ("overview",), s, lambda: q.overview(conn, s, figures.us_by_capability(figs))
     )
+    tables = Tables(request, w.lang, ("scan",))
+    rows = [(cap, j, n) for cap, per in ov.by_jurisdiction.items() for j, n in per.items()]
+    jur = tables.add("jurisdiction", JURISDICTION_COLS, lambda r: (w.cap(r[0]), r[1], r[2]), rows)
+    provs = tables.add(
+        "providers",
+        PROVIDER_COLS,
+        lambda c: (w.cap(c.capability), c.provider_name, c.parent, c.jurisdiction, c.domains),
+        ov.providers,
+    )
+    if (export := tables.answer("overview")) is not None:
+        return export
     return render(
         request,
         "overview.html",
@@ -99,7 +193,8 @@ def overview_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -
         choice=choose_scan(conn, scan, known_counts(conn)),
         scans=scans(conn),
         caps=[c.value for c in Capability],
-        **_overview_charts(ov),
+        grids={"jurisdiction": jur, "providers": provs},
+        **_overview_charts(ov, w),
     )
 
 
@@ -116,15 +211,38 @@ def domains_page(
     page: Annotated[int, Query(ge=1, le=200_000)] = 1,
 ) -> Response:
     s = pick_scan(conn, scan)
-    total, items = q.search_domains(
-        conn,
-        s,
-        q=search_prefix(prefix),
-        provider=provider,
-        capability=capability,
-        offset=(page - 1) * PAGE,
-        limit=PAGE,
-    )
+    w = Words(lang_of(request))
+    tables = Tables(request, w.lang, ("scan", "prefix", "provider", "capability"))
+
+    def fetch(offset: int, limit: int) -> tuple[int, list[q.DomainSummary]]:
+        return q.search_domains(
+            conn,
+            s,
+            q=search_prefix(prefix),
+            provider=provider,
+            capability=capability,
+            offset=offset,
+            limit=limit,
+        )
+
+    def cells(d: q.DomainSummary) -> tuple[Any, ...]:
+        org = d.attributes.get("name") or d.attributes.get("organisation") or ""
+        mbox = f"{d.mailbox} ({d.mailbox_jurisdiction})" if d.mailbox_jurisdiction else d.mailbox
+        return (d.domain, str(org), mbox, _names(w, d.us_capabilities))
+
+    grid = tables.add("domains", DOMAIN_COLS, cells)
+    if tables.wants("domains"):
+        # the whole filtered result, sorted (a finished scan's: kept in the cache)
+        key = ("domains-all", prefix, provider, capability)
+        total = fetch(0, 0)[0]
+        grid.rows = request.app.state.cache.get(key, s, lambda: _all(fetch, total))
+        if (export := tables.answer("domains")) is not None:
+            return export
+        items, pages = page_of(grid.sorted(), page, PAGE)
+    else:
+        tables.answer("domains")
+        total, items = fetch((page - 1) * PAGE, PAGE)
+        pages = max(1, (total + PAGE - 1) // PAGE)
     return render(
         request,
         "domains.html",
@@ -132,11 +250,13 @@ def domains_page(
         scan=s,
         total=total,
         items=items,
+        grid=grid,
         page=page,
-        pages=max(1, (total + PAGE - 1) // PAGE),
+        pages=pages,
         prefix=prefix,
         provider=provider,
         capability=capability,
+        caps=[c.value for c in Capability],
     )
 
 
@@ -156,41 +276,90 @@ def provider_page(
     request: Request, provider: str, p: Public, conn: Conn, scan: ScanQ = None
 ) -> Response:
     s = pick_scan(conn, scan)
+    w = Words(lang_of(request))
     d = request.app.state.cache.get(
         ("provider", provider[:128]), s, lambda: q.provider_detail(conn, s, provider[:128])
     )
     if d is None:
         raise HTTPException(404, f"provider {provider} has no findings in scan {s.id}")
+    tables = Tables(request, w.lang, ("scan",))
+    grid = tables.add(
+        "capabilities",
+        (Col("capability", "WEB_COL_CAPABILITY"), Col("domains", "WEB_COL_DOMAINS", num=True)),
+        lambda r: (w.cap(r[0]), r[1]),
+        list(d.domains_by_capability.items()),
+    )
+    if (export := tables.answer("provider")) is not None:
+        return export
     bars = [
-        svg.Bar(cap, n, href=f"/domains?provider={d.provider}&capability={cap}")
+        svg.Bar(w.cap(cap), n, href=f"/domains?provider={d.provider}&capability={cap}")
         for cap, n in d.domains_by_capability.items()
     ]
-    chart = svg.bar_chart(bars, title=f"Domains using {d.provider_name}, per capability")
+    chart = svg.bar_chart(bars, title=w.t("WEB_CHART_PROVIDER", provider=d.provider_name))
     known = default_catalogue().providers.get(d.provider)
     options = {}
     if us_controlled(d.jurisdiction, d.tags):
         options = {cap: options_for(cap) for cap in d.domains_by_capability}
         options = {cap: alts for cap, alts in options.items() if alts}
-    return render(request, "provider.html", p, d=d, chart=chart, known=known, options=options)
+    return render(
+        request,
+        "provider.html",
+        p,
+        d=d,
+        chart=chart,
+        known=known,
+        options=options,
+        grids={"capabilities": grid},
+    )
 
 
 @router.get("/trends", response_class=HTMLResponse)
 def trends_page(request: Request, p: Public, conn: Conn) -> Response:
+    w = Words(lang_of(request))
     points = trends(conn, request.app.state.cache)
-    caps = sorted({c for t in points for c in t.us_share})
-    xs = [f"#{t.scan.id} {t.scan.started_at[:10]}" for t in points]
-    series = {c: [t.us_share.get(c, 0.0) for t in points] for c in caps}
-    chart = svg.line_chart(xs, series, title="Share of domains at a US-controlled provider")
+    caps = sorted({c for pt in points for c in pt.us_share})
+    xs = [f"#{pt.scan.id} {w.day(pt.scan.started_at[:10])}" for pt in points]
+    series = {w.cap(c): [pt.us_share.get(c, 0.0) for pt in points] for c in caps}
+    chart = svg.line_chart(xs, series, title=w.t("WEB_CHART_TRENDS"))
     groups = group_trends(conn, request.app.state.cache)
+    tables = Tables(request, w.lang)
+    cols = [
+        Col("scan", "WEB_COL_SCAN", num=True),
+        Col("started", "WEB_COL_STARTED"),
+        Col("domains", "WEB_COL_DOMAINS", num=True),
+        *(
+            Col(c, "WEB_COL_US_SHARE", num=True, text=w.t("WEB_COL_US_SHARE", capability=w.cap(c)))
+            for c in caps
+        ),
+    ]
+    grid = tables.add(
+        "trends",
+        cols,
+        lambda pt: (
+            pt.scan.id,
+            pt.scan.started_at,
+            pt.scan.domains,
+            *(round(pt.us_share.get(c, 0.0), 1) for c in caps),
+        ),
+        points,
+    )
+    gg = tables.add(
+        "groups",
+        GROUP_COLS,
+        lambda g: (g.scan_id, g.group, g.organisations, g.us_mailbox, round(g.share, 1)),
+        groups,
+    )
+    if (export := tables.answer("trends")) is not None:
+        return export
     group_chart = None
     if groups:
-        ids = [t.scan.id for t in points]
+        ids = [pt.scan.id for pt in points]
         by = {(g.scan_id, g.group): g.share for g in groups}
         names = sorted({g.group for g in groups})
         group_chart = svg.line_chart(
             xs,
             {n: [by.get((i, n), 0.0) for i in ids] for n in names},
-            title="Organisations with mailboxes at a US provider, by type",
+            title=w.t("WEB_CHART_GROUPS"),
         )
     return render(
         request,
@@ -201,6 +370,7 @@ def trends_page(request: Request, p: Public, conn: Conn) -> Response:
         chart=chart,
         groups=groups,
         group_chart=group_chart,
+        grids={"trends": grid, "groups": gg},
     )
 
 
@@ -212,21 +382,44 @@ def changes_page(
     kind: Annotated[str, Query(max_length=32)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
+    w = Words(lang_of(request))
     result = changes(conn, request.app.state.cache, request.app.state.engine)
     events = [e for e in result.events if not kind or e.kind.value == kind] if result else []
     kinds = Counter(e.kind.value for e in result.events) if result else Counter()
+
+    def side(xs: Any) -> str:
+        return ", ".join(f"{x.name or x.id} ({x.jurisdiction or '?'})" for x in xs)
+
+    tables = Tables(request, w.lang, ("kind",))
+    grid = tables.add(
+        "changes",
+        CHANGE_COLS,
+        lambda e: (
+            w.value("event", e.kind.value),
+            e.subject_name if e.subject_kind == "org" else e.subject,
+            w.cap(e.capability.value),
+            side(e.old),
+            side(e.new),
+            ", ".join(e.domains),
+        ),
+        events,
+    )
+    if (export := tables.answer("changes")) is not None:
+        return export
     size = 200
+    shown, pages = page_of(grid.sorted(), page, size)
     return render(
         request,
         "changes.html",
         p,
         result=result,
-        events=events[(page - 1) * size : page * size],
+        events=shown,
+        grid=grid,
         total=len(events),
         kinds=sorted(kinds.items()),
         kind=kind,
         page=page,
-        pages=max(1, (len(events) + size - 1) // size),
+        pages=pages,
     )
 
 
@@ -242,9 +435,26 @@ def orgs_page(
     page: Annotated[int, Query(ge=1, le=200_000)] = 1,
 ) -> Response:
     s = latest(conn) if scan is None else pick_scan(conn, scan)
-    total, items = oq.search_orgs(
-        conn, s, q=search, org_type=type, offset=(page - 1) * PAGE, limit=PAGE
-    )
+    w = Words(lang_of(request))
+    tables = Tables(request, w.lang, ("scan", "search", "type"))
+
+    def fetch(offset: int, limit: int) -> tuple[int, list[oq.OrgSummary]]:
+        return oq.search_orgs(conn, s, q=search, org_type=type, offset=offset, limit=limit)
+
+    def cells(o: oq.OrgSummary) -> tuple[Any, ...]:
+        return (o.name, o.type, ", ".join(o.domains), o.mailbox, _names(w, o.us_capabilities))
+
+    grid = tables.add("orgs", ORG_COLS, cells)
+    if tables.wants("orgs"):
+        total = fetch(0, 0)[0]
+        grid.rows = _all(fetch, total)
+        if (export := tables.answer("orgs")) is not None:
+            return export
+        items, pages = page_of(grid.sorted(), page, PAGE)
+    else:
+        tables.answer("orgs")
+        total, items = fetch((page - 1) * PAGE, PAGE)
+        pages = max(1, (total + PAGE - 1) // PAGE)
     return render(
         request,
         "orgs.html",
@@ -252,8 +462,9 @@ def orgs_page(
         scan=s,
         total=total,
         items=items,
+        grid=grid,
         page=page,
-        pages=max(1, (total + PAGE - 1) // PAGE),
+        pages=pages,
         search=search,
         type=type,
         loaded=oq.has_orgs(conn),

@@ -33,6 +33,8 @@ from sovmap.register.problems import RegisterError
 from sovmap.register.yamlio import dump_yaml, load_yaml
 from sovmap.web.auth import Principal
 from sovmap.web.deps import Conn, audit, check_csrf, message, require
+from sovmap.web.export import Col, Tables
+from sovmap.web.i18n_web import Words, lang_of
 from sovmap.web.limits import bad_character
 
 EDITS_FILE = "web-edits.yaml"
@@ -93,6 +95,15 @@ def service_rows(reg: Register) -> list[dict[str, Any]]:
             }
         rows.append({"id": s.id, "name": s.name, "provider": s.provider.value, "fields": cells})
     return rows
+
+
+def shown(w: Words, field: str, value: str) -> str:
+    """A register value in the page's language: catalogued values (exit plan, key control,
+    substitutability, deployment) by their names, other values as entered."""
+    allowed = FIELDS.get(field, ())
+    if not value or not allowed or allowed == ("list",):
+        return value
+    return w.value(field, value)
 
 
 def parse_edit(form: dict[str, str]) -> dict[str, Any]:
@@ -158,14 +169,45 @@ def make_router(root: Path) -> APIRouter:
             raise HTTPException(500, f"the register does not load: {exc}") from exc
 
     def render(request: Request, name: str, p: Principal, **ctx: Any) -> Response:
-        ctx.update(request=request, p=p, features=request.app.state.features, fields=FIELDS)
+        w = Words(lang_of(request))
+        ctx.update(
+            request=request,
+            p=p,
+            features=request.app.state.features,
+            fields=FIELDS,
+            shown=lambda f, v: shown(w, f, v),
+        )
         resp: Response = request.app.state.templates.TemplateResponse(request, name, ctx)
         return resp
 
     @router.get("/register", response_class=HTMLResponse)
     def register_page(request: Request, p: Viewer) -> Response:
         reg = load()
-        return render(request, "register.html", p, reg=reg, rows=service_rows(reg))
+        w = Words(lang_of(request))
+        tables = Tables(request, w.lang)
+        cols = [
+            Col("service", "WEB_COL_SERVICE"),
+            Col("provider", "WEB_COL_PROVIDER"),
+            *(Col(f, f"WEB_FIELD_{f.upper()}") for f in FIELDS),
+        ]
+        grid = tables.add(
+            "register",
+            cols,
+            lambda r: (
+                f"{r['name']} ({r['id']})",
+                r["provider"] or "",
+                *(
+                    shown(w, f, r["fields"][f]["value"])
+                    if r["fields"][f]["origin"] != "missing"
+                    else None
+                    for f in FIELDS
+                ),
+            ),
+            service_rows(reg),
+        )
+        if (export := tables.answer("register")) is not None:
+            return export
+        return render(request, "register.html", p, reg=reg, grid=grid)
 
     @router.get("/register/services/{service_id}", response_class=HTMLResponse)
     def service_page(request: Request, service_id: str, p: Viewer, error: str = "") -> Response:
@@ -174,7 +216,9 @@ def make_router(root: Path) -> APIRouter:
             raise HTTPException(404, f"no service {service_id} in the register")
         row = next(r for r in service_rows(reg) if r["id"] == service_id)
         # only a catalogued message, chosen by its code, never text from the query string
-        return render(request, "register_service.html", p, row=row, error=message(error))
+        return render(
+            request, "register_service.html", p, row=row, error=message(error, lang_of(request))
+        )
 
     @router.post("/register/services/{service_id}")
     async def edit_service(request: Request, service_id: str, p: Editor, conn: Conn) -> Response:

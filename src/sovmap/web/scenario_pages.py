@@ -26,12 +26,14 @@ from sovmap.errors import SovmapError
 from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport, plan_register_exit
 from sovmap.exitplan.build import ExitSettings, load_exit_settings
 from sovmap.exitplan.gap import uncovered_gaps
-from sovmap.i18n import format_number
+from sovmap.i18n import t
 from sovmap.register.files import load_register_dir
 from sovmap.register.model import Register
 from sovmap.register.ownership import control_of
 from sovmap.report import svg
+from sovmap.report.brief import assumption_notes
 from sovmap.report.gantt import gantt_svg
+from sovmap.report.render import note_text
 from sovmap.scenario.counting import served_lines
 from sovmap.scenario.cutoff import cut_off
 from sovmap.scenario.durations import format_duration
@@ -40,6 +42,8 @@ from sovmap.scenario.model import ScenarioResult, Selector, Status
 from sovmap.web.api import ERRORS
 from sovmap.web.auth import Principal
 from sovmap.web.deps import require
+from sovmap.web.export import Col, Tables
+from sovmap.web.i18n_web import Words, lang_of
 from sovmap.web.schemas import CutoffOut, ExitOut
 
 T = TypeVar("T")
@@ -49,10 +53,44 @@ Text = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")]
 _DURATION = r"^(inf|permanent|never|([0-9]{1,5}(\.[0-9]{1,3})?(min|mo|h|d|w|y)){1,4})$"
 Duration = Annotated[str, Query(min_length=1, max_length=40, pattern=_DURATION)]
 OptDuration = Annotated[str, Query(max_length=40, pattern=_DURATION.replace("^(", "^(|", 1))]
-_JURISDICTION_LABELS = {
-    "EU": "EU (controlled from an EU member state)",
-    "non-EU": "non-EU (controlled from elsewhere, or unknown)",
-}
+_JURISDICTION_LABELS = {"EU": "WEB_JURISDICTION_EU", "non-EU": "WEB_JURISDICTION_NON_EU"}
+PROCESS_COLS = (
+    Col("status", "WEB_COL_STATUS"),
+    Col("process", "WEB_COL_PROCESS"),
+    Col("outage", "WEB_COL_OUTAGE", num=True),
+    Col("rto", "WEB_COL_RTO", num=True),
+    Col("bearable", "WEB_COL_BEARABLE", num=True),
+    Col("impact", "WEB_COL_IMPACT"),
+    Col("people", "WEB_COL_PEOPLE", num=True),
+    Col("fallback", "WEB_COL_FALLBACK"),
+    Col("because", "WEB_COL_BECAUSE"),
+)
+DATA_COLS = (
+    Col("data", "WEB_COL_DATA"),
+    Col("classification", "WEB_COL_CLASSIFICATION"),
+    Col("from", "WEB_COL_UNREACHABLE_FROM", num=True),
+    Col("restores", "WEB_COL_RESTORES_AFTER", num=True),
+    Col("via", "WEB_COL_BECAUSE"),
+)
+GAP_COLS = (
+    Col("process", "WEB_COL_PROCESS"),
+    Col("fallback", "WEB_COL_FALLBACK_WEEKS", num=True),
+    Col("replacement", "WEB_COL_REPLACEMENT_WEEKS", num=True),
+    Col("gap", "WEB_COL_GAP_WEEKS", num=True),
+    Col("waits", "WEB_COL_WAITS_FOR"),
+)
+WHATIF_COLS = (
+    Col("variant", "WEB_COL_VARIANT"),
+    Col("p50", "WEB_COL_P50_MO", num=True),
+    Col("p90", "WEB_COL_P90_MO", num=True),
+    Col("in_time", "WEB_COL_IN_TIME", num=True),
+)
+TARGET_COLS = (
+    Col("service", "WEB_COL_SERVICE"),
+    Col("capability", "WEB_COL_CAPABILITY"),
+    Col("provider", "WEB_COL_PROVIDER"),
+    Col("options", "WEB_COL_OPTIONS"),
+)
 #: the what-ifs the pages and the API offer, as the API's schema declares them (an unknown one
 #: is refused, never dropped)
 WhatIfName = Literal["capacity+2", "capacity*2", "prebuilt-fallback", "data-backup"]
@@ -91,10 +129,20 @@ class _Memo:
         return value
 
 
-def hours(h: float | None) -> str:
+def hours(h: float | None, lang: str = "en") -> str:
+    """A duration as the scenario grammar writes it (``3d``, ``2.5w``), with the language's
+    decimal mark; infinity is the catalogue's word for permanent."""
     if h is None:
         return "—"
-    return "permanent" if math.isinf(h) else format_duration(h)
+    if math.isinf(h):
+        return t(lang, "PERMANENT")
+    text = format_duration(h)
+    return text.replace(".", ",") if lang == "nl" else text
+
+
+def _finite(h: float | None) -> float | None:
+    """A number of hours for sorting and export: permanent as infinity is kept out of CSV."""
+    return None if h is None else (1e12 if math.isinf(h) else round(h, 2))
 
 
 def make_router(
@@ -139,7 +187,7 @@ def make_router(
             )
             return {
                 "provider": provs,
-                "jurisdiction": [(j, _JURISDICTION_LABELS.get(j, j)) for j in juris],
+                "jurisdiction": [(j, _JURISDICTION_LABELS.get(j, "")) for j in juris],
                 "capability": [(c, c) for c in caps],
             }
 
@@ -170,7 +218,13 @@ def make_router(
             raise HTTPException(400, str(exc)) from exc
 
     def render(request: Request, name: str, p: Principal, **ctx: Any) -> Response:
-        ctx.update(request=request, p=p, features=request.app.state.features, hours=hours)
+        lang = lang_of(request)
+        ctx.update(
+            request=request,
+            p=p,
+            features=request.app.state.features,
+            hours=lambda h: hours(h, lang),
+        )
         resp: Response = request.app.state.templates.TemplateResponse(request, name, ctx)
         return resp
 
@@ -188,21 +242,63 @@ def make_router(
     ) -> Response:
         sel = Selector(provider, parent, jurisdiction, capability)
         res = cutoff(sel, duration, at) if any(sel.to_json().values()) else None
+        w = Words(lang_of(request))
         order = {Status.DOWN: 0, Status.DEGRADED: 1, Status.UNAFFECTED: 2}
         procs = sorted(res.processes, key=lambda x: (order[x.status], x.id)) if res else []
+        lost = [d for d in res.data if d.unreachable_hours is not None] if res else []
+        tables = Tables(
+            request, w.lang, ("provider", "parent", "jurisdiction", "capability", "duration", "at")
+        )
+        grids = {
+            "processes": tables.add(
+                "processes",
+                PROCESS_COLS,
+                lambda o: (
+                    w.value("status", o.status.value),
+                    f"{o.name} ({o.id})",
+                    _finite(o.outage_hours) if o.status is Status.DOWN else None,
+                    _finite(o.rto_hours),
+                    _finite(o.bearable_hours),
+                    o.impact,
+                    o.people,
+                    o.fallback,
+                    " → ".join(o.path[1:]),
+                ),
+                procs,
+            ),
+            "data": tables.add(
+                "data",
+                DATA_COLS,
+                lambda d: (
+                    d.name,
+                    w.value("classification", d.classification),
+                    _finite(d.unreachable_hours),
+                    _finite(d.restorable_after_hours),
+                    " → ".join(d.path[1:]),
+                ),
+                lost,
+            ),
+        }
+        if (export := tables.answer("cutoff")) is not None:
+            return export
         chart = None
         served: list[str] = []
         if res is not None:
-            served = served_lines(res.summary, "en")
+            served = served_lines(res.summary, w.lang)
             s = res.summary
             chart = svg.bar_chart(
                 [
-                    svg.Bar("down", s["down"], colour=svg.US_COLOUR),
-                    svg.Bar("degraded", s["degraded"], colour="#edae49"),
-                    svg.Bar("unaffected", s["unaffected"], colour="#66a182"),
+                    svg.Bar(w.value("status", "down"), s["down"], colour=svg.US_COLOUR),
+                    svg.Bar(w.value("status", "degraded"), s["degraded"], colour="#edae49"),
+                    svg.Bar(w.value("status", "unaffected"), s["unaffected"], colour="#66a182"),
                 ],
-                title="Processes after the cut-off",
+                title=w.t("WEB_CHART_PROCESSES"),
             )
+        ch = choices()
+        ch = {
+            **ch,
+            "jurisdiction": [(j, w.t(c) if c else j) for j, c in ch["jurisdiction"]],
+        }
         return render(
             request,
             "cutoff.html",
@@ -211,11 +307,10 @@ def make_router(
             duration=duration,
             at=at,
             res=res,
-            procs=procs,
+            grids=grids,
             chart=chart,
             served=served,
-            number=lambda n: format_number(n, "en"),
-            choices=choices(),
+            choices=ch,
         )
 
     @router.get("/exit", response_class=HTMLResponse, include_in_schema=False)
@@ -235,6 +330,52 @@ def make_router(
             )
         except HTTPException:  # no US-controlled provider: no cut-off, no gap
             gaps = ()
+        w = Words(lang_of(request))
+        tables = Tables(request, w.lang, ("deadline", "what_if", "runs"))
+
+        def pair(x: Any) -> float | None:
+            return round(x[1], 1) if x else None  # P90 sorts the pair
+
+        grids = {
+            "gaps": tables.add(
+                "gaps",
+                GAP_COLS,
+                lambda g: (
+                    g.process,
+                    g.fallback_weeks,
+                    pair(g.replacement_weeks),
+                    pair(g.gap_weeks),
+                    ", ".join(g.replaced_by + g.not_planned),
+                ),
+                list(gaps),
+            ),
+            "whatifs": tables.add(
+                "whatifs",
+                WHATIF_COLS,
+                lambda v: (
+                    v.label,
+                    round(v.forecast.p50 / DAYS_PER_MONTH, 1),
+                    round(v.forecast.p90 / DAYS_PER_MONTH, 1),
+                    None
+                    if v.forecast.p_deadline is None
+                    else round(100 * v.forecast.p_deadline, 1),
+                ),
+                [rep.baseline, *rep.what_ifs],
+            ),
+            "targets": tables.add(
+                "targets",
+                TARGET_COLS,
+                lambda tg: (
+                    tg.name,
+                    w.cap(tg.capability),
+                    f"{tg.provider_name or tg.provider} ({tg.jurisdiction})",
+                    "; ".join(a.name for a in rep.options.get(tg.service, ())),
+                ),
+                list(rep.targets),
+            ),
+        }
+        if (export := tables.answer("exit")) is not None:
+            return export
         return render(
             request,
             "exit.html",
@@ -247,6 +388,8 @@ def make_router(
             all_what_ifs=WHAT_IFS,
             runs=runs,
             month=DAYS_PER_MONTH,
+            grids=grids,
+            assumptions=[note_text(w.lang, n) for n in assumption_notes(rep)],
         )
 
     @router.get("/api/cutoff", tags=["scenario"], responses=ERRORS, response_model=CutoffOut)
