@@ -18,7 +18,14 @@ install_axe() {
   mkdir -p .tools
   npm install --prefix .tools --no-audit --no-fund --silent "axe-core@^4.10" >/dev/null
 }
-if [ ${#need[@]} -eq 0 ]; then install_axe; exit 0; fi
+# the OpenID Connect provider the OIDC sign-in tests start on loopback (tests/web/oidc/idp.mjs)
+install_oidc_provider() {
+  if [ -f .tools/node_modules/oidc-provider/lib/index.js ]; then return 0; fi
+  command -v npm >/dev/null || { echo "npm is missing: install Debian's npm for oidc-provider"; return 1; }
+  mkdir -p .tools
+  npm install --prefix .tools --no-audit --no-fund --silent "oidc-provider@9.13.3" >/dev/null
+}
+if [ ${#need[@]} -eq 0 ]; then install_axe; install_oidc_provider; exit 0; fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "installing system packages: ${need[*]}"
@@ -27,3 +34,4 @@ $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian starts a PostgreSQL cluster on install; the tests run their own on a free port.
 install_axe
+install_oidc_provider

@@ -40,6 +40,9 @@ from sovmap.web.deps import (
 from sovmap.web.features import Features, detect_features
 from sovmap.web.i18n_web import lang_of
 from sovmap.web.limits import ASGIApp, BodyLimits, Message, Receive, RequestLimits, Scope, Send
+from sovmap.web.oidc import OidcSettings
+from sovmap.web.oidc import Provider as OidcProvider
+from sovmap.web.oidc import router as oidc_router
 from sovmap.web.service import Cache
 from sovmap.web.throttle import Throttle
 
@@ -131,10 +134,12 @@ def create_app(
     features: Features | None = None,
     login_limit: int = 5,
     limits: BodyLimits | None = None,
+    oidc: OidcSettings | None = None,
 ) -> FastAPI:
     """The web app over one store. ``secure_cookies`` None: Secure when served over https.
     ``login_limit``: log-in attempts per address and user name in 5 minutes (four times as
-    many per address and per user name), counted in the store. ``limits``: request sizes."""
+    many per address and per user name), counted in the store. ``limits``: request sizes.
+    ``oidc``: sign-in with an OpenID Connect identity provider (:mod:`sovmap.web.oidc`)."""
     app = FastAPI(
         title="sovmap",
         version=__version__,
@@ -153,6 +158,7 @@ def create_app(
     app.state.secure_cookies = secure_cookies
     throttle = Throttle(limit=login_limit, wide_limit=login_limit * 4, window=300)
     app.state.throttle = throttle
+    app.state.oidc = oidc  # OpenID Connect sign-in, when configured (the log-in page offers it)
     # outermost last: headers on everything, limits before routing, parsing and log-in
     app.add_middleware(RequestLimits, limits=limits or BodyLimits())
     app.add_middleware(SecurityHeaders)
@@ -163,6 +169,8 @@ def create_app(
     app.include_router(account_pages.router)
     for extra in app.state.features.routers():
         app.include_router(extra)
+    if oidc is not None:
+        app.include_router(oidc_router(OidcProvider(oidc)))
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

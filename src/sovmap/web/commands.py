@@ -83,6 +83,11 @@ def register(sub: Any) -> None:
         default=UPLOAD_BYTES // (1024 * 1024),
         help="largest request body in MiB on the register pages, which take uploads",
     )
+    serve.add_argument(
+        "--oidc",
+        type=Path,
+        help="OpenID Connect sign-in settings YAML (issuer, client, allowed domains, roles)",
+    )
     serve.set_defaults(func=_serve)
 
     users = sub.add_parser(
@@ -297,6 +302,10 @@ def _serve(args: argparse.Namespace) -> int:
         f = getattr(args, opt)
         if f is not None and not f.is_file():
             raise CommandError(f"--{opt.replace('_', '-')} {f}: no such file")
+    if args.oidc is not None:
+        from sovmap.web.oidc import load_oidc_settings
+
+        load_oidc_settings(args.oidc)  # a bad file stops here, before any worker starts
     if not 1 <= args.workers <= 64:
         raise CommandError(f"--workers {args.workers}: choose 1 to 64")
     if not 1 <= args.max_form_kib <= 1024 or not 1 <= args.max_upload_mib <= 1024:
@@ -310,6 +319,7 @@ def _serve(args: argparse.Namespace) -> int:
         exit_settings=str(args.exit_settings) if args.exit_settings else None,
         form_bytes=args.max_form_kib * 1024,
         upload_bytes=args.max_upload_mib * 1024 * 1024,
+        oidc=str(args.oidc) if args.oidc else None,
     )
     print(
         f"sovmap: serving {migrate.database_url(args.db).split('@')[-1]} on "

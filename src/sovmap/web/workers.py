@@ -15,6 +15,7 @@ from sovmap.store import Store
 from sovmap.web.app import create_app
 from sovmap.web.features import detect_features
 from sovmap.web.limits import FORM_BYTES, UPLOAD_BYTES, BodyLimits
+from sovmap.web.oidc import load_oidc_settings
 
 ENV = "SOVMAP_SERVE"
 
@@ -28,6 +29,7 @@ class ServeSettings:
     exit_settings: str | None = None
     form_bytes: int = FORM_BYTES
     upload_bytes: int = UPLOAD_BYTES
+    oidc: str | None = None  # OpenID Connect settings file
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -47,6 +49,7 @@ class ServeSettings:
                 exit_settings=path(self.exit_settings),
             ),
             limits=BodyLimits(form=self.form_bytes, json=self.form_bytes, upload=self.upload_bytes),
+            oidc=load_oidc_settings(Path(self.oidc)) if self.oidc else None,
         )
 
 
