@@ -78,7 +78,7 @@ def test_fetch_map_export_and_list(
 
     assert main(["orgs", "list", "--db", db, "--group", "parent:nl-min:vws"]) == 0
     out = capsys.readouterr().out
-    assert "nl-zbo:nza" in out and "nl-ag:rivm" in out and out.strip().endswith("2 organisations")
+    assert "nl-zbo:nza" in out and "nl-ag:rivm" in out and out.strip().endswith("9 organisations")
     assert main(["orgs", "show", "UWV", "--db", db]) == 2  # the almanac and the bundled list
     assert "2 organisations match 'UWV'" in capsys.readouterr().err
     assert main(["orgs", "show", "nl-oo:27520", "--db", db]) == 0

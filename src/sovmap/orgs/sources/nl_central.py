@@ -1,22 +1,29 @@
 """``nl-central``: the bundled list of Dutch ministries, ZBOs and agencies (no download).
 
-The facts live in ``data/nl_central.yaml``, each with the public page it comes from; this
-module validates and loads them. Every body carries the list's group name, so reports can be
-cut to exactly the bodies named in the parliamentary debate.
+The facts live in ``data/nl_central.yaml`` (ministries, agencies, ZBOs) and
+``data/nl_regional.yaml`` (provinces, water boards, municipalities with their CBS codes), each
+with the public page it comes from; this module validates and loads them. A body carries the
+list's group name unless its entry names its own, so reports can be cut to exactly the bodies
+named in the parliamentary debate.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from typing import Any
 
 import yaml
 
-from sovmap.orgs.model import Organisation, OrgType
+from sovmap.orgs.model import Location, Organisation, OrgType
 from sovmap.orgs.sources import Download, Option, SourceError
 
 RESOURCE = "nl_central.yaml"
+REGIONAL = "nl_regional.yaml"
+_GM = re.compile(r"GM\d{4}")
+_PV = re.compile(r"PV\d{2}")
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 def _need(entry: dict[str, Any], field: str, where: str) -> str:
@@ -68,7 +75,7 @@ def load_bundled(text: str | None = None, origin: str = RESOURCE) -> list[Organi
                     source_id=org_id,
                     source_url=str(entry.get("type_source") or source),
                     abbreviation=str(entry.get("abbreviation", "")),
-                    groups=(group,),
+                    groups=(str(entry.get("group") or group),),
                 )
             )
     known = {o.id for o in out}
@@ -92,7 +99,126 @@ class CentralSource:
     def parse(self, data: bytes, origin: str, options: Mapping[str, str]) -> list[Organisation]:
         if data:
             return load_bundled(data.decode("utf-8"), origin)
-        return load_bundled()
+        return load_bundled() + load_regional()
 
 
 SOURCE = CentralSource()
+
+
+def _doc(text: str, origin: str) -> dict[str, Any]:
+    try:
+        doc: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SourceError(f"{origin}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SourceError(f"{origin}: expected a mapping at the top level")
+    return doc
+
+
+def load_regional(text: str | None = None, origin: str = REGIONAL) -> list[Organisation]:
+    """Validate and load the provinces, water boards and municipalities (``text`` defaults to
+    the bundled ``nl_regional.yaml``). Municipalities keep their CBS code (``GM0363``) as
+    ``location.municipality_code``; one without a sourced domain is kept without one."""
+    if text is None:
+        text = files("sovmap.orgs.data").joinpath(REGIONAL).read_text(encoding="utf-8")
+    doc = _doc(text, origin)
+    group = _need(doc, "group", origin)
+    sources = doc.get("sources")
+    if not isinstance(sources, dict) or not all(
+        isinstance(v, str) and v.startswith("https://") for v in sources.values()
+    ):
+        raise SourceError(f"{origin}: field 'sources': expected a mapping of names to URLs")
+
+    def source(entry: dict[str, Any], field: str, where: str) -> str:
+        key = _need(entry, field, where)
+        if key.startswith("https://"):
+            return key
+        if key not in sources:
+            raise SourceError(f"{where}: field {field!r}: unknown source {key!r}")
+        return str(sources[key])
+
+    out: list[Organisation] = []
+    ids: set[str] = set()
+
+    def add(org: Organisation, where: str) -> None:
+        if org.id in ids:
+            raise SourceError(f"{where}: duplicate id {org.id!r}")
+        ids.add(org.id)
+        out.append(org)
+
+    provinces: set[str] = set()
+    for i, e in enumerate(_section(doc, "provinces", origin)):
+        where = f"{origin}: provinces[{i}]"
+        code = _need(e, "code", where)
+        if not _PV.fullmatch(code):
+            raise SourceError(f"{where}: field 'code': not a CBS province code: {code[:80]!r}")
+        source(e, "code_source", where)
+        provinces.add(code)
+        add(
+            Organisation(
+                id=f"nl-pv:{code}",
+                name=f"Provincie {_need(e, 'name', where)}",
+                type=OrgType.PROVINCE.value,
+                country="NL",
+                websites=(_need(e, "website", where),),
+                source="nl-central",
+                source_id=code,
+                source_url=source(e, "website_source", where),
+                groups=(group,),
+            ),
+            where,
+        )
+    for i, e in enumerate(_section(doc, "water_boards", origin)):
+        where = f"{origin}: water_boards[{i}]"
+        source(e, "type_source", where)
+        add(
+            Organisation(
+                id=f"nl-ws:{_need(e, 'id', where)}",
+                name=_need(e, "name", where),
+                type=OrgType.WATER_BOARD.value,
+                country="NL",
+                websites=(_need(e, "website", where),),
+                source="nl-central",
+                source_id=_need(e, "id", where),
+                source_url=source(e, "website_source", where),
+                groups=(group,),
+            ),
+            where,
+        )
+    for i, e in enumerate(_section(doc, "municipalities", origin)):
+        where = f"{origin}: municipalities[{i}]"
+        code = _need(e, "code", where)
+        if not _GM.fullmatch(code):
+            raise SourceError(f"{where}: field 'code': not a CBS municipality code: {code[:80]!r}")
+        province = _need(e, "province", where)
+        if province not in provinces:
+            raise SourceError(f"{where}: field 'province': unknown province {province!r}")
+        domain = str(e.get("domain") or "").strip()
+        if domain and not _DOMAIN.fullmatch(domain):
+            raise SourceError(f"{where}: field 'domain': not a domain name: {domain[:80]!r}")
+        where_source = _need(e, "domain_source", where)
+        url = "" if where_source == "none" and not domain else source(e, "domain_source", where)
+        add(
+            Organisation(
+                id=f"nl-gm:{code}",
+                name=f"Gemeente {_need(e, 'name', where)}",
+                type=OrgType.MUNICIPALITY.value,
+                parent_id="",
+                country="NL",
+                domains=(domain,) if domain else (),
+                source="nl-central",
+                source_id=code,
+                source_url=url or str(sources.get("cbs-2025", "")),
+                location=Location(municipality_code=code),
+                groups=(group,),
+            ),
+            where,
+        )
+    return out
+
+
+def _section(doc: dict[str, Any], name: str, origin: str) -> list[dict[str, Any]]:
+    entries = doc.get(name) or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SourceError(f"{origin}: field {name!r}: expected a list of mappings")
+    return entries
