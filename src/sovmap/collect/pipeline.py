@@ -157,24 +157,9 @@ def run_scan(
     store. ``on_progress`` is called between polls of the transport.
     """
     cat = settings.catalogue or default_catalogue()
-    plan = settings.plan or default_plan()
     shard = settings.shard
     check_input(input_path)
-    digest = input_digest(input_path)
-    shard_text = f"{shard[0]}/{shard[1]}" if shard else ""
-    scan_id = store.resumable_scan(digest, shard_text) if settings.resume else None
-    if scan_id is not None:
-        _check_same_knowledge(store, scan_id, cat.version)
-    resumed = scan_id is not None
-    if scan_id is None:
-        scan_id = store.start_scan(
-            input=str(input_path),
-            input_digest=digest,
-            shard=shard_text,
-            knowledge_version=cat.version,
-            params={"resolvers": [f"{h}:{p}" for h, p in settings.resolvers]},
-            label=settings.label,
-        )
+    scan_id, resumed = begin_scan(input_path, store, settings, cat.version)
     done = store.done_domains(scan_id) if resumed else set()
     problems: list[InputProblem] = []
     counts = InputCounts()
@@ -189,23 +174,8 @@ def run_scan(
                 continue
             yield item
 
-    process = _processor(plan, cat, settings.rules or default_rules())
     started = time.monotonic()
-    writer = _Writer(store, scan_id, settings, progress, on_progress)
-    with tuned_gc():
-        if settings.workers > 1:
-            job = WorkerJob(
-                settings.engine,
-                plan,
-                max(50, settings.max_active // settings.workers),
-                scan_id,
-                cat.version,
-                process,
-            )
-            stats = run_workers(settings.workers, job, todo(), writer.add, writer.tick)
-            writer.flush()
-        else:
-            stats = _run_single(settings, plan, todo(), writer, cat.version, process)
+    stats = scan_items(todo(), store, scan_id, settings, progress, on_progress)
     store.finish_scan(scan_id)
     # change events kept for /changes, and alerts sent when the store has alert settings
     from sovmap.alerts.deliver import after_scan
@@ -222,6 +192,67 @@ def run_scan(
         queries=progress.queries,
         engine_stats=stats,
     )
+
+
+def begin_scan(
+    input_path: Path,
+    store: Store,
+    settings: ScanSettings,
+    knowledge_version: str,
+    params: dict[str, object] | None = None,
+) -> tuple[int, bool]:
+    """The scan record a run of ``input_path`` writes into, and whether it is resumed: with
+    ``settings.resume`` the newest unfinished scan of the same input and shard (refused when
+    it was started with another knowledge version), else a new one. ``params`` are stored
+    beside the resolvers."""
+    shard = settings.shard
+    digest = input_digest(input_path)
+    shard_text = f"{shard[0]}/{shard[1]}" if shard else ""
+    scan_id = store.resumable_scan(digest, shard_text) if settings.resume else None
+    if scan_id is not None:
+        _check_same_knowledge(store, scan_id, knowledge_version)
+        return scan_id, True
+    scan_id = store.start_scan(
+        input=str(input_path),
+        input_digest=digest,
+        shard=shard_text,
+        knowledge_version=knowledge_version,
+        params={"resolvers": [f"{h}:{p}" for h, p in settings.resolvers], **(params or {})},
+        label=settings.label,
+    )
+    return scan_id, False
+
+
+def scan_items(
+    items: Iterator[DomainInput],
+    store: Store,
+    scan_id: int,
+    settings: ScanSettings,
+    progress: Progress,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> dict[str, object]:
+    """Scan ``items`` (domains not yet stored) into scan ``scan_id``: probes, classification
+    and batched writes, in this process or ``settings.workers`` processes; ``progress``
+    counts what was written. Returns the engine statistics. :func:`run_scan` runs it on the
+    input, a cluster task (:mod:`sovmap.collect.cluster`) on its shard."""
+    cat = settings.catalogue or default_catalogue()
+    plan = settings.plan or default_plan()
+    process = _processor(plan, cat, settings.rules or default_rules())
+    writer = _Writer(store, scan_id, settings, progress, on_progress)
+    with tuned_gc():
+        if settings.workers > 1:
+            job = WorkerJob(
+                settings.engine,
+                plan,
+                max(50, settings.max_active // settings.workers),
+                scan_id,
+                cat.version,
+                process,
+            )
+            stats = run_workers(settings.workers, job, items, writer.add, writer.tick)
+            writer.flush()
+            return stats
+        return _run_single(settings, plan, items, writer, cat.version, process)
 
 
 _Process = Callable[[DomainResult], tuple[DomainResult, Sequence[Finding]]]

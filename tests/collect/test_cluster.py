@@ -1,0 +1,238 @@
+"""``sovmap scan --cluster``: shards as tasks on a real Dask cluster (a scheduler and three
+worker processes on loopback), one real PostgreSQL store, a real Knot server; a worker is
+killed with SIGKILL half way and the store still holds every domain exactly once, with the
+findings a scan on one machine finds."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support.postgres import postgres_server, postgres_url  # noqa: F401
+
+from sovmap.cli import main
+from sovmap.collect.cluster import ClusterError, ClusterProgress, connect, run_cluster_scan
+from sovmap.collect.engine import EngineConfig
+from sovmap.collect.pipeline import ScanSettings, run_scan
+from sovmap.store import Store, unpack_observations
+from sovmap.synthetic import build_world
+from support.knot import Knot, free_port
+
+distributed = pytest.importorskip("distributed")
+
+DOMAINS = 1200
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Knot, Path]]:
+    base = tmp_path_factory.mktemp("cluster-world")
+    w = build_world(base / "zones", DOMAINS)
+    knot = Knot(base / "run", w.zones, w.directory).start("s00.test")
+    try:
+        yield knot, w.domains_csv
+    finally:
+        knot.stop()
+
+
+def _stored(store: Store, scan_id: int) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+    """Each stored domain's observations, and every finding, of one scan."""
+    with store.connect() as c:
+        doubles = c.exec_driver_sql(
+            "select domain, count(*) from scan_domains where scan_id = "
+            f"{scan_id:d} group by domain having count(*) > 1"
+        ).all()
+        assert doubles == []
+        domains = {
+            d: unpack_observations(blob)
+            for d, blob in c.exec_driver_sql(
+                f"select domain, observations from scan_domains where scan_id = {scan_id:d}"
+            )
+        }
+        found = sorted(
+            tuple(r)
+            for r in c.exec_driver_sql(
+                "select domain, capability, provider, parent, jurisdiction, confidence, code, "
+                f"role, tags, evidence from findings where scan_id = {scan_id:d}"
+            )
+        )
+    return domains, found
+
+
+@pytest.mark.knot
+@pytest.mark.postgres
+def test_a_killed_worker_loses_and_doubles_no_domain(
+    tmp_path: Path,
+    world: tuple[Knot, Path],
+    postgres_url: str,  # noqa: F811
+) -> None:
+    knot, domains_csv = world
+    # a rate budget per engine, so the scan lasts long enough to be cut half way
+    config = EngineConfig([("127.0.0.1", knot.port)], rate=400)
+    settings = ScanSettings(config)
+    started = time.monotonic()
+    with distributed.LocalCluster(
+        n_workers=3,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+    ) as cluster:
+        killed: list[int] = []
+        seen: list[ClusterProgress] = []
+
+        def cut(p: ClusterProgress) -> None:
+            seen.append(
+                ClusterProgress(
+                    p.done, p.total, p.reading, p.shards, p.shards_done, p.workers, p.workers_lost
+                )
+            )
+            if killed or p.done < DOMAINS // 2:
+                return
+            busy = [w for w in list(cluster.scheduler.workers.values()) if w.processing]
+            if busy:
+                killed.append(busy[0].pid)
+                os.kill(busy[0].pid, signal.SIGKILL)
+
+        store = Store(postgres_url)
+        outcome = run_cluster_scan(
+            domains_csv,
+            store,
+            cluster.scheduler_address,
+            settings,
+            shard_size=50,
+            on_progress=cut,
+        )
+    cluster_seconds = time.monotonic() - started
+    assert killed, "the scan ended before a worker could be killed"
+    assert outcome.workers_lost >= 1
+    assert outcome.shards == DOMAINS // 50
+    assert outcome.scan.domains == DOMAINS and outcome.scan.skipped == 0
+    # the progress counted the whole cluster: workers alive, shards, stored domains
+    assert max(p.workers for p in seen) == 3
+    assert any(p.workers_lost for p in seen)
+    assert seen[-1].done == seen[-1].total == DOMAINS and seen[-1].shards_done == DOMAINS // 50
+    scans = store.scans()
+    assert [(s.id, s.state, s.domains) for s in scans] == [(outcome.scan.scan_id, "done", DOMAINS)]
+
+    single = Store(tmp_path / "single.sqlite")
+    one = run_scan(domains_csv, single, ScanSettings(EngineConfig([("127.0.0.1", knot.port)])))
+    assert one.domains == DOMAINS
+    on_cluster = _stored(store, outcome.scan.scan_id)
+    on_one = _stored(single, one.scan_id)
+    assert len(on_cluster[0]) == DOMAINS  # every domain, once (no doubles, checked above)
+    assert on_cluster[0] == on_one[0]  # the same observations
+    assert on_cluster[1] == on_one[1]  # the same findings
+    print(
+        f"\ncluster scan: {DOMAINS} domains, {outcome.shards} shards, worker pid {killed[0]} "
+        f"killed at {DOMAINS // 2}+ stored; {outcome.workers_seen} workers seen, "
+        f"{outcome.workers_lost} lost; shards that found domains stored: "
+        f"{sum(1 for s in outcome.shard_outcomes if s.skipped)}; "
+        f"{len(on_cluster[1])} findings equal to one machine's; cluster part "
+        f"{cluster_seconds:.1f}s"
+    )
+
+
+@pytest.mark.postgres
+def test_an_unreachable_cluster_is_exit_3_in_one_line_within_seconds(
+    tmp_path: Path,
+    postgres_url: str,  # noqa: F811
+) -> None:
+    listed = tmp_path / "in.txt"
+    listed.write_text("a.example\nb.example\n")
+    port = free_port()  # nothing listens there
+    started = time.monotonic()
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sovmap",
+            "scan",
+            str(listed),
+            "--cluster",
+            f"tcp://127.0.0.1:{port}",
+            "--db",
+            postgres_url,
+            "--resolver",
+            "127.0.0.1:9",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    seconds = time.monotonic() - started
+    assert res.returncode == 3, res.stderr
+    assert res.stderr.splitlines() == [
+        f"sovmap: error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 5 s: "
+        "is 'dask scheduler' running there and its port open?"
+    ]
+    assert res.stdout == ""
+    # the interpreter's start and the store's opening come on top of the 5 s connect timeout
+    # (a 2-core machine under load takes up to 20 s for all of it); never a hang
+    assert seconds < 60
+    assert Store(postgres_url).scans() == []  # no scan was started
+
+
+def test_connecting_gives_up_after_its_timeout() -> None:
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match="cannot reach the Dask scheduler") as caught:
+        connect(f"tcp://127.0.0.1:{port}", timeout=2.0)
+    assert caught.value.exit_code == 3
+    assert time.monotonic() - started < 2.0 + 8.0
+
+
+def test_a_sqlite_store_with_a_cluster_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed = tmp_path / "in.txt"
+    listed.write_text("a.example\n")
+    db = tmp_path / "s.sqlite"
+    code = main(
+        [
+            "scan",
+            str(listed),
+            "--cluster",
+            "tcp://127.0.0.1:9",
+            "--db",
+            str(db),
+            "--resolver",
+            "127.0.0.1:9",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "needs a PostgreSQL store" in err and "cannot share a SQLite file" in err
+    assert not db.exists()
+
+
+def test_shard_and_cluster_do_not_go_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed = tmp_path / "in.txt"
+    listed.write_text("a.example\n")
+    code = main(
+        [
+            "scan",
+            str(listed),
+            "--cluster",
+            "tcp://127.0.0.1:9",
+            "--shard",
+            "1/2",
+            "--db",
+            "postgresql://u@127.0.0.1:9/x",
+            "--resolver",
+            "127.0.0.1:9",
+        ]
+    )
+    assert code == 2
+    assert "--shard and --cluster do not go together" in capsys.readouterr().err
