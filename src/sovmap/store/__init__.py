@@ -338,6 +338,11 @@ class Store:
                 )
             }
 
+    def stored_among(self, scan_id: int, domains: Sequence[str]) -> set[str]:
+        """Which of ``domains`` scan ``scan_id`` already holds (a shard's resume point)."""
+        with self.engine.connect() as c:
+            return _stored_among(c, scan_id, domains)
+
     # -- results -----------------------------------------------------------------------
     def write_results(
         self,
@@ -361,17 +366,7 @@ class Store:
             # another writer (e.g. what was left of a killed run) stored some of these
             # domains first: keep theirs, write the rest, never a domain twice
             with self.engine.begin() as c:
-                names = [r[1] for r in dom_rows]
-                have = {
-                    row[0]
-                    for i in range(0, len(names), 500)
-                    for row in c.execute(
-                        select(scan_domains.c.domain).where(
-                            scan_domains.c.scan_id == scan_id,
-                            scan_domains.c.domain.in_(names[i : i + 500]),
-                        )
-                    )
-                }
+                have = _stored_among(c, scan_id, [r[1] for r in dom_rows])
                 dom_rows = [r for r in dom_rows if r[1] not in have]
                 find_rows = [r for r in find_rows if r[1] not in have]
                 self._insert_rows(c, dom_rows, find_rows)
@@ -447,6 +442,19 @@ class Store:
     def set_knowledge_version(self, scan_id: int, version: str) -> None:
         with self.engine.begin() as c:
             c.execute(update(scans).where(scans.c.id == scan_id).values(knowledge_version=version))
+
+
+def _stored_among(c: Connection, scan_id: int, domains: Sequence[str]) -> set[str]:
+    return {
+        row[0]
+        for i in range(0, len(domains), 500)
+        for row in c.execute(
+            select(scan_domains.c.domain).where(
+                scan_domains.c.scan_id == scan_id,
+                scan_domains.c.domain.in_(domains[i : i + 500]),
+            )
+        )
+    }
 
 
 def _delete_findings(c: Connection, scan_id: int, domains: list[str]) -> None:
