@@ -204,7 +204,9 @@ def test_pages_render(client: TestClient, store: Store) -> None:
     assert "From the knowledge base" in prov and "Microsoft Corporation" in prov
     assert "European alternatives" in prov and "Keycloak" in prov
     assert "<polyline" in client.get("/trends").text
-    assert client.get("/map").text.count("<circle") == 60
+    choropleth = client.get("/map").text  # 342 municipalities, the 60 organisations on them
+    assert choropleth.count('data-area="GM') == 342
+    assert "of 60 organisations placed on the map of Dutch municipalities" in choropleth
     assert "Audit log" in client.get("/admin").text
     missing = client.get("/domains/absent.example", headers={"accept": "text/html"})
     assert missing.status_code == 404 and "Error 404" in missing.text

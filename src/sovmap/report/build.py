@@ -21,7 +21,7 @@ from sovmap.exitplan.build import load_exit_settings
 from sovmap.register.files import load_register_dir
 from sovmap.register.model import Register
 from sovmap.report import brief as b
-from sovmap.report import svg
+from sovmap.report import palette, svg
 from sovmap.report.i18n import LANGUAGES
 from sovmap.report.model import Brief, Rows, Section
 from sovmap.report.render import (
@@ -115,12 +115,9 @@ def compute_brief(
 def _charts(ov: q.Overview | None, trends: list[q.TrendPoint]) -> dict[str, Any]:
     if ov is None:
         return {}
-    keys = {j for per in ov.by_jurisdiction.values() for j in per}
-    colours = svg.jurisdiction_colours(keys)
-    stacks = [
-        svg.Stack(cap, tuple((k, float(per.get(k, 0))) for k in colours))
-        for cap, per in ov.by_jurisdiction.items()
-    ]
+    # one colour per jurisdiction class, the same in every scan (report/palette.py)
+    colours = palette.legend("en")
+    stacks = [svg.Stack(cap, palette.stack(per, "en")) for cap, per in ov.by_jurisdiction.items()]
     n = ov.scan.domains or 1
     us = [
         svg.Bar(cap, round(100.0 * ov.us_domains.get(cap, 0) / n, 1), colour=svg.US_COLOUR)

@@ -94,3 +94,23 @@ def contrast(a: str, b: str) -> float:
     """The WCAG 2.1 contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
     la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
     return (la + 0.05) / (lb + 0.05)
+
+
+def names(lang: str) -> dict[str, str]:
+    """Class -> its name in ``lang`` (from the message catalogue)."""
+    from sovmap import i18n
+
+    return {c: i18n.t(lang, LABEL_CODES[c]) for c in CLASSES}
+
+
+def stack(per_key: Mapping[str, float], lang: str) -> tuple[tuple[str, float], ...]:
+    """A stacked bar's segments: counts per jurisdiction key summed per class, labelled with
+    the class's name, in :data:`CLASSES` order (for :func:`sovmap.report.svg.stacked_bars`)."""
+    label = names(lang)
+    return tuple((label[c], float(n)) for c, n in group(per_key).items())
+
+
+def legend(lang: str) -> dict[str, str]:
+    """Class name -> colour, in :data:`CLASSES` order: the ``colours`` of a stacked bar chart."""
+    label = names(lang)
+    return {label[c]: COLOURS[c] for c in CLASSES}

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from sovmap.report import palette
+
 PALETTE = ("#3b6ea5", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#999999")
-US_COLOUR = "#d1495b"
+#: US-controlled, as in every chart and map (the jurisdiction palette: report/palette.py)
+US_COLOUR = palette.COLOURS[palette.US]
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,13 +263,9 @@ def gantt(
     return Markup("".join(parts))
 
 
-JUR_COLOURS = {"US": US_COLOUR, "unknown": "#bbbbbb"}
-
-
 def jurisdiction_colours(keys: set[str]) -> dict[str, str]:
-    colours: dict[str, str] = {}
-    others = [k for k in sorted(keys) if k not in JUR_COLOURS]
-    for k in ["US", *others, "unknown"]:
-        if k in keys:
-            colours[k] = JUR_COLOURS.get(k) or PALETTE[(len(colours) * 2) % 6 or 0]
-    return colours
+    """Each jurisdiction key (``US``, ``unknown`` or a state's code) with the colour of its
+    class (:mod:`sovmap.report.palette`): the same in every scan. Charts that stack by
+    jurisdiction group the keys per class first (:func:`palette.stack`)."""
+    ordered = sorted(keys, key=lambda k: (palette.CLASSES.index(palette.class_of_key(k)), k))
+    return {k: palette.colour(palette.class_of_key(k)) for k in ordered}

@@ -16,8 +16,7 @@ from sovmap.exitplan.catalogue import options_for
 from sovmap.knowledge import default_catalogue
 from sovmap.model import Capability
 from sovmap.report import orgs as oq
-from sovmap.report import svg
-from sovmap.report.svg import jurisdiction_colours
+from sovmap.report import palette, svg
 from sovmap.store import queries as q
 from sovmap.store.snapshots import choose_scan
 from sovmap.web.auth import (
@@ -57,14 +56,10 @@ def render(request: Request, name: str, p: Principal | None, **ctx: Any) -> HTML
 
 
 def _overview_charts(ov: q.Overview, w: Words) -> dict[str, Any]:
-    keys = {j for per in ov.by_jurisdiction.values() for j in per}
-    colours = jurisdiction_colours(keys)
+    # one colour per jurisdiction class, the same in every scan (report/palette.py)
+    colours = palette.legend(w.lang)
     stacks = [
-        svg.Stack(
-            w.cap(cap),
-            tuple((k, float(per.get(k, 0))) for k in colours),
-            href=f"/domains?capability={cap}",
-        )
+        svg.Stack(w.cap(cap), palette.stack(per, w.lang), href=f"/domains?capability={cap}")
         for cap, per in ov.by_jurisdiction.items()
     ]
     us = [
