@@ -118,9 +118,10 @@ def _check(args: argparse.Namespace) -> int:
     except KnowledgeError as exc:
         print(f"invalid: {exc}")
         return 1
+    located = cat.locations.size if cat.locations else 0
     print(
-        f"ok: {len(cat.providers)} providers, {len(cat.fingerprints)} fingerprints "
-        f"(knowledge version {cat.version})"
+        f"ok: {len(cat.providers)} providers, {len(cat.fingerprints)} fingerprints, "
+        f"{located} region-tagged prefixes (knowledge version {cat.version})"
     )
     return 0
 
@@ -154,7 +155,8 @@ def _refresh_prefixes(args: argparse.Namespace) -> int:
     results = refresh_prefixes(sources, fetch, set(cat.providers), date.today(), args.out)
     for r in results:
         if r.ok:
-            print(f"ok      {r.id:<20} {r.prefixes:>6} prefixes -> {r.path}")
+            regions = f" in {r.regions} regions" if r.regions else ""
+            print(f"ok      {r.id:<20} {r.prefixes:>6} prefixes{regions} -> {r.path}")
         else:
             print(f"failed  {r.id:<20} {r.error}")
     return 0 if all(r.ok for r in results) else 1
