@@ -57,15 +57,6 @@ def register(sub: Any) -> None:
     p.add_argument("--db", default=DEFAULT_DB, help=f"store path or URL (default {DEFAULT_DB})")
     p.add_argument("--out", type=Path, help="write findings to FILE (.csv, .json, .parquet)")
     p.add_argument("--shard", help="scan only shard K/N of the input (results merge by store)")
-    p.add_argument(
-        "--cluster",
-        metavar="ADDRESS",
-        help="run the scan as shards on the Dask cluster whose scheduler is at ADDRESS "
-        "(tcp://HOST:PORT), into a PostgreSQL --db (see docs/cluster.md)",
-    )
-    p.add_argument(
-        "--shard-size", type=int, metavar="N", help="with --cluster: domains per task (2000)"
-    )
     p.add_argument("--knowledge", action="append", default=[], type=Path, help="extra providers")
     p.add_argument("--timeout", type=float, default=2.0, help="first-attempt timeout (s)")
     p.add_argument("--attempts", type=int, default=3, help="attempts per question")
@@ -238,18 +229,23 @@ def _check_scan_options(args: argparse.Namespace) -> None:
 
 def _print_problems(file: str, problems: list[InputProblem], counts: InputCounts) -> None:
     """Problems (at most :data:`_SHOWN_PER_CODE` per code), a count per code and the input
-    accounting, on stderr."""
+    accounting, on stderr, in the CLI's language."""
+    from sovmap.i18n import cli_language, format_number, t
+
+    lang = cli_language()
     seen: Counter[str] = Counter()
     for prob in sorted(problems, key=lambda p: p.line):
         seen[prob.code] += 1
         if seen[prob.code] <= _SHOWN_PER_CODE:
-            print(prob.render(), file=sys.stderr)
+            print(prob.render(lang), file=sys.stderr)
     for code, n in sorted(seen.items()):
         if n > _SHOWN_PER_CODE:
-            print(f"{file}: {n - _SHOWN_PER_CODE:,} more {code} not shown", file=sys.stderr)
+            count = format_number(n - _SHOWN_PER_CODE, lang)
+            more = t(lang, "INPUT_MORE_NOT_SHOWN", count=count, kind=code)
+            print(f"{file}: {more}", file=sys.stderr)
     if problems:
-        print(f"{file}: {summary(problems)}", file=sys.stderr)
-    print(f"{file}: {counts.line()}", file=sys.stderr)
+        print(f"{file}: {summary(problems, lang)}", file=sys.stderr)
+    print(f"{file}: {counts.line(lang)}", file=sys.stderr)
 
 
 def _store_write_error(exc: Exception, db: str) -> CommandError | None:
@@ -284,10 +280,6 @@ def _scan(args: argparse.Namespace) -> int:
         cat = load_catalogue(args.knowledge)
     except (ValueError, KnowledgeError) as exc:
         raise CommandError(str(exc)) from exc
-    if args.cluster:  # shards as tasks on a Dask cluster: checked before a store is opened
-        from sovmap.collect.cluster import check_command
-
-        check_command(args)
     store = _open(args.db)
     show = not args.quiet and sys.stderr.isatty()
     bar = _Bar(_count_lines(args.input) if show else None, show)
@@ -308,10 +300,6 @@ def _scan(args: argparse.Namespace) -> int:
             label=args.label,
             catalogue=cat,
         )
-        if args.cluster:
-            from sovmap.collect.cluster import scan_command
-
-            return scan_command(args, store, settings)
         outcome = run_scan(args.input, store, settings, on_progress=bar)
     except (ValueError, FileNotFoundError, WorkerError) as exc:
         raise CommandError(str(exc)) from exc

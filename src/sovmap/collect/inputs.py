@@ -20,6 +20,7 @@ from sovmap.readers import (
     InputProblem,
     decode,
     iter_lines,
+    localise,
     open_csv,
     quote,
     read_bytes,
@@ -58,10 +59,12 @@ class InputCounts:
     accepted: int = 0
     rejected: int = 0
 
-    def line(self) -> str:
-        return (
-            f"input: rows read {self.read:,} = accepted {self.accepted:,} + "
-            f"rejected {self.rejected:,}"
+    def line(self, lang: str = "en") -> str:
+        """``input: rows read N = accepted A + rejected R`` (in ``lang``)."""
+        return localise(
+            lang,
+            "INPUT_SCAN_ACCOUNTING",
+            {"read": self.read, "accepted": self.accepted, "rejected": self.rejected},
         )
 
 
@@ -90,11 +93,12 @@ def _open(path: Path | str) -> _Input:
         if any(c in _DOMAIN_COLUMNS for c in cells):
             return _Input(name, text, problems, lineno)
         if _SEPARATORS.search(_content(line)):
-            raise InputError(
+            raise InputError.of(
                 name,
-                "NO_DOMAIN_COLUMN: looks like a CSV but has no domain column (one of: "
-                f"{', '.join(_DOMAIN_COLUMNS)})",
+                "NO_DOMAIN_COLUMN",
+                "INPUT_SCAN_NO_DOMAIN_COLUMN_CSV",
                 line=lineno,
+                columns=", ".join(_DOMAIN_COLUMNS),
             )
         break
     return _Input(name, text, problems, None)
@@ -112,11 +116,12 @@ def _open_table(src: _Input) -> tuple[CsvTable, str]:
     cols = [h.lower() for h in table.header]
     key = next((c for c in _DOMAIN_COLUMNS if c in cols), None)
     if key is None:
-        raise InputError(
+        raise InputError.of(
             src.name,
-            f"NO_DOMAIN_COLUMN: no domain column in the header (one of: "
-            f"{', '.join(_DOMAIN_COLUMNS)})",
+            "NO_DOMAIN_COLUMN",
+            "INPUT_SCAN_NO_DOMAIN_COLUMN",
             line=table.header_line,
+            columns=", ".join(_DOMAIN_COLUMNS),
         )
     return table, table.header[cols.index(key)]
 
@@ -153,8 +158,8 @@ def read_domains(
             value = row[column]
             if email and value.strip() and "@" not in value:
                 problems.append(
-                    InputProblem(
-                        src.name, lineno, "BAD_EMAIL", f"not an e-mail address: {quote(value)}"
+                    InputProblem.of(
+                        src.name, lineno, "BAD_EMAIL", "INPUT_SCAN_BAD_EMAIL", value=quote(value)
                     )
                 )
                 continue
@@ -197,11 +202,13 @@ def _accept(
     value = text.strip()
     if len(value) > MAX_VALUE_CHARS:
         problems.append(
-            InputProblem(
+            InputProblem.of(
                 file,
                 lineno,
                 "TOO_LONG",
-                f"longer than {MAX_VALUE_CHARS:,} characters, not a domain: {quote(value)}",
+                "INPUT_SCAN_TOO_LONG",
+                limit=MAX_VALUE_CHARS,
+                value=quote(value),
             )
         )
         counts.rejected += 1
@@ -214,7 +221,9 @@ def _accept(
         counts.rejected += 1
         return None
     if domain in seen:
-        problems.append(InputProblem(file, lineno, "DUPLICATE", f"{domain} already listed"))
+        problems.append(
+            InputProblem.of(file, lineno, "DUPLICATE", "INPUT_SCAN_DUPLICATE", domain=domain)
+        )
         counts.rejected += 1
         return None
     seen.add(domain)
