@@ -57,6 +57,15 @@ def register(sub: Any) -> None:
     p.add_argument("--db", default=DEFAULT_DB, help=f"store path or URL (default {DEFAULT_DB})")
     p.add_argument("--out", type=Path, help="write findings to FILE (.csv, .json, .parquet)")
     p.add_argument("--shard", help="scan only shard K/N of the input (results merge by store)")
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the scan as shards on the Dask cluster whose scheduler is at ADDRESS "
+        "(tcp://HOST:PORT), into a PostgreSQL --db (see docs/cluster.md)",
+    )
+    p.add_argument(
+        "--shard-size", type=int, metavar="N", help="with --cluster: domains per task (2000)"
+    )
     p.add_argument("--knowledge", action="append", default=[], type=Path, help="extra providers")
     p.add_argument("--timeout", type=float, default=2.0, help="first-attempt timeout (s)")
     p.add_argument("--attempts", type=int, default=3, help="attempts per question")
@@ -280,6 +289,10 @@ def _scan(args: argparse.Namespace) -> int:
         cat = load_catalogue(args.knowledge)
     except (ValueError, KnowledgeError) as exc:
         raise CommandError(str(exc)) from exc
+    if args.cluster:  # shards as tasks on a Dask cluster: checked before a store is opened
+        from sovmap.collect.cluster import check_command
+
+        check_command(args)
     store = _open(args.db)
     show = not args.quiet and sys.stderr.isatty()
     bar = _Bar(_count_lines(args.input) if show else None, show)
@@ -300,6 +313,10 @@ def _scan(args: argparse.Namespace) -> int:
             label=args.label,
             catalogue=cat,
         )
+        if args.cluster:
+            from sovmap.collect.cluster import scan_command
+
+            return scan_command(args, store, settings)
         outcome = run_scan(args.input, store, settings, on_progress=bar)
     except (ValueError, FileNotFoundError, WorkerError) as exc:
         raise CommandError(str(exc)) from exc
