@@ -41,8 +41,9 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
     primary = [h for p, h in mx_hosts if p == best_pref]
     mx_sig: dict[str, list[Signal]] = defaultdict(list)  # by host
     for s in signals:
-        if s.probe in ("mx", "mx-host"):
-            host = s.evidence.qname if s.probe == "mx-host" else s.evidence.value.partition(" ")[2]
+        # smtp-banner (--probe smtp): the MX host's own banner or certificate names it
+        if s.probe in ("mx", "mx-host", "smtp-banner"):
+            host = s.evidence.value.partition(" ")[2] if s.probe == "mx" else s.evidence.qname
             mx_sig[host].append(s)
     # what does the primary MX set say?
     mailbox_at: dict[str, list[Signal]] = defaultdict(list)
@@ -55,7 +56,7 @@ def _mail(b: _Builder, facts: Facts, signals: list[Signal]) -> set[str]:
             s
             for s in hs
             if s.capability in (C.MAILBOX, C.MAIL_GATEWAY)
-            and s.evidence.fingerprint.split(":", 1)[0] in ("mx", "cname")
+            and s.evidence.fingerprint.split(":", 1)[0] in ("mx", "cname", "active")
         ]
         nets = [s for s in hs if s.evidence.fingerprint.startswith(("ip:", "asn:"))]
         if len(names) > 1:

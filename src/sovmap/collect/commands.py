@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sovmap import figures
 from sovmap.cli import CommandError
 from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
+from sovmap.collect.active import commands as active_commands
 from sovmap.collect.inputs import InputCounts, InputProblem, check_input
 from sovmap.collect.pipeline import (
     Progress,
@@ -94,6 +95,7 @@ def register(sub: Any) -> None:
     r.add_argument("--scan", type=int, help="scan id (default: the latest)")
     r.add_argument("--knowledge", action="append", default=[], type=Path)
     r.add_argument("--out", type=Path, help="also write the findings to FILE")
+    active_commands.add_scan_options(p)  # --probe, --probe-settings
     r.set_defaults(func=_reclassify)
 
     e = sub.add_parser(
@@ -147,6 +149,8 @@ def _open(db: str, must_exist: bool = False, readonly: bool = False) -> Store:
     except Exception as exc:
         raise CommandError(f"cannot open store {db}: {exc}") from exc
 
+
+    active_commands.register_posture(sub)  # sovmap posture
 
 def _scan_id(store: Store, wanted: int | None) -> int:
     """Scan ``wanted``, else the latest finished scan (the one rule of
@@ -291,6 +295,7 @@ def _scan(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     if args.cluster:  # shards as tasks on a Dask cluster: checked before a store is opened
         from sovmap.collect.cluster import check_command
+    probes = active_commands.probe_settings(args)  # --probe: checked before any work
 
         check_command(args)
     store = _open(args.db)
@@ -306,7 +311,7 @@ def _scan(args: argparse.Namespace) -> int:
     try:
         settings = ScanSettings(
             config,
-            workers=args.workers,
+            workers=active_commands.scan_workers(args, probes),
             max_active=args.active,
             shard=shard,
             resume=not args.new,
@@ -328,6 +333,7 @@ def _scan(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     _print_problems(str(args.input), outcome.problems, outcome.counts)
+            probes=probes,
     verb = "resumed" if outcome.resumed else "scan"
     print(
         f"{verb} {outcome.scan_id}: {outcome.domains} domains scanned"
@@ -344,6 +350,8 @@ def _finish(store: Store, scan_id: int, out: Path | None, shard: Any = None) -> 
     if out is not None:
         try:
             n = write_findings(out, store.iter_findings(scan_id))
+    for line in active_commands.active_lines(outcome.engine_stats):  # --probe http/smtp
+        print(line)
         except OSError as exc:
             raise CommandError(
                 f"cannot write {out}: {exc.strerror} (the scan is stored: sovmap export "

@@ -11,10 +11,11 @@ import hashlib
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sovmap.classify import Rules, classify, default_rules
+from sovmap.collect.active import ActiveProber, ActiveSettings, ProbeSettingsError, plan_for
 from sovmap.collect.engine import Engine, EngineConfig
 from sovmap.collect.inputs import (
     DomainInput,
@@ -55,10 +56,16 @@ class ScanSettings:
     rules: Rules | None = None
     batch_size: int = 500
     flush_seconds: float = 1.0
+    # opt-in probes (--probe posture,http,smtp; sovmap.collect.active): None = none
+    probes: ActiveSettings | None = None
 
     def __post_init__(self) -> None:
         if not self.engine.resolvers:
             raise ValueError("no resolver given")
+        if self.probes is not None and self.probes.active and self.workers > 1:
+            # one request per host at a time: HTTP and SMTP run in the one scanning process
+            groups = ",".join(sorted(self.probes.groups))
+            raise ProbeSettingsError("PROBE_WORKERS", groups=groups)
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         if self.max_active < 1 or self.batch_size < 1:
@@ -237,7 +244,11 @@ def scan_items(
     input, a cluster task (:mod:`sovmap.collect.cluster`) on its shard."""
     cat = settings.catalogue or default_catalogue()
     plan = settings.plan or default_plan()
-    process = _processor(plan, cat, settings.rules or default_rules())
+    active = None
+    if settings.probes is not None:
+        plan = plan_for(settings.probes.groups, plan)
+        active = ActiveProber(settings.probes) if settings.probes.active else None
+    process = _processor(plan, cat, settings.rules or default_rules(), active)
     writer = _Writer(store, scan_id, settings, progress, on_progress)
     with tuned_gc():
         if settings.workers > 1:
@@ -252,19 +263,28 @@ def scan_items(
             stats = run_workers(settings.workers, job, items, writer.add, writer.tick)
             writer.flush()
             return stats
-        return _run_single(settings, plan, items, writer, cat.version, process)
+        stats = _run_single(settings, plan, items, writer, cat.version, process)
+        if active is not None:
+            stats["active"] = active.stats()
+        return stats
 
 
 _Process = Callable[[DomainResult], tuple[DomainResult, Sequence[Finding]]]
 
 
-def _processor(plan: ProbePlan, cat: Catalogue, rules: Rules) -> _Process:
+def _processor(
+    plan: ProbePlan, cat: Catalogue, rules: Rules, active: ActiveProber | None = None
+) -> _Process:
     """What becomes of a finished domain, in a scan and in its replay alike: observations in
-    the order of the probe table, then classified."""
+    the order of the probe table, then classified. ``active``: the HTTP/SMTP probes of
+    ``--probe`` add their observations first (once the domain's DNS answers are in)."""
     key = plan.observation_key()
 
     def process(result: DomainResult) -> tuple[DomainResult, Sequence[Finding]]:
-        obs = tuple(sorted(result.observations, key=key))
+        found = result.observations
+        if active is not None:
+            found = (*found, *active.observe(result.domain, tuple(found)))
+        obs = tuple(sorted(found, key=key))
         result = DomainResult(
             result.domain, obs, result.attributes, result.queries, result.errors, result.position
         )
@@ -370,16 +390,23 @@ def replay(
     stored: tuple[Observation, ...] = ()  # the domain being replayed
     unanswered = 0
     outcome = ReplayOutcome(0, 0, 0)
+    # kinds this plan does not ask (HTTP/SMTP of --probe, posture without it): their stored
+    # observations are kept as they are
+    carry = {k.name for k in plan.kinds if k.opt_in and k.opt_in not in plan.opt_in}
+    carried: tuple[Observation, ...] = ()
 
     def items() -> Iterator[DomainInput]:
-        nonlocal stored
+        nonlocal stored, carried
         for position, (domain, attrs, obs) in enumerate(store.iter_results(scan_id)):
             transport.load(obs)
             stored = obs
+            carried = tuple(o for o in obs if o.probe in carry)
             yield DomainInput(domain, position, attrs)
 
     def finished(result: DomainResult) -> None:
         nonlocal unanswered
+        if carried:
+            result = replace(result, observations=(*result.observations, *carried))
         done, findings = process(result)
         outcome.domains += 1
         # asked other questions than the scan did: more (some unanswered) or fewer

@@ -75,7 +75,7 @@ def probe_settings(args: argparse.Namespace) -> ActiveSettings | None:
     except ProbeSettingsError as exc:
         raise CommandError(str(exc)) from exc
     if settings.active and getattr(args, "cluster", None):
-        raise CommandError(t("en", "PROBE_WORKERS", groups=args.probe))
+        raise CommandError(t("en", "PROBE_CLUSTER", groups=args.probe))
     return settings
 
 
@@ -84,7 +84,7 @@ def scan_workers(args: argparse.Namespace, probes: ActiveSettings | None) -> int
     stderr when more were asked)."""
     if probes is None or not probes.active or args.workers == 1:
         return int(args.workers)
-    print(t("en", "PROBE_WORKERS", groups=args.probe), file=sys.stderr)
+    print(t("en", "PROBE_ONE_PROCESS", groups=args.probe, workers=args.workers), file=sys.stderr)
     return 1
 
 
