@@ -31,7 +31,12 @@ from sovmap.store.schema import metadata
 
 #: Modules that define tables on the shared metadata; missing ones (a room not built yet)
 #: are skipped.
-TABLE_MODULES = ("sovmap.store.schema", "sovmap.store.org_tables", "sovmap.web.tables")
+TABLE_MODULES = (
+    "sovmap.store.schema",
+    "sovmap.store.org_tables",
+    "sovmap.store.notes",
+    "sovmap.web.tables",
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DEFAULT_DB = "sovmap.sqlite"  # the store every command uses without --db
