@@ -17,8 +17,8 @@ from sqlalchemy.exc import DBAPIError
 
 from sovmap import figures
 from sovmap.cli import CommandError
-from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
 from sovmap.collect.active import commands as active_commands
+from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
 from sovmap.collect.inputs import InputCounts, InputProblem, check_input
 from sovmap.collect.pipeline import (
     Progress,
@@ -83,6 +83,7 @@ def register(sub: Any) -> None:
     p.add_argument("--label", default="", help="a label for this snapshot")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--strict", action="store_true", help="exit 1 when any input line was rejected")
+    active_commands.add_scan_options(p)  # --probe, --probe-settings
     p.set_defaults(func=_scan)
 
     r = sub.add_parser(
@@ -95,7 +96,6 @@ def register(sub: Any) -> None:
     r.add_argument("--scan", type=int, help="scan id (default: the latest)")
     r.add_argument("--knowledge", action="append", default=[], type=Path)
     r.add_argument("--out", type=Path, help="also write the findings to FILE")
-    active_commands.add_scan_options(p)  # --probe, --probe-settings
     r.set_defaults(func=_reclassify)
 
     e = sub.add_parser(
@@ -138,6 +138,8 @@ def register(sub: Any) -> None:
     d.add_argument("--out", type=Path, default=Path("out/demo"))
     d.set_defaults(func=_demo)
 
+    active_commands.register_posture(sub)  # sovmap posture
+
 
 def _open(db: str, must_exist: bool = False, readonly: bool = False) -> Store:
     """The store at ``db``; ``readonly``: opened read-only (a store on a read-only disk can be
@@ -149,8 +151,6 @@ def _open(db: str, must_exist: bool = False, readonly: bool = False) -> Store:
     except Exception as exc:
         raise CommandError(f"cannot open store {db}: {exc}") from exc
 
-
-    active_commands.register_posture(sub)  # sovmap posture
 
 def _scan_id(store: Store, wanted: int | None) -> int:
     """Scan ``wanted``, else the latest finished scan (the one rule of
@@ -281,6 +281,7 @@ def _scan(args: argparse.Namespace) -> int:
     if not args.input.exists():
         raise CommandError(f"input not found: {args.input}")
     _check_scan_options(args)
+    probes = active_commands.probe_settings(args)  # --probe: checked before any work
     check_input(args.input)
     try:
         resolvers = [parse_resolver(r) for r in args.resolver] or system_resolvers()
@@ -295,7 +296,6 @@ def _scan(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     if args.cluster:  # shards as tasks on a Dask cluster: checked before a store is opened
         from sovmap.collect.cluster import check_command
-    probes = active_commands.probe_settings(args)  # --probe: checked before any work
 
         check_command(args)
     store = _open(args.db)
@@ -317,6 +317,7 @@ def _scan(args: argparse.Namespace) -> int:
             resume=not args.new,
             label=args.label,
             catalogue=cat,
+            probes=probes,
         )
         if args.cluster:
             from sovmap.collect.cluster import scan_command
@@ -333,7 +334,8 @@ def _scan(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     _print_problems(str(args.input), outcome.problems, outcome.counts)
-            probes=probes,
+    for line in active_commands.active_lines(outcome.engine_stats):  # --probe http/smtp
+        print(line)
     verb = "resumed" if outcome.resumed else "scan"
     print(
         f"{verb} {outcome.scan_id}: {outcome.domains} domains scanned"
@@ -350,8 +352,6 @@ def _finish(store: Store, scan_id: int, out: Path | None, shard: Any = None) -> 
     if out is not None:
         try:
             n = write_findings(out, store.iter_findings(scan_id))
-    for line in active_commands.active_lines(outcome.engine_stats):  # --probe http/smtp
-        print(line)
         except OSError as exc:
             raise CommandError(
                 f"cannot write {out}: {exc.strerror} (the scan is stored: sovmap export "
