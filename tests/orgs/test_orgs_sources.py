@@ -341,7 +341,8 @@ def test_case19_25_almanac_body_without_name_is_reported_and_the_rest_imported()
     orgs = ALMANAC.parse(doc, "a.xml", {})
     assert [o.id for o in orgs] == ["nl-oo:1", "nl-oo:3"]
     assert parse_problems(orgs) == [
-        "a.xml: <organisatie> '2': missing field 'naam'; skipped (its sub-organisations are read)"
+        "a.xml: <organisatie> '2': missing field 'naam'; skipped (its sub-organisations are read)",
+        "a.xml: rows read: 3 = accepted 2 + rejected 1",
     ]
 
 

@@ -31,7 +31,7 @@ import yaml
 
 from sovmap.orgs.model import Location, Organisation, OrgType
 from sovmap.orgs.sources import Download, Option, Parsed, SourceError, slug
-from sovmap.readers import quote
+from sovmap.readers import accounting, quote
 
 ROOT = "overheidsorganisaties"
 ORG_ELEMENTS = (
@@ -140,6 +140,9 @@ class AlmanacSource:
             raise SourceError(f"{origin}: line {line}, column {col}: broken XML ({exc})") from exc
         except LookupError as exc:  # <?xml encoding="..."?> names an unknown encoding
             raise SourceError(f"{origin}: line 1: not readable XML ({exc})") from exc
+        # every organisation element read was imported or reported (a unit is part of one)
+        rejected = len(problems)
+        problems.append(f"{origin}: {accounting(len(raws) + rejected, len(raws), rejected)}")
         orgs = _resolve_parents(raws)
         wanted = {t.strip() for t in options.get("type", "").split(",") if t.strip()}
         if wanted:

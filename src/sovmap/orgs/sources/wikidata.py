@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 import yaml
 
 from sovmap.orgs.model import Location, Organisation
-from sovmap.orgs.sources import Download, Option, SourceError
+from sovmap.orgs.sources import Download, Option, Parsed, SourceError
+from sovmap.readers import accounting
 
 ENTITY = "http://www.wikidata.org/entity/"
 _POINT = re.compile(r"^Point\(\s*(-?[0-9.]+)\s+(-?[0-9.]+)\s*\)$")
@@ -139,12 +140,15 @@ class WikidataSource:
         country = (options.get("country") or "").upper()
         org_type = options.get("type") or "municipality"
         grouped: dict[str, dict[str, Any]] = {}
+        problems: list[str] = []  # a broken result is reported and skipped, the rest read
         for i, row in enumerate(bindings):
             if not isinstance(row, dict):
-                raise SourceError(f"{origin}: results.bindings[{i}] is not an object")
+                problems.append(f"{origin}: results.bindings[{i}] is not an object; skipped")
+                continue
             uri = _value(row, "org")
             if not uri:
-                raise SourceError(f"{origin}: results.bindings[{i}]: field 'org' missing")
+                problems.append(f"{origin}: results.bindings[{i}]: field 'org' missing; skipped")
+                continue
             g = grouped.setdefault(
                 uri,
                 {"label": "", "websites": [], "emails": [], "parents": [], "coord": "", "code": ""},
@@ -156,6 +160,8 @@ class WikidataSource:
                     g[key].append(v)
             g["coord"] = g["coord"] or _value(row, "coord")
             g["code"] = g["code"] or _value(row, "code")
+        if problems and not grouped:  # nothing usable: not a result of the query
+            raise SourceError(f"{problems[0]}; no result was usable")
         out: list[Organisation] = []
         for uri, g in grouped.items():
             qid = _qid(uri)
@@ -179,7 +185,12 @@ class WikidataSource:
                     location=Location(lat=lat, lon=lon, municipality_code=g["code"]),
                 )
             )
-        return out
+        rejected = len(problems)
+        problems.append(
+            f"{origin}: {accounting(len(bindings), len(bindings) - rejected, rejected)} "
+            f"(results; {len(out):,} organisations)"
+        )
+        return Parsed(out, problems)
 
 
 SOURCE = WikidataSource()
