@@ -218,3 +218,37 @@ def test_package_problems_in_dutch(tmp_path: Path, capsys: pytest.CaptureFixture
         "problemen per code: 1 COLUMNS, 1 ROI_PARAMETERS"
     )
     assert err[-1] == f"{base}: 1 probleem/problemen met het pakket zelf; niets geschreven"
+
+
+def test_case11_a_latin1_byte_in_a_template_names_file_line_and_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19 case 11 for an RoI package: a Latin-1 file was a traceback without the file
+    name; now the line is rejected naming file, line and byte, and every other row is read."""
+    base = _copy(tmp_path)
+    b0701 = _reports(base) / "b_07.01.csv"
+    data = b0701.read_bytes()
+    lines = data.split(b"\n")
+    lines[2] = lines[2].replace(b"PF-", b"P\xc9-", 1)  # 'É' in Latin-1 on line 3
+    b0701.write_bytes(b"\n".join(lines))
+    offset = len(lines[0]) + len(lines[1]) + 2 + lines[2].index(b"\xc9")
+    code, err, out = _import(base, tmp_path / "reg", capsys)
+    assert code == 1
+    assert err[0] == (
+        f"reports/b_07.01.csv:3: ENCODING: byte 0xc9 at offset {offset:,} is not UTF-8 "
+        "(save the file as UTF-8)"
+    )
+    assert f"{base}: rows read: {ROWS} = accepted {ROWS - 1} + rejected 1" in err[-2]
+    assert f"{ROWS - 1} rows read, {ROWS - 1} kept" in out
+
+
+def test_case11_a_latin1_header_makes_the_template_unreadable_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _copy(tmp_path)
+    b0401 = _reports(base) / "b_04.01.csv"
+    b0401.write_bytes(b"c0010,c0020,c0030,c\xe9040\n" + b0401.read_bytes().split(b"\n", 1)[1])
+    code, err, _ = _import(base, tmp_path / "reg", capsys)
+    assert code == 1
+    assert err[0] == "reports/b_04.01.csv:1: ENCODING: the header row is not UTF-8 text"
+    assert err[-1] == f"{base}: 1 problem(s) with the package itself; nothing written"
