@@ -20,4 +20,28 @@ class StoreError(SovmapError):
     """A store cannot be opened or migrated."""
 
 
-__all__ = ["SovmapError", "StoreError"]
+class NetworkError(SovmapError):
+    """The network failed the work: no resolver answers (exit 3, per the conventions).
+
+    ``code`` and ``params`` name the catalogue message, so the command line can say it in the
+    user's language; the text given is its English form."""
+
+    exit_code = 3
+
+    def __init__(self, text: str, code: str = "", params: dict[str, str] | None = None) -> None:
+        super().__init__(text)
+        self.code = code
+        self.params = dict(params or {})
+
+    def __reduce__(self) -> tuple[type[NetworkError], tuple[str, str, dict[str, str]]]:
+        return (type(self), (str(self), self.code, self.params))  # whole across processes
+
+    def localised(self, lang: str) -> str:
+        if not self.code:
+            return str(self)
+        from sovmap.i18n import t  # here, not at the top: this module imports no other
+
+        return t(lang, self.code, **self.params)
+
+
+__all__ = ["NetworkError", "SovmapError", "StoreError"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import os
 import shutil
 import sys
@@ -30,6 +31,7 @@ from sovmap.collect.pipeline import (
 )
 from sovmap.collect.workers import WorkerError
 from sovmap.export import render_summary, summarise_counts, write_findings
+from sovmap.i18n import cli_language, format_number, t
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
@@ -70,8 +72,18 @@ def register(sub: Any) -> None:
     p.add_argument("--knowledge", action="append", default=[], type=Path, help="extra providers")
     p.add_argument("--timeout", type=float, default=2.0, help="first-attempt timeout (s)")
     p.add_argument("--attempts", type=int, default=3, help="attempts per question")
-    p.add_argument("--rate", type=float, help="max queries/s per resolver")
-    p.add_argument("--inflight", type=int, default=128, help="max queries in flight/resolver")
+    p.add_argument(
+        "--rate",
+        type=float,
+        help="rate budget, queries/s per resolver (leave out: no limit; the in-flight window "
+        "then follows the measured round trip)",
+    )
+    p.add_argument(
+        "--inflight",
+        type=int,
+        help="max queries in flight/resolver (default 128; with --rate the window is the "
+        "bandwidth-delay product unless this is given)",
+    )
     p.add_argument("--active", type=int, default=2000, help="max domains in progress")
     p.add_argument(
         "--workers",
@@ -236,8 +248,10 @@ def _check_scan_options(args: argparse.Namespace) -> None:
         raise CommandError(f"--attempts {args.attempts}: give 1 to 10")
     if not 1 <= args.active <= 1_000_000:
         raise CommandError(f"--active {args.active}: give 1 to 1,000,000 domains")
-    if args.inflight < 1:
+    if args.inflight is not None and args.inflight < 1:
         raise CommandError(f"--inflight {args.inflight}: give at least 1")
+    if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
+        raise CommandError(t(_lang(), "NET_RATE_INVALID", value=args.rate))
 
 
 def _print_problems(file: str, problems: list[InputProblem], counts: InputCounts) -> None:
@@ -287,7 +301,8 @@ def _scan(args: argparse.Namespace) -> int:
         resolvers = [parse_resolver(r) for r in args.resolver] or system_resolvers()
     except ValueError as exc:
         raise CommandError(f"bad --resolver: {exc}") from exc
-    if args.workers < 1 or args.inflight < args.workers:
+    inflight = 128 if args.inflight is None else args.inflight
+    if args.workers < 1 or inflight < args.workers:
         raise CommandError("--workers must be at least 1 and at most --inflight")
     try:
         shard = parse_shard(args.shard) if args.shard else None
@@ -306,7 +321,8 @@ def _scan(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         attempts=args.attempts,
         rate=args.rate,
-        max_inflight=args.inflight,
+        max_inflight=inflight,
+        fixed_inflight=args.inflight is not None,
     )
     try:
         settings = ScanSettings(
@@ -344,6 +360,8 @@ def _scan(args: argparse.Namespace) -> int:
         f"{outcome.engine_stats['timeouts']} timeouts); "
         f"{outcome.counts.rejected} input lines rejected"
     )
+    for line in network_lines(outcome.engine_stats, _lang()):
+        print(line)
     _finish(store, outcome.scan_id, args.out, shard)
     return 1 if args.strict and outcome.counts.rejected else 0
 
@@ -371,6 +389,58 @@ def summary_lines(store: Store, scan_id: int) -> list[str]:
     domains = figs.value("domains_scanned") or 0
     counts = summarise_counts(store.finding_counts(scan_id), domains)
     return [printable(line) for line in render_summary(figs, counts)]
+
+
+def _lang() -> str:
+    """The language of the scan's messages (``SOVMAP_LANG``; English by default)."""
+    return cli_language()
+
+
+def network_lines(stats: dict[str, Any], lang: str) -> list[str]:
+    """The scan's answers per probe kind and per resolver, and the resolvers' health, from
+    the engine statistics of a scan (:func:`sovmap.collect.workers.scan_stats`)."""
+    n = format_number
+    answered: dict[str, int] = stats.get("probe_answered", {})
+    unanswered: dict[str, int] = stats.get("probe_unanswered", {})
+    lines = [t(lang, "NET_SUMMARY_HEAD")]
+    for probe in sorted(set(answered) | set(unanswered)):
+        lines.append(
+            t(
+                lang,
+                "NET_SUMMARY_PROBE",
+                probe=probe,
+                answered=n(answered.get(probe, 0), lang),
+                unanswered=n(unanswered.get(probe, 0), lang),
+            )
+        )
+    sent: dict[str, int] = stats.get("resolver_sent", {})
+    warnings = []
+    honest = [a for a in sent if not stats.get("resolver_lying", {}).get(a)]
+    for addr, count in sent.items():
+        state = ""
+        if stats.get("resolver_lying", {}).get(addr):
+            state = t(lang, "NET_STATE_LYING")
+            alone = "" if honest else t(lang, "NET_WARN_LYING_ALONE")
+            warnings.append(t(lang, "NET_WARN_LYING", resolver=addr, alone=alone))
+        elif stats.get("resolver_revived", {}).get(addr):
+            state = t(lang, "NET_STATE_REVIVED")
+        elif stats.get("resolver_dead", {}).get(addr):
+            state = t(lang, "NET_STATE_DEAD")
+        lines.append(
+            t(
+                lang,
+                "NET_SUMMARY_RESOLVER",
+                resolver=addr,
+                sent=n(count, lang),
+                answered=n(stats.get("resolver_answered", {}).get(addr, 0), lang),
+                failed=n(stats.get("resolver_failed", {}).get(addr, 0), lang),
+                timeouts=n(stats.get("resolver_timeouts", {}).get(addr, 0), lang),
+                state=state,
+            )
+        )
+    if stats.get("retries_refused"):
+        warnings.append(t(lang, "NET_WARN_RETRY_BUDGET", count=n(stats["retries_refused"], lang)))
+    return lines + warnings
 
 
 def _reclassify(args: argparse.Namespace) -> int:

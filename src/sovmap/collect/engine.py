@@ -13,12 +13,35 @@ only by one per window of answers. SERVFAIL and REFUSED halve it too, but only w
 than ``failure_share`` of a window's answers: an isolated failure says something about the name
 asked (a broken delegation, a name the resolver will not serve), a wave of them says the
 resolver is overloaded or limiting us. A failed query is retried on the next resolver.
+
+On real networks (see docs/scan.md, "Real networks"):
+
+- Round trips are measured per resolver (one sampled query per round; SRTT and RTTVAR as in
+  TCP, RFC 6298) and a query's timeout is ``SRTT + 4 RTTVAR`` (at least ``min_timeout``, at
+  most ``timeout``; doubled per attempt and after each timeout until the next sample).
+- With a rate budget (``rate``) the in-flight window is the bandwidth-delay product, the
+  budget times the timeout, so the pipe stays full at the measured round trip; the rate,
+  not the window, limits the load. A REFUSED or SERVFAIL storm halves that resolver's rate
+  (it climbs back a tenth per clean window) and the refused questions rotate to the others.
+- A resolver from which nothing at all was heard for ``dead_after`` seconds, while at least
+  ``dead_timeouts`` of its queries timed out, is marked dead: its queries move to the others
+  (without costing an attempt) and it is probed again every ``probe_every`` seconds. When
+  every resolver is dead and none was heard for ``give_up_after`` seconds, :meth:`poll`
+  raises :class:`~sovmap.errors.NetworkError` (exit 3).
+- Retries are budgeted: each first attempt earns ``retry_share`` of a retry, and a question
+  retried when the budget is spent ends with its most informative status.
+- :meth:`check_resolvers` asks every resolver for a random name under a real zone; one that
+  answers it (NXDOMAIN rewriting) is not used while an honest resolver is alive.
+- A question that fails on several resolvers ends with its most informative status (an answer
+  beats SERVFAIL beats REFUSED beats TIMEOUT), not the last one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
+import math
 import os
 import random
 import select
@@ -40,6 +63,8 @@ from sovmap.collect.wire import (
     question_bytes,
     type_code,
 )
+from sovmap.errors import NetworkError
+from sovmap.i18n import t
 from sovmap.model import RR, Status
 
 _STATUS_BY_RCODE = {
@@ -53,6 +78,22 @@ _STATUS_BY_RCODE = {
 _U16 = struct.Struct("!H")
 _QUERY_HEADER = struct.Struct("!HHHHHH")
 _TYPE_CODES = {"A": 1, "NS": 2, "CNAME": 5, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33}
+#: how much a failed question's status says: the most informative of its attempts is kept
+_INFORMATIVE = {
+    Status.NOERROR: 9,
+    Status.NXDOMAIN: 9,
+    Status.SERVFAIL: 6,
+    Status.REFUSED: 5,
+    Status.NOTIMP: 4,
+    Status.FORMERR: 4,
+    Status.MALFORMED: 3,
+    Status.TIMEOUT: 2,
+    Status.OTHER: 1,
+}
+#: per-resolver counters (:attr:`EngineStats.resolvers`), in this order
+RESOLVER_COUNTERS = ("sent", "answered", "failed", "timeouts", "dead", "lying", "revived")
+_SENT, _ANSWERED, _FAILED, _TIMEOUTS, _DEAD, _LYING, _REVIVED = range(7)
+_MAX_WINDOW = 8192
 
 
 def parse_resolver(text: str, default_port: int = 53) -> tuple[str, int]:
@@ -108,6 +149,21 @@ class EngineConfig:
     recv_buffer: int = 8 * 1024 * 1024
     # batch datagrams with sendmmsg/recvmmsg and parse in C when the accelerator is built
     accelerate: bool = True
+    # real networks: timeouts from measured round trips, health, budgets (module docstring)
+    min_timeout: float = 0.2
+    fixed_inflight: bool = False  # True: max_inflight caps the window even with a rate
+    dead_after: float = 3.0
+    dead_timeouts: int = 8
+    probe_every: float = 2.0
+    give_up_after: float = 10.0
+    retry_share: float = 0.2
+    retry_floor: int = 200
+
+    def __post_init__(self) -> None:
+        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"rate {self.rate!r}: give more than 0 queries/s, or None (no limit)")
+        if not (self.timeout > 0 and self.min_timeout > 0 and self.attempts >= 1):
+            raise ValueError("timeout and min_timeout must be more than 0, attempts at least 1")
 
 
 @dataclass
@@ -121,7 +177,10 @@ class EngineStats:
     malformed: int = 0
     fallbacks: int = 0
     final_errors: int = 0
+    retries_refused: int = 0  # retries the budget did not allow
     wire_errors: dict[str, int] = field(default_factory=dict)
+    # address -> counters in the order of RESOLVER_COUNTERS (kept current by the engine)
+    resolvers: dict[str, list[int]] = field(default_factory=dict)
 
 
 class Query:
@@ -130,6 +189,7 @@ class Query:
     __slots__ = (
         "answers_cb",
         "attempt",
+        "best",
         "body",
         "deadline_gen",
         "qname",
@@ -155,6 +215,7 @@ class Query:
         self.attempt = 0
         self.resolver = -1
         self.deadline_gen = 0
+        self.best: Status | None = None  # the most informative failure so far
 
     @property
     def question(self) -> bytes:
@@ -166,23 +227,58 @@ if fast is not None:
     fast.bind_query(Query)
 
 
+class _LieCheck(Query):
+    """A question for a name that cannot exist, asked of one resolver (never retried)."""
+
+    __slots__ = ("pin",)
+    pin: int
+
+
 class _Resolver:
     __slots__ = (
         "addr",
         "cap",
+        "counts",
+        "dead",
         "failures",
         "family",
         "grown",
         "inflight",
+        "last_heard",
+        "lying",
+        "next_probe",
+        "rate",
+        "rto",
+        "rto_backoff",
+        "rttvar",
+        "silent",
         "sockets",
+        "srtt",
         "ssthresh",
         "tokens",
+        "unreachable",
         "updated",
+        "usable",
+        "verdict_pending",
         "window",
     )
 
-    def __init__(self, addr: tuple[str, int], cap: int) -> None:
+    def __init__(self, addr: tuple[str, int], cap: int, rate: float | None, rto: float) -> None:
         self.addr = addr
+        self.counts = [0] * len(RESOLVER_COUNTERS)
+        self.rate = rate  # this resolver's current rate (halved on REFUSED storms)
+        self.srtt = 0.0  # no sample yet
+        self.rttvar = 0.0
+        self.rto = rto
+        self.rto_backoff = 1
+        self.last_heard = 0.0  # set at the first query sent
+        self.silent = 0  # timeouts since anything was heard
+        self.dead = False
+        self.next_probe = 0.0
+        self.lying = False
+        self.verdict_pending = False
+        self.usable = True
+        self.unreachable = False
         self.family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         self.cap = cap
         self.ssthresh = 1 << 30
@@ -193,6 +289,10 @@ class _Resolver:
         self.sockets: list[_UdpSocket] = []
         self.tokens = 0.0
         self.updated = time.monotonic()
+
+
+def _addr_text(addr: tuple[str, int]) -> str:
+    return f"[{addr[0]}]:{addr[1]}" if ":" in addr[0] else f"{addr[0]}:{addr[1]}"
 
 
 def shuffled_ids() -> list[int]:
@@ -237,17 +337,26 @@ class Engine:
         self.stats = EngineStats()
         self._ep = select.epoll()
         self._resolvers = [
-            _Resolver(a, min(config.start_inflight, config.max_inflight)) for a in config.resolvers
+            _Resolver(
+                a, min(config.start_inflight, config.max_inflight), config.rate, config.timeout
+            )
+            for a in config.resolvers
         ]
+        for r in self._resolvers:
+            self.stats.resolvers[_addr_text(r.addr)] = r.counts
+        self._samples: dict[Query, float] = {}  # round-trip samples in flight: send time
+        self._retry_tokens = float(config.retry_floor)
+        self._unsampled_rto = config.timeout
+        self._next_health = 0.0
+        self._last_heard_any = 0.0
         self._udp: dict[int, _UdpSocket] = {}
         self._tcp: dict[int, _TcpConn] = {}
         self._queue: deque[Query] = deque()  # first attempts
         self._retries: deque[Query] = deque()  # later attempts, sent first
-        # one FIFO per attempt number of the rounds sent: (deadline, socket fd, entries),
-        # each entry (id, query, generation); a generation that moved on means "answered"
-        self._timeouts: list[deque[tuple[float, int, list[tuple[int, Query, int]]]]] = [
-            deque() for _ in range(max(1, config.attempts))
-        ]
+        # the rounds sent, by deadline: (deadline, sequence, socket fd, entries), each entry
+        # (id, query, generation); a generation that moved on means "answered"
+        self._timeouts: list[tuple[float, int, int, list[tuple[int, Query, int]]]] = []
+        self._seq = 0
         self._next_resolver = 0
         self._tails: dict[int, bytes] = {}  # question type + class + OPT, by type
         self._fast = fast if config.accelerate else None
@@ -270,11 +379,57 @@ class Engine:
         if not query.body:
             query.body = query.wire + self.question_tail(query.qtype_code)
         self._queue.append(query)
+        self._retry_tokens += self.config.retry_share
 
     def submit_prepared(self, queries: list[Query]) -> None:
         """Queue queries whose ``body`` the caller built as ``wire + question_tail(code)``
         (a domain's base questions, made in one go)."""
         self._queue.extend(queries)
+        self._retry_tokens += self.config.retry_share * len(queries)
+
+    def check_resolvers(self, zone: str) -> None:
+        """Ask every resolver for a random name directly under ``zone`` (a real zone without
+        a wildcard, e.g. the registry of the first domain scanned): the answer must be
+        NXDOMAIN. Until its answer comes, a resolver is not used (when others are); one that
+        answers with data is marked lying and not used while an honest resolver is alive."""
+        zone = zone.strip(".")
+        if not zone or len(zone) > 200:
+            return
+        now = time.monotonic()
+        for ri, r in enumerate(self._resolvers):
+            label = "sovmap-nx-" + os.urandom(8).hex()
+            q = _LieCheck(f"{label}.{zone}", "A", self._lie_verdict)
+            q.pin = ri
+            q.body = q.wire + self.question_tail(q.qtype_code)
+            r.verdict_pending = True
+            self._send_to(ri, q, now)
+        self._update_usable()
+
+    def _lie_verdict(self, q: Query, status: Status, answers: tuple[RR, ...]) -> None:
+        assert isinstance(q, _LieCheck)
+        r = self._resolvers[q.pin]
+        r.verdict_pending = False
+        if status is Status.NOERROR and any(a.rtype in ("A", "AAAA", "CNAME") for a in answers):
+            r.lying = True
+            r.counts[_LYING] = 1
+        self._update_usable()
+
+    def _send_to(self, ri: int, q: Query, now: float) -> None:
+        """Send one query to resolver ``ri`` now, outside the queues and the rate budget."""
+        r = self._resolvers[ri]
+        us = r.sockets[0]
+        if not us.free_ids:
+            return
+        qid = us.free_ids.popleft()
+        msg = _QUERY_HEADER.pack(qid, 0x0100, 1, 0, 0, 1 if self.config.edns_payload else 0)
+        try:
+            us.sock.send(msg + q.body)
+        except OSError:
+            us.free_ids.append(qid)
+            self._final(q, Status.OTHER)
+            return
+        r.inflight += 1
+        self._sent(us, [(qid, q)], now)
 
     def question_tail(self, qtype_code: int) -> bytes:
         """What follows the name in a query as this engine sends it: type, class and the
@@ -298,18 +453,26 @@ class Engine:
         self._ep.close()
 
     def poll(self, wait: float = 0.05) -> None:
-        """Send what may be sent, wait up to ``wait`` s for answers, handle expiries."""
+        """Send what may be sent, wait up to ``wait`` s for answers, handle expiries.
+
+        Raises :class:`~sovmap.errors.NetworkError` when every resolver is dead."""
         self._send_queued()
         now = time.monotonic()
         nearest = self._nearest_deadline()
         if nearest is not None:
             wait = max(0.0, min(wait, nearest - now))
-        if (self._queue or self._retries) and any(r.inflight < r.cap for r in self._resolvers):
+        if (self._queue or self._retries) and any(
+            r.inflight < r.cap and r.usable for r in self._resolvers
+        ):
             wait = 0.0 if self.config.rate is None else min(wait, 0.005)
+        elif self._queue or self._retries:
+            wait = min(wait, 0.05)  # dead resolvers are probed, verdicts come
         events = self._ep.poll(wait)
         for fd, ev in events:
             us = self._udp.get(fd)
             if us is not None:
+                if ev & select.EPOLLERR:
+                    self._socket_error(us)
                 self._recv_udp(us)
             else:
                 conn = self._tcp.get(fd)
@@ -325,15 +488,23 @@ class Engine:
     def _pick_resolver(self, q: Query, now: float) -> int:
         n = len(self._resolvers)
         start = (q.resolver + 1) % n if q.resolver >= 0 else self._next_resolver
-        for k in range(n):
+        # a retried question goes to another resolver (rotation), back to the one that
+        # failed it only when every other one is dead or not in use
+        last = n - 1 if q.resolver >= 0 and n > 1 and self._others_usable(q.resolver) else n
+        for k in range(last):
             ri = (start + k) % n
             r = self._resolvers[ri]
             if r.inflight >= r.cap:
                 continue
-            if self.config.rate is not None:
-                r.tokens = min(
-                    self.config.rate * 0.1 + 1, r.tokens + (now - r.updated) * self.config.rate
-                )
+            if not r.usable:
+                # a dead resolver gets one real question every probe_every seconds
+                if not (r.dead and now >= r.next_probe):
+                    continue
+                r.next_probe = now + self.config.probe_every
+                return ri
+            rate = r.rate
+            if rate is not None:
+                r.tokens = min(rate * 0.1 + 1, r.tokens + (now - r.updated) * rate)
                 r.updated = now
                 if r.tokens < 1:
                     continue
@@ -343,13 +514,16 @@ class Engine:
             return ri
         return -1
 
+    def _others_usable(self, ri: int) -> bool:
+        return any(r.usable for i, r in enumerate(self._resolvers) if i != ri)
+
     def _send_queued(self) -> None:
         if self._retries:
             self._send_general(self._retries)
         if not self._queue:
             return
         only = self._resolvers[0] if len(self._resolvers) == 1 and not self.config.rate else None
-        if only is not None and self._fast is not None:
+        if only is not None and only.usable and self._fast is not None:
             self._send_round(only)
         else:
             self._send_general(self._queue)
@@ -380,13 +554,18 @@ class Engine:
         sent = len(entries)
         if sent:
             now = time.monotonic()
-            self._timeouts[0].append((now + self.config.timeout, us.fd, entries))
+            self._push_deadline(now + self._timeout_of(r, 0), us.fd, entries)
             self.stats.sent += sent
             r.inflight += sent
+            r.counts[_SENT] += sent
             self._inflight += sent
+            if not r.last_heard:
+                r.last_heard = now
+            if len(self._samples) < 64:
+                self._samples[queries[0]] = now
         if sent < room:
             free_ids.extend(ids[sent:])
-            self._unsent(queries[sent:], sent > 0, error, queue)
+            self._unsent(r, queries[sent:], sent > 0, error, queue)
 
     def _send_general(self, queue: deque[Query]) -> None:
         """Any number of resolvers, rate limits, later attempts, with or without the
@@ -422,8 +601,10 @@ class Engine:
             except OSError as exc:
                 us.free_ids.append(qid)
                 r.inflight -= 1
-                if exc.errno in (errno.EAGAIN, errno.ENOBUFS):
+                if exc.errno in (errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED):
                     queue.appendleft(q)
+                    if exc.errno == errno.ECONNREFUSED:
+                        self._unreachable(r)
                     break
                 self._final(q, Status.OTHER)
                 continue
@@ -438,18 +619,22 @@ class Engine:
         resolver's in-flight count was taken when they were picked)."""
         if not sent:
             return
-        last_fifo = len(self._timeouts) - 1
         rounds: dict[int, list[tuple[int, Query, int]]] = {}
         for qid, q in sent:
             q.resolver = us.resolver
             q.deadline_gen += 1
             us.pending[qid] = q
-            fifo = q.attempt if q.attempt < last_fifo else last_fifo
-            rounds.setdefault(fifo, []).append((qid, q, q.deadline_gen))
-        for fifo, entries in rounds.items():
-            self._timeouts[fifo].append((now + self.config.timeout * (1 << fifo), us.fd, entries))
+            rounds.setdefault(min(q.attempt, 6), []).append((qid, q, q.deadline_gen))
+        r = self._resolvers[us.resolver]
+        for attempt, entries in rounds.items():
+            self._push_deadline(now + self._timeout_of(r, attempt), us.fd, entries)
         self._inflight += len(sent)
         self.stats.sent += len(sent)
+        r.counts[_SENT] += len(sent)
+        if not r.last_heard:
+            r.last_heard = now
+        if len(self._samples) < 64:
+            self._samples[sent[0][1]] = now
 
     def _flush(
         self,
@@ -471,18 +656,28 @@ class Engine:
             return queries
         unsent = queries[done:]
         us.free_ids.extend(qid for qid, _ in unsent)
-        self._resolvers[us.resolver].inflight -= len(unsent)
-        self._unsent([q for _, q in unsent], done > 0, error, queue)
+        r = self._resolvers[us.resolver]
+        r.inflight -= len(unsent)
+        self._unsent(r, [q for _, q in unsent], done > 0, error, queue)
         return queries[:done]
 
     def _unsent(
-        self, unsent: list[Query], some_sent: bool, error: int, queue: deque[Query]
+        self,
+        r: _Resolver,
+        unsent: list[Query],
+        some_sent: bool,
+        error: int,
+        queue: deque[Query],
     ) -> None:
         """Queries whose datagrams did not go out: when the socket buffer was only full (part
         of the batch went, or EAGAIN/ENOBUFS) they go back to the front of their queue, to
-        be sent first; a socket that refused outright fails them."""
-        if some_sent or error in (errno.EAGAIN, errno.ENOBUFS):
+        be sent first; so they do when nothing listens at the resolver (ECONNREFUSED, an
+        earlier datagram's ICMP port unreachable: the resolver is dead); a socket that
+        refused outright for another reason fails them."""
+        if some_sent or error in (errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED):
             queue.extendleft(reversed(unsent))
+            if error == errno.ECONNREFUSED:
+                self._unreachable(r)
         else:
             for q in unsent:
                 self._final(q, Status.OTHER)
@@ -499,7 +694,8 @@ class Engine:
             except BlockingIOError:
                 return
             except ConnectionRefusedError:
-                # ICMP port unreachable for one of our datagrams; the timeout handles it
+                # ICMP port unreachable for one of our datagrams: nothing listens there
+                self._unreachable(self._resolvers[us.resolver])
                 continue
             except OSError:
                 return
@@ -515,18 +711,31 @@ class Engine:
         r = self._resolvers[us.resolver]
         handle = self._handle_response
         noerror, nxdomain = Status.NOERROR, Status.NXDOMAIN
+        samples = self._samples
         while True:
             try:
                 items, received, released, mismatched, short = recv_answers(
                     us.fd, pending, release, 64
                 )
+            except ConnectionRefusedError:
+                self._unreachable(r)  # ICMP port unreachable: nothing listens there
+                continue
             except OSError:
                 return
+            if received:
+                self._heard(r)
             if released:
                 r.inflight -= released
                 self._inflight -= released
             if mismatched:
                 self.stats.mismatched += mismatched
+            if samples:
+                now = time.monotonic()
+                for item in items:
+                    if type(item) is not bytes:
+                        sent_at = samples.pop(item[0], None)
+                        if sent_at is not None:
+                            self._rtt_sample(r, now - sent_at)
             for _ in range(short):
                 self._count_wire("short")
             ok = 0  # NOERROR and NXDOMAIN answers, counted for the window once per batch
@@ -558,6 +767,7 @@ class Engine:
         q = us.pending.get(qid)
         if q is None:
             self.stats.mismatched += 1
+            self._heard(self._resolvers[us.resolver])  # a late answer: slow, not dead
             return
         fallbacks = 0
         try:
@@ -580,6 +790,11 @@ class Engine:
         if question != q.question:
             self.stats.mismatched += 1
             return
+        r = self._resolvers[us.resolver]
+        self._heard(r)
+        sent_at = self._samples.pop(q, None)
+        if sent_at is not None:
+            self._rtt_sample(r, time.monotonic() - sent_at)
         self._release(us, qid, q)
         self.stats.fallbacks += fallbacks
         if truncated:
@@ -604,6 +819,7 @@ class Engine:
         status = _STATUS_BY_RCODE.get(rcode, Status.OTHER)
         r = self._resolvers[q.resolver]
         if status is Status.SERVFAIL or status is Status.REFUSED:
+            r.counts[_FAILED] += 1
             self._answered(r, 0, 1)
             self._retry_or_final(q, status, backoff=False, only_other=True)
             return
@@ -616,11 +832,16 @@ class Engine:
         a window in which more than ``failure_share`` failed halves the cap."""
         r.window += ok + failed
         r.failures += failed
+        r.counts[_ANSWERED] += ok
         if r.window >= r.cap:
             if r.failures > r.window * self.config.failure_share:
                 self._backoff(r)
+            elif r.rate is not None and self.config.rate is not None and r.rate < self.config.rate:
+                r.rate = min(self.config.rate, r.rate + self.config.rate / 10)
             r.window = r.failures = 0
         self.stats.answered += ok
+        if self.config.rate is not None and not self.config.fixed_inflight:
+            return  # the window is the bandwidth-delay product (_rtt_sample), not grown here
         top = self.config.max_inflight
         for _ in range(ok):
             if r.cap >= top:
@@ -634,6 +855,11 @@ class Engine:
                     r.cap += 1
 
     def _backoff(self, r: _Resolver) -> None:
+        """A storm of failures (timeouts, SERVFAIL, REFUSED) from ``r``: with a rate budget
+        its rate halves (down to a twentieth); without, its window halves."""
+        if r.rate is not None and self.config.rate is not None:
+            r.rate = max(self.config.rate / 20, r.rate / 2)
+            return
         r.cap = max(self.config.min_inflight, r.cap // 2)
         r.ssthresh = r.cap
 
@@ -642,43 +868,200 @@ class Engine:
     ) -> None:
         if backoff:
             self._backoff(self._resolvers[q.resolver])
+        best = q.best
+        if best is None or _INFORMATIVE[status] > _INFORMATIVE[best]:
+            q.best = status
         q.attempt += 1
         may_retry = q.attempt < self.config.attempts
         if only_other and len(self._resolvers) == 1:
             may_retry = False
+        if type(q) is _LieCheck:
+            may_retry = False
+        elif may_retry and self._retry_tokens < 1:
+            self.stats.retries_refused += 1
+            may_retry = False
         if may_retry:
+            self._retry_tokens -= 1
             self.stats.retries += 1
             self._retries.append(q)
         else:
             self._final(q, status)
 
     def _final(self, q: Query, status: Status) -> None:
+        best = q.best
+        if best is not None and _INFORMATIVE[best] > _INFORMATIVE[status]:
+            status = best
         self.stats.final_errors += 1
         q.answers_cb(q, status, ())
+
+    # -- round trips and health --------------------------------------------------------
+    def _timeout_of(self, r: _Resolver, attempt: int) -> float:
+        """A query's timeout on ``r``: its RTO, doubled after timeouts and per attempt, at
+        most 60 s. Before its first sample a resolver has four times the largest RTO measured
+        on the others (``timeout`` when none was measured); a dead one ``timeout``."""
+        if r.dead:
+            return self.config.timeout
+        base = r.rto if r.srtt else self._unsampled_rto
+        return min(60.0, base * r.rto_backoff * (1 << attempt))
+
+    def _rtt_sample(self, r: _Resolver, rtt: float) -> None:
+        """One round trip measured on ``r``: SRTT, RTTVAR and the RTO as in RFC 6298; with a
+        rate budget the window becomes the bandwidth-delay product."""
+        if r.srtt == 0.0:
+            r.srtt, r.rttvar = rtt, rtt / 2
+        else:
+            r.rttvar = 0.75 * r.rttvar + 0.25 * abs(r.srtt - rtt)
+            r.srtt = 0.875 * r.srtt + 0.125 * rtt
+        cfg = self.config
+        r.rto = min(cfg.timeout, max(cfg.min_timeout, r.srtt + 4 * r.rttvar))
+        r.rto_backoff = 1
+        longest = max(x.rto for x in self._resolvers if x.srtt)
+        self._unsampled_rto = min(cfg.timeout, 4 * longest)
+        if cfg.rate is not None and r.rate is not None:
+            bdp = math.ceil(r.rate * r.rto * 1.5) + cfg.min_inflight
+            if cfg.fixed_inflight:
+                bdp = min(bdp, cfg.max_inflight)
+            r.cap = min(_MAX_WINDOW, bdp)
+
+    def _heard(self, r: _Resolver) -> None:
+        """Something came from ``r``: it is alive (a dead one comes back)."""
+        r.silent = 0
+        r.unreachable = False
+        r.last_heard = self._last_heard_any = time.monotonic()
+        if r.dead:
+            r.dead = False
+            r.counts[_REVIVED] += 1
+            self._update_usable()
+
+    def _update_usable(self) -> None:
+        """Which resolvers take questions: alive, not waiting for the lie check's answer (when
+        another one is ready), and honest (when an honest one is alive)."""
+        rs = self._resolvers
+        alive = [r for r in rs if not r.dead]
+        honest = [r for r in alive if not r.lying]
+        pool = honest or alive
+        ready = [r for r in pool if not r.verdict_pending]
+        for r in rs:
+            r.usable = r in ready
+
+    def _timed_out(self, r: _Resolver, now: float) -> None:
+        """A query of ``r`` timed out: its RTO doubles until the next sample; a resolver silent
+        long enough is marked dead and its queries move to the others."""
+        r.silent += 1
+        r.counts[_TIMEOUTS] += 1
+        r.rto_backoff = min(r.rto_backoff * 2, 64)
+        cfg = self.config
+        if r.dead or r.silent < cfg.dead_timeouts or now - r.last_heard < cfg.dead_after:
+            return
+        self._mark_dead(r, now)
+
+    def _mark_dead(self, r: _Resolver, now: float) -> None:
+        """``r`` is dead: its queries move to the others (no attempt spent); probed later."""
+        cfg = self.config
+        r.dead = True
+        r.counts[_DEAD] = 1
+        r.next_probe = now + cfg.probe_every
+        for us in r.sockets:
+            for qid, q in list(us.pending.items()):
+                if type(q) is _LieCheck:
+                    continue
+                self._release(us, qid, q)
+                self._samples.pop(q, None)
+                self._retries.append(q)  # moved: no attempt spent
+        self._update_usable()
+
+    def _socket_error(self, us: _UdpSocket) -> None:
+        """An error pending on a resolver's socket (read and cleared here)."""
+        err = us.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err == errno.ECONNREFUSED:
+            self._unreachable(self._resolvers[us.resolver])
+
+    def _unreachable(self, r: _Resolver) -> None:
+        """The kernel reported that nothing listens at ``r``'s address (ICMP port unreachable):
+        dead at once; when every resolver is so, the engine stops without waiting."""
+        r.unreachable = True
+        if not r.dead:
+            self._mark_dead(r, time.monotonic())
+        if all(x.unreachable for x in self._resolvers):
+            self._check_all_dead(time.monotonic())
+
+    def _network_silent(self) -> bool:
+        """Every resolver timed out its last ``dead_timeouts`` questions or more."""
+        n = self.config.dead_timeouts
+        return all(r.silent >= n for r in self._resolvers)
+
+    def _health(self, now: float) -> None:
+        """Every tenth of a second: mark resolvers that stayed silent dead, and stop when all
+        are dead."""
+        self._next_health = now + 0.1
+        cfg = self.config
+        for r in self._resolvers:
+            if (
+                not r.dead
+                and r.silent >= cfg.dead_timeouts
+                and now - r.last_heard >= cfg.dead_after
+            ):
+                self._mark_dead(r, now)
+        if any(r.dead for r in self._resolvers):
+            self._check_all_dead(now)
+
+    def _check_all_dead(self, now: float) -> None:
+        if not all(r.dead for r in self._resolvers):
+            return
+        heard = max(r.last_heard for r in self._resolvers)
+        unreachable = all(r.unreachable for r in self._resolvers)
+        if now - heard < self.config.give_up_after and not unreachable:
+            return
+        names = ", ".join(_addr_text(r.addr) for r in self._resolvers)
+        params = {"resolvers": names, "seconds": f"{now - heard:.0f}"}
+        code = "NET_UNREACHABLE" if unreachable else "NET_ALL_DEAD"
+        raise NetworkError(t("en", code, **params), code, params)
 
     def _count_wire(self, code: str) -> None:
         self.stats.wire_errors[code] = self.stats.wire_errors.get(code, 0) + 1
 
     # -- timeouts ----------------------------------------------------------------------
+    def _push_deadline(
+        self, deadline: float, fd: int, entries: list[tuple[int, Query, int]]
+    ) -> None:
+        self._seq += 1
+        heapq.heappush(self._timeouts, (deadline, self._seq, fd, entries))
+
     def _nearest_deadline(self) -> float | None:
-        heads = [fifo[0][0] for fifo in self._timeouts if fifo]
+        head = self._timeouts[0][0] if self._timeouts else None
         if self._tcp:
-            heads += [c.deadline for c in self._tcp.values()]
-        return min(heads) if heads else None
+            tcp = min(c.deadline for c in self._tcp.values())
+            head = tcp if head is None else min(head, tcp)
+        return head
 
     def _expire(self, now: float) -> None:
-        for fifo in self._timeouts:
-            while fifo and fifo[0][0] <= now:
-                _, fd, entries = fifo.popleft()
-                us = self._udp[fd]
-                for qid, q, gen in entries:
-                    if q.deadline_gen != gen:
-                        continue  # answered or re-sent since
-                    if us.pending.get(qid) is not q:
-                        continue
-                    self._release(us, qid, q)
-                    self.stats.timeouts += 1
-                    self._retry_or_final(q, Status.TIMEOUT, backoff=True)
+        heap = self._timeouts
+        while heap and heap[0][0] <= now:
+            _, _, fd, entries = heapq.heappop(heap)
+            us = self._udp[fd]
+            r = self._resolvers[us.resolver]
+            for qid, q, gen in entries:
+                if q.deadline_gen != gen:
+                    continue  # answered or re-sent since
+                if us.pending.get(qid) is not q:
+                    continue
+                self._release(us, qid, q)
+                self._samples.pop(q, None)  # Karn: no sample from a query that timed out
+                self.stats.timeouts += 1
+                self._timed_out(r, now)
+                if r.dead and type(q) is not _LieCheck:
+                    self._retries.append(q)  # on a dead resolver: moved, no attempt spent
+                    continue
+                # one timeout says little on a lossy path; a storm of them backs off
+                self._answered(r, 0, 1)
+                if self._network_silent():
+                    # every resolver is timing out: the timeout says nothing about the name,
+                    # the question waits (no attempt spent) for a resolver or the give-up
+                    self._retries.append(q)
+                    continue
+                self._retry_or_final(q, Status.TIMEOUT, backoff=False)
+        if now >= self._next_health:
+            self._health(now)
         if not self._tcp:
             return
         for fd, conn in list(self._tcp.items()):
@@ -689,6 +1072,7 @@ class Engine:
 
     # -- TCP ---------------------------------------------------------------------------
     def _start_tcp(self, q: Query) -> None:
+        self._samples.pop(q, None)
         r = self._resolvers[q.resolver]
         s = socket.socket(r.family, socket.SOCK_STREAM)
         s.setblocking(False)

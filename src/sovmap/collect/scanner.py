@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sovmap.collect.engine import Query
 from sovmap.collect.inputs import DomainInput
@@ -44,6 +44,8 @@ class ScanCounters:
     queries: int = 0
     cache_hits: int = 0
     errors: int = 0
+    # per probe kind: [questions answered (NOERROR/NXDOMAIN), unanswered], finished domains
+    by_probe: dict[str, list[int]] = field(default_factory=dict)
 
 
 class Scanner:
@@ -141,6 +143,7 @@ class Scanner:
             q.answers_cb = cb
             q.attempt = q.depth = q.deadline_gen = 0
             q.resolver = -1
+            q.best = None
             q.probe = probe
             q.via = ""
             queries.append(q)
@@ -174,6 +177,9 @@ class Scanner:
         source: Iterator[DomainInput] = iter(inputs)
         exhausted = False
         transport = self.transport
+        checked = False
+        by_probe = self.counters.by_probe
+        answered = (Status.NOERROR, Status.NXDOMAIN)
         while True:
             while not exhausted and self._active < self.max_active:
                 item = next(source, None)
@@ -182,6 +188,13 @@ class Scanner:
                     break
                 if item is WAIT:
                     break
+                if not checked:
+                    # the resolvers are asked for a name that cannot exist under the first
+                    # domain's parent zone before any of its questions (lying-resolver check)
+                    checked = True
+                    parent = item.domain.partition(".")[2]
+                    if parent:
+                        transport.check_resolvers(parent)
                 self._active += 1
                 self._start(DomainScan(item.domain, self.plan, self, item.attributes, item.line))
             if self._done:
@@ -190,6 +203,11 @@ class Scanner:
                     self._active -= 1
                     self.counters.domains += 1
                     self.counters.errors += scan.errors
+                    for o in scan.observations:
+                        counts = by_probe.get(o.probe)
+                        if counts is None:
+                            counts = by_probe[o.probe] = [0, 0]
+                        counts[0 if o.status in answered else 1] += 1
                     on_result(
                         DomainResult(
                             domain=scan.domain,

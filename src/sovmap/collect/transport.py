@@ -31,6 +31,10 @@ class Transport(Protocol):
     def question_tail(self, qtype_code: int) -> bytes:
         """What follows the name in a question as this transport sends it."""
 
+    def check_resolvers(self, zone: str) -> None:
+        """Check the resolvers behind the transport before the first question (the engine
+        asks each for a name that cannot exist under ``zone``: a lying-resolver check)."""
+
     def poll(self, wait: float = 0.05) -> None:
         """Move questions on and deliver the answers that came, waiting at most ``wait`` s."""
 
@@ -79,6 +83,9 @@ class ReplayTransport:
 
     def question_tail(self, qtype_code: int) -> bytes:
         return b""  # nothing is sent
+
+    def check_resolvers(self, zone: str) -> None:
+        return None  # no resolver: the answers are stored ones
 
     def poll(self, wait: float = 0.05) -> None:
         queue, stats, answers, missing = self._queue, self.stats, self._answers, _MISSING

@@ -30,10 +30,11 @@ from itertools import islice
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from sovmap.collect.engine import Engine, EngineConfig
+from sovmap.collect.engine import RESOLVER_COUNTERS, Engine, EngineConfig
 from sovmap.collect.inputs import DomainInput
 from sovmap.collect.probes import ProbePlan
 from sovmap.collect.scanner import WAIT, Scanner
+from sovmap.errors import SovmapError
 from sovmap.model import DomainResult, Finding
 from sovmap.store import Row, encode_results
 
@@ -184,6 +185,10 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
         engine.close()
     except (EOFError, BrokenPipeError, ConnectionResetError):
         os._exit(1)  # the parent is gone
+    except SovmapError as exc:  # e.g. no resolver answers: the parent raises it as it is
+        with contextlib.suppress(Exception):
+            conn.send(("failed", exc))
+        os._exit(1)
     except BaseException:
         with contextlib.suppress(Exception):
             conn.send(("error", traceback.format_exc()))
@@ -193,17 +198,25 @@ def _worker_main(conn: Connection, job: WorkerJob) -> None:
 def scan_stats(scanner: Scanner) -> dict[str, Any]:
     """The counters a scan reports (its transport's and the scanner's), as plain values."""
     stats = scanner.transport.stats
-    return {
+    out: dict[str, Any] = {
         "sent": stats.sent,
         "answered": stats.answered,
         "timeouts": stats.timeouts,
         "retries": stats.retries,
+        "retries_refused": stats.retries_refused,
         "tcp": stats.tcp,
         "mismatched": stats.mismatched,
         "malformed": stats.malformed,
         "wire_errors": dict(stats.wire_errors),
         "cache_hits": scanner.counters.cache_hits,
     }
+    # per probe kind and per resolver, flat ({key: {name: count}}) so merge_stats sums them
+    by_probe = scanner.counters.by_probe
+    out["probe_answered"] = {p: c[0] for p, c in by_probe.items()}
+    out["probe_unanswered"] = {p: c[1] for p, c in by_probe.items()}
+    for i, name in enumerate(RESOLVER_COUNTERS):
+        out[f"resolver_{name}"] = {a: c[i] for a, c in stats.resolvers.items()}
+    return out
 
 
 def merge_stats(total: dict[str, Any], part: dict[str, Any]) -> None:
@@ -260,6 +273,8 @@ def run_workers(
                 elif kind == "end":
                     merge_stats(stats, msg[1])
                     live.discard(i)
+                elif kind == "failed":
+                    raise msg[1]
                 else:
                     raise WorkerError(f"scan worker {i} failed:\n{msg[1]}")
             for i in sorted(live, key=outstanding.__getitem__):
