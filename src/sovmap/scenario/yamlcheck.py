@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import jsonschema
 import yaml
 
 
+@lru_cache(maxsize=8)
+def _compose(text: str) -> Any:
+    """The node tree of a document, composed once: a parser asks ``line_of`` for every entry
+    of one text, and composing it again each time made that quadratic (17 s for the bundled
+    exit templates, which the web's provider page loads)."""
+    return yaml.compose(text)
+
+
 def line_of(text: str, path: list[str | int]) -> int:
     """1-based line of ``path`` in a YAML document (the nearest ancestor that exists)."""
     try:
-        node: Any = yaml.compose(text)
+        node: Any = _compose(text)
     except yaml.YAMLError:
         return 1
     line = 1 if node is None else node.start_mark.line + 1
