@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sovmap import __version__
-from sovmap.web import account_pages, api, i18n_web, map_pages, pages
+from sovmap.web import account_pages, api, i18n_web, map_pages, notes_routes, pages
 from sovmap.web.auth import (
     Principal,
     authenticate,
@@ -167,6 +167,7 @@ def create_app(
     app.include_router(map_pages.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
+    notes_routes.install(app)  # finding notes: the domain page's form and /api/findings/notes
     for extra in app.state.features.routers():
         app.include_router(extra)
     if oidc is not None:
