@@ -32,13 +32,19 @@ def _link(inner: str, href: str) -> str:
     return f'<a href="{escape(href)}">{inner}</a>' if href else inner
 
 
+def _role(items: Sequence[Bar] | Sequence[Stack]) -> str:
+    """An image, or a group when it holds links (an image may hold no interactive parts)."""
+    return "group" if any(x.href for x in items) else "img"
+
+
 def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "", width: int = 640) -> Markup:
     """Horizontal bars, one per item, labelled with their value."""
     row, label_w, pad = 22, 210, 6
     height = row * len(bars) + 30
     top = max((b.value for b in bars), default=0.0) or 1.0
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="{_role(bars)}" '
+        f'width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}"><title>{escape(title)}</title>'
     ]
     span = width - label_w - 70
@@ -78,7 +84,8 @@ def stacked_bars(
     height = row * len(stacks) + 60
     span = width - label_w - 10
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="{_role(stacks)}" '
+        f'width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}"><title>{escape(title)}</title>'
         f'<text x="0" y="14" font-size="13" font-weight="bold">{escape(title)}</text>'
     ]
