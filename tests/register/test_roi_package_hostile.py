@@ -252,3 +252,25 @@ def test_case11_a_latin1_header_makes_the_template_unreadable_not_a_traceback(
     assert code == 1
     assert err[0] == "reports/b_04.01.csv:1: ENCODING: the header row is not UTF-8 text"
     assert err[-1] == f"{base}: 1 problem(s) with the package itself; nothing written"
+
+
+def test_a_rates_file_with_a_bad_row_in_the_middle_names_it_and_accounts(tmp_path: Path) -> None:
+    from sovmap.cli import CommandError
+    from sovmap.register.dora.cli import read_rates
+
+    path = tmp_path / "rates.csv"
+    path.write_text("currency,rate\nUSD,0.92\nEURO,1\nGBP,\nCHF,1.05\n")
+    with pytest.raises(CommandError) as err:
+        read_rates(path)
+    assert str(err.value).splitlines() == [
+        "rates file rejected:",
+        f"{path}:3: BAD_RATE: not a currency code with a rate above 0: EURO '1'",
+        f"{path}:4: BAD_RATE: not a currency code with a rate above 0: GBP ''",
+        f"{path}: rows read: 4 = accepted 2 + rejected 2",
+    ]
+    with pytest.raises(CommandError) as err:
+        read_rates(path, "nl")
+    assert str(err.value).splitlines()[0] == "koersenbestand afgewezen:"
+    assert str(err.value).splitlines()[-1] == f"{path}: rijen gelezen: 4 = aanvaard 2 + afgewezen 2"
+    path.write_text("currency,rate\nUSD,0.92\nCHF,1.05\n")
+    assert read_rates(path) == {"USD": 0.92, "CHF": 1.05}

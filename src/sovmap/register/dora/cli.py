@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sovmap.cli import CommandError
 from sovmap.i18n import cli_language, format_number, t
-from sovmap.readers import InputError, accounting, read_csv, summary
+from sovmap.readers import InputError, InputProblem, accounting, quote, read_csv, summary
 from sovmap.register.dora import package as pkg
 from sovmap.register.dora.export import register_to_tables
 from sovmap.register.dora.importer import losses, normalise_placeholders, tables_to_register
@@ -34,14 +34,17 @@ def default_reference_date(today: date) -> date:
     return date(today.year - 1, 12, 31)
 
 
-def read_rates(path: Path) -> dict[str, float]:
-    """``currency,rate`` rows: units of the organisation's currency per unit of ``currency``."""
+def read_rates(path: Path, lang: str = "en") -> dict[str, float]:
+    """``currency,rate`` rows: units of the organisation's currency per unit of ``currency``.
+    A file with a bad row is refused as a whole (an export must not guess an amount), with
+    every problem and the accounting (rows read = accepted + rejected)."""
     try:
         table = read_csv(path, want=("currency", "rate"))
     except InputError as exc:
-        raise CommandError(str(exc)) from exc
+        raise CommandError(exc.localised(lang)) from exc
     rates: dict[str, float] = {}
-    bad: list[str] = [p.render() for p in table.problems]
+    bad: list[InputProblem] = list(table.problems)
+    rejected = table.rejected
     for line, row in table.rows:
         cur = (row.get("currency") or "").strip().upper()
         text = (row.get("rate") or "").strip().replace(",", ".")
@@ -50,11 +53,19 @@ def read_rates(path: Path) -> dict[str, float]:
         except ValueError:
             rate = -1.0
         if cur not in currencies() or not rate > 0:
-            bad.append(f"{path}:{line}: BAD_RATE: {cur or '?'} {text!r}")
+            bad.append(
+                InputProblem.of(
+                    str(path), line, "BAD_RATE", "INPUT_BAD_RATE", currency=cur or "?",
+                    rate=quote(text),
+                )
+            )  # fmt: skip
+            rejected += 1
             continue
         rates[cur] = rate
     if bad:
-        raise CommandError("rates file rejected:\n" + "\n".join(bad))
+        lines = [p.render(lang) for p in sorted(bad, key=lambda p: p.line)]
+        lines.append(f"{path}: {accounting(table.read, table.read - rejected, rejected, lang)}")
+        raise CommandError(t(lang, "INPUT_RATES_REFUSED") + "\n" + "\n".join(lines))
     return rates
 
 
@@ -78,7 +89,7 @@ def export_roi(reg: Register, args: argparse.Namespace) -> int:
     lang = cli_language(getattr(args, "lang", None))
     if day > today:
         raise CommandError(t(lang, "DORA_FUTURE_DATE", date=day.isoformat()))
-    rates = read_rates(args.rates) if getattr(args, "rates", None) else {}
+    rates = read_rates(args.rates, lang) if getattr(args, "rates", None) else {}
     org = reg.organisation
     scope = args.consolidation or ("CON" if reg.entities else "IND")
     exported = register_to_tables(reg, day, rates, reported_on=today)
