@@ -230,6 +230,8 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mail1.hedmark-ikt.no", "mx", "hedmark-ikt"),
     ("mx", "mx1.istekkipalvelut.fi", "mx", "istekki"),
     ("spf", "spf-a.meita.fi", "spf", "meita"),
+    ("mx", "posti.saita.fi", "mx", "meita"),
+    ("mx", "mailgw.unikom.se", "mx", "unikom"),
     ("mx", "mx1.tiera.fi", "mx", "tiera"),
     ("mx", "fallbackmx.spamexperts.eu", "mx", "n-able"),
     ("mx", "mx1.emailsrvr.com", "mx", "rackspace"),
