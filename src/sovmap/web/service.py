@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from fastapi import HTTPException, Request
 from sqlalchemy import Connection, Engine, and_, select
@@ -48,21 +48,38 @@ class Cache:
         self._data: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
+        #: one lock per result being computed: concurrent misses wait for one computation
+        self._flights: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def _hit(self, full: tuple[Any, ...]) -> tuple[bool, Any]:
+        with self._lock:
+            if full in self._data:
+                self._data.move_to_end(full)
+                return True, self._data[full]
+            return False, None
 
     def get(self, key: tuple[Any, ...], scan: ScanInfo, make: Callable[[], T]) -> T:
         if not scan.finished:
             return make()
         full = (*key, scan.id, scan.finished_at)
+        found, hit = self._hit(full)
+        if found:
+            return cast(T, hit)
         with self._lock:
-            if full in self._data:
-                self._data.move_to_end(full)
-                hit: T = self._data[full]
-                return hit
-        value = make()
-        with self._lock:
-            self._data[full] = value
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
+            flight = self._flights.setdefault(full, threading.Lock())
+        with flight:  # the first miss computes; the others wait for its result
+            found, hit = self._hit(full)
+            if found:
+                return cast(T, hit)
+            try:
+                value = make()
+            finally:
+                with self._lock:
+                    self._flights.pop(full, None)
+            with self._lock:
+                self._data[full] = value
+                while len(self._data) > self._size:
+                    self._data.popitem(last=False)
         return value
 
 
@@ -210,3 +227,25 @@ def changes(conn: Connection, cache: Cache, engine: Engine) -> DiffResult | None
         ),
     )
     return result
+
+
+def warm(engine: Engine, cache: Cache) -> None:
+    """Compute what the first requests after start would otherwise wait for: the latest
+    finished scan's figures and overview, trends, change events, and the knowledge and exit
+    catalogues. ``sovmap serve`` runs it in each worker as it starts (in a thread)."""
+    from sovmap.exitplan.catalogue import default_alternatives, default_templates
+    from sovmap.knowledge import default_catalogue
+
+    default_catalogue()
+    default_templates()
+    default_alternatives()
+    with engine.connect() as conn:
+        conn.info[COUNTS_KEY] = cache.counts
+        s = latest(conn)
+        if s is None:
+            return
+        figs: figures.Figures = cache.get(("figures",), s, lambda: figures.compute(conn, s))
+        cache.get(("overview",), s, lambda: q.overview(conn, s, figures.us_by_capability(figs)))
+        trends(conn, cache)
+        group_trends(conn, cache)
+        changes(conn, cache, engine)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sovmap.web.app import create_app
 from sovmap.web.features import detect_features
 from sovmap.web.limits import FORM_BYTES, UPLOAD_BYTES, BodyLimits
 from sovmap.web.oidc import load_oidc_settings
+from sovmap.web.service import warm
 
 ENV = "SOVMAP_SERVE"
 
@@ -40,8 +42,9 @@ class ServeSettings:
         def path(v: str | None) -> Path | None:
             return Path(v) if v else None
 
-        return create_app(
-            Store(self.db).engine,
+        engine = Store(self.db).engine
+        app = create_app(
+            engine,
             secure_cookies=self.secure_cookies,
             features=detect_features(
                 path(self.register),
@@ -51,6 +54,9 @@ class ServeSettings:
             limits=BodyLimits(form=self.form_bytes, json=self.form_bytes, upload=self.upload_bytes),
             oidc=load_oidc_settings(Path(self.oidc)) if self.oidc else None,
         )
+        # the first requests find the latest scan's aggregates computed, not a cold cache
+        threading.Thread(target=warm, args=(engine, app.state.cache), daemon=True).start()
+        return app
 
 
 def app_from_environment() -> FastAPI:
