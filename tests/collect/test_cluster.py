@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from support.knot import Knot, free_port
 
 distributed = pytest.importorskip("distributed")
 
-DOMAINS = 1200
+DOMAINS = 600
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,26 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Knot, Path
         yield knot, w.domains_csv
     finally:
         knot.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """A scheduler (in this process) and three worker processes (each under a nanny, which
+    starts a new one when its worker dies), all on loopback."""
+    with distributed.LocalCluster(
+        n_workers=3,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+    ) as running:
+        yield running
+
+
+def _config(port: int, rate: float | None = None) -> EngineConfig:
+    # generous attempts: a loaded 2-core machine must not turn a slow answer into a finding
+    return EngineConfig([("127.0.0.1", port)], attempts=5, rate=rate)
 
 
 def _stored(store: Store, scan_id: int) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
@@ -71,60 +92,47 @@ def _stored(store: Store, scan_id: int) -> tuple[dict[str, Any], list[tuple[Any,
 def test_a_killed_worker_loses_and_doubles_no_domain(
     tmp_path: Path,
     world: tuple[Knot, Path],
+    cluster: Any,
     postgres_url: str,  # noqa: F811
 ) -> None:
     knot, domains_csv = world
-    # a rate budget per engine, so the scan lasts long enough to be cut half way
-    config = EngineConfig([("127.0.0.1", knot.port)], rate=400)
-    settings = ScanSettings(config)
     started = time.monotonic()
-    with distributed.LocalCluster(
-        n_workers=3,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    ) as cluster:
-        killed: list[int] = []
-        seen: list[ClusterProgress] = []
+    killed: list[int] = []
+    seen: list[ClusterProgress] = []
 
-        def cut(p: ClusterProgress) -> None:
-            seen.append(
-                ClusterProgress(
-                    p.done, p.total, p.reading, p.shards, p.shards_done, p.workers, p.workers_lost
-                )
-            )
-            if killed or p.done < DOMAINS // 2:
-                return
-            busy = [w for w in list(cluster.scheduler.workers.values()) if w.processing]
-            if busy:
-                killed.append(busy[0].pid)
-                os.kill(busy[0].pid, signal.SIGKILL)
+    def cut(p: ClusterProgress) -> None:
+        seen.append(replace(p))
+        if killed or p.done < DOMAINS // 2:
+            return
+        busy = [w for w in list(cluster.scheduler.workers.values()) if w.processing]
+        if busy:
+            killed.append(busy[0].pid)
+            os.kill(busy[0].pid, signal.SIGKILL)
 
-        store = Store(postgres_url)
-        outcome = run_cluster_scan(
-            domains_csv,
-            store,
-            cluster.scheduler_address,
-            settings,
-            shard_size=50,
-            on_progress=cut,
-        )
+    store = Store(postgres_url)
+    # a rate budget per engine, so the scan lasts long enough to be cut half way
+    outcome = run_cluster_scan(
+        domains_csv,
+        store,
+        cluster.scheduler_address,
+        ScanSettings(_config(knot.port, rate=500)),
+        shard_size=25,
+        on_progress=cut,
+    )
     cluster_seconds = time.monotonic() - started
     assert killed, "the scan ended before a worker could be killed"
     assert outcome.workers_lost >= 1
-    assert outcome.shards == DOMAINS // 50
+    assert outcome.shards == DOMAINS // 25
     assert outcome.scan.domains == DOMAINS and outcome.scan.skipped == 0
     # the progress counted the whole cluster: workers alive, shards, stored domains
     assert max(p.workers for p in seen) == 3
     assert any(p.workers_lost for p in seen)
-    assert seen[-1].done == seen[-1].total == DOMAINS and seen[-1].shards_done == DOMAINS // 50
+    assert seen[-1].done == seen[-1].total == DOMAINS and seen[-1].shards_done == DOMAINS // 25
     scans = store.scans()
     assert [(s.id, s.state, s.domains) for s in scans] == [(outcome.scan.scan_id, "done", DOMAINS)]
 
     single = Store(tmp_path / "single.sqlite")
-    one = run_scan(domains_csv, single, ScanSettings(EngineConfig([("127.0.0.1", knot.port)])))
+    one = run_scan(domains_csv, single, ScanSettings(_config(knot.port)))
     assert one.domains == DOMAINS
     on_cluster = _stored(store, outcome.scan.scan_id)
     on_one = _stored(single, one.scan_id)
@@ -136,9 +144,82 @@ def test_a_killed_worker_loses_and_doubles_no_domain(
         f"killed at {DOMAINS // 2}+ stored; {outcome.workers_seen} workers seen, "
         f"{outcome.workers_lost} lost; shards that found domains stored: "
         f"{sum(1 for s in outcome.shard_outcomes if s.skipped)}; "
-        f"{len(on_cluster[1])} findings equal to one machine's; cluster part "
+        f"{len(on_cluster[1])} findings equal to one machine's; cluster scan "
         f"{cluster_seconds:.1f}s"
     )
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.knot
+@pytest.mark.postgres
+def test_a_stopped_coordinator_resumes_while_old_tasks_still_write(
+    world: tuple[Knot, Path],
+    cluster: Any,
+    postgres_url: str,  # noqa: F811
+) -> None:
+    """The coordinator stops at a third; the tasks it had handed out still run and write
+    while the same command resumes the scan: the store keeps one row per domain."""
+    knot, domains_csv = world
+
+    def stop(p: ClusterProgress) -> None:
+        if p.done >= DOMAINS // 3:
+            raise _Stop
+
+    store = Store(postgres_url)
+    slow = ScanSettings(_config(knot.port, rate=500))
+    with pytest.raises(_Stop):
+        run_cluster_scan(
+            domains_csv, store, cluster.scheduler_address, slow, shard_size=25, on_progress=stop
+        )
+    again = run_cluster_scan(
+        domains_csv,
+        Store(postgres_url),
+        cluster.scheduler_address,
+        ScanSettings(_config(knot.port)),
+    )
+    assert again.scan.resumed and again.scan.skipped >= DOMAINS // 3
+    assert again.scan.skipped + again.scan.domains == DOMAINS
+    domains, _ = _stored(store, again.scan.scan_id)
+    assert len(domains) == DOMAINS
+    assert [(s.state, s.domains) for s in store.scans()] == [("done", DOMAINS)]
+
+
+@pytest.mark.knot
+@pytest.mark.postgres
+def test_the_command_line_prints_the_cluster_summary(
+    world: tuple[Knot, Path],
+    cluster: Any,
+    postgres_url: str,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    knot, domains_csv = world
+    code = main(
+        [
+            "scan",
+            str(domains_csv),
+            "--cluster",
+            cluster.scheduler_address,
+            "--db",
+            postgres_url,
+            "--resolver",
+            f"127.0.0.1:{knot.port}",
+            "--attempts",
+            "5",
+            "--shard-size",
+            "200",
+        ]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    first = out.out.splitlines()[0]
+    assert first.startswith(f"scan 1: {DOMAINS:,} domains scanned in ")
+    assert "on the cluster (3 shards, 3 workers, 0 lost; " in first
+    assert first.endswith("; 0 input lines rejected")
+    assert f"{DOMAINS} domains scanned (scan 1)" in out.out  # the findings summary follows
+    assert f"input: rows read {DOMAINS:,} = accepted {DOMAINS:,} + rejected 0" in out.err
 
 
 @pytest.mark.postgres

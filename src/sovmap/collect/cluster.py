@@ -334,9 +334,15 @@ def _run(
     progress = ClusterProgress()
     progress.done = progress.done_at_start = _stored(store, scan_id, known)
     started = time.monotonic()
-    job = client.scatter(
-        ClusterJob(store.url, scan_id, settings, own_resolvers), broadcast=True, hash=False
-    )
+    try:  # sent to the workers once, not with every task
+        job = client.scatter(
+            ClusterJob(store.url, scan_id, settings, own_resolvers),
+            broadcast=True,
+            hash=False,
+            timeout=worker_wait,
+        )
+    except (TimeoutError, OSError) as exc:
+        raise ClusterError(t(lang, "CLUSTER_LOST", address=address, scan=scan_id)) from exc
     token = uuid.uuid4().hex[:8]
     problems: list[InputProblem] = []
     counts = InputCounts()
