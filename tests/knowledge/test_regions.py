@@ -391,3 +391,23 @@ def test_documented_example_runs(scanned: tuple[Path, list[Finding]], capsys: An
     argv = [str(db) if a == "scans.sqlite" else a for a in argv]
     assert main(argv) == 0
     assert "datacentrum in Nederland" in capsys.readouterr().out
+
+
+def test_reclassify_with_refreshed_ranges_adds_locations(
+    ranges: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """A scan made without region data gets its location evidence from `sovmap reclassify
+    --knowledge DIR`, DIR holding only the refreshed prefix lists (no DNS asked again)."""
+    db = tmp_path / "plain.sqlite"
+    with DevServer(ZONES) as srv:
+        store = Store(db)
+        engine = EngineConfig(resolvers=[(srv.host, srv.port)], timeout=0.3, attempts=2)
+        outcome = run_scan(INPUT, store, ScanSettings(engine, resume=False))
+        assert not any(located(f) for f in store.iter_findings(outcome.scan_id))
+        store.close()
+    assert main(["locations", "--db", str(db)]) == 0
+    assert "sovmap knowledge refresh-prefixes" in capsys.readouterr().out  # LOC_NO_RANGES
+    assert main(["reclassify", "--db", str(db), "--knowledge", str(ranges)]) == 0
+    capsys.readouterr()
+    assert main(["locations", "--db", str(db)]) == 0
+    assert "Azure West Europe, data centre in the Netherlands" in capsys.readouterr().out

@@ -234,8 +234,11 @@ def _check_knowledge(dirs: list[Path]) -> None:
     for d in dirs:
         if not d.is_dir():
             raise CommandError(f"--knowledge {d}: no such directory")
-        if not any(d.glob("*.yaml")):
-            raise CommandError(f"--knowledge {d}: holds no *.yaml provider files")
+        if not any(d.glob("*.yaml")) and not any(d.glob("*.json")):
+            # provider files, or prefix lists written by `knowledge refresh-prefixes --out`
+            raise CommandError(
+                f"--knowledge {d}: holds no *.yaml provider files or *.json prefix lists"
+            )
 
 
 def _check_scan_options(args: argparse.Namespace) -> None:
