@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -13,7 +14,9 @@ from tests.support.storegen import add_scan, domain_findings
 from tests.support.webstore import Store, auth
 from tests.web.test_web_api import login, session_csrf
 
+from sovmap import figures
 from sovmap.store import notes as nt
+from sovmap.store.snapshots import latest_finished
 from sovmap.web.app import create_app
 from sovmap.web.tables import audit_log
 
@@ -156,3 +159,39 @@ def test_domain_page_form_for_editors_and_a_dispute_that_survives_a_rescan(store
         editor.cookies.set("sovmap_lang", "nl")
         nl = editor.get(f"/domains/{DOMAIN}").text
         assert re.search(r"Notities \(\d+\)", nl) and "Betwist" in nl
+
+
+def test_a_disputed_finding_is_marked_in_the_brief_and_the_report(
+    store: Store, tmp_path: Path
+) -> None:
+    from sovmap.report.build import ReportOptions, build_report, compute_brief
+    from sovmap.report.render import brief_markdown
+
+    with store.engine.connect() as conn:
+        scan = latest_finished(conn)
+        assert scan is not None
+        before = figures.compute(conn, scan)
+    mail_us = before["mailbox_us_domains"]
+    dom, cap, _cls, prov = mail_us.rows[0][:4]
+    with store.engine.begin() as conn:
+        nt.add_note(conn, dom, cap, prov, "disputed", "MX changed last week", "editor")
+    with store.engine.connect() as conn:
+        after = figures.compute(conn, scan)
+        brief = compute_brief(conn, "test", None, None, None, None)
+    # the figure is counted as its definition says: unchanged by the dispute
+    assert after.value("mailbox_us_domains") == mail_us.value
+    for lang, said in (("en", "of which disputed: 1"), ("nl", "waarvan betwist: 1")):
+        md = brief_markdown(brief, lang)
+        line = next(x for x in md.splitlines() if f"**{mail_us.value}**" in x and said in x)
+        assert line
+        assert f"{dom}, {cap}, {prov}" in md and "MX changed last week" in md
+    rows = brief.rows["mailbox_us_domains"]
+    assert rows.header[-1] == "disputed" and len(rows.rows) == mail_us.value
+    assert [r[-1] for r in rows.rows if r[0] == dom] == ["disputed"]
+    assert sum(1 for r in rows.rows if r[-1] == "disputed") == 1
+    # the HTML report states it beside the figure and marks the finding
+    out = tmp_path / "report"
+    build_report(store.engine, "test", out, ReportOptions(max_domains=500))
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-disputed="1"' in html and "(of which disputed: 1)" in html
+    assert f"<td>{dom}</td>" in html and "<strong>disputed</strong>" in html

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
@@ -20,6 +20,9 @@ from sovmap.register.model import Register
 from sovmap.register.ownership import control_of
 from sovmap.report.model import Figure, Note, Rows, Section
 from sovmap.scenario.model import ScenarioResult, Status
+from sovmap.store.notes import Key
+from sovmap.store.notes import Note as FindingNote
+from sovmap.store.notes import disputed_rows as count_disputed
 from sovmap.store.schema import findings
 from sovmap.store.snapshots import list_scans
 
@@ -86,15 +89,26 @@ def headline_rows(fig: HeadlineFigure) -> Rows:
     return Rows(fig.id, fig.header, fig.rows, fig.query)
 
 
+def marked_rows(fig: HeadlineFigure, disputes: Mapping[Key, FindingNote]) -> Rows:
+    """A capability figure's rows with a ``disputed`` column (the figure's value unchanged:
+    a dispute is stated beside it, never subtracted)."""
+    marked = tuple(
+        (*r, "disputed" if (str(r[0]), str(r[1]), str(r[3])) in disputes else "") for r in fig.rows
+    )
+    return Rows(fig.id, (*fig.header, "disputed"), marked, fig.query)
+
+
 def q1(
     headline: Figures,
     register: Register | None,
     cut: ScenarioResult | None,
+    disputes: Mapping[Key, FindingNote] | None = None,
 ) -> tuple[Section, list[Rows]]:
     figs: list[Figure] = []
     notes: list[Note] = []
     rows: list[Rows] = []
     scan = headline.scan
+    disputes = disputes or {}
     if scan is not None:
         for code, fid, params in (
             ("Q1_DOMAINS", "domains_scanned", {"scan": scan.id}),
@@ -102,8 +116,28 @@ def q1(
             ("Q1_GATEWAY_US", "mail_gateway_us_domains", {}),
         ):
             hf = headline[fid]
-            rows.append(headline_rows(hf))
+            if fid != "domains_scanned" and disputes:
+                # notes.disputed_rows: how many counted rows someone disputes, beside the value
+                params = {**params, "disputed": count_disputed(hf.rows, set(disputes))}
+                rows.append(marked_rows(hf, disputes))
+            else:
+                rows.append(headline_rows(hf))
             figs.append(Figure(code, hf.value, hf.id, params, figure=hf.id))
+        for key, n in sorted(disputes.items())[:50]:
+            domain, capability, provider = key
+            notes.append(
+                Note(
+                    "NOTE_DISPUTED_LINE",
+                    {
+                        "domain": domain,
+                        "capability": capability,
+                        "provider": provider,
+                        "user": n.username,
+                        "at": n.at[:10],
+                        "text": n.text,
+                    },
+                )
+            )
         orgs, orgs_us = headline["organisations"], headline["organisations_mailbox_us"]
         if orgs_us.value is not None:
             rows.append(headline_rows(orgs_us))

@@ -36,6 +36,8 @@ from sovmap.scenario.from_register import load_scenario_settings
 from sovmap.scenario.model import ScenarioResult, Selector
 from sovmap.store import queries as q
 from sovmap.store.migrate import database_url
+from sovmap.store.notes import disputed_notes
+from sovmap.store.notes import disputed_rows as count_disputed
 from sovmap.store.snapshots import choose_scan, latest_finished
 
 
@@ -77,8 +79,9 @@ def compute_brief(
         scan = latest_finished(conn) if conn is not None else None
         headline = figures.compute(conn, scan, register)
     scan = headline.scan
+    disputes = disputed_notes(conn) if conn is not None else {}
     parts: list[tuple[Section, list[Rows]]] = [
-        b.q1(headline, register, cut),
+        b.q1(headline, register, cut, disputes),
         b.q2(conn, register),
         b.q3(cut, register, rep),
         b.q4(register),
@@ -110,6 +113,13 @@ def compute_brief(
         rows=rows,
         sources=tuple(sources),
     )
+
+
+def brief_disputes(engine: Engine | None) -> dict[tuple[str, str, str], Any]:
+    if engine is None:
+        return {}
+    with engine.connect() as conn:
+        return disputed_notes(conn)
 
 
 def _charts(ov: q.Overview | None, trends: list[q.TrendPoint]) -> dict[str, Any]:
@@ -177,6 +187,11 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
         headline = figures.compute(None, None, register)
         brief = compute_brief(None, source, register, cut, rep, opts.register_dir, headline)
     ctx["figures"] = headline
+    # disputed findings (sovmap.store.notes): counted as the figures define, stated beside them
+    ctx["disputed_keys"] = set(brief_disputes(engine))
+    ctx["disputed"] = {
+        f.id: count_disputed(f.rows, ctx["disputed_keys"]) for f in headline if f.rows
+    }
     ctx.update(_charts(ctx["ov"], ctx["trends"]))
     if cut is not None:
         s = cut.summary

@@ -135,7 +135,11 @@ def when(brief: Brief, lang: str) -> str:
 
 
 def label(lang: str, f: Figure) -> str:
-    return t(lang, f.code, **_params(lang, f.params))
+    text = t(lang, f.code, **_params(lang, f.params))
+    n = f.params.get("disputed")
+    if n:  # disputed rows (sovmap.store.notes), stated beside the figure, never subtracted
+        text += f" ({t(lang, 'NOTE_DISPUTED_ROWS', n=fmt(n, lang))})"
+    return text
 
 
 def brief_html(brief: Brief, lang: str) -> str:

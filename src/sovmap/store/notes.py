@@ -19,7 +19,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, Integer, String, Table, Text, and_, select, tuple_
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    inspect,
+    select,
+    tuple_,
+)
 
 from sovmap.errors import SovmapError
 from sovmap.model import Capability
@@ -205,6 +217,14 @@ def statuses(conn: Connection, keys: Iterable[Key] | None = None) -> dict[Key, N
 
 def disputed(conn: Connection, keys: Iterable[Key] | None = None) -> set[Key]:
     return {k for k, n in statuses(conn, keys).items() if n.status == DISPUTED}
+
+
+def disputed_notes(conn: Connection) -> dict[Key, Note]:
+    """Every finding disputed now, with the note that disputes it; empty for a store made
+    before notes existed (read without migrating)."""
+    if not inspect(conn).has_table(finding_notes.name):
+        return {}
+    return {k: n for k, n in statuses(conn).items() if n.status == DISPUTED}
 
 
 def disputed_rows(rows: Sequence[Sequence[Any]], disputes: set[Key]) -> int:
