@@ -149,3 +149,31 @@ def test_a_dutch_usage_error_of_an_input_without_a_domain_column(
         f"sovmap: error: {path}:1: NO_DOMAIN_COLUMN: lijkt een CSV, maar heeft geen domeinkolom "
         "(een van: domain, domein, website, url, email, e-mail, mail)\n"
     )
+
+
+def test_a_dutch_register_check_prints_dutch_input_problems_and_accounting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "reg"
+    root.mkdir()
+    (root / "org.yaml").write_text("organisation:\n  id: org\n  name: Org\n  country: NL\n")
+    rows = "".join(f"c{i},Contract {i},30\n" for i in range(1, 1200))
+    (root / "contracts.csv").write_text(
+        "id,name,notice_days\n" + rows + 'cx,"Open,30\ncy,Kort\n' + "cz,Laatste,60\n"
+    )
+    (root / "extra.yaml").write_text("a: &x [1]\nb: *x\n")
+    monkeypatch.setenv("SOVMAP_LANG", "nl")
+    assert main(["register", "check", str(root)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        "error: contracts.csv:1201: (row): een aanhalingsteken dat op deze regel opent, sluit "
+        "niet vóór het einde van het bestand; deze regel wordt overgeslagen en het lezen gaat "
+        "verder bij de volgende [UNTERMINATED_QUOTE]"
+    ) in out
+    columns = "2 velden waar de kopregel er 3 heeft: 'cy,Kort' [COLUMNS]"
+    assert f"error: contracts.csv:1202: (row): {columns}" in out
+    assert (
+        "error: extra.yaml:2: (document): aliassen (*x) worden niet aanvaard; schrijf de waarde "
+        "voluit [YAML_ALIAS]"
+    ) in out
+    assert out[-1] == "contracts.csv: rijen gelezen: 1.202 = aanvaard 1.200 + afgewezen 2"

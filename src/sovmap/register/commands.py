@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sovmap.cli import CommandError
+from sovmap.i18n import cli_language
 from sovmap.register.codec import build_schema
 from sovmap.register.files import check_register, load_register, register_to_data, write_register
 from sovmap.register.model import Origin, Register
@@ -131,9 +132,9 @@ def register(sub: Any) -> None:
     r.set_defaults(func=_import_roi)
 
 
-def _print_problems(problems: list[Problem] | tuple[Problem, ...]) -> None:
+def _print_problems(problems: list[Problem] | tuple[Problem, ...], lang: str = "en") -> None:
     for p in problems:
-        print(f"{p.severity.value}: {p}")
+        print(f"{p.severity.value}: {p.render(lang)}")
 
 
 def quality(register: Register) -> dict[str, Any]:
@@ -148,6 +149,7 @@ def quality(register: Register) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    lang = cli_language()  # the input layer's messages and the accounting (SOVMAP_LANG)
     result = check_register(args.path)
     q = quality(result.register) if result.register is not None else None
     if args.format == "json":
@@ -158,7 +160,7 @@ def _check(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0 if result.ok else 1
-    _print_problems(result.errors)
+    _print_problems(result.errors, lang)
     if result.register is not None and q is not None:
         r = result.register
         print(
@@ -176,10 +178,10 @@ def _check(args: argparse.Namespace) -> int:
         )
         if warnings:
             print(f"{len(warnings)} warning(s): expected values missing or not confirmed")
-            _print_problems(warnings)
+            _print_problems(warnings, lang)
     else:
         print("invalid: the register could not be read")
-    for line in result.inputs:  # CSV files: rows read = accepted + rejected
+    for line in result.accounting(lang):  # CSV files: rows read = accepted + rejected
         print(line)
     return 0 if result.ok else 1
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import jsonschema
 
-from sovmap.readers import InputError, quote, read_bytes, read_csv
+from sovmap.readers import CsvTable, InputError, accounting, quote, read_bytes, read_csv
 from sovmap.register.checks import check_semantics
 from sovmap.register.codec import (
     ENTITY_KINDS,
@@ -58,6 +58,12 @@ class CheckResult:
     register: Register | None
     problems: tuple[Problem, ...]
     inputs: tuple[str, ...] = ()  # the input accounting of every CSV file read
+    #: the same as numbers: (file, rows read, accepted, rejected), for :meth:`accounting`
+    counts: tuple[tuple[str, int, int, int], ...] = ()
+
+    def accounting(self, lang: str = "en") -> list[str]:
+        """``FILE: rows read: N = accepted A + rejected R`` for every CSV file, in ``lang``."""
+        return [f"{f}: {accounting(r, a, x, lang)}" for f, r, a, x in self.counts]
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -74,6 +80,7 @@ class _Doc:
     data: dict[str, Any]
     lines: LineMap
     accounting: str = ""  # a CSV file: rows read = accepted + rejected
+    counts: tuple[int, int, int] | None = None  # the same as numbers
 
 
 def _label(data: dict[str, Any], path: tuple[str | int, ...]) -> str:
@@ -152,7 +159,7 @@ def _csv_nested(name: str, text: str) -> list[Any]:
 
 def _read_csv(
     data: bytes, section: str, file: str, problems: list[Problem]
-) -> tuple[dict[str, Any], LineMap, str] | None:
+) -> tuple[dict[str, Any], LineMap, CsvTable] | None:
     """One section from a CSV file, read by :func:`sovmap.readers.read_csv`: a rejected row
     (an unclosed quote, a wrong number of fields, bytes that are not UTF-8) is an error naming
     its line, and the rows after it are read; ``None`` for a file unusable as a whole."""
@@ -161,10 +168,22 @@ def _read_csv(
     try:
         table = read_csv(data, file=file, delimiters=",", comments=False)
     except InputError as exc:
-        problems.append(Problem(file, exc.line or 1, "(file)", exc.code or "CSV", exc.message))
+        problems.append(
+            Problem(
+                file,
+                exc.line or 1,
+                "(file)",
+                exc.code or "CSV",
+                exc.message,
+                key=exc.key,
+                params=exc.params,
+            )
+        )
         return None
     for p in table.problems:
-        problems.append(Problem(file, p.line, "(row)", p.code, p.message))
+        problems.append(
+            Problem(file, p.line, "(row)", p.code, p.message, key=p.key, params=p.params)
+        )
     rows: list[dict[str, Any]] = []
     lines = LineMap()
     lines.lines[(section,)] = 1
@@ -199,7 +218,7 @@ def _read_csv(
             if isinstance(value, dict) and "value" in value:
                 value.setdefault("provenance", "entered")
         rows.append(raw)
-    return {section: rows}, lines, f"{file}: {table.accounting()}"
+    return {section: rows}, lines, table
 
 
 # --------------------------------------------------------------------------- loading
@@ -216,7 +235,17 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
         try:
             data = read_bytes(path, max_bytes=MAX_FILE_BYTES)
         except InputError as exc:
-            problems.append(Problem(rel, 1, "(file)", exc.code or "UNREADABLE", exc.message))
+            problems.append(
+                Problem(
+                    rel,
+                    1,
+                    "(file)",
+                    exc.code or "UNREADABLE",
+                    exc.message,
+                    key=exc.key,
+                    params=exc.params,
+                )
+            )
             continue
         if path.suffix == ".csv":
             if path.stem not in ENTITY_KINDS:
@@ -233,12 +262,24 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
             section = _read_csv(data, path.stem, rel, problems)
             if section is None:
                 continue
-            sections, lines, accounting = section
+            sections, lines, table = section
+            counts: tuple[int, int, int] | None = (table.read, table.accepted, table.rejected)
+            accounting = f"{rel}: {table.accounting()}"
         else:
             try:
                 loaded, lines = load_yaml(data, rel)
             except YamlSyntaxError as exc:
-                problems.append(Problem(rel, exc.line, "(document)", exc.code, exc.message))
+                problems.append(
+                    Problem(
+                        rel,
+                        exc.line,
+                        "(document)",
+                        exc.code,
+                        exc.message,
+                        key=exc.key,
+                        params=exc.params,
+                    )
+                )
                 continue
             if loaded is None:
                 continue
@@ -247,8 +288,8 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
                     Problem(rel, 1, "(document)", "SCHEMA", "a register file is a mapping")
                 )
                 continue
-            sections, accounting = loaded, ""
-        docs.append(_Doc(rel, sections, lines, accounting))
+            sections, accounting, counts = loaded, "", None
+        docs.append(_Doc(rel, sections, lines, accounting, counts))
     return docs, problems
 
 
@@ -334,6 +375,7 @@ def check_register(root: Path | str) -> CheckResult:
         )
     docs, problems = _read_docs(root)
     inputs = tuple(d.accounting for d in docs if d.accounting)
+    counts = tuple((d.file, *d.counts) for d in docs if d.counts is not None)
     organisation: Organisation | None = None
     sections: dict[str, dict[str, Any]] = {k: {} for k in ENTITY_KINDS}
     first_seen: dict[tuple[str, str], tuple[str, int]] = {}  # (section, id) -> file, line
@@ -391,13 +433,13 @@ def check_register(root: Path | str) -> CheckResult:
                 )
     if organisation is None:
         if problems:  # the organisation may sit in a file that could not be read
-            return CheckResult(None, tuple(problems), inputs)
+            return CheckResult(None, tuple(problems), inputs, counts)
         problems.append(
             Problem(
                 ".", 1, "organisation", "NO_ORGANISATION", "no file has an `organisation` section"
             )
         )
-        return CheckResult(None, tuple(problems), inputs)
+        return CheckResult(None, tuple(problems), inputs, counts)
     register = Register(
         organisation=organisation,
         processes=sections["processes"],
@@ -410,7 +452,7 @@ def check_register(root: Path | str) -> CheckResult:
     )
     problems.extend(check_semantics(register))
     problems.extend(quality_problems(register))
-    return CheckResult(register, tuple(problems), inputs)
+    return CheckResult(register, tuple(problems), inputs, counts)
 
 
 def _decode_problem(doc: _Doc, base: tuple[str | int, ...], exc: DecodeError) -> Problem:

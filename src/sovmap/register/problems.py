@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,9 +25,22 @@ class Problem:
     code: str
     message: str
     severity: Severity = Severity.ERROR
+    #: the catalogue message of a problem found by the input layer (and its parameters), so
+    #: :meth:`render` can write it in Dutch too; ``message`` stays English
+    key: str = dataclasses.field(default="", compare=False)
+    params: tuple[tuple[str, Any], ...] = dataclasses.field(default=(), compare=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.field}: {self.message} [{self.code}]"
+
+    def render(self, lang: str = "en") -> str:
+        """Like ``str()``, the message in ``lang`` where it comes from the catalogue."""
+        if not self.key or lang == "en":
+            return str(self)
+        from sovmap.readers import localise
+
+        text = localise(lang, self.key, self.params)
+        return f"{self.file}:{self.line}: {self.field}: {text} [{self.code}]"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -38,11 +38,21 @@ class YamlSyntaxError(ValueError):
     """A YAML file that cannot be read; ``code``: YAML_SYNTAX, YAML_ALIAS, YAML_LIMIT,
     DUPLICATE_KEY, ENCODING or TOO_LARGE."""
 
-    def __init__(self, line: int, message: str, code: str = "YAML_SYNTAX") -> None:
+    def __init__(
+        self,
+        line: int,
+        message: str,
+        code: str = "YAML_SYNTAX",
+        *,
+        key: str = "",
+        params: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.line = line
         self.message = message
         self.code = code
+        self.key = key  # the input layer's catalogue message, for a Dutch rendering
+        self.params = params
 
 
 def _scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
@@ -87,7 +97,13 @@ def load_yaml(text: str | bytes, file: str = "<register>") -> tuple[Any, LineMap
     try:
         node, _ = compose_yaml(text, file=file)
     except InputError as exc:
-        raise YamlSyntaxError(exc.line or 1, exc.message, exc.code or "YAML_SYNTAX") from None
+        raise YamlSyntaxError(
+            exc.line or 1,
+            exc.message,
+            exc.code or "YAML_SYNTAX",
+            key=exc.key,
+            params=exc.params,
+        ) from None
     if node is None:
         return None, lines
     loader = yaml.SafeLoader("")
