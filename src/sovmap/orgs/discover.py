@@ -70,6 +70,7 @@ def _urllib_fetch(timeout: float) -> Fetch:
         try:
             response = opener.open(request, timeout=timeout)
         except urllib.error.HTTPError as exc:
+            exc.close()
             return exc.code, {}, lambda n: b""
         headers = {k.lower(): v for k, v in response.headers.items()}
         headers["x-final-url"] = response.geturl()
@@ -131,9 +132,11 @@ class PoliteFetcher:
                     rules = urllib.robotparser.RobotFileParser()
                     text = read(self.max_bytes).decode("utf-8", "replace")
                     rules.parse(text.splitlines())
-                elif status in (401, 403):  # as RFC 9309 says: unreachable rules, full disallow
-                    rules = urllib.robotparser.RobotFileParser()
-                    rules.parse(["User-agent: *", "Disallow: /"])
+                else:
+                    read(0)  # closes the response unread
+                    if status in (401, 403):  # RFC 9309: rules unreachable, full disallow
+                        rules = urllib.robotparser.RobotFileParser()
+                        rules.parse(["User-agent: *", "Disallow: /"])
             except OSError:
                 rules = None  # no robots.txt to be had: nothing is disallowed
             self._robots[origin] = rules
@@ -148,14 +151,18 @@ class PoliteFetcher:
         except OSError as exc:
             reason = getattr(exc, "reason", None) or exc
             raise PageRefused("DISCOVER_NETWORK", error=str(reason)[:80]) from exc
-        if status != 200:
-            raise PageRefused("DISCOVER_HTTP", status=status)
+        refused: PageRefused | None = None
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in ("text/html", "application/xhtml+xml", ""):
-            raise PageRefused("DISCOVER_NOT_HTML", kind=kind[:40])
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
-            raise PageRefused("DISCOVER_TOO_LARGE", limit=self.max_bytes)
+        if status != 200:
+            refused = PageRefused("DISCOVER_HTTP", status=status)
+        elif kind not in ("text/html", "application/xhtml+xml", ""):
+            refused = PageRefused("DISCOVER_NOT_HTML", kind=kind[:40])
+        elif length.isdigit() and int(length) > self.max_bytes:
+            refused = PageRefused("DISCOVER_TOO_LARGE", limit=self.max_bytes)
+        if refused is not None:
+            read(0)  # closes the response without reading the body
+            raise refused
         try:
             body = read(self.max_bytes + 1)
         except OSError as exc:
