@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from sovmap.orgs.model import Organisation, OrgType
 from sovmap.orgs.sources import Download, Option, Parsed, SourceError, slug
-from sovmap.readers import InputError, decode, read_csv, split_lines
+from sovmap.readers import InputError, accounting, decode, read_csv, split_lines
 
 #: Accepted header spellings per field.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -200,7 +200,7 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
         raise SourceError(f"{origin}: empty file: no header row")
     # every row after the header became an organisation (a rejected row refuses the list)
     n = len(out)
-    return Parsed(out, [f"{origin}: rows read: {n:,} = accepted {n:,} + rejected 0"])
+    return Parsed(out, [f"{origin}: {accounting(n, n, 0)}"])
 
 
 class TabularSource:
