@@ -5,15 +5,22 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from regtools import EXAMPLE
 
 from sovmap.cli import main
-from sovmap.register.dora.package import read_package
+from sovmap.readers import InputError
+from sovmap.register.dora.package import file_name, read_package
+from support.mutate import mutated
 
 (ROOT,) = [p for p in (EXAMPLE.parent / "roi").iterdir() if p.is_dir()]
 ROWS = sum(len((ROOT / "reports" / p.name).read_text().splitlines()) - 1 for p in
@@ -274,3 +281,33 @@ def test_a_rates_file_with_a_bad_row_in_the_middle_names_it_and_accounts(tmp_pat
     assert str(err.value).splitlines()[-1] == f"{path}: rijen gelezen: 4 = aanvaard 2 + afgewezen 2"
     path.write_text("currency,rate\nUSD,0.92\nCHF,1.05\n")
     assert read_rates(path) == {"USD": 0.92, "CHF": 1.05}
+
+
+# -- fuzz: a mutated member never escapes as another exception, loses no undamaged row ----
+
+_MEMBERS = sorted(p.name for p in (ROOT / "reports").iterdir() if p.is_file())
+
+
+@settings(
+    max_examples=max(20, int(os.environ.get("SOVMAP_FUZZ_EXAMPLES", "150")) // 3),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(name=st.sampled_from(_MEMBERS), data=st.data())
+def test_fuzz_roi_package_a_mutated_member(name: str, data: st.DataObject) -> None:
+    mutated_bytes = data.draw(mutated((ROOT / "reports" / name).read_bytes()))
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "pkg"
+        shutil.copytree(ROOT, base / ROOT.name)
+        (base / ROOT.name / "reports" / name).write_bytes(mutated_bytes)
+        try:
+            package = read_package(base)
+        except InputError:
+            return
+    assert package.read == package.accepted + package.rejected
+    for template, rows in package.tables.items():
+        if file_name(template) != name:  # an untouched template keeps every row
+            original = (ROOT / "reports" / file_name(template)).read_text()
+            assert len(rows) == len(original.splitlines()) - 1
+    for p in package.problems:
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", p.code) and p.line >= 1 and p.render("nl")
