@@ -218,6 +218,9 @@ def test_the_command_line_prints_the_cluster_summary(
     assert first.startswith(f"scan 1: {DOMAINS:,} domains scanned in ")
     assert "on the cluster (3 shards, 3 workers, 0 lost; " in first
     assert first.endswith("; 0 input lines rejected")
+    # answers per probe kind and per resolver, summed over the shards' engines
+    assert out.out.splitlines()[1] == "questions answered (NOERROR or NXDOMAIN) and unanswered:"
+    assert f"  resolver 127.0.0.1:{knot.port}: " in out.out
     assert f"{DOMAINS} domains scanned (scan 1)" in out.out  # the findings summary follows
     assert f"input: rows read {DOMAINS:,} = accepted {DOMAINS:,} + rejected 0" in out.err
 

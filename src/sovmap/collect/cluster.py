@@ -54,7 +54,7 @@ from sovmap.collect.pipeline import (
     scan_items,
 )
 from sovmap.collect.workers import merge_stats
-from sovmap.errors import SovmapError
+from sovmap.errors import NetworkError, SovmapError
 from sovmap.i18n import format_number, t
 from sovmap.knowledge.catalogue import default_catalogue
 from sovmap.store import Store, database_url
@@ -75,10 +75,13 @@ SHARD_RETRIES = 2
 POLL = 0.25
 
 
-class ClusterError(SovmapError):
+class ClusterError(NetworkError):
     """The cluster cannot be reached or was lost: a network failure (exit 3)."""
 
-    exit_code = 3
+    @classmethod
+    def of(cls, lang: str, code: str, **params: object) -> ClusterError:
+        """The catalogue's message ``code`` in ``lang``, kept with its code and values."""
+        return cls(t(lang, code, **params), code, {k: str(v) for k, v in params.items()})
 
 
 class ClusterSetupError(SovmapError):
@@ -206,8 +209,9 @@ def connect(address: str, lang: str = "en", timeout: float = CONNECT_TIMEOUT) ->
     except (ValueError, TypeError) as exc:
         raise ClusterSetupError(t(lang, "CLUSTER_BAD_ADDRESS", address=address)) from exc
     except (OSError, TimeoutError) as exc:
-        raise ClusterError(
-            t(lang, "CLUSTER_UNREACHABLE", address=address, seconds=format_number(timeout, lang))
+        seconds = format_number(timeout, lang)
+        raise ClusterError.of(
+            lang, "CLUSTER_UNREACHABLE", address=address, seconds=seconds
         ) from exc
 
 
@@ -292,9 +296,8 @@ def _wait_for_workers(client: Any, address: str, wait: float, lang: str) -> None
     try:
         client.wait_for_workers(1, timeout=wait)
     except (TimeoutError, OSError) as exc:
-        raise ClusterError(
-            t(lang, "CLUSTER_NO_WORKERS", address=address, seconds=format_number(wait, lang))
-        ) from exc
+        seconds = format_number(wait, lang)
+        raise ClusterError.of(lang, "CLUSTER_NO_WORKERS", address=address, seconds=seconds) from exc
 
 
 def _check_versions(client: Any, lang: str) -> None:
@@ -342,7 +345,7 @@ def _run(
             timeout=worker_wait,
         )
     except (TimeoutError, OSError) as exc:
-        raise ClusterError(t(lang, "CLUSTER_LOST", address=address, scan=scan_id)) from exc
+        raise ClusterError.of(lang, "CLUSTER_LOST", address=address, scan=scan_id) from exc
     token = uuid.uuid4().hex[:8]
     problems: list[InputProblem] = []
     counts = InputCounts()
@@ -359,7 +362,7 @@ def _run(
     def fail(code: str, **extra: object) -> ClusterError:
         for f in pending:
             f.cancel()
-        return ClusterError(t(lang, code, address=address, scan=scan_id, **extra))
+        return ClusterError.of(lang, code, address=address, scan=scan_id, **extra)
 
     while True:
         # keep a few shards per worker thread queued; read the input only as fast as needed
@@ -535,6 +538,7 @@ def scan_command(args: argparse.Namespace, store: Store, settings: ScanSettings)
     checked and ``settings`` made, on the cluster, with the cluster's progress and summary;
     input problems and the findings summary are printed as for one machine."""
     from sovmap.collect import commands as scan_cli  # the scan command's printing, shared
+    from sovmap.collect.active import commands as active_commands
 
     lang = _lang()
     line = ProgressLine(lang, not args.quiet)
@@ -551,8 +555,13 @@ def scan_command(args: argparse.Namespace, store: Store, settings: ScanSettings)
         )
     finally:
         line.close()
+    stats = outcome.scan.engine_stats  # summed over the shards' engines
     scan_cli._print_problems(str(args.input), outcome.scan.problems, outcome.scan.counts)
+    for text in active_commands.active_lines(stats):  # --probe http/smtp
+        print(text)
     print(summary_line(outcome, lang))
+    for text in scan_cli.network_lines(stats, lang):  # per probe kind and per resolver
+        print(text)
     scan_cli._finish(store, outcome.scan.scan_id, args.out)
     return 1 if args.strict and outcome.scan.counts.rejected else 0
 
