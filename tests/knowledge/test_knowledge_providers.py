@@ -232,6 +232,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("spf", "spf-a.meita.fi", "spf", "meita"),
     ("mx", "posti.saita.fi", "mx", "meita"),
     ("mx", "mailgw.unikom.se", "mx", "unikom"),
+    ("mx", "mail.cnv.at", "mx", "cnv"),
     ("mx", "mx1.tiera.fi", "mx", "tiera"),
     ("mx", "fallbackmx.spamexperts.eu", "mx", "n-able"),
     ("mx", "mx1.emailsrvr.com", "mx", "rackspace"),

@@ -82,3 +82,7 @@ def test_municipal_it_gateways_are_named_and_look_through(findings: list[Finding
     assert by[("kunta-karjalanlahti.fi", "mailbox", "behind-gateway")].provider == "microsoft"
     alone = by[("kunta-saitala.fi", "mailbox", "behind-gateway")]
     assert (alone.provider, alone.jurisdiction) == ("meita", "FI")
+    cnv = by[("gemeinde-ludesch-tal.at", "mailbox", "behind-gateway")]
+    assert (cnv.provider, cnv.jurisdiction) == ("cnv", "AT")
+    m365 = by[("marktgemeinde-montafon-ost.at", "mailbox", "behind-gateway")]
+    assert m365.provider == "microsoft"
