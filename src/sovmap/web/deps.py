@@ -79,6 +79,9 @@ def connection(request: Request) -> Iterator[Connection]:
     with engine_of(request).begin() as conn:
         # finished scans' domain counts, cached by the app (see sovmap.web.service)
         conn.info["sovmap.scan_counts"] = request.app.state.cache.counts
+        # the request's one connection, for what a page reads while it renders: a second
+        # connection per request exhausts the pool under load (each waits 30 s for one)
+        request.state.conn = conn
         yield conn
 
 

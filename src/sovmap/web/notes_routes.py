@@ -171,8 +171,12 @@ def notes_of(request: Request, domain: str) -> dict[tuple[str, str], dict[str, A
     )
     if domain in cached:  # the partial asks once per finding: one query per page
         return cached[domain]
-    with request.app.state.engine.connect() as conn:
+    conn = getattr(request.state, "conn", None)  # the page's own (sovmap.web.deps)
+    if conn is not None:
         notes = nt.history(conn, domain=domain)
+    else:
+        with request.app.state.engine.connect() as own:
+            notes = nt.history(own, domain=domain)
     out: dict[tuple[str, str], dict[str, Any]] = cached.setdefault(domain, {})
     for n in notes:
         entry = out.setdefault((n.capability, n.provider), {"status": None, "history": []})
