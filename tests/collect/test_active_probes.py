@@ -543,3 +543,28 @@ def test_cli_probe_scan_explain_and_posture(
         if r.rtype == "BANNER"
     ]
     assert raw == [f"220 mx.vereniging-stil.nl {CONTROL} ESMTP"]  # the store keeps it raw
+
+
+def test_cli_probe_settings_are_checked_before_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "never.sqlite"
+    conf = tmp_path / "p.yaml"
+    conf.write_text("- a list, not a mapping\n")
+    base = ["scan", str(INPUT), "--db", str(db), "--resolver", "127.0.0.1:9"]
+    cases = [
+        ([*base, "--probe-settings", str(conf)], "needs --probe http or --probe smtp"),
+        ([*base, "--probe", "posture", "--probe-settings", str(conf)], "needs --probe http"),
+        ([*base, "--probe", "http", "--probe-settings", str(conf)], "must hold a mapping"),
+        ([*base, "--probe", ","], "give one or more of posture, http, smtp"),
+    ]
+    conf2 = tmp_path / "big.yaml"
+    conf2.write_text("timeout: 1\n" + "# padding\n" * 10000)
+    cases.append(([*base, "--probe", "smtp", "--probe-settings", str(conf2)], "--probe-settings"))
+    conf3 = tmp_path / "port.yaml"
+    conf3.write_text("smtp_port: 70000\n")
+    cases.append(([*base, "--probe", "smtp", "--probe-settings", str(conf3)], "smtp_port"))
+    for argv, message in cases:
+        assert cli_main(argv) == 2, argv
+        assert message in capsys.readouterr().err, argv
+    assert not db.exists()  # refused before a store was made

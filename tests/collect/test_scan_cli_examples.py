@@ -17,7 +17,7 @@ from sovmap.collect import commands
 from sovmap.devserver import DevServer
 
 DEMO = Path(str(resources.files("sovmap") / "data" / "demo"))
-ORDER = ["scan", "reclassify", "explain", "scans", "export", "demo"]
+ORDER = ["scan", "reclassify", "explain", "scans", "posture", "export", "demo"]
 
 
 def _examples() -> dict[str, str]:
