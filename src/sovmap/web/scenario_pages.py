@@ -389,7 +389,7 @@ def make_router(
             runs=runs,
             month=DAYS_PER_MONTH,
             grids=grids,
-            assumptions=[note_text(w.lang, n) for n in assumption_notes(rep)],
+            assumptions=[(n.code, note_text(w.lang, n)) for n in assumption_notes(rep)],
         )
 
     @router.get("/api/cutoff", tags=["scenario"], responses=ERRORS, response_model=CutoffOut)
