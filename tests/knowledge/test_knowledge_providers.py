@@ -233,6 +233,8 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "posti.saita.fi", "mx", "meita"),
     ("mx", "mailgw.unikom.se", "mx", "unikom"),
     ("mx", "mail.cnv.at", "mx", "cnv"),
+    ("mx", "mx.itcentrum.se", "mx", "itcentrum"),
+    ("mx", "mx2-in.kase.fi", "mx", "kasenet"),
     ("mx", "mx1.tiera.fi", "mx", "tiera"),
     ("mx", "fallbackmx.spamexperts.eu", "mx", "n-able"),
     ("mx", "mx1.emailsrvr.com", "mx", "rackspace"),
