@@ -26,6 +26,7 @@ from sovmap.web import choropleth as ch
 from sovmap.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
 EXAMPLES = ROOT / "examples" / "orgs" / "bodies.csv"
 EXAMPLE_DOMAINS = ("duo.nl", "rivm.nl", "cbs.nl", "utrecht.nl")
 GEO = resources.files("sovmap.web") / "static" / "geo"
@@ -40,7 +41,7 @@ def _example_store(engine: Engine, db: str) -> Store:
     with engine.begin() as conn:
         doms = [(d, {}) for d in EXAMPLE_DOMAINS] + [(f"gemeente{i:06d}.nl", {}) for i in range(30)]
         store.scans.append(
-            add_scan(conn, doms, seed=3, us_bias=0.9, started_at="2026-09-01T00:00:00Z")
+            add_scan(conn, doms, seed=3, us_bias=0.6, started_at="2026-09-01T00:00:00Z")
         )
     return store
 
@@ -262,6 +263,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 def test_choropleth_in_the_browser(tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
     from tests.web.serving import serve
+    from tests.web.test_a11y import axe
 
     db = str(tmp_path / "browser-map.db")
     engine = open_engine(db)
@@ -270,7 +272,11 @@ def test_choropleth_in_the_browser(tmp_path: Path) -> None:
     with serve(db, "--host", "127.0.0.1") as s, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000}, accept_downloads=True)
+            # bypass_csp: only so that the test can inject axe-core (the CSP is tested elsewhere)
+            ctx = browser.new_context(
+                viewport={"width": 1200, "height": 1000}, accept_downloads=True, bypass_csp=True
+            )
+            page = ctx.new_page()
             page.set_default_timeout(30_000)
             page.goto(s.url + "/login?next=/map")
             page.fill("#username", "viewer")
@@ -288,6 +294,15 @@ def test_choropleth_in_the_browser(tmp_path: Path) -> None:
             assert coloured.count() >= 2
             fills = set(coloured.evaluate_all("ps => ps.map(p => p.getAttribute('fill'))"))
             assert fills <= {palette.colour(c) for c in palette.CLASSES}
+            # WCAG 2.1 A/AA: axe-core finds nothing on any layer, in English and Dutch
+            for lang in ("en", "nl"):
+                page.context.add_cookies([{"name": "sovmap_lang", "value": lang, "url": s.url}])
+                for layer in ch.available_layers():
+                    page.goto(f"{s.url}/map?layer={layer}")
+                    assert axe(page) == [], (lang, layer)
+            page.context.add_cookies([{"name": "sovmap_lang", "value": "en", "url": s.url}])
+            page.goto(s.url + "/map")
+            page.screenshot(path=str(SHOTS / "map.png"), full_page=True)
             # the unjoined example organisations are listed
             expect(page.locator("#map-unjoined")).to_contain_text(
                 "Centraal Bureau voor de Statistiek"
