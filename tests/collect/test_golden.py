@@ -577,7 +577,8 @@ def test_control_bytes_never_name_a_provider_and_the_store_keeps_them(scan: Gold
     assert codes[Capability.MAILBOX] == "MAILBOX_INVALID_NAME"
     assert codes[Capability.DNS] == "DNS_HOSTING_INVALID_NAME"
     mx = scan.obs(domain, "mx", "MX")
-    assert "\x1b]0;owned\x07" in mx.answers[0].data
+    # a name keeps its octets in presentation format (issue 19 case 21): ESC and BEL as \DDD
+    assert "\\027]0;owned\\007.mail.example" in mx.answers[0].data
 
 
 def test_a_gateway_operator_that_hosts_mailboxes_gets_them_when_nothing_else_is_named(
@@ -611,7 +612,7 @@ def test_control_bytes_are_escaped_in_explain_and_csv(
     assert cli_main(["explain", domain, "--db", str(scan.db), "--raw"]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
-    assert "\\x1b]0;owned\\x07" in out  # the raw MX host, escaped
+    assert "\\027]0;owned\\007" in out  # the raw MX host, in presentation format
     csv_path = tmp_path / "f.csv"
     assert cli_main(["export", str(csv_path), "--db", str(scan.db)]) == 0
     text = csv_path.read_text(encoding="utf-8")

@@ -50,6 +50,7 @@ def test_case4_control_bytes_from_dns_are_escaped_in_explain_and_csv(
     table = out.read_bytes()
     for shown in (scanned.out, scanned.err, explained, table):
         assert b"\x1b" not in shown and b"\x07" not in shown
-    assert rb"mx\x1b[31mred.escape-test.nl" in explained
+    # a name holds the octets in presentation format (\DDD, RFC 1035); TXT data is escaped
+    assert rb"mx\027[31mred.escape-test.nl" in explained
     assert rb"include:\x1b]0;pwned\x07evil.example" in explained
-    assert rb"mx\x1b[31mred.escape-test.nl" in table
+    assert rb"mx\027[31mred.escape-test.nl" in table
