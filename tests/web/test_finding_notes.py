@@ -4,23 +4,29 @@ finding in a later scan."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import shutil
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.support.storegen import add_scan, domain_findings
-from tests.support.webstore import Store, auth
+from tests.support.webstore import PASSWORD, Store, auth, fill
 from tests.web.test_web_api import login, session_csrf
 
 from sovmap import figures
 from sovmap.store import notes as nt
+from sovmap.store.migrate import open_engine
 from sovmap.store.snapshots import latest_finished
 from sovmap.web.app import create_app
 from sovmap.web.tables import audit_log
 
 DOMAIN = "gemeente000001.nl"
+CHROMIUM = os.environ.get("SOVMAP_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def _mailbox_provider(c: TestClient, store: Store) -> str:
@@ -195,3 +201,42 @@ def test_a_disputed_finding_is_marked_in_the_brief_and_the_report(
     html = (out / "report.html").read_text(encoding="utf-8")
     assert 'data-disputed="1"' in html and "(of which disputed: 1)" in html
     assert f"<td>{dom}</td>" in html and "<strong>disputed</strong>" in html
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Chromium is not installed")
+def test_dispute_a_finding_in_the_browser(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+    from tests.web.serving import serve
+    from tests.web.test_a11y import axe
+
+    db = tmp_path / "notes.db"
+    engine = open_engine(str(db))
+    fill(engine, n=10)
+    engine.dispose()
+    with serve(str(db), "--host", "127.0.0.1") as s, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            # bypass_csp: only so that the test can inject axe-core (the CSP is tested elsewhere)
+            page = browser.new_context(bypass_csp=True).new_page()
+            page.set_default_timeout(30_000)
+            page.goto(s.url + f"/login?next=/domains/{DOMAIN}")
+            page.fill("#username", "editor")
+            page.fill("#password", PASSWORD)
+            page.click("main button[type=submit]")
+            page.wait_for_url(f"**/domains/{DOMAIN}")
+            block = page.locator(".finding-notes").first
+            block.locator("summary").click()
+            expect(block.locator("form.note-form")).to_be_visible()
+            assert axe(page) == []
+            block.locator("select[name=status]").select_option("disputed")
+            block.locator("textarea[name=text]").fill("The MX records changed on 1 December.")
+            block.locator("button[type=submit]").click()
+            expect(page.get_by_role("status")).to_contain_text("The note is saved.")
+            first = page.locator(".finding-notes").first
+            expect(first).to_have_attribute("data-status", "disputed")
+            expect(first.locator(".note-status")).to_contain_text("Disputed")
+            expect(first.locator(".note-history li")).to_have_count(1)
+            assert axe(page) == []
+        finally:
+            browser.close()
