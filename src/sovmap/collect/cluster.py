@@ -356,7 +356,7 @@ def _run(
     lost: set[str] = set()
     pending: list[Any] = []
     finished: list[ShardOutcome] = []
-    last_count = last_workers = time.monotonic()
+    last_count = last_workers = running_at = time.monotonic()
     no_workers_since: float | None = None
 
     def fail(code: str, **extra: object) -> ClusterError:
@@ -388,16 +388,20 @@ def _run(
         if not pending and not progress.reading:
             break
         time.sleep(POLL)
-        if client.status not in ("running", "connecting"):
+        now = time.monotonic()
+        if client.status == "running":
+            running_at = now
+        elif client.status != "connecting" or now - running_at > worker_wait:
             raise fail("CLUSTER_LOST")
         for f in [f for f in pending if f.done()]:
             pending.remove(f)
+            if f.status == "cancelled":  # the scheduler forgot it: it went away
+                raise fail("CLUSTER_LOST")
             if f.status != "finished":
                 error = f.exception() if f.status == "error" else f.status
                 raise fail("CLUSTER_SHARD_FAILED", shard=f.key, error=_one_line(error))
             finished.append(f.result())
             progress.shards_done += 1
-        now = time.monotonic()
         if now - last_workers >= 1.0 or not pending:
             try:
                 threads = _threads(client)
@@ -422,6 +426,9 @@ def _run(
     progress.done = _stored(store, scan_id, known)
     if on_progress is not None:
         on_progress(progress)
+    if progress.done != progress.total:  # every shard finished: the store must hold them all
+        stored, total = format_number(progress.done, lang), format_number(progress.total, lang)
+        raise ClusterError.of(lang, "CLUSTER_INCOMPLETE", stored=stored, total=total, scan=scan_id)
     store.finish_scan(scan_id)
     stats: dict[str, Any] = {}
     for shard in finished:
