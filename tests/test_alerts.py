@@ -279,3 +279,109 @@ def test_configure_refuses_a_bad_file_with_exit_2(
     f.write_text("email: [1, 2]\n")
     assert main(["alerts", "configure", str(f), "--db", str(tmp_path / "s.sqlite")]) == 2
     assert "email must be a mapping" in capsys.readouterr().err
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (the test's own CA: the certificate itself)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_email_over_starttls_with_log_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from sovmap.alerts.deliver import send_email
+    from sovmap.alerts.settings import EmailSettings
+
+    cert, key = _self_signed(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"smtp password")
+
+    sink = _Sink()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    ctl = Controller(
+        sink,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=ctx,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+    )
+    ctl.start()
+    try:
+        alert = Alert(1, 2, (), "sovmap: test", "body\n")
+        monkeypatch.setenv("SOVMAP_TEST_SMTP_PASSWORD", "smtp password")
+        good = EmailSettings(
+            "127.0.0.1",
+            port,
+            "sovmap@example.nl",
+            ("cio@example.nl",),
+            starttls=True,
+            username="sovmap",
+            password_env="SOVMAP_TEST_SMTP_PASSWORD",
+            ca_file=str(cert),
+        )
+        send_email(alert, good)
+        assert len(sink.messages) == 1 and sink.messages[0]["Subject"] == "sovmap: test"
+        assert logins == [(b"sovmap", b"smtp password")]
+        # a wrong password, no STARTTLS where the server requires it, an untrusted certificate
+        monkeypatch.setenv("SOVMAP_TEST_SMTP_PASSWORD", "wrong")
+        with pytest.raises(AlertError, match="ALERT_EMAIL_FAILED"):
+            send_email(alert, good)
+        monkeypatch.setenv("SOVMAP_TEST_SMTP_PASSWORD", "smtp password")
+        plain = EmailSettings("127.0.0.1", port, "sovmap@example.nl", ("cio@example.nl",))
+        with pytest.raises(AlertError, match="ALERT_EMAIL_FAILED"):
+            send_email(alert, plain)
+        untrusted = EmailSettings(
+            "127.0.0.1", port, "sovmap@example.nl", ("cio@example.nl",), starttls=True
+        )
+        with pytest.raises(AlertError, match="ALERT_EMAIL_FAILED"):
+            send_email(alert, untrusted)
+        assert len(sink.messages) == 1
+    finally:
+        ctl.stop()
