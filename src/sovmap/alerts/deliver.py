@@ -247,8 +247,8 @@ def after_scan(engine: Engine, scan_id: int) -> Outcome | None:
     the scan is done either way; problems are logged and returned."""
     result = keep_changes(engine, scan_id)
     path = configured(engine)
-    if result is None or path is None:
-        return None
+    if result is None or path is None or result.new.shard:
+        return None  # one shard of a scan is not the organisations' state: no alert for it
     try:
         s = load_alert_settings(path)
     except SovmapError as exc:  # settings file gone or changed since: the scan stands
