@@ -51,6 +51,7 @@ from sovmap.collect.pipeline import (
     ScanOutcome,
     ScanSettings,
     begin_scan,
+    end_scan,
     scan_items,
 )
 from sovmap.collect.workers import merge_stats
@@ -429,7 +430,7 @@ def _run(
     if progress.done != progress.total:  # every shard finished: the store must hold them all
         stored, total = format_number(progress.done, lang), format_number(progress.total, lang)
         raise ClusterError.of(lang, "CLUSTER_INCOMPLETE", stored=stored, total=total, scan=scan_id)
-    store.finish_scan(scan_id)
+    end_scan(store, scan_id)
     stats: dict[str, Any] = {}
     for shard in finished:
         merge_stats(stats, shard.engine_stats)

@@ -183,11 +183,7 @@ def run_scan(
 
     started = time.monotonic()
     stats = scan_items(todo(), store, scan_id, settings, progress, on_progress)
-    store.finish_scan(scan_id)
-    # change events kept for /changes, and alerts sent when the store has alert settings
-    from sovmap.alerts.deliver import after_scan
-
-    after_scan(store.engine, scan_id)
+    end_scan(store, scan_id)
     return ScanOutcome(
         scan_id=scan_id,
         resumed=resumed,
@@ -199,6 +195,15 @@ def run_scan(
         queries=progress.queries,
         engine_stats=stats,
     )
+
+
+def end_scan(store: Store, scan_id: int) -> None:
+    """A scan's end, on one machine as on a cluster: marked done, its change events kept for
+    /changes, and alerts sent when the store has alert settings."""
+    store.finish_scan(scan_id)
+    from sovmap.alerts.deliver import after_scan
+
+    after_scan(store.engine, scan_id)
 
 
 def begin_scan(
