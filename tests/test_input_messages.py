@@ -121,7 +121,9 @@ def test_a_dutch_scan_prints_dutch_problems_and_dutch_numbers(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    lines = ["domain", "gemeente-zonnedal.nl", *["gemeente-zonnedal.nl"] * 1200, "x" * 3000]
+    url = "https://www.gemeente-zonnedal.nl/contact"
+    dups = ["gemeente-zonnedal.nl"] * 1200
+    lines = ["domain", url, *dups, "gemeente zonnedal.nl", "x" * 3000]
     path = tmp_path / "domains.csv"
     path.write_text("\n".join(lines) + "\n")
     monkeypatch.setenv("SOVMAP_LANG", "nl")
@@ -129,10 +131,13 @@ def test_a_dutch_scan_prints_dutch_problems_and_dutch_numbers(
     code = main([*argv, "--db", str(tmp_path / "s.sqlite"), "--workers", "1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 0, err
+    assert f"{path}:2: NORMALISED: {url!r}: URL teruggebracht tot de hostnaam" in err
+    assert f"{path}:2: NORMALISED: {url!r}: voorvoegsel www. verwijderd" in err
     assert f"{path}:3: DUPLICATE: gemeente-zonnedal.nl staat er al in" in err
-    assert f"{path}:1203: TOO_LONG: langer dan 2.048 tekens, geen domein: 'xxx" in err
-    assert f"{path}: 1.200 DUPLICATE, 1 TOO_LONG" in err
-    assert f"{path}: invoer: rijen gelezen 1.202 = aanvaard 1 + afgewezen 1.201" in err
+    assert f"{path}:1203: INVALID: geen hostnaam: 'gemeente zonnedal.nl'" in err
+    assert f"{path}:1204: TOO_LONG: langer dan 2.048 tekens, geen domein: 'xxx" in err
+    assert f"{path}: 1.200 DUPLICATE, 1 INVALID, 2 NORMALISED, 1 TOO_LONG" in err
+    assert f"{path}: invoer: rijen gelezen 1.203 = aanvaard 1 + afgewezen 1.202" in err
     assert re.search(rf"{re.escape(str(path))}: nog 1\.\d{{3}} × DUPLICATE niet getoond", err)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sovmap.orgs.domains import InvalidDomain, normalise_domain
+from sovmap.orgs.domains import InvalidDomain, Note, normalise_domain
 from sovmap.readers import (
     CsvTable,
     InputError,
@@ -216,8 +216,13 @@ def _accept(
     try:
         domain, notes = normalise_domain(value)
     except InvalidDomain as exc:
-        message = str(exc) if len(value) <= 80 else f"not a valid domain: {quote(value)}"
-        problems.append(InputProblem(file, lineno, exc.code, message))
+        if len(value) <= 80:
+            problem = InputProblem(file, lineno, exc.code, str(exc), exc.text.key, exc.text.params)
+        else:
+            problem = InputProblem.of(
+                file, lineno, exc.code, "INPUT_SCAN_NOT_A_DOMAIN", value=quote(value)
+            )
+        problems.append(problem)
         counts.rejected += 1
         return None
     if domain in seen:
@@ -229,5 +234,10 @@ def _accept(
     seen.add(domain)
     counts.accepted += 1
     for note in notes:
-        problems.append(InputProblem(file, lineno, "NORMALISED", f"{quote(value)}: {note}"))
+        said = note.text if isinstance(note, Note) else note
+        problems.append(
+            InputProblem.of(
+                file, lineno, "NORMALISED", "INPUT_SCAN_NORMALISED", value=quote(value), note=said
+            )
+        )
     return DomainInput(domain, lineno, attrs)

@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 from publicsuffixlist import PublicSuffixList as _BundledPSL
 
+from sovmap.readers import Text, localise
+
 PSL_RESOURCE = "public_suffix_list.dat"
 
 #: Stable codes for values that cannot be turned into a registrable domain.
@@ -38,9 +40,12 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
 class DomainError(ValueError):
-    """A value that yields no registrable domain; ``code`` is stable, ``detail`` is prose."""
+    """A value that yields no registrable domain; ``code`` is stable, ``detail`` is prose
+    (English; ``text`` the catalogue message it came from, for other languages)."""
 
-    def __init__(self, code: str, value: str, detail: str) -> None:
+    def __init__(self, code: str, value: str, key: str, **params: object) -> None:
+        self.text = Text(key, tuple(params.items()))
+        detail = localise("en", key, self.text.params)
         super().__init__(f"{code}: {value!r}: {detail}")
         self.code = code
         self.value = value
@@ -67,7 +72,7 @@ def to_ascii(host: str) -> str:
         try:
             out.append(_to_ascii_label(label))
         except (UnicodeError, ValueError) as exc:
-            raise DomainError(BAD_IDN, host, f"not a valid internationalised name ({exc})") from exc
+            raise DomainError(BAD_IDN, host, "INPUT_DOMAIN_BAD_IDN", reason=str(exc)) from exc
     return ".".join(out)
 
 
@@ -133,11 +138,9 @@ class PublicSuffixList:
                 return ".".join(labels[i:] if labels[i - 1] == "www" else labels[i - 1 :])
         suffix, known = self.public_suffix(host)
         if not known:
-            raise DomainError(UNKNOWN_TLD, host, f"top-level domain {suffix!r} is not delegated")
+            raise DomainError(UNKNOWN_TLD, host, "INPUT_DOMAIN_UNKNOWN_TLD", suffix=repr(suffix))
         if host == suffix:
-            raise DomainError(
-                PUBLIC_SUFFIX, host, "a public suffix, not a domain an organisation can own"
-            )
+            raise DomainError(PUBLIC_SUFFIX, host, "INPUT_DOMAIN_PUBLIC_SUFFIX_OWNED")
         keep = suffix.count(".") + 2
         return ".".join(host.split(".")[-keep:])
 
@@ -173,16 +176,20 @@ def _check_a_label(label: str, value: str) -> None:
         try:
             label.encode("ascii").decode("idna")
         except UnicodeError as exc:
-            raise DomainError(BAD_IDN, value, f"{label} is not a valid A-label ({exc})") from exc
+            raise DomainError(
+                BAD_IDN, value, "INPUT_DOMAIN_BAD_A_LABEL", label=label, reason=str(exc)
+            ) from exc
     except (idna.IDNAError, UnicodeError) as exc:
-        raise DomainError(BAD_IDN, value, f"{label} is not a valid A-label ({exc})") from exc
+        raise DomainError(
+            BAD_IDN, value, "INPUT_DOMAIN_BAD_A_LABEL", label=label, reason=str(exc)
+        ) from exc
 
 
 def normalise_host(value: str) -> str:
     """A bare host name from user input: lower case, A-labels, no trailing dot."""
     host = value.strip().rstrip(".").lower()
     if not host:
-        raise DomainError(EMPTY, value, "empty value")
+        raise DomainError(EMPTY, value, "INPUT_DOMAIN_EMPTY")
     bare = host.strip("[]")
     # only a text with a colon (IPv6) or ending in a digit (IPv4) can be an address: the
     # parser is not asked (and made to raise) for every host name
@@ -192,16 +199,16 @@ def normalise_host(value: str) -> str:
         except ValueError:
             pass
         else:
-            raise DomainError(IP_ADDRESS, value, "an IP address, not a domain name")
+            raise DomainError(IP_ADDRESS, value, "INPUT_DOMAIN_IP_ADDRESS")
     host = to_ascii(host)
     labels = host.split(".")
     if not all(_LABEL.match(label) for label in labels):
-        raise DomainError(NOT_A_HOSTNAME, value, "not a host name")
+        raise DomainError(NOT_A_HOSTNAME, value, "INPUT_DOMAIN_NOT_A_HOST")
     for label in labels:
         if label.startswith("xn--"):
             _check_a_label(label, value)
     if len(host) > 253:
-        raise DomainError(NOT_A_HOSTNAME, value, "longer than 253 characters")
+        raise DomainError(NOT_A_HOSTNAME, value, "INPUT_DOMAIN_TOO_LONG")
     return host
 
 
@@ -209,21 +216,23 @@ def host_from_website(value: str) -> str:
     """The host of a website value: a URL, or a bare host with or without a path or port."""
     text = value.strip()
     if not text:
-        raise DomainError(EMPTY, value, "empty value")
+        raise DomainError(EMPTY, value, "INPUT_DOMAIN_EMPTY")
     scheme = _SCHEME.match(text)
     if scheme and "://" not in text and scheme.group(1).lower() not in ("http", "https"):
-        raise DomainError(NOT_A_HOSTNAME, value, f"unsupported URL scheme {scheme.group(1)!r}")
+        raise DomainError(
+            NOT_A_HOSTNAME, value, "INPUT_DOMAIN_SCHEME", scheme=repr(scheme.group(1))
+        )
     if "://" not in text and not text.startswith("//"):
         text = "//" + text
     try:
         parts = urlsplit(text)
         host = parts.hostname or ""
     except ValueError as exc:
-        raise DomainError(NOT_A_HOSTNAME, value, f"not a URL ({exc})") from exc
+        raise DomainError(NOT_A_HOSTNAME, value, "INPUT_DOMAIN_NOT_A_URL", reason=str(exc)) from exc
     if parts.scheme and parts.scheme not in ("http", "https", "ftp"):
-        raise DomainError(NOT_A_HOSTNAME, value, f"unsupported URL scheme {parts.scheme!r}")
+        raise DomainError(NOT_A_HOSTNAME, value, "INPUT_DOMAIN_SCHEME", scheme=repr(parts.scheme))
     if not host:
-        raise DomainError(NOT_A_HOSTNAME, value, "no host name in the URL")
+        raise DomainError(NOT_A_HOSTNAME, value, "INPUT_DOMAIN_NO_HOST")
     return normalise_host(unquote(host))
 
 
@@ -236,10 +245,10 @@ def host_from_email(value: str) -> str:
         text = text[text.rindex("<") + 1 : -1]
     text = unquote(text).strip()
     if not text:
-        raise DomainError(EMPTY, value, "empty value")
+        raise DomainError(EMPTY, value, "INPUT_DOMAIN_EMPTY")
     local, at, domain = text.rpartition("@")
     if not at or not local or not domain or " " in text:
-        raise DomainError(BAD_EMAIL, value, "not an e-mail address")
+        raise DomainError(BAD_EMAIL, value, "INPUT_DOMAIN_NOT_AN_EMAIL")
     return normalise_host(domain)
 
 
@@ -266,9 +275,25 @@ def _scan_psl() -> _BundledPSL:
 
 
 class InvalidDomain(ValueError):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
+    """A value that is no domain to scan: ``code`` is stable, ``str()`` the English message,
+    ``text`` the catalogue message it came from (:func:`sovmap.readers.localise`)."""
+
+    def __init__(self, code: str, key: str, **params: object) -> None:
+        self.text = Text(key, tuple(params.items()))
+        super().__init__(localise("en", key, self.text.params))
         self.code = code
+
+
+class Note(str):
+    """A note of :func:`normalise_domain` (English text) with its catalogue message."""
+
+    text: Text
+
+    def __new__(cls, key: str, **params: object) -> Note:
+        text = Text(key, tuple(params.items()))
+        note = super().__new__(cls, localise("en", key, text.params))
+        note.text = text
+        return note
 
 
 def normalise_domain(text: str) -> tuple[str, list[str]]:
@@ -283,33 +308,33 @@ def normalise_domain(text: str) -> tuple[str, list[str]]:
     try:
         if "://" in raw:  # a URL, perhaps with user:password@ before its host
             host = host_from_website(raw)
-            notes.append("URL reduced to its host")
+            notes.append(Note("INPUT_NOTE_URL"))
         elif "@" in raw or raw.lower().startswith("mailto:"):
             host = host_from_email(raw)
-            notes.append("e-mail address reduced to its domain")
+            notes.append(Note("INPUT_NOTE_EMAIL"))
         elif "/" in raw or ":" in raw.rstrip("."):
             host = host_from_website(raw)
-            notes.append("URL reduced to its host")
+            notes.append(Note("INPUT_NOTE_URL"))
         else:
             host = normalise_host(raw)
     except DomainError as exc:
         code = "EMPTY" if exc.code == EMPTY else "INVALID"
-        raise InvalidDomain(code, f"{exc.detail}: {text.strip()!r}") from exc
+        raise InvalidDomain(
+            code, "INPUT_DOMAIN_DETAIL", detail=exc.text, value=repr(text.strip())
+        ) from exc
     if not raw.isascii():
-        notes.append(f"internationalised name converted to {host}")
+        notes.append(Note("INPUT_NOTE_IDN", host=host))
     if host.startswith("www.") and host.count(".") >= 2:
         host = host[4:]
-        notes.append("leading www. removed")
+        notes.append(Note("INPUT_NOTE_WWW"))
     labels = host.split(".")
     special = next((s for s in SPECIAL_USE if host == s or host.endswith("." + s)), None)
     if special is not None:
-        raise InvalidDomain(
-            "SPECIAL_USE", f"{host} is under .{special}, a special-use name never in public DNS"
-        )
+        raise InvalidDomain("SPECIAL_USE", "INPUT_DOMAIN_SPECIAL_USE", host=host, special=special)
     if len(labels) < 2 and _scan_psl().publicsuffix(host, accept_unknown=False) is None:
-        raise InvalidDomain("INVALID", f"not a domain name (no known top-level domain): {host}")
+        raise InvalidDomain("INVALID", "INPUT_DOMAIN_NO_TLD", host=host)
     if _scan_psl().is_public(host):
-        raise InvalidDomain("PUBLIC_SUFFIX", f"{host} is a public suffix, not a domain")
+        raise InvalidDomain("PUBLIC_SUFFIX", "INPUT_DOMAIN_PUBLIC_SUFFIX", host=host)
     if len(labels) < 2:
-        raise InvalidDomain("INVALID", f"not a valid domain name: {text.strip()!r}")
+        raise InvalidDomain("INVALID", "INPUT_DOMAIN_INVALID", value=repr(text.strip()))
     return host, notes
