@@ -4,6 +4,7 @@ write; revision 0005 upgrades an 0004 store; the same on PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,48 @@ def test_revision_0005_upgrades_a_0004_store(tmp_path: Path) -> None:
     with engine.begin() as conn:
         nt.add_note(conn, "utrecht.nl", "mailbox", "microsoft", "disputed", "why", "ed")
         assert differences(conn) == []
+
+
+def test_findings_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sovmap.cli import main
+    from sovmap.web.tables import audit_log
+
+    db = str(tmp_path / "cli.db")
+    args = ["utrecht.nl", "mailbox", "microsoft", "--db", db, "--lang", "en", "--user", "ann"]
+    assert main(["findings", "dispute", *args, "--text", "MX moved to an EU host"]) == 0
+    assert capsys.readouterr().out.strip() == "disputed: utrecht.nl mailbox microsoft (note #1)"
+    # a dispute without a reason, an unknown capability: exit 2 with the reason, nothing written
+    assert main(["findings", "dispute", *args]) == 2
+    assert "needs a text" in capsys.readouterr().err
+    bad = ["utrecht.nl", "mail", "microsoft", "--db", db, "--text", "x"]
+    assert main(["findings", "note", *bad]) == 2
+    assert "unknown capability" in capsys.readouterr().err
+    assert main(["findings", "accept", *args]) == 0
+    capsys.readouterr()
+    assert main(["findings", "list", "--db", db, "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [n["status"] for n in listed["notes"]] == ["accepted", "disputed"]
+    assert listed["notes"][0]["user"] == "cli:ann" and listed["disputed"] == []
+    assert main(["findings", "list", "--db", db, "--lang", "nl"]) == 0
+    out = capsys.readouterr().out
+    assert "geaccepteerd" in out and "betwist" in out
+    engine = open_engine(db)
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log.c.username, audit_log.c.action)).all()
+    assert rows == [("cli:ann", "finding.note"), ("cli:ann", "finding.note")]
+
+
+@pytest.mark.parametrize("action", ["dispute", "accept", "note", "list"])
+def test_findings_commands_document_an_example(action: str) -> None:
+    import argparse
+
+    from sovmap.cli import build_parser
+
+    def sub(p: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+        act = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+        return act.choices[name]
+
+    group = sub(build_parser(), "findings")
+    assert group.description and "Example: sovmap findings" in group.description
+    p = sub(group, action)
+    assert p.description and f"Example: sovmap findings {action}" in p.description
