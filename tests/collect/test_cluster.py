@@ -98,6 +98,7 @@ def test_a_killed_worker_loses_and_doubles_no_domain(
     knot, domains_csv = world
     started = time.monotonic()
     killed: list[int] = []
+    victim: dict[str, list[str]] = {}  # the killed worker's address -> the tasks it ran
     seen: list[ClusterProgress] = []
 
     def cut(p: ClusterProgress) -> None:
@@ -106,6 +107,7 @@ def test_a_killed_worker_loses_and_doubles_no_domain(
             return
         busy = [w for w in list(cluster.scheduler.workers.values()) if w.processing]
         if busy:
+            victim[busy[0].address] = [str(ts.key) for ts in busy[0].processing]
             killed.append(busy[0].pid)
             os.kill(busy[0].pid, signal.SIGKILL)
 
@@ -128,6 +130,10 @@ def test_a_killed_worker_loses_and_doubles_no_domain(
     assert max(p.workers for p in seen) == 3
     assert any(p.workers_lost for p in seen)
     assert seen[-1].done == seen[-1].total == DOMAINS and seen[-1].shards_done == DOMAINS // 25
+    # the shards the killed worker was running were finished by another worker
+    [(dead, keys)] = victim.items()
+    moved = [int(key.split("-shard-")[1].split("-")[0]) for key in keys]
+    assert moved and all(outcome.shard_outcomes[i].worker not in ("", dead) for i in moved)
     scans = store.scans()
     assert [(s.id, s.state, s.domains) for s in scans] == [(outcome.scan.scan_id, "done", DOMAINS)]
 
@@ -141,7 +147,9 @@ def test_a_killed_worker_loses_and_doubles_no_domain(
     assert on_cluster[1] == on_one[1]  # the same findings
     print(
         f"\ncluster scan: {DOMAINS} domains, {outcome.shards} shards, worker pid {killed[0]} "
-        f"killed at {DOMAINS // 2}+ stored; {outcome.workers_seen} workers seen, "
+        f"killed at {DOMAINS // 2}+ stored running shard(s) {moved}, finished by "
+        f"{[outcome.shard_outcomes[i].worker for i in moved]}; "
+        f"{outcome.workers_seen} workers seen, "
         f"{outcome.workers_lost} lost; shards that found domains stored: "
         f"{sum(1 for s in outcome.shard_outcomes if s.skipped)}; "
         f"{len(on_cluster[1])} findings equal to one machine's; cluster scan "
