@@ -9,6 +9,7 @@ banner, EHLO, STARTTLS and a self-signed certificate made here. The zones in
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import socket
@@ -16,6 +17,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -67,6 +69,7 @@ class FakeLogin(ThreadingHTTPServer):
         self.policies: dict[str, str] = {}
         self.times: list[float] = []
         self.body_for: dict[str, bytes] = {}  # path -> a raw body (hostile answers)
+        self.delay = 0.0  # seconds before each answer
 
     @property
     def base(self) -> str:
@@ -100,6 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         srv = self.server
         srv.times.append(time.monotonic())
+        time.sleep(srv.delay)
         url = urlsplit(self.path)
         parts = url.path.strip("/").split("/")
         if url.path in srv.body_for:
@@ -291,7 +295,9 @@ def _scan(world: dict[str, Any], db: Path, settings: ActiveSettings) -> tuple[St
     store = Store(db)
     dns = world["dns"]
     cfg = ScanSettings(
-        EngineConfig([(dns.host, dns.port)], timeout=0.5), resume=False, probes=settings
+        EngineConfig([(dns.host, dns.port)], timeout=0.3, attempts=1),
+        resume=False,
+        probes=settings,
     )
     out = run_scan(INPUT, store, cfg)
     return store, out.scan_id
@@ -396,6 +402,58 @@ def test_observations_are_stored_like_dns_and_posture_reads_them(
     )
 
 
+def test_paused_input_gives_the_same_findings(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One domain at a time waits for its probes (the input paused with the scanner's WAIT
+    while the DNS loop goes on): the same findings as the module's scan."""
+    from sovmap.collect.active import stage
+
+    monkeypatch.setattr(stage, "PENDING", 1)
+    store, sid = _scan(world, world["tmp"] / "paused.sqlite", world["settings"])
+    got = sorted(
+        (project(f) for f in store.iter_findings(sid)),
+        key=lambda p: (p["domain"], p["capability"], p["provider"], p["role"]),
+    )
+    assert got == json.loads(GOLDEN.read_text())
+
+
+def test_dns_goes_on_while_the_probes_wait(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP answers that take 0.3 s each: every domain's DNS is finished and handed to the
+    probing thread before the first domain's probes are done (probes run inside the DNS
+    loop's callback would hold the next domain's DNS until then), and no question times
+    out."""
+    from sovmap.collect.active import stage
+
+    submitted: list[float] = []
+    probed: list[float] = []
+    submit, observe = stage.ProbeStage.submit, ActiveProber.observe
+
+    def timed_submit(self: stage.ProbeStage, result: Any) -> None:
+        submitted.append(time.monotonic())
+        submit(self, result)
+
+    def timed_observe(self: ActiveProber, domain: str, obs: Any) -> Any:
+        got = observe(self, domain, obs)
+        probed.append(time.monotonic())
+        return got
+
+    monkeypatch.setattr(stage.ProbeStage, "submit", timed_submit)
+    monkeypatch.setattr(ActiveProber, "observe", timed_observe)
+    login: FakeLogin = world["login"]
+    login.delay = 0.3
+    try:
+        store, sid = _scan(world, world["tmp"] / "slow.sqlite", world["settings"])
+    finally:
+        login.delay = 0.0
+    assert len(submitted) == len(probed) == 3
+    assert max(submitted) < min(probed)
+    observations = [o for _, _, obs in store.iter_results(sid) for o in obs]
+    assert [o for o in observations if o.status is Status.TIMEOUT] == []
+
+
 def test_reclassify_keeps_the_active_observations(world: dict[str, Any]) -> None:
     store, sid = _scan(world, world["tmp"] / "replay.sqlite", world["settings"])
     before = sorted(json.dumps(f.to_json(), sort_keys=True) for f in store.iter_findings(sid))
@@ -411,13 +469,23 @@ def test_reclassify_keeps_the_active_observations(world: dict[str, Any]) -> None
 def test_one_host_is_asked_at_the_minimum_interval(world: dict[str, Any]) -> None:
     login: FakeLogin = world["login"]
     settings = replace(world["settings"], groups=frozenset({"http"}), min_interval=0.15)
-    prober = ActiveProber(settings)
+    started: list[tuple[str, float]] = []
+
+    class Recorded(Politeness):
+        @contextmanager
+        def turn(self, host: str) -> Iterator[None]:
+            with super().turn(host):
+                started.append((host, time.monotonic()))
+                yield
+
+    prober = ActiveProber(settings, Recorded(0.15, 100))
     login.times.clear()
     for d in ("gemeente-tenant.nl", "school-wolk.nl"):
         prober.observe(d, ())
-    gaps = [b - a for a, b in zip(login.times, login.times[1:], strict=False)]
-    assert len(login.times) == 6
-    assert min(gaps) >= 0.14
+    assert len(login.times) == 6  # realm, OpenID, Google for each: all at the one fake host
+    assert {h for h, _ in started} == {f"127.0.0.1:{login.server_address[1]}"}
+    gaps = [b - a for (_, a), (_, b) in itertools.pairwise(started)]
+    assert len(gaps) == 5 and min(gaps) >= 0.149
 
 
 def test_the_budget_stops_requests_and_says_so(world: dict[str, Any]) -> None:

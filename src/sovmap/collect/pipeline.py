@@ -253,7 +253,7 @@ def scan_items(
     if settings.probes is not None:
         plan = plan_for(settings.probes.groups, plan)
         active = ActiveProber(settings.probes) if settings.probes.active else None
-    process = _processor(plan, cat, settings.rules or default_rules(), active)
+    process = _processor(plan, cat, settings.rules or default_rules())
     writer = _Writer(store, scan_id, settings, progress, on_progress)
     with tuned_gc():
         if settings.workers > 1:
@@ -268,28 +268,25 @@ def scan_items(
             stats = run_workers(settings.workers, job, items, writer.add, writer.tick)
             writer.flush()
             return stats
-        stats = _run_single(settings, plan, items, writer, cat.version, process)
-        if active is not None:
+        if active is not None:  # HTTP/SMTP beside the DNS loop (sovmap.collect.active.stage)
+            from sovmap.collect.active.stage import run_with_probes
+
+            stats = run_with_probes(settings, plan, items, writer, cat.version, process, active)
             stats["active"] = active.stats()
-        return stats
+            return stats
+        return _run_single(settings, plan, items, writer, cat.version, process)
 
 
 _Process = Callable[[DomainResult], tuple[DomainResult, Sequence[Finding]]]
 
 
-def _processor(
-    plan: ProbePlan, cat: Catalogue, rules: Rules, active: ActiveProber | None = None
-) -> _Process:
+def _processor(plan: ProbePlan, cat: Catalogue, rules: Rules) -> _Process:
     """What becomes of a finished domain, in a scan and in its replay alike: observations in
-    the order of the probe table, then classified. ``active``: the HTTP/SMTP probes of
-    ``--probe`` add their observations first (once the domain's DNS answers are in)."""
+    the order of the probe table, then classified."""
     key = plan.observation_key()
 
     def process(result: DomainResult) -> tuple[DomainResult, Sequence[Finding]]:
-        found = result.observations
-        if active is not None:
-            found = (*found, *active.observe(result.domain, tuple(found)))
-        obs = tuple(sorted(found, key=key))
+        obs = tuple(sorted(result.observations, key=key))
         result = DomainResult(
             result.domain, obs, result.attributes, result.queries, result.errors, result.position
         )
