@@ -342,6 +342,10 @@ def _serve(args: argparse.Namespace) -> int:
         "sovmap.web.workers:app_from_environment",
         factory=True,
         workers=args.workers,
+        # uvicorn kills a worker that does not answer its supervisor's ping within this many
+        # seconds; its default of 5 killed busy workers (a cold aggregate on 100,000
+        # organisations, a loaded machine), which came back with cold caches
+        timeout_worker_healthcheck=60,
         **common,
     )
     return 0
