@@ -23,8 +23,9 @@ class StoreError(SovmapError):
 class NetworkError(SovmapError):
     """The network failed the work: no resolver answers (exit 3, per the conventions).
 
-    ``code`` and ``params`` name the catalogue message, so the command line can say it in the
-    user's language; the text given is its English form."""
+    ``code`` and ``params`` name the catalogue message, so a subclass that knows the catalogue
+    (e.g. :class:`sovmap.collect.engine.ResolversDead`) can say it in the user's language; the
+    text given is its English form."""
 
     exit_code = 3
 
@@ -35,13 +36,6 @@ class NetworkError(SovmapError):
 
     def __reduce__(self) -> tuple[type[NetworkError], tuple[str, str, dict[str, str]]]:
         return (type(self), (str(self), self.code, self.params))  # whole across processes
-
-    def localised(self, lang: str) -> str:
-        if not self.code:
-            return str(self)
-        from sovmap.i18n import t  # here, not at the top: this module imports no other
-
-        return t(lang, self.code, **self.params)
 
 
 __all__ = ["NetworkError", "SovmapError", "StoreError"]

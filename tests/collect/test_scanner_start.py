@@ -33,7 +33,8 @@ def _queued(plan: ProbePlan, domain: str, fast: bool) -> list[tuple[Any, ...]]:
             scanner._start(scan)
         else:
             scan.start()
-        assert scan.pending == len(engine._queue)
+        queued = [*engine._queue, *engine._fresh]  # follow-ups and new domains' questions
+        assert scan.pending == len(queued)
         return [
             (
                 type(q).__name__,
@@ -51,7 +52,7 @@ def _queued(plan: ProbePlan, domain: str, fast: bool) -> list[tuple[Any, ...]]:
                 q.via,  # type: ignore[attr-defined]
                 q.depth,  # type: ignore[attr-defined]
             )
-            for q in engine._queue
+            for q in queued
         ]
     finally:
         engine.close()

@@ -18,7 +18,8 @@ On real networks (see docs/scan.md, "Real networks"):
 
 - Round trips are measured per resolver (one sampled query per round; SRTT and RTTVAR as in
   TCP, RFC 6298) and a query's timeout is ``SRTT + 4 RTTVAR`` (at least ``min_timeout``, at
-  most ``timeout``; doubled per attempt and after each timeout until the next sample).
+  most ``timeout``; doubled per attempt, and after each timeout while nothing is heard from
+  the resolver, up to 8 times).
 - With a rate budget (``rate``) the in-flight window is the bandwidth-delay product, the
   budget times the timeout, so the pipe stays full at the measured round trip; the rate,
   not the window, limits the load. A REFUSED or SERVFAIL storm halves that resolver's rate
@@ -227,6 +228,13 @@ if fast is not None:
     fast.bind_query(Query)
 
 
+class ResolversDead(NetworkError):
+    """Every resolver is dead (or nothing listens at any of their addresses): exit 3."""
+
+    def localised(self, lang: str) -> str:
+        return t(lang, self.code, **self.params) if self.code else str(self)
+
+
 class _LieCheck(Query):
     """A question for a name that cannot exist, asked of one resolver (never retried)."""
 
@@ -351,7 +359,8 @@ class Engine:
         self._last_heard_any = 0.0
         self._udp: dict[int, _UdpSocket] = {}
         self._tcp: dict[int, _TcpConn] = {}
-        self._queue: deque[Query] = deque()  # first attempts
+        self._queue: deque[Query] = deque()  # first attempts (follow-ups), sent before
+        self._fresh: deque[Query] = deque()  # new domains' base questions (submit_prepared)
         self._retries: deque[Query] = deque()  # later attempts, sent first
         # the rounds sent, by deadline: (deadline, sequence, socket fd, entries), each entry
         # (id, query, generation); a generation that moved on means "answered"
@@ -383,8 +392,11 @@ class Engine:
 
     def submit_prepared(self, queries: list[Query]) -> None:
         """Queue queries whose ``body`` the caller built as ``wire + question_tail(code)``
-        (a domain's base questions, made in one go)."""
-        self._queue.extend(queries)
+        (a domain's base questions, made in one go). They go out after the questions given to
+        :meth:`submit` (follow-ups of domains under way): when the window or the rate budget
+        is the limit, domains under way finish first instead of waiting behind every new
+        domain's questions."""
+        self._fresh.extend(queries)
         self._retry_tokens += self.config.retry_share * len(queries)
 
     def check_resolvers(self, zone: str) -> None:
@@ -443,7 +455,13 @@ class Engine:
 
     @property
     def outstanding(self) -> int:
-        return len(self._queue) + len(self._retries) + self._inflight + len(self._tcp)
+        return (
+            len(self._queue)
+            + len(self._fresh)
+            + len(self._retries)
+            + self._inflight
+            + len(self._tcp)
+        )
 
     def close(self) -> None:
         for us in self._udp.values():
@@ -461,11 +479,10 @@ class Engine:
         nearest = self._nearest_deadline()
         if nearest is not None:
             wait = max(0.0, min(wait, nearest - now))
-        if (self._queue or self._retries) and any(
-            r.inflight < r.cap and r.usable for r in self._resolvers
-        ):
+        queued = self._queue or self._fresh or self._retries
+        if queued and any(r.inflight < r.cap and r.usable for r in self._resolvers):
             wait = 0.0 if self.config.rate is None else min(wait, 0.005)
-        elif self._queue or self._retries:
+        elif queued:
             wait = min(wait, 0.05)  # dead resolvers are probed, verdicts come
         events = self._ep.poll(wait)
         for fd, ev in events:
@@ -520,21 +537,24 @@ class Engine:
     def _send_queued(self) -> None:
         if self._retries:
             self._send_general(self._retries)
-        if not self._queue:
+        if not self._queue and not self._fresh:
             return
         only = self._resolvers[0] if len(self._resolvers) == 1 and not self.config.rate else None
-        if only is not None and only.usable and self._fast is not None:
-            self._send_round(only)
-        else:
-            self._send_general(self._queue)
+        fast_round = only is not None and only.usable and self._fast is not None
+        for queue in (self._queue, self._fresh):
+            if queue:
+                if fast_round:
+                    assert only is not None
+                    self._send_round(only, queue)
+                else:
+                    self._send_general(queue)
 
-    def _send_round(self, r: _Resolver) -> None:
+    def _send_round(self, r: _Resolver, queue: deque[Query]) -> None:
         """The common case, one resolver, no rate limit, the accelerator built: a round of
         first attempts goes out on one socket in one call that also keeps the books."""
         assert self._fast is not None
         self._round += 1
         us = r.sockets[self._round % len(r.sockets)]
-        queue = self._queue
         free_ids = us.free_ids
         room = min(r.cap - r.inflight, len(queue), len(free_ids))
         if room <= 0:
@@ -926,6 +946,7 @@ class Engine:
     def _heard(self, r: _Resolver) -> None:
         """Something came from ``r``: it is alive (a dead one comes back)."""
         r.silent = 0
+        r.rto_backoff = 1  # the path works: a timeout was a loss, not a longer round trip
         r.unreachable = False
         r.last_heard = self._last_heard_any = time.monotonic()
         if r.dead:
@@ -949,7 +970,7 @@ class Engine:
         long enough is marked dead and its queries move to the others."""
         r.silent += 1
         r.counts[_TIMEOUTS] += 1
-        r.rto_backoff = min(r.rto_backoff * 2, 64)
+        r.rto_backoff = min(r.rto_backoff * 2, 8)
         cfg = self.config
         if r.dead or r.silent < cfg.dead_timeouts or now - r.last_heard < cfg.dead_after:
             return
@@ -1015,7 +1036,7 @@ class Engine:
         names = ", ".join(_addr_text(r.addr) for r in self._resolvers)
         params = {"resolvers": names, "seconds": f"{now - heard:.0f}"}
         code = "NET_UNREACHABLE" if unreachable else "NET_ALL_DEAD"
-        raise NetworkError(t("en", code, **params), code, params)
+        raise ResolversDead(t("en", code, **params), code, params)
 
     def _count_wire(self, code: str) -> None:
         self.stats.wire_errors[code] = self.stats.wire_errors.get(code, 0) + 1
