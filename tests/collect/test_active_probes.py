@@ -130,7 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(doc).encode(), "application/json")
         elif len(parts) == 3 and parts[0] == "a" and parts[2] == "ServiceLogin":
             if parts[1] in srv.google:
-                target = f"https://accounts.google.com/ServiceLogin?hd={parts[1]}"
+                # (with terminal control bytes: escaped wherever shown, raw in the store)
+                target = f"https://accounts.google.com/ServiceLogin?hd={parts[1]}{CONTROL}"
                 self._send(302, b"", "text/html", Location=target)
             else:
                 self._send(200, b"<html>not a Google Workspace domain</html>", "text/html")
@@ -593,6 +594,14 @@ def test_cli_probe_scan_explain_and_posture(
     assert cli_main(["explain", "vereniging-stil.nl", "--db", str(db), "--raw"]) == 0
     text = capsys.readouterr().out
     assert "\\x1b]0;owned\\x07" in text and "\x1b" not in text
+    csv_out = tmp_path / "findings.csv"
+    assert cli_main(["export", str(csv_out), "--db", str(db)]) == 0
+    capsys.readouterr()
+    text = csv_out.read_text()
+    assert "ServiceLogin?hd=school-wolk.nl\\x1b]0;owned\\x07" in text and "\x1b" not in text
+    assert cli_main(["explain", "school-wolk.nl", "--db", str(db)]) == 0
+    text = capsys.readouterr().out
+    assert "hd=school-wolk.nl\\x1b]0;owned\\x07" in text and "\x1b" not in text
     assert cli_main(["posture", "--db", str(db), "--domain", "gemeente-tenant.nl"]) == 0
     text = capsys.readouterr().out
     assert "STARTTLS: good POSTURE_STARTTLS_ALL" in text
