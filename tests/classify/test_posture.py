@@ -246,3 +246,44 @@ def test_posture_command(scanned: tuple[Store, int], capsys: pytest.CaptureFixtu
     assert "STARTTLS: onbekend POSTURE_STARTTLS_NOT_ASKED" in text
     assert cli_main(["posture", "--db", db, "--domain", "nergens.nl"]) == 2
     assert "nergens.nl is not in scan" in capsys.readouterr().err
+
+
+def test_posture_per_organisation_type(
+    scanned: tuple[Store, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sovmap.orgs.model import Derivation, Mapping, Organisation, OrgDomain
+    from sovmap.orgs.store import save_org_set
+
+    store, _sid = scanned
+    orgs = [
+        Organisation("t:strikt", "Gemeente Strikt", "municipality"),
+        Organisation("t:includes", "Gemeente Includes", "municipality"),
+        Organisation("t:los", "Waterschap Los", "water-board"),
+    ]
+    mapping = Mapping(
+        tuple(
+            OrgDomain(org, dom, Derivation.DOMAIN, dom)
+            for org, dom in (
+                ("t:strikt", "gemeente-strikt.nl"),
+                ("t:includes", "gemeente-includes.nl"),
+                ("t:los", "waterschap-los.nl"),
+            )
+        ),
+        (),
+    )
+    save_org_set(store.engine, "test", orgs, mapping)
+    db = str(store.engine.url.database)
+    assert cli_main(["posture", "--db", db, "--org-type", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["group_by"] == "organisation type"
+    assert {g: v["domains"] for g, v in out["groups"].items()} == {
+        "": 6,
+        "municipality": 2,
+        "water-board": 1,
+    }
+    assert out["groups"]["municipality"]["standards"]["dane"]["good"] == 1
+    assert cli_main(["posture", "--db", db, "--org-type", "--lang", "nl"]) == 0
+    text = capsys.readouterr().out
+    assert "Groep municipality (2 domeinen)" in text and "Groep (geen organisatie)" in text
+    assert cli_main(["posture", "--db", db, "--org-type", "--group", "type"]) == 2
+    assert "not both" in capsys.readouterr().err

@@ -122,6 +122,12 @@ def register_posture(sub: Any) -> None:
     p.add_argument("--db", default=DEFAULT_DB)
     p.add_argument("--scan", type=int, help="scan id (default: the latest finished)")
     p.add_argument("--group", metavar="ATTRIBUTE", help="summarise per value of this column")
+    p.add_argument(
+        "--org-type",
+        action="store_true",
+        help="summarise per type of the organisations the store maps each domain to (sovmap "
+        "orgs import/fetch); a domain of several types counts in each",
+    )
     p.add_argument("--domain", help="one domain's findings with their evidence")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--lang", choices=("en", "nl"), default="en")
@@ -161,16 +167,24 @@ def _posture(args: argparse.Namespace) -> int:
                 print(line)
         return 0
 
+    if args.group and args.org_type:
+        raise CommandError(t(lang, "POSTURE_ONE_GROUPING"))
+    types = _org_types(store) if args.org_type else {}
+
     def items() -> Iterator[tuple[str, list[PostureFinding]]]:
         for domain, attrs, obs in store.iter_results(sid):
-            group = attrs.get(args.group, "") if args.group else ""
-            yield group, posture(domain, obs)
+            found = posture(domain, obs)
+            if args.org_type:
+                for group in types.get(domain, ("",)):
+                    yield group, found
+            else:
+                yield (attrs.get(args.group, "") if args.group else ""), found
 
     summary = summarise(items())
     if args.format == "json":
         out = {
             "scan": sid,
-            "group_by": args.group or None,
+            "group_by": "organisation type" if args.org_type else (args.group or None),
             "comply_or_explain": list(posture_rules().comply_or_explain),
             "groups": summary.to_json(),
         }
@@ -180,9 +194,12 @@ def _posture(args: argparse.Namespace) -> int:
     print(t(lang, "POSTURE_TITLE", scan=sid, domains=format_number(total, lang)))
     print(t(lang, "POSTURE_COMPLY"))
     for group, n in sorted(summary.groups.items()):
-        name = (
-            (group or t(lang, "POSTURE_NO_GROUP_VALUE")) if args.group else t(lang, "POSTURE_ALL")
-        )
+        if args.org_type:
+            name = group or t(lang, "POSTURE_NO_ORG")
+        elif args.group:
+            name = group or t(lang, "POSTURE_NO_GROUP_VALUE")
+        else:
+            name = t(lang, "POSTURE_ALL")
         print()
         print(printable(t(lang, "POSTURE_GROUP", group=name, domains=format_number(n, lang))))
         header = t(lang, "POSTURE_HEADER").split("|")
@@ -192,6 +209,18 @@ def _posture(args: argparse.Namespace) -> int:
             label = t(lang, f"POSTURE_STD_{std}")
             print(f"  {label:<10}" + "".join(f"{format_number(c, lang):>11}" for c in cells))
     return 0
+
+
+def _org_types(store: Store) -> dict[str, tuple[str, ...]]:
+    """Domain -> the types of the organisations the store's current sets map it to."""
+    from sovmap.orgs.store import load_mapping, load_orgs
+
+    kind = {o.id: o.type for o in load_orgs(store.engine)}
+    out: dict[str, set[str]] = {}
+    for d in load_mapping(store.engine).domains:
+        if d.org_id in kind:
+            out.setdefault(d.domain, set()).add(kind[d.org_id])
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def _domain_lines(found: list[PostureFinding], lang: str) -> Iterator[str]:
