@@ -73,5 +73,5 @@ def test_every_route_refuses_anonymous_requests(any_client: TestClient) -> None:
 
 
 def test_static_assets_hold_no_data(client: TestClient) -> None:
-    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/app.css").status_code == 200
     assert "gemeente" not in client.get("/openapi.json").text
