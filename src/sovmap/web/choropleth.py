@@ -16,22 +16,23 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
+import orjson
 from markupsafe import Markup, escape
 from sqlalchemy import Connection, select
 
 from sovmap import figures
 from sovmap.model import Capability
-from sovmap.orgs.model import Organisation
+from sovmap.orgs.model import Location
 from sovmap.report import palette
 from sovmap.store.org_tables import organisations
 from sovmap.store.queries import current_sets, org_domain_pairs
-from sovmap.store.snapshots import ScanInfo
 
 #: the layers in menu order; a layer whose file is not bundled is left out
 LAYERS: tuple[str, ...] = ("nl-municipalities", "nl-provinces", "europe")
@@ -123,11 +124,10 @@ class Place:
     lon: float | None = None
 
 
-def mailbox_classes(conn: Connection, scan: ScanInfo) -> dict[str, str]:
+def mailbox_classes(figs: figures.Figures) -> dict[str, str]:
     """Domain -> palette class of its mailbox provider, from the rows of the headline figures
     (``mailbox_us_domains`` and its non-US and unknown siblings): the same deciding finding
     the figures count, non-US split into EU and other by :mod:`sovmap.control`."""
-    figs = figures.compute(conn, scan)
     cap = figures.slug(Capability.MAILBOX)
     out: dict[str, str] = {}
     for suffix in ("us", "non_us", "unknown"):
@@ -151,38 +151,41 @@ def _worst(classes: Iterable[str]) -> str:
     return palette.UNKNOWN_CLASS
 
 
-def org_places(conn: Connection, scan: ScanInfo) -> list[Place]:
-    """The organisations of the newest import of each source, each with its mailbox class."""
+def org_places(conn: Connection, classes: Mapping[str, str]) -> list[Place]:
+    """The organisations of the newest import of each source, each with the class of its
+    worst mailbox finding (``classes``: :func:`mailbox_classes`)."""
     sets = current_sets(conn)
     if not sets:
         return []
-    classes = mailbox_classes(conn, scan)
     doms: dict[str, list[str]] = {}
     for oid, dom in org_domain_pairs(conn, sets):
         doms.setdefault(oid, []).append(dom)
+    o = organisations.c
     rows = conn.execute(
-        select(organisations.c.org_id, organisations.c.data)
-        .where(organisations.c.set_id.in_(sets))
-        .order_by(organisations.c.org_id, organisations.c.set_id.desc())
+        select(o.org_id, o.name, o.country, o.lat, o.lon, o.data)
+        .where(o.set_id.in_(sets))
+        .order_by(o.org_id, o.set_id.desc())
     )
     out: list[Place] = []
     seen: set[str] = set()
-    for oid, data in rows:
+    for oid, name, country, lat, lon, data in rows:
         if oid in seen:
             continue
         seen.add(oid)
-        org = Organisation.from_json(json.loads(data))
-        loc = org.location
+        # the municipality code is kept only in the organisation's JSON (Location)
+        code = ""
+        if "municipality_code" in data:
+            code = Location.from_json(orjson.loads(data).get("location") or {}).municipality_code
         out.append(
             Place(
                 id=oid,
-                name=org.name,
+                name=name,
                 href=f"/orgs/{oid}",
                 cls=_worst(classes.get(d, palette.UNKNOWN_CLASS) for d in doms.get(oid, ())),
-                country=org.country.strip().upper(),
-                municipality_code=loc.municipality_code,
-                lat=loc.lat,
-                lon=loc.lon,
+                country=(country or "").strip().upper(),
+                municipality_code=code,
+                lat=None if lat is None else float(lat),
+                lon=None if lon is None else float(lon),
             )
         )
     return out
@@ -234,10 +237,42 @@ class Joined:
     unjoined: list[tuple[Place, str]] = field(default_factory=list)  # (place, reason code)
 
 
+def locate(areas: Sequence[Area], lon: Sequence[float], lat: Sequence[float]) -> list[int]:
+    """For each point, the index in ``areas`` of the first area containing it (-1: none):
+    even-odd ray casting, vectorised over points and edges (numpy), each area only against
+    the points inside its box, in chunks that bound memory."""
+    x = np.asarray(lon, dtype=float)
+    y = np.asarray(lat, dtype=float)
+    found = np.full(x.size, -1, dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for idx, a in enumerate(areas):
+            x0, y0, x1, y1 = a.bbox
+            sel = np.nonzero((found < 0) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))[0]
+            if not sel.size:
+                continue
+            edges = []
+            for r in a.rings:
+                ring = np.asarray(r, dtype=float)
+                xs, ys = ring[0::2][:, None], ring[1::2][:, None]
+                edges.append((xs, ys, np.roll(xs, 1, axis=0), np.roll(ys, 1, axis=0)))
+            for start in range(0, sel.size, 4096):
+                part = sel[start : start + 4096]
+                px, py = x[part][None, :], y[part][None, :]
+                inside = np.zeros(part.size, dtype=bool)
+                for xs, ys, xj, yj in edges:
+                    crosses = ((ys > py) != (yj > py)) & (
+                        px < (xj - xs) * (py - ys) / (yj - ys) + xs
+                    )
+                    inside ^= (crosses.sum(axis=0) % 2) == 1
+                found[part[inside]] = idx
+    return [int(v) for v in found]
+
+
 def join(layer: Layer, places: Sequence[Place]) -> Joined:
     coded = {a.code: a for a in layer.areas if a.code}
     by_name = {_fold(a.name): a for a in coded.values()}
     out = Joined(layer)
+    placed: list[tuple[Place, Area | None, str]] = []
     for p in places:
         area, how = None, ""
         if layer.join == "municipality_code" and p.municipality_code:
@@ -250,9 +285,17 @@ def join(layer: Layer, places: Sequence[Place]) -> Joined:
                 if folded.startswith(_fold(prefix) + " "):
                     area, how = by_name.get(folded[len(_fold(prefix)) + 1 :]), "name"
                     break
-        if area is None and p.lat is not None and p.lon is not None:
-            area = next((a for a in coded.values() if contains(a, p.lon, p.lat)), None)
-            how = "location"
+        placed.append((p, area, how))
+    # the rest by their coordinates, all at once
+    todo = [i for i, (p, a, _) in enumerate(placed) if a is None and p.lat is not None]
+    areas = list(coded.values())
+    hits = locate(
+        areas, [placed[i][0].lon or 0.0 for i in todo], [placed[i][0].lat or 0.0 for i in todo]
+    )
+    for i, hit in zip(todo, hits, strict=True):
+        if hit >= 0:
+            placed[i] = (placed[i][0], areas[hit], "location")
+    for p, area, how in placed:
         if area is None:
             reason = "MAP_UNJOINED_OUTSIDE" if p.lat is not None else "MAP_UNJOINED_NO_PLACE"
             out.unjoined.append((p, reason))

@@ -22,13 +22,18 @@ from sovmap.web.auth import Principal
 from sovmap.web.deps import Conn, require
 from sovmap.web.i18n_web import lang_of
 from sovmap.web.pages import render
-from sovmap.web.service import locations, pick_scan
+from sovmap.web.service import locations, pick_scan, scan_figures
 
 router = APIRouter(include_in_schema=False)
 
 Public = Annotated[Principal, Depends(require("public"))]
 ScanQ = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 LayerQ = Annotated[str, Query(max_length=40, pattern=r"^[a-z0-9-]*$")]
+
+#: the page lists at most this many organisations per area and unjoined ones (the rest
+#: counted; every organisation is on /orgs)
+MEMBERS_SHOWN = 10
+UNJOINED_SHOWN = 500
 
 _HOW = {
     "code": "MAP_HOW_CODE",
@@ -52,16 +57,17 @@ def _layer(lang: str, layer: str) -> ch.Layer:
     return ch.load_layer(layer)
 
 
-def _places(conn: Connection, scan: ScanInfo, lang: str) -> list[ch.Place]:
-    """The organisations, or without organisations the scanned domains with coordinates."""
-    places = ch.org_places(conn, scan)
+def _places(request: Request, conn: Connection, scan: ScanInfo) -> list[ch.Place]:
+    """The organisations, or without organisations the scanned domains with coordinates;
+    classes from the headline figures the app already holds for the scan."""
+    classes = ch.mailbox_classes(scan_figures(request, conn, scan))
+    places = ch.org_places(conn, classes)
     if places:
         return places
-    classes = ch.mailbox_classes(conn, scan)
     return [
         ch.Place(
             id=x.domain,
-            name=i18n.t(lang, "MAP_DOMAIN_PLACE", name=x.name, domain=x.domain),
+            name=f"{x.name} ({x.domain})" if x.name and x.name != x.domain else x.domain,
             href=f"/domains/{x.domain}",
             cls=classes.get(x.domain, palette.UNKNOWN_CLASS),
             lat=x.lat,
@@ -100,18 +106,39 @@ def _map(
     request: Request, conn: Connection, scan: ScanInfo, layer: ch.Layer, lang: str, standalone: bool
 ) -> tuple[ch.Joined, list[ch.Place], Markup]:
     cache = request.app.state.cache
-    places: list[ch.Place] = cache.get(
-        ("map-places", lang), scan, lambda: _places(conn, scan, lang)
-    )
-    joined: ch.Joined = cache.get(
-        ("map-join", layer.id, lang), scan, lambda: ch.join(layer, places)
-    )
+    places: list[ch.Place] = cache.get(("map-places",), scan, lambda: _places(request, conn, scan))
+    joined: ch.Joined = cache.get(("map-join", layer.id), scan, lambda: ch.join(layer, places))
     svg: Markup = cache.get(
         ("map-svg", layer.id, lang, standalone),
         scan,
         lambda: ch.render_svg(joined, _words(lang, layer, scan), standalone=standalone),
     )
     return joined, places, svg
+
+
+def _areas(layer: ch.Layer, joined: ch.Joined, lang: str) -> list[dict[str, Any]]:
+    """The table under the map: each area with organisations, its colour and (some of) them."""
+    names = {c: i18n.t(lang, palette.LABEL_CODES[c]) for c in palette.CLASSES}
+    how_names = {k: i18n.t(lang, v) for k, v in _HOW.items()}
+    out: list[dict[str, Any]] = []
+    for area in layer.areas:
+        members = joined.by_area.get(area.code) if area.code else None
+        if members:
+            cls = ch.area_class(members)
+            out.append(
+                {
+                    "code": area.code,
+                    "name": area.name,
+                    "cls": cls,
+                    "cls_name": names[cls],
+                    "colour": palette.colour(cls),
+                    "members": [
+                        (pl, names[pl.cls], how_names[how]) for pl, how in members[:MEMBERS_SHOWN]
+                    ],
+                    "more": max(0, len(members) - MEMBERS_SHOWN),
+                }
+            )
+    return out
 
 
 @router.get("/map", response_class=HTMLResponse)
@@ -123,23 +150,9 @@ def map_page(
     lay = _layer(lang, layer)
     joined, places, svg = _map(request, conn, s, lay, lang, standalone=False)
     names = {c: i18n.t(lang, palette.LABEL_CODES[c]) for c in palette.CLASSES}
-    areas: list[dict[str, Any]] = []
-    for area in lay.areas:
-        members = joined.by_area.get(area.code) if area.code else None
-        if members:
-            cls = ch.area_class(members)
-            areas.append(
-                {
-                    "code": area.code,
-                    "name": area.name,
-                    "cls": cls,
-                    "cls_name": names[cls],
-                    "colour": palette.colour(cls),
-                    "members": [
-                        (pl, names[pl.cls], i18n.t(lang, _HOW[how])) for pl, how in members
-                    ],
-                }
-            )
+    areas: list[dict[str, Any]] = request.app.state.cache.get(
+        ("map-areas", lay.id, lang), s, lambda: _areas(lay, joined, lang)
+    )
     return render(
         request,
         "map.html",
@@ -152,7 +165,8 @@ def map_page(
         total=len(places),
         placed=len(places) - len(joined.unjoined),
         areas=areas,
-        unjoined=[(pl, i18n.t(lang, reason)) for pl, reason in joined.unjoined],
+        unjoined=[(pl, i18n.t(lang, reason)) for pl, reason in joined.unjoined[:UNJOINED_SHOWN]],
+        unjoined_total=len(joined.unjoined),
         legend=[(palette.colour(c), names[c], c) for c in palette.CLASSES],
     )
 
