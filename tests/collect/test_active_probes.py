@@ -638,6 +638,7 @@ def test_cli_probe_settings_are_checked_before_work(
     conf2 = tmp_path / "big.yaml"
     conf2.write_text("timeout: 1\n" + "# padding\n" * 10000)
     cases.append(([*base, "--probe", "smtp", "--probe-settings", str(conf2)], "--probe-settings"))
+    cases.append(([*base, "--probe", "posture", "--cluster", "tcp://127.0.0.1:1"], "--cluster"))
     conf3 = tmp_path / "port.yaml"
     conf3.write_text("smtp_port: 70000\n")
     cases.append(([*base, "--probe", "smtp", "--probe-settings", str(conf3)], "smtp_port"))

@@ -74,7 +74,7 @@ def probe_settings(args: argparse.Namespace) -> ActiveSettings | None:
             settings = with_overrides(settings, raw)
     except ProbeSettingsError as exc:
         raise CommandError(str(exc)) from exc
-    if settings.active and getattr(args, "cluster", None):
+    if getattr(args, "cluster", None):  # the cluster's shards run the default plan only
         raise CommandError(t("en", "PROBE_CLUSTER", groups=args.probe))
     return settings
 
