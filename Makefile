@@ -51,10 +51,12 @@ bench-scenario: $(VENV)/.synced
 bench-network: $(VENV)/.synced system-deps
 	$(VENV)/bin/python bench/network_bench.py
 
+# no per-test time limit here: one fuzz test runs thousands of inputs (the CLI ones a scan each)
 fuzz: $(VENV)/.synced
 	SOVMAP_FUZZ_EXAMPLES=$${SOVMAP_FUZZ_EXAMPLES:-20000} $(VENV)/bin/pytest -q -p no:randomly \
-		tests/test_readers.py tests/test_hostile_cli.py tests/orgs/test_hostile_orgs_sources.py \
-		tests/knowledge/test_hostile_knowledge.py -k fuzz --hypothesis-show-statistics
+		-o timeout=0 tests/test_readers.py tests/test_hostile_cli.py \
+		tests/orgs/test_hostile_orgs_sources.py tests/knowledge/test_hostile_knowledge.py \
+		tests/register/test_roi_package_hostile.py -k fuzz --hypothesis-show-statistics
 
 clean:
 	rm -rf $(VENV) .tools out .pytest_cache .mypy_cache .ruff_cache
