@@ -20,7 +20,13 @@ import pytest
 from tests.support.postgres import postgres_server, postgres_url  # noqa: F401
 
 from sovmap.cli import main
-from sovmap.collect.cluster import ClusterError, ClusterProgress, connect, run_cluster_scan
+from sovmap.collect.cluster import (
+    ClusterError,
+    ClusterProgress,
+    ClusterSetupError,
+    connect,
+    run_cluster_scan,
+)
 from sovmap.collect.engine import EngineConfig
 from sovmap.collect.pipeline import ScanSettings, run_scan
 from sovmap.store import Store, unpack_observations
@@ -281,6 +287,17 @@ def test_connecting_gives_up_after_its_timeout() -> None:
         connect(f"tcp://127.0.0.1:{port}", timeout=2.0)
     assert caught.value.exit_code == 3
     assert time.monotonic() - started < 2.0 + 8.0
+
+
+@pytest.mark.parametrize(
+    "address", ["nonsense", "tcp://127.0.0.1:notaport", "http://127.0.0.1:80", "tcp://h:99999"]
+)
+def test_a_malformed_address_is_exit_2_before_any_connection(address: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ClusterSetupError, match="not a scheduler address") as caught:
+        connect(address, timeout=2.0)
+    assert caught.value.exit_code == 2
+    assert time.monotonic() - started < 2.0
 
 
 def test_a_sqlite_store_with_a_cluster_is_exit_2(

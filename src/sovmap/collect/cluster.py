@@ -205,6 +205,7 @@ def connect(address: str, lang: str = "en", timeout: float = CONNECT_TIMEOUT) ->
     except ImportError as exc:
         raise ClusterSetupError(t(lang, "CLUSTER_NOT_INSTALLED")) from exc
     _quiet_dask()
+    _check_address(address, lang)
     try:
         return Client(address, timeout=timeout, set_as_default=False)  # type: ignore[no-untyped-call]
     except (ValueError, TypeError) as exc:
@@ -214,6 +215,23 @@ def connect(address: str, lang: str = "en", timeout: float = CONNECT_TIMEOUT) ->
         raise ClusterError.of(
             lang, "CLUSTER_UNREACHABLE", address=address, seconds=seconds
         ) from exc
+
+
+def _check_address(address: str, lang: str) -> None:
+    """A scheduler address Dask can dial (``tcp://HOST:PORT``, ``tls://``, or ``HOST:PORT``),
+    checked before a client is made: a client that failed on a malformed address still tries
+    to close itself at exit, after the one-line message."""
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError as exc:
+        raise ClusterSetupError(t(lang, "CLUSTER_NOT_INSTALLED")) from exc
+    try:
+        scheme, location = parse_address(address, strict=False)
+        _, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise ClusterSetupError(t(lang, "CLUSTER_BAD_ADDRESS", address=address)) from exc
+    if scheme not in ("tcp", "tls") or not 0 < int(port) < 65536:
+        raise ClusterSetupError(t(lang, "CLUSTER_BAD_ADDRESS", address=address))
 
 
 def _quiet_dask() -> None:
@@ -539,6 +557,7 @@ def check_command(args: argparse.Namespace) -> None:
     if args.shard_size is not None and not 1 <= args.shard_size <= MAX_SHARD_SIZE:
         most = format_number(MAX_SHARD_SIZE, lang)
         raise ClusterSetupError(t(lang, "CLUSTER_SHARD_SIZE", value=args.shard_size, most=most))
+    _check_address(args.cluster, lang)
 
 
 def scan_command(args: argparse.Namespace, store: Store, settings: ScanSettings) -> int:
