@@ -182,3 +182,23 @@ def test_a_dutch_register_check_prints_dutch_input_problems_and_accounting(
         "voluit [YAML_ALIAS]"
     ) in out
     assert out[-1] == "contracts.csv: rijen gelezen: 1.202 = aanvaard 1.200 + afgewezen 2"
+
+
+def test_domain_errors_and_notes_survive_a_process_boundary() -> None:
+    import pickle
+
+    from sovmap.orgs.domains import DomainError, InvalidDomain, normalise_domain, normalise_host
+    from sovmap.readers import localise
+
+    with pytest.raises(InvalidDomain) as bad:
+        normalise_domain("gemeente zonnedal.nl")
+    again = pickle.loads(pickle.dumps(bad.value))
+    assert (again.code, str(again)) == ("INVALID", "not a host name: 'gemeente zonnedal.nl'")
+    assert localise("nl", again.text.key, again.text.params) == (
+        "geen hostnaam: 'gemeente zonnedal.nl'"
+    )
+    with pytest.raises(DomainError) as ip:
+        normalise_host("192.0.2.1")
+    assert str(pickle.loads(pickle.dumps(ip.value))) == str(ip.value)
+    (note,) = normalise_domain("https://a.nl/x")[1]
+    assert pickle.loads(pickle.dumps(note)) == "URL reduced to its host"

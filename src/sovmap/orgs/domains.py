@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from publicsuffixlist import PublicSuffixList as _BundledPSL
@@ -50,6 +51,9 @@ class DomainError(ValueError):
         self.code = code
         self.value = value
         self.detail = detail
+
+    def __reduce__(self) -> tuple[Any, ...]:  # whole across processes
+        return (_rebuild, (type(self), (self.code, self.value, self.text.key), self.text.params))
 
 
 def _to_ascii_label(label: str) -> str:
@@ -283,6 +287,9 @@ class InvalidDomain(ValueError):
         super().__init__(localise("en", key, self.text.params))
         self.code = code
 
+    def __reduce__(self) -> tuple[Any, ...]:  # whole across processes
+        return (_rebuild, (type(self), (self.code, self.text.key), self.text.params))
+
 
 class Note(str):
     """A note of :func:`normalise_domain` (English text) with its catalogue message."""
@@ -294,6 +301,14 @@ class Note(str):
         note = super().__new__(cls, localise("en", key, text.params))
         note.text = text
         return note
+
+    def __reduce__(self) -> tuple[Any, ...]:  # whole across processes
+        return (_rebuild, (type(self), (self.text.key,), self.text.params))
+
+
+def _rebuild(cls: Any, args: tuple[Any, ...], params: tuple[tuple[str, Any], ...]) -> Any:
+    """Unpickle a DomainError, InvalidDomain or Note from its key and parameters."""
+    return cls(*args, **dict(params))
 
 
 def normalise_domain(text: str) -> tuple[str, list[str]]:
