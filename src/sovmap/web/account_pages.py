@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
+from sovmap.i18n import t
 from sovmap.web.auth import (
     MAX_TOKEN_DAYS,
     ROLES,
@@ -173,9 +174,9 @@ def account_password(
     if p.via != "session":
         raise HTTPException(403, "change a password from a log-in session")
     if authenticate(conn, p.username, current) is None:
-        return _account(request, p, conn, error="The current password is wrong.", status=422)
+        return _account(request, p, conn, error=t(lang_of(request), "WEB_PW_WRONG"), status=422)
     if new != again:
-        return _account(request, p, conn, error="The new passwords differ.", status=422)
+        return _account(request, p, conn, error=t(lang_of(request), "WEB_PW_DIFFER"), status=422)
     try:
         set_password(conn, p.username, new)
     except AuthError as exc:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from sovmap.i18n import t
 from sovmap.register.files import load_register
 from sovmap.register.model import (
     Deployment,
@@ -55,17 +56,27 @@ MAX_FIELDS = 40
 MAX_FILES = 4
 
 
+class EditProblem(ValueError):
+    """A value of an edit form that is refused: a catalogue code and its parameters, shown in
+    the reader's language (``str()`` is the English text)."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code, self.params = code, params
+        super().__init__(t("en", code, **params))
+
+    def text(self, lang: str) -> str:
+        return t(lang, self.code, **self.params)
+
+
 def form_text(form: Any) -> dict[str, str]:
     """The text fields of a submitted form; ValueError naming a field that carries a file or
     a character that is not accepted."""
     out: dict[str, str] = {}
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
-            raise ValueError(
-                f"{key}: a file was uploaded; this form takes typed values only, not files"
-            )
+            raise EditProblem("WEB_EDIT_FILE", field=key)
         if (c := bad_character(key) or bad_character(value)) is not None:
-            raise ValueError(f"{key}: the character {c} is not accepted")
+            raise EditProblem("WEB_EDIT_CHARACTER", field=key, character=c)
         out[key] = value
     return out
 
@@ -114,13 +125,15 @@ def parse_edit(form: dict[str, str]) -> dict[str, Any]:
         if not raw:
             continue
         if len(raw) > 500:
-            raise ValueError(f"{name}: too long")
+            raise EditProblem("WEB_EDIT_TOO_LONG", field=name)
         if allowed == ("list",):
             out[name] = [x.strip() for x in raw.split(",") if x.strip()]
         elif allowed and raw not in allowed:
-            raise ValueError(f"{name}: {raw!r} is not one of {', '.join(allowed)}")
+            raise EditProblem(
+                "WEB_EDIT_NOT_ONE_OF", field=name, value=repr(raw), allowed=", ".join(allowed)
+            )
         elif name == "data_location" and not (len(raw) == 2 and raw.isalpha()):
-            raise ValueError(f"{name}: expected an ISO 3166 two-letter country code")
+            raise EditProblem("WEB_EDIT_COUNTRY", field=name)
         else:
             out[name] = raw.upper() if name == "data_location" else raw
     return out
@@ -223,30 +236,32 @@ def make_router(root: Path) -> APIRouter:
     @router.post("/register/services/{service_id}")
     async def edit_service(request: Request, service_id: str, p: Editor, conn: Conn) -> Response:
         async with request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS) as submitted:
+            refused: EditProblem | None = None
             try:
-                form, refused = form_text(submitted), ""
-            except ValueError as exc:
-                form, refused = {"csrf": str(submitted.get("csrf", ""))}, str(exc)
+                form = form_text(submitted)
+            except EditProblem as exc:
+                form, refused = {"csrf": str(submitted.get("csrf", ""))}, exc
         check_csrf(request, p, form.get("csrf", ""))
         reg = load()
         if service_id not in reg.services:
             raise HTTPException(404, f"no service {service_id} in the register")
         before = next(r for r in service_rows(reg) if r["id"] == service_id)["fields"]
         try:
-            if refused:
-                raise ValueError(refused)
+            if refused is not None:
+                raise refused
             changes = parse_edit(form)
             locked = [n for n in changes if not before[n]["editable"]]
             if locked:
-                raise ValueError(
-                    "entered in the register's files, change it there: "
-                    + ", ".join(f"{n} ({before[n]['at']})" for n in locked)
+                raise EditProblem(
+                    "WEB_EDIT_LOCKED",
+                    fields=", ".join(f"{n} ({before[n]['at']})" for n in locked),
                 )
             if changes:
                 apply_edit(root, service_id, changes)
         except (ValueError, RegisterError) as exc:
             row = next(r for r in service_rows(reg) if r["id"] == service_id)
-            resp = render(request, "register_service.html", p, row=row, error=str(exc))
+            text = exc.text(lang_of(request)) if isinstance(exc, EditProblem) else str(exc)
+            resp = render(request, "register_service.html", p, row=row, error=text)
             resp.status_code = 422
             return resp
         if changes:
