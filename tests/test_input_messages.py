@@ -202,3 +202,13 @@ def test_domain_errors_and_notes_survive_a_process_boundary() -> None:
     assert str(pickle.loads(pickle.dumps(ip.value))) == str(ip.value)
     (note,) = normalise_domain("https://a.nl/x")[1]
     assert pickle.loads(pickle.dumps(note)) == "URL reduced to its host"
+
+
+def test_an_input_error_survives_a_process_boundary() -> None:
+    import pickle
+
+    with pytest.raises(InputError) as err:
+        read_csv("a,b,A\n1,2,3\n", file="d.csv")
+    again = pickle.loads(pickle.dumps(err.value))
+    assert (str(again), again.code, again.line) == (str(err.value), "DUPLICATE_HEADER", 1)
+    assert again.localised("nl") == err.value.localised("nl")

@@ -137,12 +137,19 @@ class InputError(SovmapError):
         items = tuple(params.items())
         return cls(file, f"{code}: {localise('en', key, items)}", line=line, key=key, params=items)
 
+    def __reduce__(self) -> tuple[Any, ...]:  # whole across processes
+        return (_input_error, (self.file, self.detail, self.line, self.key, self.params))
+
     def localised(self, lang: str) -> str:
         if not self.key:
             return str(self)
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         code = f"{self.code}: " if self.code else ""
         return f"{where}: {code}{localise(lang, self.key, self.params)}"
+
+
+def _input_error(file: str, message: str, line: int | None, key: str, params: Params) -> InputError:
+    return InputError(file, message, line=line, key=key, params=params)
 
 
 def summary(problems: Iterable[InputProblem], lang: str = "en") -> str:
