@@ -31,7 +31,10 @@ CATALOGUED = {
 
 
 def _asset(name: str) -> str:
-    return (resources.files("sovmap.web") / "static" / name).read_text("utf-8")
+    """A file of the web app's static folder, inlined in the report ("" once the web app no
+    longer ships it: the web app's client-side sorting script was removed)."""
+    path = resources.files("sovmap.web") / "static" / name
+    return path.read_text("utf-8") if path.is_file() else ""
 
 
 def environment() -> Environment:
