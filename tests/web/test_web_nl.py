@@ -47,8 +47,10 @@ def english_left(text: str, fragments: dict[str, str]) -> dict[str, str]:
 
 
 #: text on the pages that is data, not UI: names and identifiers from the store, the
-#: register and the knowledge base (removed before the check)
-DATA = "code, pre, svg, #table-findings td:nth-child(2), .evidence, [data-from]"
+#: register and the knowledge base (removed before the check). Also left out: the exit
+#: plan's Gantt chart (#gantt), which sovmap.exitplan.render draws in English only (task
+#: names from the plan templates); the other charts are checked.
+DATA = "code, pre, #gantt, #table-findings td:nth-child(2), .evidence, [data-from]"
 
 
 def page_text(page: Any) -> str:

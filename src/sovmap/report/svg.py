@@ -26,6 +26,7 @@ class Bar:
     href: str = ""
     colour: str = ""
     note: str = ""
+    shown: str = ""  # the value as the reader's language writes it (default: 12.5 and unit)
 
 
 def _link(inner: str, href: str) -> str:
@@ -52,7 +53,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, unit: str = "", width: int = 6
         y = 24 + i * row
         w = max(1.0, span * b.value / top) if b.value else 0.0
         colour = b.colour or PALETTE[0]
-        val = f"{b.value:g}{unit}"
+        val = b.shown or f"{b.value:g}{unit}"
         tip = escape(f"{b.label}: {val}" + (f" ({b.note})" if b.note else ""))
         bar = (
             f'<g><title>{tip}</title><text x="{label_w - pad}" y="{y + 14}" '

@@ -62,16 +62,22 @@ def _overview_charts(ov: q.Overview, w: Words) -> dict[str, Any]:
         svg.Stack(w.cap(cap), palette.stack(per, w.lang), href=f"/domains?capability={cap}")
         for cap, per in ov.by_jurisdiction.items()
     ]
+
+    def share(cap: str) -> float:
+        n = ov.us_domains.get(cap, 0)
+        return round(100.0 * n / ov.scan.domains, 1) if ov.scan.domains else 0
+
     us = [
         svg.Bar(
             w.cap(cap),
-            round(100.0 * ov.us_domains.get(cap, 0) / ov.scan.domains, 1) if ov.scan.domains else 0,
+            share(cap),
             colour=svg.US_COLOUR,
             note=w.t(
                 "WEB_CHART_OF_DOMAINS",
                 n=w.num(ov.us_domains.get(cap, 0)),
                 total=w.num(ov.scan.domains),
             ),
+            shown=f"{w.num(share(cap))}%",
         )
         for cap in ov.by_jurisdiction
     ]
