@@ -311,3 +311,33 @@ def test_fuzz_roi_package_a_mutated_member(name: str, data: st.DataObject) -> No
             assert len(rows) == len(original.splitlines()) - 1
     for p in package.problems:
         assert re.fullmatch(r"[A-Z][A-Z0-9_]*", p.code) and p.line >= 1 and p.render("nl")
+
+
+def test_a_package_that_cannot_be_read_at_all_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = tmp_path / "roi.zip"
+    text.write_text("not a zip\n")
+    code, err, _ = _import(text, tmp_path / "reg", capsys)
+    assert (code, err) == (
+        2,
+        [f"sovmap: error: {text}: NOT_A_PACKAGE: neither a zip file nor a directory: not a DORA "
+         "package"],
+    )  # fmt: skip
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(ROOT.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(ROOT.parent).as_posix())
+    data = bytearray(broken.read_bytes())
+    at = data.index(b"PK\x03\x04") + 30 + len(f"{ROOT.name}/META-INF/reportPackage.json") + 4
+    data[at] ^= 0xFF  # a byte inside the first member's compressed data
+    broken.write_bytes(bytes(data))
+    code, err, _ = _import(broken, tmp_path / "reg", capsys)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"sovmap: error: {broken}: UNREADABLE: cannot read: ")
+    code, err, _ = _import(tmp_path / "missing", tmp_path / "reg", capsys, "--lang", "nl")
+    assert err == [
+        f"sovmap: error: {tmp_path / 'missing'}: UNREADABLE: geen zipbestand en geen map: geen "
+        "DORA-pakket"
+    ]

@@ -19,6 +19,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
@@ -177,18 +178,29 @@ def _members_of(path: Path) -> tuple[str, str, dict[str, bytes], dict[str, str]]
     odd: dict[str, str] = {}
     if path.is_file():
         if not zipfile.is_zipfile(path):
-            raise InputError(str(path), "not a zip file nor a directory")
+            raise InputError.of(str(path), "NOT_A_PACKAGE", "INPUT_ROI_NOT_A_PACKAGE")
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
                 if info.is_dir() and _looks_like_member(info.filename.rstrip("/")):
                     odd[info.filename.rstrip("/")] = "INPUT_DIRECTORY"
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if len(infos) > MAX_MEMBERS:
-                raise InputError(str(path), f"{len(infos)} files; a package holds at most 19")
+                raise InputError.of(
+                    str(path), "TOO_LARGE", "INPUT_ROI_MEMBERS", count=len(infos), limit=MAX_MEMBERS
+                )
             for info in infos:
                 if info.file_size > MAX_MEMBER:
-                    raise InputError(str(path), f"{info.filename}: {info.file_size:,} bytes")
-            raw = {i.filename: zf.read(i) for i in infos}
+                    raise InputError.of(
+                        f"{path}:{info.filename}", "TOO_LARGE", "INPUT_TOO_LARGE",
+                        size=info.file_size, limit=MAX_MEMBER,
+                    )  # fmt: skip
+            try:
+                raw = {i.filename: zf.read(i) for i in infos}
+            except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, EOFError) as exc:
+                reason = str(exc) or type(exc).__name__
+                raise InputError.of(
+                    str(path), "UNREADABLE", "INPUT_CANNOT_READ", reason=reason
+                ) from None
         roots = {PurePosixPath(n).parts[0] for n in raw if len(PurePosixPath(n).parts) > 1}
         root = next(iter(roots)) if len(roots) == 1 else ""
 
@@ -198,7 +210,7 @@ def _members_of(path: Path) -> tuple[str, str, dict[str, bytes], dict[str, str]]
         inside = {strip(n): b for n, b in raw.items()}
         return path.name, root, inside, {strip(n): why for n, why in odd.items()}
     if not path.is_dir():
-        raise InputError(str(path), "no such file or directory")
+        raise InputError.of(str(path), "UNREADABLE", "INPUT_ROI_NOT_A_PACKAGE")
     base = path
     if not (path / "reports").is_dir():
         subs = [p for p in path.iterdir() if p.is_dir() and (p / "reports").is_dir()]
@@ -206,20 +218,35 @@ def _members_of(path: Path) -> tuple[str, str, dict[str, bytes], dict[str, str]]
             base = subs[0]
     flat = not (base / "reports").is_dir() and (base / "b_01.01.csv").is_file()
     members: dict[str, bytes] = {}
-    for p in sorted(base.rglob("*")):
+    try:
+        found = sorted(base.rglob("*"))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError.of(str(path), "UNREADABLE", "INPUT_CANNOT_READ", reason=reason) from None
+    for p in found:
         rel = p.relative_to(base).as_posix()
         rel = f"reports/{rel}" if flat else rel
         if p.is_file():
             if p.stat().st_size > MAX_MEMBER:
-                raise InputError(str(p), f"{p.stat().st_size:,} bytes")
-            members[rel] = p.read_bytes()
+                raise InputError.of(
+                    str(p), "TOO_LARGE", "INPUT_TOO_LARGE", size=p.stat().st_size, limit=MAX_MEMBER
+                )
+            try:
+                members[rel] = p.read_bytes()
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise InputError.of(
+                    str(p), "UNREADABLE", "INPUT_CANNOT_READ", reason=reason
+                ) from None
         elif p.is_dir():
             if _looks_like_member(rel):
                 odd[rel] = "INPUT_DIRECTORY"
         else:  # a device, pipe, socket or broken link: never opened (a pipe would hang)
             odd[rel] = "INPUT_NOT_REGULAR"
         if len(members) > MAX_MEMBERS:
-            raise InputError(str(path), "more than 64 files; not a DORA package")
+            raise InputError.of(
+                str(path), "TOO_LARGE", "INPUT_ROI_MEMBERS", count=len(members), limit=MAX_MEMBERS
+            )
     return "", base.name if base != path or NAME.match(path.name) else "", members, odd
 
 
