@@ -168,7 +168,7 @@ def test_domain_page_form_for_editors_and_a_dispute_that_survives_a_rescan(store
 
 
 def test_a_disputed_finding_is_marked_in_the_brief_and_the_report(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from sovmap.report.build import ReportOptions, build_report, compute_brief
     from sovmap.report.render import brief_markdown
@@ -195,6 +195,14 @@ def test_a_disputed_finding_is_marked_in_the_brief_and_the_report(
     assert rows.header[-1] == "disputed" and len(rows.rows) == mail_us.value
     assert [r[-1] for r in rows.rows if r[0] == dom] == ["disputed"]
     assert sum(1 for r in rows.rows if r[-1] == "disputed") == 1
+    # sovmap figures: the value as defined, the disputed rows on a line of their own
+    from sovmap.cli import main
+
+    capsys.readouterr()
+    assert main(["figures", "--db", str(store.engine.url.database), "--lang", "nl"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(x.startswith("mailbox_us_domains ") and f" {mail_us.value} " in x for x in out)
+    assert "mailbox_us_domains                       waarvan betwist: 1" in out
     # the HTML report states it beside the figure and marks the finding
     out = tmp_path / "report"
     build_report(store.engine, "test", out, ReportOptions(max_domains=500))

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sovmap import figures
+from sovmap import figures, i18n
 from sovmap.cli import CommandError
 from sovmap.register.files import load_register_dir
 from sovmap.report.build import ReportOptions, build_report, store_label
 from sovmap.store import Store
 from sovmap.store.migrate import DEFAULT_DB, MigrationError
+from sovmap.store.notes import disputed_notes, disputed_rows
 
 
 def register(sub: Any) -> None:
@@ -76,6 +77,7 @@ def _figures(args: argparse.Namespace) -> int:
             print(f"note: {choice.notice(args.lang)}", file=sys.stderr)
         with store.connect() as conn:
             figs = figures.compute(conn, choice.scan, register)
+            disputes = set(disputed_notes(conn))
     finally:
         store.close()
     if args.rows is not None:
@@ -87,6 +89,12 @@ def _figures(args: argparse.Namespace) -> int:
         return 0
     for line in figures.render_text(figs, args.lang):
         print(line)
+    # disputed findings (sovmap findings): stated beside the figures, never subtracted
+    for fig in figs:
+        n = disputed_rows(fig.rows, disputes) if disputes else 0
+        if n:
+            said = i18n.t(args.lang, "NOTE_DISPUTED_ROWS", n=i18n.format_number(n, args.lang))
+            print(f"{fig.id:<40} {said}")
     return 0
 
 
