@@ -31,7 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.storegen import add_organisations, add_scan, municipalities  # noqa: E402
 
+from sovmap.alerts.events import keep_changes, kept_changes  # noqa: E402
 from sovmap.store.migrate import open_engine, upgrade  # noqa: E402
+from sovmap.store.snapshots import list_scans  # noqa: E402
 from sovmap.web.auth import create_token, create_user  # noqa: E402
 
 
@@ -51,8 +53,25 @@ def build_store(path: Path, n: int) -> str:
         add_scan(conn, orgs, seed=2, us_bias=0.7, started_at="2026-06-01T00:00:00Z")
     add_organisations(engine, orgs)
     engine.dispose()
+    keep_events(path)
     print(f"store: {n:,} organisations, 2 scans, built in {time.perf_counter() - t0:.1f} s")
     return token
+
+
+def keep_events(path: Path) -> None:
+    """What a scan does as it finishes: keep the change events against the scan before
+    (sovmap.alerts.events), unless they are kept already."""
+    engine = open_engine(str(path))
+    try:
+        with engine.connect() as conn:
+            done = [s for s in list_scans(conn) if s.finished]
+            kept = kept_changes(conn, done[-2], done[-1]) is not None
+        if not kept:
+            t0 = time.perf_counter()
+            n = len(keep_changes(engine).events)  # type: ignore[union-attr]
+            print(f"change events kept: {n:,} in {time.perf_counter() - t0:.1f} s")
+    finally:
+        engine.dispose()
 
 
 def free_port() -> int:
@@ -183,6 +202,7 @@ def main() -> int:
     token_file = args.store.with_suffix(".token")
     if args.reuse and args.store.exists() and token_file.exists():
         token = token_file.read_text().strip()
+        keep_events(args.store)
     else:
         token = build_store(args.store, args.orgs)
         token_file.write_text(token)
