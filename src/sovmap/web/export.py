@@ -158,12 +158,12 @@ class Tables:
         self.sort = qp.get("sort", "")[:80]
         direction = qp.get("dir", "asc")
         if direction not in ("asc", "desc"):
-            raise HTTPException(400, "dir: choose asc or desc")
+            raise HTTPException(400, i18n.t(lang, "WEB_ERR_DIR"))
         self.desc = direction == "desc"
         self.export = qp.get("export", "")[:40]
         self.format = qp.get("format", "csv")
         if self.export and self.format not in FORMATS:
-            raise HTTPException(400, f"format: choose one of {', '.join(FORMATS)}")
+            raise HTTPException(400, i18n.t(lang, "WEB_ERR_FORMAT", valid=", ".join(FORMATS)))
         self.grids: dict[str, Grid[Any]] = {}
 
     def wants(self, key: str) -> bool:
@@ -183,7 +183,14 @@ class Tables:
             valid = [c.key for c in cols if c.sortable]
             if col not in valid:
                 raise HTTPException(
-                    400, f"sort: {key} has no column {col[:40]!r}; valid: {', '.join(valid)}"
+                    400,
+                    i18n.t(
+                        self.lang,
+                        "WEB_ERR_COLUMN",
+                        table=key,
+                        column=repr(col[:40]),
+                        valid=", ".join(valid),
+                    ),
                 )
             grid.sort, grid.desc = col, self.desc
         self.grids[key] = grid
@@ -193,14 +200,12 @@ class Tables:
         """The export asked for, or None for the page itself; 400 for an unknown table."""
         table = self.sort.partition(".")[0]
         if self.sort and table not in self.grids:
-            raise HTTPException(400, f"sort: no table {table[:40]!r}; valid: {self._names()}")
+            raise HTTPException(400, self._no_table("sort", table))
         if not self.export:
             return None
         grid = self.grids.get(self.export)
         if grid is None:
-            raise HTTPException(
-                400, f"export: no table {self.export[:40]!r}; valid: {self._names()}"
-            )
+            raise HTTPException(400, self._no_table("export", self.export))
         name = f"sovmap-{title}-{grid.key}.{self.format}"
         disposition = {"content-disposition": f'attachment; filename="{name}"'}
         if self.format == "csv":
@@ -209,8 +214,9 @@ class Tables:
         body = xlsx_bytes(grid.key, grid.header(), grid.values())
         return Response(body, media_type=XLSX, headers=disposition)
 
-    def _names(self) -> str:
-        return ", ".join(self.grids)
+    def _no_table(self, param: str, table: str) -> str:
+        valid = ", ".join(self.grids)
+        return i18n.t(self.lang, "WEB_ERR_TABLE", param=param, table=repr(table[:40]), valid=valid)
 
 
 def page_of(rows: Sequence[T], page: int, size: int) -> tuple[list[T], int]:

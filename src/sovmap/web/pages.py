@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sovmap import figures, i18n
 from sovmap.control import us_controlled
 from sovmap.exitplan.catalogue import options_for
+from sovmap.i18n import t
 from sovmap.knowledge import default_catalogue
 from sovmap.model import Capability
 from sovmap.report import orgs as oq
@@ -152,7 +153,8 @@ def switch_language(request: Request, set: Annotated[str, Query(max_length=8)] =
     """The language switch in the header: remembered in a cookie (a year), then back to the
     page it was clicked on (the same-site Referer; the query string never goes into a link)."""
     if set not in i18n.LANGUAGES:
-        raise HTTPException(400, f"set: choose one of {', '.join(i18n.LANGUAGES)}")
+        valid = ", ".join(i18n.LANGUAGES)
+        raise HTTPException(400, t(lang_of(request), "WEB_ERR_LANG", valid=valid))
     ref = urlsplit(request.headers.get("referer", "")[:2048])
     target = "/"
     if ref.netloc == request.url.netloc and ref.path.startswith("/") and ref.path != "/lang":
@@ -268,7 +270,8 @@ def domain_page(
     s = pick_scan(conn, scan)
     d = q.domain_detail(conn, s, domain_key(domain))
     if d is None:
-        raise HTTPException(404, f"domain {domain} is not in scan {s.id}")
+        w = Words(lang_of(request))
+        raise HTTPException(404, w.t("WEB_ERR_NO_DOMAIN", domain=domain[:253], scan=s.id))
     return render(request, "domain.html", p, d=d)
 
 
@@ -282,7 +285,7 @@ def provider_page(
         ("provider", provider[:128]), s, lambda: q.provider_detail(conn, s, provider[:128])
     )
     if d is None:
-        raise HTTPException(404, f"provider {provider} has no findings in scan {s.id}")
+        raise HTTPException(404, w.t("WEB_ERR_NO_PROVIDER", provider=provider[:128], scan=s.id))
     tables = Tables(request, w.lang, ("scan",))
     grid = tables.add(
         "capabilities",
@@ -477,5 +480,5 @@ def org_page(request: Request, org_id: str, p: Public, conn: Conn, scan: ScanQ =
     s = latest(conn) if scan is None else pick_scan(conn, scan)
     d = oq.org_detail(conn, s, org_id[:200])
     if d is None:
-        raise HTTPException(404, f"no organisation {org_id}")
+        raise HTTPException(404, t(lang_of(request), "WEB_ERR_NO_ORG", org=org_id[:200]))
     return render(request, "org.html", p, o=d, scan=s)

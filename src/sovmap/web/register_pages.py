@@ -226,7 +226,7 @@ def make_router(root: Path) -> APIRouter:
     def service_page(request: Request, service_id: str, p: Viewer, error: str = "") -> Response:
         reg = load()
         if service_id not in reg.services:
-            raise HTTPException(404, f"no service {service_id} in the register")
+            raise HTTPException(404, t(lang_of(request), "WEB_ERR_NO_SERVICE", id=service_id[:64]))
         row = next(r for r in service_rows(reg) if r["id"] == service_id)
         # only a catalogued message, chosen by its code, never text from the query string
         return render(
@@ -244,7 +244,7 @@ def make_router(root: Path) -> APIRouter:
         check_csrf(request, p, form.get("csrf", ""))
         reg = load()
         if service_id not in reg.services:
-            raise HTTPException(404, f"no service {service_id} in the register")
+            raise HTTPException(404, t(lang_of(request), "WEB_ERR_NO_SERVICE", id=service_id[:64]))
         before = next(r for r in service_rows(reg) if r["id"] == service_id)["fields"]
         try:
             if refused is not None:
