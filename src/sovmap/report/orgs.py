@@ -55,15 +55,6 @@ class OrgDetail:
     unmapped: tuple[Unmapped, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class OrgPoint:
-    org_id: str
-    name: str
-    lat: float
-    lon: float
-    mailbox_us: bool
-
-
 def has_orgs(conn: Connection) -> bool:
     return bool(current_sets(conn))
 
@@ -213,36 +204,6 @@ def org_detail(conn: Connection, scan: ScanInfo | None, org_id: str) -> OrgDetai
         missing_domains=tuple(missing),
         unmapped=tuple(Unmapped(*u) for u in unm),
     )
-
-
-def org_points(conn: Connection, scan: ScanInfo | None) -> list[OrgPoint]:
-    """Organisations with coordinates, and whether a domain's mailboxes are at a US provider."""
-    sets = current_sets(conn)
-    if not sets:
-        return []
-    rows = conn.execute(
-        select(
-            organisations.c.org_id, organisations.c.name, organisations.c.lat, organisations.c.lon
-        ).where(
-            and_(
-                organisations.c.set_id.in_(sets),
-                organisations.c.lat.is_not(None),
-                organisations.c.lon.is_not(None),
-            )
-        )
-    ).all()
-    us_orgs: set[str] = set()
-    if scan is not None:
-        us_domains = mailbox_domains(conn, scan.id)
-        us_orgs = {oid for oid, dom in org_domain_pairs(conn, sets) if dom in us_domains}
-    seen: set[str] = set()
-    out = []
-    for oid, name, lat, lon in rows:
-        if oid in seen or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            continue
-        seen.add(oid)
-        out.append(OrgPoint(oid, name, float(lat), float(lon), oid in us_orgs))
-    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,26 +194,6 @@ def org_places(conn: Connection, classes: Mapping[str, str]) -> list[Place]:
 # -- joining -------------------------------------------------------------------------------
 
 
-def _inside(lon: float, lat: float, ring: Sequence[float]) -> bool:
-    """Even-odd ray casting."""
-    n = len(ring) // 2
-    hit = False
-    j = n - 1
-    for i in range(n):
-        xi, yi, xj, yj = ring[2 * i], ring[2 * i + 1], ring[2 * j], ring[2 * j + 1]
-        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
-            hit = not hit
-        j = i
-    return hit
-
-
-def contains(area: Area, lon: float, lat: float) -> bool:
-    x0, y0, x1, y1 = area.bbox
-    if not (x0 <= lon <= x1 and y0 <= lat <= y1):
-        return False
-    return sum(_inside(lon, lat, r) for r in area.rings) % 2 == 1
-
-
 def _fold(text: str) -> str:
     return " ".join(text.casefold().replace("-", " ").split())
 
