@@ -177,43 +177,6 @@ def line_chart(
 
 
 @dataclass(frozen=True, slots=True)
-class Point:
-    lat: float
-    lon: float
-    label: str
-    colour: str
-    href: str = ""
-
-
-def point_map(points: Sequence[Point], *, title: str, width: int = 640) -> Markup:
-    """Locations plotted by longitude/latitude (equirectangular, fitted to the points)."""
-    if not points:
-        return Markup("")
-    lats = [p.lat for p in points]
-    lons = [p.lon for p in points]
-    lat0, lat1 = min(lats) - 0.2, max(lats) + 0.2
-    lon0, lon1 = min(lons) - 0.2, max(lons) + 0.2
-
-    aspect = math.cos(math.radians((lat0 + lat1) / 2))
-    height = int(max(200, min(900, width * (lat1 - lat0) / ((lon1 - lon0) * aspect or 1))))
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart map" role="img" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}"><title>{escape(title)}</title>'
-        f'<rect width="{width}" height="{height}" fill="#f4f7fa"/>'
-    ]
-    for p in points:
-        x = (p.lon - lon0) / (lon1 - lon0) * width
-        y = (lat1 - p.lat) / (lat1 - lat0) * height
-        dot = (
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{p.colour}" stroke="#fff">'
-            f"<title>{escape(p.label)}</title></circle>"
-        )
-        parts.append(_link(dot, p.href))
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-@dataclass(frozen=True, slots=True)
 class GanttTask:
     label: str
     start: float  # in days (or any unit) from the plan's start
