@@ -6,7 +6,6 @@ JavaScript, external assets or fonts, and prints.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
