@@ -190,12 +190,15 @@ def main() -> int:
             f"{budget:,.0f} q/s each (REFUSED above)"
         )
         try:
-            ceiling = proxy_ceiling(up, 5000, 5.0)
+            # the best of three short runs: the machine may be shared, and the ceiling is
+            # what the proxies can carry, not what a busy moment leaves them
+            runs = [proxy_ceiling(up, 5000, 3.0) for _ in range(3)]
+            ceiling = max(runs)
             need = 3 * 3 * budget
             print(
-                f"proxy ceiling without delay: {ceiling:,.0f} q/s through 3 proxies "
-                f"(needs >= 3x the total budget = {need:,.0f}: "
-                f"{'ok' if ceiling >= need else 'TOO LOW, the proxies are measured'})"
+                f"proxy ceiling without delay: {ceiling:,.0f} q/s through 3 proxies, best of "
+                f"{', '.join(f'{x:,.0f}' for x in runs)} (needs >= 3x the total budget = "
+                f"{need:,.0f}: {'ok' if ceiling >= need else 'TOO LOW, the proxies are measured'})"
             )
             # queries per domain, on the scenario's domains, without delay or loss
             csv_a = write_csv(work / "a.csv", 0, n)
