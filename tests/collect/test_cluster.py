@@ -102,44 +102,57 @@ def test_a_killed_worker_loses_and_doubles_no_domain(
     postgres_url: str,  # noqa: F811
 ) -> None:
     knot, domains_csv = world
+    names = [line.split(",")[0] for line in domains_csv.read_text().splitlines()[1:]]
+    size = 25
     started = time.monotonic()
     killed: list[int] = []
-    victim: dict[str, list[str]] = {}  # the killed worker's address -> the tasks it ran
+    victim: dict[str, list[str]] = {}  # the killed worker's address -> the tasks it held
+    partial: list[int] = []  # domains of the killed worker's running shard stored before
     seen: list[ClusterProgress] = []
+    store = Store(postgres_url)
 
     def cut(p: ClusterProgress) -> None:
+        """Past half way, kill the worker of a shard that is partly stored."""
         seen.append(replace(p))
         if killed or p.done < DOMAINS // 2:
             return
-        busy = [w for w in list(cluster.scheduler.workers.values()) if w.processing]
-        if busy:
-            victim[busy[0].address] = [str(ts.key) for ts in busy[0].processing]
-            killed.append(busy[0].pid)
-            os.kill(busy[0].pid, signal.SIGKILL)
+        for worker in list(cluster.scheduler.workers.values()):
+            for key in [str(ts.key) for ts in list(worker.processing)]:
+                index = int(key.split("-shard-")[1].split("-")[0])
+                part = names[index * size : (index + 1) * size]
+                stored = len(store.stored_among(1, part))
+                if 0 < stored < len(part):
+                    victim[worker.address] = [str(ts.key) for ts in worker.processing]
+                    partial.append(stored)
+                    killed.append(worker.pid)
+                    os.kill(worker.pid, signal.SIGKILL)
+                    return
 
-    store = Store(postgres_url)
-    # a rate budget per engine, so the scan lasts long enough to be cut half way
+    # a rate budget per engine, so the scan lasts long enough to be cut half way; small
+    # batches, so a shard is seen partly stored
     outcome = run_cluster_scan(
         domains_csv,
         store,
         cluster.scheduler_address,
-        ScanSettings(_config(knot.port, rate=500)),
-        shard_size=25,
+        ScanSettings(_config(knot.port, rate=500), batch_size=5, flush_seconds=0.2),
+        shard_size=size,
         on_progress=cut,
     )
     cluster_seconds = time.monotonic() - started
     assert killed, "the scan ended before a worker could be killed"
     assert outcome.workers_lost >= 1
-    assert outcome.shards == DOMAINS // 25
+    assert outcome.shards == DOMAINS // size
     assert outcome.scan.domains == DOMAINS and outcome.scan.skipped == 0
     # the progress counted the whole cluster: workers alive, shards, stored domains
     assert max(p.workers for p in seen) == 3
     assert any(p.workers_lost for p in seen)
-    assert seen[-1].done == seen[-1].total == DOMAINS and seen[-1].shards_done == DOMAINS // 25
+    assert seen[-1].done == seen[-1].total == DOMAINS and seen[-1].shards_done == DOMAINS // size
     # the shards the killed worker was running were finished by another worker
     [(dead, keys)] = victim.items()
     moved = [int(key.split("-shard-")[1].split("-")[0]) for key in keys]
     assert moved and all(outcome.shard_outcomes[i].worker not in ("", dead) for i in moved)
+    # ... and the one cut short carried on from what it had stored: none scanned twice
+    assert max(outcome.shard_outcomes[i].skipped for i in moved) >= partial[0]
     scans = store.scans()
     assert [(s.id, s.state, s.domains) for s in scans] == [(outcome.scan.scan_id, "done", DOMAINS)]
 
@@ -153,7 +166,8 @@ def test_a_killed_worker_loses_and_doubles_no_domain(
     assert on_cluster[1] == on_one[1]  # the same findings
     print(
         f"\ncluster scan: {DOMAINS} domains, {outcome.shards} shards, worker pid {killed[0]} "
-        f"killed at {DOMAINS // 2}+ stored running shard(s) {moved}, finished by "
+        f"killed at {DOMAINS // 2}+ stored holding shard(s) {moved} ({partial[0]} of one "
+        f"stored), finished by "
         f"{[outcome.shard_outcomes[i].worker for i in moved]}; "
         f"{outcome.workers_seen} workers seen, "
         f"{outcome.workers_lost} lost; shards that found domains stored: "
