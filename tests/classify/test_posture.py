@@ -238,7 +238,7 @@ def test_posture_command(scanned: tuple[Store, int], capsys: pytest.CaptureFixtu
     assert out["groups"]["waterschap"]["standards"]["dmarc"]["weak"] == 1
     assert cli_main(["posture", "--db", db, "--group", "type"]) == 0
     text = capsys.readouterr().out
-    assert "Group gemeente (2 domains)" in text
+    assert "Group gemeente; domains: 2" in text
     assert "DNSSEC" in text and "comply or explain" in text
     assert cli_main(["posture", "--db", db, "--domain", "omleiding.nl", "--lang", "nl"]) == 0
     text = capsys.readouterr().out
@@ -284,6 +284,6 @@ def test_posture_per_organisation_type(
     assert out["groups"]["municipality"]["standards"]["dane"]["good"] == 1
     assert cli_main(["posture", "--db", db, "--org-type", "--lang", "nl"]) == 0
     text = capsys.readouterr().out
-    assert "Groep municipality (2 domeinen)" in text and "Groep (geen organisatie)" in text
+    assert "Groep municipality; domeinen: 2" in text and "Groep (geen organisatie);" in text
     assert cli_main(["posture", "--db", db, "--org-type", "--group", "type"]) == 2
     assert "not both" in capsys.readouterr().err

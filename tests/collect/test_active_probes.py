@@ -608,7 +608,7 @@ def test_cli_probe_scan_explain_and_posture(
     assert "MTA-STS: good POSTURE_MTA_STS_ENFORCE (mode=enforce)" in text
     assert cli_main(["posture", "--db", str(db), "--lang", "nl"]) == 0
     text = capsys.readouterr().out
-    assert "E-mailbeveiliging, scan 1 (3 domeinen)" in text
+    assert "E-mailbeveiliging, scan 1; domeinen: 3" in text
     assert "pas toe of leg uit" in text
     store = Store(db)
     raw = [
