@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -213,7 +214,20 @@ def main() -> int:
             *("--port", str(port), "--workers", str(args.workers)),
         ],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
+    warm_workers = threading.Semaphore(0)
+
+    def relay() -> None:  # the server's output, and each worker's end of its warm-up
+        assert server.stdout is not None
+        for line in server.stdout:
+            print(line, end="", flush=True)
+            if line.startswith("sovmap: worker ") and " warm in " in line:
+                warm_workers.release()
+
+    threading.Thread(target=relay, daemon=True).start()
     try:
         deadline = time.monotonic() + 180  # a busy machine starts two workers slowly
         while not _answers(port, token):
@@ -232,10 +246,13 @@ def main() -> int:
         p95: dict[str, float] = {}
         errors = 0
         calls = scenarios(args.orgs)
-        # each worker warms the latest scan's aggregates as it starts (sovmap.web.service.warm):
-        # wait until both have finished, so the warm-up's work is not measured
-        warmed = ["/api/trends/groups", "/api/changes?limit=1"]
-        asyncio.run(load(port, warmed, token, 4 * args.workers, 1.0))
+        # each worker warms the latest scan's aggregates as it starts (sovmap.web.service.warm)
+        # and says so: wait for every one, so the warm-up's work is not measured
+        t0 = time.perf_counter()
+        for _ in range(args.workers):
+            if not warm_workers.acquire(timeout=900):
+                raise SystemExit("a worker did not finish its warm-up in 900 s")
+        print(f"workers warm after {time.perf_counter() - t0:.0f} s of waiting")
         for paths in calls.values():
             # warm the caches of every worker (each keeps its own) before anything is measured
             asyncio.run(load(port, paths[:5], token, 4 * args.workers, 1.0))

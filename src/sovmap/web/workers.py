@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from sovmap.store import Store
 from sovmap.web.app import create_app
@@ -55,8 +57,14 @@ class ServeSettings:
             oidc=load_oidc_settings(Path(self.oidc)) if self.oidc else None,
         )
         # the first requests find the latest scan's aggregates computed, not a cold cache
-        threading.Thread(target=warm, args=(engine, app.state.cache), daemon=True).start()
+        threading.Thread(target=_warm, args=(engine, app), daemon=True).start()
         return app
+
+
+def _warm(engine: Engine, app: FastAPI) -> None:
+    t0 = time.monotonic()
+    warm(engine, app.state.cache)
+    print(f"sovmap: worker {os.getpid()} warm in {time.monotonic() - t0:.0f} s", flush=True)
 
 
 def app_from_environment() -> FastAPI:
