@@ -124,6 +124,8 @@ def test_xlsx_and_dutch_headers(c: TestClient) -> None:
         "/trends?export=groups&format=csv",
         "/providers/microsoft?export=capabilities&format=csv",
         "/admin?export=audit&format=csv",
+        "/admin?export=users&format=csv&sort=users.role",
+        "/domains/gemeente000001.nl?export=findings&format=csv&sort=findings.confidence",
         "/register?export=register&format=csv&sort=register.exit_plan",
         "/cutoff?jurisdiction=US&export=processes&format=csv&sort=processes.people&dir=desc",
         "/cutoff?jurisdiction=US&export=data&format=csv",

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
+from sovmap import i18n
 from sovmap.i18n import t
 from sovmap.web.auth import (
     MAX_TOKEN_DAYS,
@@ -56,6 +57,13 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 Csrf = Annotated[str, Form(max_length=128)]
 UserP = Annotated[str, Path(min_length=1, max_length=64)]
 NEW_TOKEN_COOKIE = "sovmap_new_token"
+USER_COLS = (
+    Col("user", "WEB_COL_USER"),
+    Col("role", "WEB_COL_ROLE"),
+    Col("created", "WEB_COL_CREATED"),
+    Col("state", "WEB_COL_STATE"),
+    Col("change", "WEB_COL_CHANGE", sortable=False),
+)
 AUDIT_COLS = (
     Col("when", "WEB_COL_WHEN"),
     Col("who", "WEB_COL_WHO"),
@@ -204,7 +212,20 @@ def _admin(
         )
     ).mappings()
     log = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).mappings()
-    tables = Tables(request, lang_of(request))
+    lang = lang_of(request)
+    tables = Tables(request, lang)
+    people = tables.add(
+        "users",
+        USER_COLS,
+        lambda u: (
+            u["username"],
+            i18n.value(lang, "role", u["role"]),
+            u["created_at"],
+            i18n.t(lang, "WEB_DISABLED" if u["disabled"] else "WEB_ENABLED"),
+            "",
+        ),
+        list(rows),
+    )
     grid = tables.add(
         "audit",
         AUDIT_COLS,
@@ -218,8 +239,7 @@ def _admin(
         "admin.html",
         p,
         422 if error else 200,
-        users=list(rows),
-        grids={"audit": grid},
+        grids={"audit": grid, "users": people},
         roles=ROLES,
         public=get_setting(conn, PUBLIC_SCAN) == "1",
         lockouts=request.app.state.throttle.locked(conn),

@@ -129,6 +129,15 @@ GROUP_COLS = (
     Col("us_mailbox", "WEB_COL_US_MAILBOX", num=True),
     Col("share", "WEB_COL_SHARE", num=True),
 )
+FINDING_COLS = (
+    Col("capability", "WEB_COL_CAPABILITY"),
+    Col("role", "WEB_COL_ROLE"),
+    Col("provider", "WEB_COL_PROVIDER"),
+    Col("parent", "WEB_COL_PARENT"),
+    Col("jurisdiction", "WEB_COL_JURISDICTION"),
+    Col("confidence", "WEB_COL_CONFIDENCE", num=True),
+    Col("code", "WEB_COL_CODE"),
+)
 #: rows fetched at a time when a sorted or exported table needs all of them (bounds the
 #: memory of one step: 20,000 domains with their evidence peak at 156 MiB while read)
 CHUNK = 5_000
@@ -276,7 +285,25 @@ def domain_page(
     if d is None:
         w = Words(lang_of(request))
         raise HTTPException(404, w.t("WEB_ERR_NO_DOMAIN", domain=domain[:253], scan=s.id))
-    return render(request, "domain.html", p, d=d)
+    w = Words(lang_of(request))
+    tables = Tables(request, w.lang, ("scan",))
+    grid = tables.add(
+        "findings",
+        FINDING_COLS,
+        lambda f: (
+            w.cap(f.capability),
+            f.role,
+            f.provider_name,
+            f.parent,
+            f.jurisdiction,
+            round(f.confidence, 2),
+            f.code,
+        ),
+        d.findings,
+    )
+    if (export := tables.answer(d.domain)) is not None:
+        return export
+    return render(request, "domain.html", p, d=d, grid=grid)
 
 
 @router.get("/providers/{provider}", response_class=HTMLResponse)
