@@ -193,3 +193,17 @@ def test_language_switch_goes_back_to_the_page(c: TestClient, tmp_path: Path) ->
     assert '<html lang="nl">' in c.get("/", headers={"accept-language": "nl-NL,nl;q=0.9"}).text
     assert '<html lang="nl">' in c.get("/", headers={"accept-language": "fr, nl;q=0.5"}).text
     assert '<html lang="en">' in c.get("/", headers={"accept-language": "fr"}).text
+
+
+def test_log_in_and_account_messages_in_dutch(client: TestClient) -> None:
+    client.cookies.set("sovmap_lang", "nl")
+    page = client.get("/login")
+    assert '<html lang="nl">' in page.text and "Gebruikersnaam" in page.text
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    wrong = client.post(
+        "/login", data={"username": "viewer", "password": "wrong password!", "csrf": csrf}
+    )
+    assert wrong.status_code == 401 and "Verkeerde gebruikersnaam of wachtwoord." in wrong.text
+    assert "Wrong user name" not in wrong.text
+    gone = client.get("/login?msg=signed_out")
+    assert "U bent uitgelogd." in gone.text
