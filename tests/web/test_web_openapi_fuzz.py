@@ -57,4 +57,8 @@ def test_api_fuzz(case: Any) -> None:
         # a cut-off needs at least one criterion of four optional ones, which OpenAPI query
         # parameters cannot express; without one the answer is a documented 400
         excluded.append(positive_data_acceptance)
+    if case.operation.path == "/api/findings/notes" and case.method.upper() == "POST":
+        # a note's domain must be a registrable domain (the public suffix list) and a dispute
+        # needs a text, which a JSON schema cannot express; otherwise a documented 422
+        excluded.append(positive_data_acceptance)
     case.call_and_validate(excluded_checks=excluded, timeout=120)

@@ -160,6 +160,15 @@ def add_note(request: Request, body: NoteIn, p: Editor, conn: Conn) -> NoteOut:
     return _out(note)
 
 
+@api_router.api_route(
+    "/findings/notes", methods=["PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
+)
+def notes_other_methods(p: Viewer) -> Response:
+    """Notes are never changed or deleted: any other method is a 405 naming both methods the
+    path has (the router alone would name only the first route's)."""
+    raise HTTPException(405, "Method Not Allowed", headers={"Allow": "GET, POST"})
+
+
 # -- the domain page's partial -------------------------------------------------------------
 
 
