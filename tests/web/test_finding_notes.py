@@ -73,6 +73,9 @@ def test_api_notes_roles_validation_and_history(store: Store) -> None:
         listed = c.get(f"/api/findings/notes?domain={DOMAIN}", headers=auth(store, "viewer")).json()
         assert [n["status"] for n in listed["notes"]] == ["accepted", "disputed"]
         assert listed["disputed"] == []
+        # notes are never changed or deleted
+        r = c.delete("/api/findings/notes", headers=auth(store, "admin"))
+        assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
         # the OpenAPI document declares the routes with their types
         schema = c.get("/openapi.json").json()
         assert "post" in schema["paths"]["/api/findings/notes"]
