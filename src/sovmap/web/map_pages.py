@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import Connection
 
-from sovmap import i18n
+from sovmap import figures, i18n
 from sovmap.report import palette
 from sovmap.store.snapshots import ScanInfo
 from sovmap.web import choropleth as ch
@@ -22,7 +22,7 @@ from sovmap.web.auth import Principal
 from sovmap.web.deps import Conn, require
 from sovmap.web.i18n_web import lang_of
 from sovmap.web.pages import render
-from sovmap.web.service import locations, pick_scan, scan_figures
+from sovmap.web.service import Cache, locations, pick_scan, scan_figures
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,10 +57,10 @@ def _layer(lang: str, layer: str) -> ch.Layer:
     return ch.load_layer(layer)
 
 
-def _places(request: Request, conn: Connection, scan: ScanInfo) -> list[ch.Place]:
+def places_of(conn: Connection, scan: ScanInfo, figs: figures.Figures) -> list[ch.Place]:
     """The organisations, or without organisations the scanned domains with coordinates;
-    classes from the headline figures the app already holds for the scan."""
-    classes = ch.mailbox_classes(scan_figures(request, conn, scan))
+    classes from the scan's headline figures."""
+    classes = ch.mailbox_classes(figs)
     places = ch.org_places(conn, classes)
     if places:
         return places
@@ -75,6 +75,14 @@ def _places(request: Request, conn: Connection, scan: ScanInfo) -> list[ch.Place
         )
         for x in locations(conn, scan)
     ]
+
+
+def warm(conn: Connection, cache: Cache, scan: ScanInfo, figs: figures.Figures) -> None:
+    """For the start-up warm-up (:func:`sovmap.web.service.warm`): the places and the default
+    layer's join, which the first /map would otherwise wait for (seconds on large stores)."""
+    places: list[ch.Place] = cache.get(("map-places",), scan, lambda: places_of(conn, scan, figs))
+    default = ch.available_layers()[0]
+    cache.get(("map-join", default), scan, lambda: ch.join(ch.load_layer(default), places))
 
 
 def _words(lang: str, layer: ch.Layer, scan: ScanInfo) -> ch.Words:
@@ -106,7 +114,9 @@ def _map(
     request: Request, conn: Connection, scan: ScanInfo, layer: ch.Layer, lang: str, standalone: bool
 ) -> tuple[ch.Joined, list[ch.Place], Markup]:
     cache = request.app.state.cache
-    places: list[ch.Place] = cache.get(("map-places",), scan, lambda: _places(request, conn, scan))
+    places: list[ch.Place] = cache.get(
+        ("map-places",), scan, lambda: places_of(conn, scan, scan_figures(request, conn, scan))
+    )
     joined: ch.Joined = cache.get(("map-join", layer.id), scan, lambda: ch.join(layer, places))
     svg: Markup = cache.get(
         ("map-svg", layer.id, lang, standalone),

@@ -250,6 +250,9 @@ def warm(engine: Engine, cache: Cache) -> None:
         trends(conn, cache)
         group_trends(conn, cache)
         changes(conn, cache, engine)
+        from sovmap.web.map_pages import warm as warm_map  # the map's places and default layer
+
+        warm_map(conn, cache, s, figs)
     # what is cached now lives as long as the process: keep it out of the collector's full
     # passes, which over ~1.8 million objects (100,000 organisations) stopped every request
     # for about 2 s each time they ran
