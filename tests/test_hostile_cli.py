@@ -1,7 +1,8 @@
 """The command line driven end to end with mutated inputs (issue 19): ``scan``, ``orgs import``
 and ``register check`` must exit with a documented code (0, 1 or 2) and, on 2, one
 ``sovmap: error:`` line; never a traceback (an exception escaping ``main`` fails the test).
-``SOVMAP_FUZZ_EXAMPLES`` scales the number of inputs (``make fuzz``)."""
+``SOVMAP_FUZZ_EXAMPLES`` scales the number of inputs (``make fuzz``). Each of the issue's cases
+and the regression tests that hold its input: ``docs/hostile-input.md``."""
 
 from __future__ import annotations
 
