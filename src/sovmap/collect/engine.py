@@ -29,7 +29,7 @@ On real networks (see docs/scan.md, "Real networks"):
   (without costing an attempt) and it is probed again every ``probe_every`` seconds. When
   every resolver is dead and none was heard for ``give_up_after`` seconds, :meth:`poll`
   raises :class:`~sovmap.errors.NetworkError` (exit 3).
-- Retries are budgeted: each first attempt earns ``retry_share`` of a retry, and a question
+- Retries are budgeted: each question sent earns ``retry_share`` of a retry, and a question
   retried when the budget is spent ends with its most informative status.
 - :meth:`check_resolvers` asks every resolver for a random name under a real zone; one that
   answers it (NXDOMAIN rewriting) is not used while an honest resolver is alive.
@@ -199,6 +199,7 @@ class Query:
         "resolver",
         "wire",
     )
+    best: Status | None  # set on the first failure only (read with getattr)
 
     def __init__(
         self,
@@ -216,7 +217,8 @@ class Query:
         self.attempt = 0
         self.resolver = -1
         self.deadline_gen = 0
-        self.best: Status | None = None  # the most informative failure so far
+        # ``best``, the most informative failure so far, is set on the first failure only
+        # (read with getattr: nothing is spent on the questions that never fail)
 
     @property
     def question(self) -> bytes:
@@ -245,6 +247,8 @@ class _LieCheck(Query):
 class _Resolver:
     __slots__ = (
         "addr",
+        "batches",
+        "batches_seen",
         "cap",
         "counts",
         "dead",
@@ -283,6 +287,7 @@ class _Resolver:
         self.silent = 0  # timeouts since anything was heard
         self.dead = False
         self.next_probe = 0.0
+        self.batches = self.batches_seen = 0  # received batches (_health turns them into time)
         self.lying = False
         self.verdict_pending = False
         self.usable = True
@@ -354,6 +359,7 @@ class Engine:
             self.stats.resolvers[_addr_text(r.addr)] = r.counts
         self._samples: dict[Query, float] = {}  # round-trip samples in flight: send time
         self._retry_tokens = float(config.retry_floor)
+        self._retry_share = config.retry_share  # earned per question sent
         self._unsampled_rto = config.timeout
         self._next_health = 0.0
         self._batches = 0
@@ -389,7 +395,6 @@ class Engine:
         if not query.body:
             query.body = query.wire + self.question_tail(query.qtype_code)
         self._queue.append(query)
-        self._retry_tokens += self.config.retry_share
 
     def submit_prepared(self, queries: list[Query]) -> None:
         """Queue queries whose ``body`` the caller built as ``wire + question_tail(code)``
@@ -398,7 +403,6 @@ class Engine:
         is the limit, domains under way finish first instead of waiting behind every new
         domain's questions."""
         self._fresh.extend(queries)
-        self._retry_tokens += self.config.retry_share * len(queries)
 
     def check_resolvers(self, zone: str) -> None:
         """Ask every resolver for a random name directly under ``zone`` (a real zone without
@@ -577,6 +581,7 @@ class Engine:
             now = time.monotonic()
             self._push_deadline(now + self._timeout_of(r, 0), us.fd, entries)
             self.stats.sent += sent
+            self._retry_tokens += sent * self._retry_share
             r.inflight += sent
             r.counts[_SENT] += sent
             self._inflight += sent
@@ -651,6 +656,7 @@ class Engine:
             self._push_deadline(now + self._timeout_of(r, attempt), us.fd, entries)
         self._inflight += len(sent)
         self.stats.sent += len(sent)
+        self._retry_tokens += len(sent) * self._retry_share
         r.counts[_SENT] += len(sent)
         if not r.last_heard:
             r.last_heard = now
@@ -744,7 +750,11 @@ class Engine:
             except OSError:
                 return
             if received:
-                self._heard(r)
+                # a live resolver's batch only counts (its time is taken in _health); one
+                # that was silent, dead or unreachable is heard at once
+                r.batches += 1
+                if r.silent or r.dead or r.unreachable:
+                    self._heard(r)
             if released:
                 r.inflight -= released
                 self._inflight -= released
@@ -893,7 +903,7 @@ class Engine:
     ) -> None:
         if backoff:
             self._backoff(self._resolvers[q.resolver])
-        best = q.best
+        best: Status | None = getattr(q, "best", None)
         if best is None or _INFORMATIVE[status] > _INFORMATIVE[best]:
             q.best = status
         q.attempt += 1
@@ -913,7 +923,7 @@ class Engine:
             self._final(q, status)
 
     def _final(self, q: Query, status: Status) -> None:
-        best = q.best
+        best: Status | None = getattr(q, "best", None)
         if best is not None and _INFORMATIVE[best] > _INFORMATIVE[status]:
             status = best
         self.stats.final_errors += 1
@@ -1021,6 +1031,10 @@ class Engine:
         are dead."""
         self._next_health = now + 0.1
         cfg = self.config
+        for r in self._resolvers:
+            if r.batches != r.batches_seen:
+                r.batches_seen = r.batches
+                r.last_heard = self._last_heard_any = now
         if len(self._samples) >= 64:
             stale = now - 2 * cfg.timeout
             for q in [q for q, sent_at in self._samples.items() if sent_at < stale]:

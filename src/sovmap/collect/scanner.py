@@ -143,7 +143,6 @@ class Scanner:
             q.answers_cb = cb
             q.attempt = q.depth = q.deadline_gen = 0
             q.resolver = -1
-            q.best = None
             q.probe = probe
             q.via = ""
             queries.append(q)
