@@ -269,15 +269,19 @@ def search_domains(
         ).all()
         for f in frows:
             per[f.domain].append(f)
+    known: dict[tuple[str, str], bool] = {}  # (jurisdiction, tags) -> US-controlled
+
+    def is_us(f: Any) -> bool:
+        key = (f.jurisdiction or "", f.tags or "[]")
+        if key not in known:
+            known[key] = us_controlled(key[0], tuple(json.loads(key[1])))
+        return known[key]
+
     out = []
     for r in page:
         fs = per.get(r["domain"], [])
         mbox = next((f for f in fs if f.capability == "mailbox" and f.role == "primary"), None)
-        us = {
-            f.capability
-            for f in fs
-            if us_controlled(f.jurisdiction or "", tuple(json.loads(f.tags or "[]")))
-        }
+        us = {f.capability for f in fs if is_us(f)}
         out.append(
             DomainSummary(
                 domain=r["domain"],
