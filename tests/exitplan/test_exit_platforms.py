@@ -214,9 +214,13 @@ def test_gantt_svg_for_report_and_web() -> None:
     svg = str(gantt_svg(rep))
     assert svg.startswith("<svg") and svg.count('class="mark"') == 3
     for group in ("identity", "workplace", "devices"):
-        assert f'font-weight="bold">{group}</text>' in svg
-    assert f"{date.today().year + 1}-" in svg  # calendar months on the axis
+        assert f'data-from="plan">{group}</text>' in svg
+    # calendar months on the axis, in the chart's language
+    assert f"Jan {date.today().year + 1}<" in svg
     assert "deadline " in svg and "P50 " in svg and "P90 " in svg
+    nl = str(gantt_svg(rep, "nl"))
+    assert f"jan {date.today().year + 1}<" in nl and "termijn " in nl and "maanden" in nl
+    assert "deadline" not in nl and "months" not in nl
 
 
 def test_gap_with_a_lasting_fallback_is_zero_and_valid_json() -> None:

@@ -10,6 +10,8 @@ from typing import Literal
 
 from sovmap.exitplan.api import DAYS_PER_MONTH, ExitReport, Variant
 from sovmap.exitplan.model import ScheduledTask
+from sovmap.i18n import MONTHS_SHORT, format_date, format_number
+from sovmap.i18n import t as tr
 
 
 def _months(days: float) -> str:
@@ -188,12 +190,19 @@ def gantt_png(rep: ExitReport, path: Path, start: date | None = None) -> None:
     plt.close(fig)
 
 
-def gantt_svg_text(rep: ExitReport, start: date | None = None, width: int = 900) -> str:
+def gantt_svg_text(
+    rep: ExitReport, start: date | None = None, width: int = 900, lang: str = "en"
+) -> str:
     """The Gantt chart as a self-contained SVG element (for the report and the web page):
     calendar months from ``start`` (default today), tasks at mean durations grouped per
-    target platform, P50, P90 and the deadline as labelled lines, a legend of teams."""
+    target platform, P50, P90 and the deadline as labelled lines, a legend of teams; every
+    word and date in ``lang`` from the message catalogue."""
     e = html.escape
     day0 = start or date.today()
+
+    def months(days: float) -> str:
+        return tr(lang, "GANTT_MONTHS", n=format_number(days / DAYS_PER_MONTH, lang, 1))
+
     fc = rep.baseline.forecast
     grouped = gantt_rows(rep)
     colours = _team_colours(list(rep.baseline.plan.teams))
@@ -208,7 +217,7 @@ def gantt_svg_text(rep: ExitReport, start: date | None = None, width: int = 900)
     def x_of(days: float) -> float:
         return label_w + span * days / horizon
 
-    title = f"Exit plan: P50 {_months(fc.p50)}, P90 {_months(fc.p90)}"
+    title = tr(lang, "GANTT_TITLE", p50=months(fc.p50), p90=months(fc.p90))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart gantt" role="img" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
@@ -219,7 +228,7 @@ def gantt_svg_text(rep: ExitReport, start: date | None = None, width: int = 900)
     for team, colour in colours.items():
         parts.append(
             f'<rect x="{lx:.0f}" y="22" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{lx + 13:.0f}" y="31" font-size="10">{e(team)}</text>'
+            f'<text x="{lx + 13:.0f}" y="31" font-size="10" data-from="plan">{e(team)}</text>'
         )
         lx += 16 + 6.5 * len(team) + 8
     month = date(day0.year, day0.month, 1)
@@ -228,16 +237,19 @@ def gantt_svg_text(rep: ExitReport, start: date | None = None, width: int = 900)
         d = (month - day0).days
         if d >= 0 and (month.month - 1) % 3 == 0:
             x = x_of(d)
+            name = MONTHS_SHORT[lang][month.month - 1]
             parts.append(
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{bottom}" stroke="#eee"/>'
                 f'<text x="{x:.1f}" y="{bottom + 14}" font-size="10" text-anchor="middle">'
-                f"{month.isoformat()[:7]}</text>"
+                f"{e(tr(lang, 'GANTT_MONTH', month=name, year=month.year))}"
+                "</text>"
             )
         month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
     y = top
     for group, items in grouped:
         parts.append(
-            f'<text x="0" y="{y + 13}" font-size="11" font-weight="bold">{e(group)}</text>'
+            f'<text x="0" y="{y + 13}" font-size="11" font-weight="bold" data-from="plan">'
+            f"{e(group)}</text>"
             f'<line x1="0" x2="{width}" y1="{y}" y2="{y}" stroke="#ccc"/>'
         )
         y += row
@@ -246,9 +258,17 @@ def gantt_svg_text(rep: ExitReport, start: date | None = None, width: int = 900)
             w = max(1.0, x_of(st.finish) - x0)
             begin = day0 + timedelta(days=round(st.start))
             until = day0 + timedelta(days=round(st.finish))
-            tip = f"{st.task.id}: {st.task.name} ({begin.isoformat()} – {until.isoformat()})"
+            tip = tr(
+                lang,
+                "GANTT_TASK",
+                id=st.task.id,
+                name=st.task.name,
+                begin=format_date(begin, lang),
+                until=format_date(until, lang),
+            )
             parts.append(
-                f'<g><title>{e(tip)}</title><text x="{label_w - 6}" y="{y + 12}" '
+                f'<g><title data-from="plan">{e(tip)}</title>'
+                f'<text x="{label_w - 6}" y="{y + 12}" data-from="plan" '
                 f'text-anchor="end" font-size="10">{e(task_label(st))}</text>'
                 f'<rect x="{x0:.1f}" y="{y + 2}" width="{w:.1f}" height="{row - 5}" rx="2" '
                 f'fill="{colours[st.task.team]}"/></g>'
@@ -256,10 +276,10 @@ def gantt_svg_text(rep: ExitReport, start: date | None = None, width: int = 900)
             y += row
     marks = [(fc.p50, "P50", "6 3"), (fc.p90, "P90", "2 2")]
     if rep.deadline_days is not None:
-        marks.append((rep.deadline_days, "deadline", ""))
+        marks.append((rep.deadline_days, tr(lang, "GANTT_DEADLINE"), ""))
     for days, label, dash in marks:
         x = x_of(days)
-        when = (day0 + timedelta(days=round(days))).isoformat()
+        when = format_date(day0 + timedelta(days=round(days)), lang)
         style = f' stroke-dasharray="{dash}"' if dash else ""
         anchor = "end" if x > width - 140 else "start"
         tx = x - 3 if anchor == "end" else x + 3

@@ -31,6 +31,12 @@ MONTHS = {
     ),
 }  # fmt: skip
 
+#: month abbreviations as each language writes them (Dutch: "mrt", not "maa")
+MONTHS_SHORT = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "nl": ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"),
+}
+
 #: thousands separator and decimal mark per language
 _MARKS = {"en": (",", "."), "nl": (".", ",")}
 
@@ -153,6 +159,8 @@ def format_date(d: date, lang: str) -> str:
 __all__ = [
     "LANGUAGES",
     "LANG_VARIABLE",
+    "MONTHS",
+    "MONTHS_SHORT",
     "MessageError",
     "cli_language",
     "format_date",

@@ -10,5 +10,5 @@ from sovmap.exitplan.api import ExitReport
 from sovmap.exitplan.render import gantt_svg_text
 
 
-def gantt_svg(rep: ExitReport) -> Markup:
-    return Markup(gantt_svg_text(rep))
+def gantt_svg(rep: ExitReport, lang: str = "en") -> Markup:
+    return Markup(gantt_svg_text(rep, lang=lang))

@@ -382,7 +382,7 @@ def make_router(
             p,
             rep=rep,
             gaps=gaps,
-            chart=gantt_svg(rep),
+            chart=gantt_svg(rep, lang_of(request)),
             deadline=deadline,
             what_ifs=wis,
             all_what_ifs=WHAT_IFS,
