@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sovmap.collect.engine import Engine, EngineConfig, Query, parse_resolver
+from sovmap.collect.engine import RESOLVER_COUNTERS, Engine, EngineConfig, Query, parse_resolver
 from sovmap.devserver import DevServer
 from sovmap.model import RR, Status
 
@@ -217,3 +217,27 @@ def test_records_for_other_names_do_not_count_as_mx() -> None:
     found = classify("victim.example", obs, default_catalogue(), {"country": "NL"})
     mailbox = [f for f in found if f.capability is Capability.MAILBOX]
     assert [f.provider for f in mailbox] == ["self:victim.example"]
+
+
+def test_a_live_resolver_is_not_given_up_for_names_that_never_answer(server: DevServer) -> None:
+    """The last questions of a scan may all be for a zone whose servers never answer: a
+    resolver that answered before stays alive (a health check re-asks a question it answered,
+    and that answer comes), so those names end as TIMEOUT and the scan is not stopped as if
+    the resolver were dead (the golden scan was, under load, with 'nothing heard for 10 s')."""
+    eng = Engine(
+        config(server, dead_after=0.3, dead_timeouts=4, probe_every=0.2, give_up_after=1.5)
+    )
+    assert ask(eng, ("ok.f.test", "A"))["ok.f.test"][0] is Status.NOERROR
+    types = ("A", "AAAA", "TXT", "MX", "NS", "CAA", "SOA", "SRV", "DS", "DNSKEY", "TYPE13", "PTR")
+    out: dict[str, Status] = {}
+
+    def done(q: Query, status: Status, answers: tuple[RR, ...]) -> None:
+        out[q.qtype] = status
+
+    for qtype in types:
+        eng.submit(Query("slow.f.test", qtype, done))
+    eng.run()  # raised ResolversDead before the health check
+    assert out == dict.fromkeys(types, Status.TIMEOUT)
+    (counters,) = eng.stats.resolvers.values()
+    counts = dict(zip(RESOLVER_COUNTERS, counters, strict=True))
+    assert counts["health_checks"] >= 1

@@ -92,8 +92,10 @@ _INFORMATIVE = {
     Status.OTHER: 1,
 }
 #: per-resolver counters (:attr:`EngineStats.resolvers`), in this order
-RESOLVER_COUNTERS = ("sent", "answered", "failed", "timeouts", "dead", "lying", "revived")
-_SENT, _ANSWERED, _FAILED, _TIMEOUTS, _DEAD, _LYING, _REVIVED = range(7)
+RESOLVER_COUNTERS = (
+    "sent", "answered", "failed", "timeouts", "dead", "lying", "revived", "health_checks",
+)  # fmt: skip
+_SENT, _ANSWERED, _FAILED, _TIMEOUTS, _DEAD, _LYING, _REVIVED, _HEALTH_CHECKS = range(8)
 _MAX_WINDOW = 8192
 
 
@@ -237,11 +239,29 @@ class ResolversDead(NetworkError):
         return t(lang, self.code, **self.params) if self.code else str(self)
 
 
-class _LieCheck(Query):
-    """A question for a name that cannot exist, asked of one resolver (never retried)."""
+def _ignore_answer(q: Query, status: Status, answers: tuple[RR, ...]) -> None:
+    """A health check's outcome needs no handling: hearing the answer is the point."""
+
+
+class _Pinned(Query):
+    """A question the engine asks of one resolver for itself (never retried or moved)."""
 
     __slots__ = ("pin",)
     pin: int
+
+
+class _LieCheck(_Pinned):
+    """A question for a name that cannot exist, asked of one resolver."""
+
+    __slots__ = ()
+
+
+class _HealthCheck(_Pinned):
+    """A question this resolver answered before, asked again while it is silent: an answer
+    proves the resolver alive, so the questions that time out on it are the names' own
+    (a zone whose servers never answer), not the resolver's."""
+
+    __slots__ = ()
 
 
 class _Resolver:
@@ -252,10 +272,12 @@ class _Resolver:
         "cap",
         "counts",
         "dead",
+        "dead_since",
         "failures",
         "family",
         "grown",
         "inflight",
+        "known",
         "last_heard",
         "lying",
         "next_probe",
@@ -286,7 +308,9 @@ class _Resolver:
         self.last_heard = 0.0  # set at the first query sent
         self.silent = 0  # timeouts since anything was heard
         self.dead = False
+        self.dead_since = 0.0
         self.next_probe = 0.0
+        self.known: tuple[str, str, bytes] | None = None  # a question it answered (health)
         self.batches = self.batches_seen = 0  # received batches (_health turns them into time)
         self.lying = False
         self.verdict_pending = False
@@ -519,8 +543,9 @@ class Engine:
             if r.inflight >= r.cap:
                 continue
             if not r.usable:
-                # a dead resolver gets one real question every probe_every seconds
-                if not (r.dead and now >= r.next_probe):
+                # a dead resolver that never answered gets one real question every
+                # probe_every seconds; one that did is asked that question instead (_health)
+                if not (r.dead and r.known is None and now >= r.next_probe):
                     continue
                 r.next_probe = now + self.config.probe_every
                 return ri
@@ -774,6 +799,8 @@ class Engine:
             for _ in range(short):
                 self._count_wire("short")
             ok = 0  # NOERROR and NXDOMAIN answers, counted for the window once per batch
+            if r.known is None:
+                self._remember(r, items)
             for item in items:
                 if type(item) is bytes:
                     self._datagram(us, item)
@@ -858,6 +885,8 @@ class Engine:
             self._answered(r, 0, 1)
             self._retry_or_final(q, status, backoff=False, only_other=True)
             return
+        if r.known is None and (status is Status.NOERROR or status is Status.NXDOMAIN):
+            r.known = (q.qname, q.qtype, q.wire)
         self._answered(r, 1, 0)
         q.answers_cb(q, status, answers)
 
@@ -910,7 +939,7 @@ class Engine:
         may_retry = q.attempt < self.config.attempts
         if only_other and len(self._resolvers) == 1:
             may_retry = False
-        if type(q) is _LieCheck:
+        if isinstance(q, _Pinned):
             may_retry = False
         elif may_retry and self._retry_tokens < 1:
             self.stats.retries_refused += 1
@@ -926,7 +955,8 @@ class Engine:
         best: Status | None = getattr(q, "best", None)
         if best is not None and _INFORMATIVE[best] > _INFORMATIVE[status]:
             status = best
-        self.stats.final_errors += 1
+        if not isinstance(q, _Pinned):
+            self.stats.final_errors += 1
         q.answers_cb(q, status, ())
 
     # -- round trips and health --------------------------------------------------------
@@ -969,6 +999,27 @@ class Engine:
             r.counts[_REVIVED] += 1
             self._update_usable()
 
+    @staticmethod
+    def _remember(r: _Resolver, items: list[object]) -> None:
+        """Keep the first question ``r`` answered (NOERROR or NXDOMAIN) for health checks."""
+        for item in items:
+            if isinstance(item, tuple) and item[1] & 0x020F in (0, 3):
+                q = item[0]
+                r.known = (q.qname, q.qtype, q.wire)
+                return
+
+    def _check_health(self, r: _Resolver, ri: int, now: float) -> None:
+        """Ask a silent resolver a question it answered before, once per ``probe_every``."""
+        if r.known is None or now < r.next_probe or not r.sockets:
+            return
+        r.next_probe = now + self.config.probe_every
+        qname, qtype, wire = r.known
+        q = _HealthCheck(qname, qtype, _ignore_answer, wire)
+        q.pin = ri
+        q.body = q.wire + self.question_tail(q.qtype_code)
+        r.counts[_HEALTH_CHECKS] += 1
+        self._send_to(ri, q, now)
+
     def _update_usable(self) -> None:
         """Which resolvers take questions: alive, not waiting for the lie check's answer (when
         another one is ready), and honest (when an honest one is alive)."""
@@ -995,11 +1046,12 @@ class Engine:
         """``r`` is dead: its queries move to the others (no attempt spent); probed later."""
         cfg = self.config
         r.dead = True
+        r.dead_since = now
         r.counts[_DEAD] = 1
         r.next_probe = now + cfg.probe_every
         for us in r.sockets:
             for qid, q in list(us.pending.items()):
-                if type(q) is _LieCheck:
+                if isinstance(q, _Pinned):
                     continue
                 self._release(us, qid, q)
                 self._samples.pop(q, None)
@@ -1039,20 +1091,27 @@ class Engine:
             stale = now - 2 * cfg.timeout
             for q in [q for q, sent_at in self._samples.items() if sent_at < stale]:
                 del self._samples[q]
-        for r in self._resolvers:
+        for ri, r in enumerate(self._resolvers):
             if (
                 not r.dead
                 and r.silent >= cfg.dead_timeouts
                 and now - r.last_heard >= cfg.dead_after
             ):
                 self._mark_dead(r, now)
+            if r.dead or r.silent >= cfg.dead_timeouts:
+                self._check_health(r, ri, now)
         if any(r.dead for r in self._resolvers):
             self._check_all_dead(now)
 
     def _check_all_dead(self, now: float) -> None:
         if not all(r.dead for r in self._resolvers):
             return
-        heard = max(r.last_heard for r in self._resolvers)
+        # a resolver that answered before is given up only when its health checks, sent from
+        # the moment it was marked dead, stay unanswered for give_up_after as well
+        heard = max(
+            r.last_heard if r.known is None else max(r.last_heard, r.dead_since)
+            for r in self._resolvers
+        )
         unreachable = all(r.unreachable for r in self._resolvers)
         if now - heard < self.config.give_up_after and not unreachable:
             return
@@ -1093,12 +1152,12 @@ class Engine:
                 self._samples.pop(q, None)  # Karn: no sample from a query that timed out
                 self.stats.timeouts += 1
                 self._timed_out(r, now)
-                if r.dead and type(q) is not _LieCheck:
+                if r.dead and not isinstance(q, _Pinned):
                     self._retries.append(q)  # on a dead resolver: moved, no attempt spent
                     continue
                 # one timeout says little on a lossy path; a storm of them backs off
                 self._answered(r, 0, 1)
-                if self._network_silent():
+                if self._network_silent() and not isinstance(q, _Pinned):
                     # every resolver is timing out: the timeout says nothing about the name,
                     # the question waits (no attempt spent) for a resolver or the give-up
                     self._retries.append(q)
