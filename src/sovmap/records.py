@@ -1,6 +1,6 @@
 """What DNS records say, read the same way by the scan (to follow them), the classifier (to
 name providers) and the catalogue's gap report: CNAME chains in an answer, SPF terms
-(RFC 7208), origin-AS answers, the registrable domain of a host name."""
+(RFC 7208), origin-AS and AS-name answers, the registrable domain of a host name."""
 
 from __future__ import annotations
 
@@ -117,3 +117,29 @@ def parse_origin_txt(text: str) -> tuple[int, str] | None:
     parts = text.split("|")
     cc = parts[2].strip().upper() if len(parts) > 2 else ""
     return asn, cc if len(cc) == 2 and cc.isalpha() else ""
+
+
+# an AS name longer than this is cut (the registries' AS names are under 100 characters; a
+# hostile answer may hold a TXT record of many kilobytes)
+AS_NAME_MAX = 128
+
+
+def parse_as_name_txt(text: str) -> tuple[int, str, str] | None:
+    """Team Cymru's AS-name answer ``"ASN | CC | RIR | allocated | NAME"`` (asked at
+    ``AS<n>.asn.cymru.com``) -> (AS, the AS's two-letter country code or "", its name).
+
+    The name is the registry's handle and description (``"GOOGLE, US"``), without the trailing
+    country the interface appends; cut to :data:`AS_NAME_MAX` characters. Control characters
+    are kept as they are (the store keeps what DNS said; printing escapes them)."""
+    asn = parse_asn_txt(text[:32])
+    if asn is None:
+        return None
+    parts = text[: 64 + AS_NAME_MAX * 2].split("|", 4)
+    if len(parts) < 5:
+        return None
+    cc = parts[1].strip().upper()
+    name = parts[4].strip()
+    head, sep, tail = name.rpartition(",")
+    if sep and tail.strip().upper() == cc and head.strip():
+        name = head.strip()
+    return asn, cc if len(cc) == 2 and cc.isalpha() else "", name[:AS_NAME_MAX]

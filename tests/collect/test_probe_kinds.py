@@ -40,11 +40,12 @@ def test_the_table_gives_order_role_and_sharing() -> None:
     kinds = probe_kinds()
     assert [k.order for k in kinds.values()] == list(range(len(kinds)))
     # tlsa: the DANE follow-up of --probe posture
-    assert {k.name for k in kinds.values() if k.shared} == {"mx-host", "spf", "asn", "tlsa"}
+    shared = {k.name for k in kinds.values() if k.shared}
+    assert shared == {"mx-host", "spf", "asn", "as-name", "tlsa"}
     follow = {k.name for k in kinds.values() if k.role == "follow-up"}
-    assert follow == {"mx-host", "spf", "asn", "tlsa"}
+    assert follow == {"mx-host", "spf", "asn", "as-name", "tlsa"}
     plan = default_plan()
-    assert plan.shared == frozenset({"mx-host", "spf", "asn", "tlsa"})
+    assert plan.shared == frozenset(shared)
     assert dict(plan.order) == {k.name: k.order for k in kinds.values()}
     # every base question of the plan is of a base kind, every always-asked base kind is
     # asked (the opt-in ones only with --probe)

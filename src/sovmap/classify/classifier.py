@@ -50,7 +50,7 @@ def classify(
     mailbox_providers = _mail(b, facts, signals)
     if facts.wildcards:
         _wildcard_evidence(b, facts)
-    _outbound(b, signals, mailbox_providers)
+    _outbound(b, signals, mailbox_providers, facts)
     _simple(b, C.DNS, by_cap, facts.ns_hosts or [], "ns")
     _web(b, facts, by_cap)
     _each(b, C.CDN, by_cap)

@@ -53,6 +53,8 @@ class Rules:
     token_decides_behind_gateway: bool = False
     token_only_confidence: float = 0.3
     network_operator_confidence: float = 0.45
+    network_operator_named_confidence: float = 0.5
+    spf_network_confidence: float = 0.3
     # host names that say "filtering relay" (spamfilter.*, mailgate*, ...), one alternation
     relay_names: re.Pattern[str] | None = None
 
@@ -86,6 +88,10 @@ class Rules:
             token_decides_behind_gateway=bool(mb.get("token_decides_behind_gateway", False)),
             token_only_confidence=float(mb.get("token_only_confidence", 0.3)),
             network_operator_confidence=float(mb.get("network_operator_confidence", 0.45)),
+            network_operator_named_confidence=float(
+                mb.get("network_operator_named_confidence", 0.5)
+            ),
+            spf_network_confidence=float(raw["outbound"].get("spf_network_confidence", 0.3)),
             relay_names=_relay_names(mb.get("relay_host_patterns") or ()),
         )
 

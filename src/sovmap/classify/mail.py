@@ -191,45 +191,122 @@ def _network_operator(b: _Builder, host: str, facts: Facts, evidence: tuple[Evid
     """A third party's MX host the catalogue does not know, whose address's origin AS is
     known (Team Cymru): the network's operator and the country its prefix is registered in
     name the mailbox host (``MAILBOX_NETWORK_OPERATOR_<J>``, provider ``as:<n>``), rather
-    than a guess from the host name's country-code domain."""
+    than a guess from the host name's country-code domain. With the AS's name (the
+    ``as-name`` probe) the operator is named and its AS's country is the jurisdiction
+    (``MAILBOX_NETWORK_OPERATOR_NAMED_<J>``)."""
     nets = facts.host_networks.get(host)
     if not nets or registrable(host) == registrable(b.domain):
         return False
     asn, cc, address = nets[0]
     if b.cat.match_asn(asn):
         return False  # a catalogued network: matched as such already
-    jur = cc if cc.lower() not in b.rules.not_a_country else ""
+    name, jur, named_ev = _network_name(b, facts, asn, cc, "asn", host)
     ev = (
         *evidence,
         _rule_evidence(
             "asn", host, "TXT", f"{address} in AS{asn} ({cc or 'no country'})", "network-operator"
         ),
+        *named_ev,
     )
-    cls = (
-        "UNKNOWN"
-        if not jur
-        else "US"
-        if us_controlled(jur)
-        else "EU"
-        if eu_controlled(jur)
-        else "OTHER"
-    )
+    kind = "NETWORK_OPERATOR_NAMED_" if named_ev else "NETWORK_OPERATOR_"
     b.out.append(
         Finding(
             domain=b.domain,
             capability=C.MAILBOX,
             provider=f"as:{asn}",
-            provider_name=f"AS{asn}",
+            provider_name=name,
             parent="",
             jurisdiction=jur,
-            confidence=b.rules.network_operator_confidence,
-            code=f"MAILBOX_NETWORK_OPERATOR_{cls}",
+            confidence=b.rules.network_operator_named_confidence
+            if named_ev
+            else b.rules.network_operator_confidence,
+            code=f"MAILBOX_{kind}{_network_class(jur)}",
             evidence=ev,
             tags=(),
             role="primary",
         )
     )
     return True
+
+
+def _network_class(jur: str) -> str:
+    if not jur:
+        return "UNKNOWN"
+    return "US" if us_controlled(jur) else "EU" if eu_controlled(jur) else "OTHER"
+
+
+def _network_name(
+    b: _Builder, facts: Facts, asn: int, prefix_cc: str, probe: str, qname: str
+) -> tuple[str, str, tuple[Evidence, ...]]:
+    """An uncatalogued network's display name, jurisdiction and the AS-name evidence (none
+    when its name was not answered): ``"HOSTER-NOORD-AS (AS64511)"`` with the AS's own
+    country, else ``"AS64511"`` with the country its prefix is registered in."""
+    known = facts.as_names.get(asn)
+    if known is None:
+        jur = prefix_cc if prefix_cc.lower() not in b.rules.not_a_country else ""
+        return f"AS{asn}", jur, ()
+    name, as_cc, answer = known
+    cc = as_cc or prefix_cc
+    jur = cc if cc and cc.lower() not in b.rules.not_a_country else ""
+    ev = _rule_evidence(
+        probe, qname, "TXT", f"AS{asn} is {name} ({as_cc or 'no country'})", "as-name"
+    )
+    return f"{name} (AS{asn})", jur, (replace(ev, chain=(f"AS{asn}", answer)),)
+
+
+def _spf_network_senders(b: _Builder, facts: Facts) -> None:
+    """Senders from the networks of the domain's own SPF ip4:/ip6: terms (their origin AS):
+    a catalogued network names its provider, another its operator (``as:<n>``, named by the
+    AS-name answer when there is one). Sender evidence only, one finding per network not
+    already named for this domain; never a mailbox verdict."""
+    if not facts.spf_networks:
+        return
+    named = {f.provider for f in b.out}
+    by_asn: dict[int, list[tuple[str, str, str]]] = {}
+    for term, asn, cc, record in facts.spf_networks:
+        by_asn.setdefault(asn, []).append((term, cc, record))
+    confidence = b.rules.spf_network_confidence
+    for asn, terms in sorted(by_asn.items()):
+        term, cc, record = terms[0]
+        ev = tuple(
+            _rule_evidence("spf", r, "TXT", f"{t} in AS{asn} ({c or 'no country'})", "spf-network")
+            for t, c, r in terms
+        )
+        matches = b.cat.match_asn(asn)
+        if matches:
+            p = b.cat.provider(matches[0].fingerprint.provider)
+            if p.id in named:
+                continue
+            named.add(p.id)
+            b.provider_finding(
+                C.OUTBOUND,
+                p,
+                [],
+                role="additional",
+                confidence=confidence,
+                extra=ev,
+                code=_code(C.OUTBOUND, "SPF_NETWORK_" + _jclass(p.jurisdiction, p.tags)),
+            )
+            continue
+        if f"as:{asn}" in named:
+            continue
+        named.add(f"as:{asn}")
+        name, jur, named_ev = _network_name(b, facts, asn, cc, "spf", record)
+        b.out.append(
+            Finding(
+                domain=b.domain,
+                capability=C.OUTBOUND,
+                provider=f"as:{asn}",
+                provider_name=name,
+                parent="",
+                jurisdiction=jur,
+                confidence=confidence,
+                code=_code(C.OUTBOUND, "SPF_NETWORK_OPERATOR_" + _network_class(jur)),
+                evidence=(*ev, *named_ev),
+                tags=(),
+                role="additional",
+            )
+        )
 
 
 def _most_specific(names: list[Signal]) -> list[Signal]:
@@ -501,7 +578,9 @@ def _kind_confidence(sig: list[Signal], spf_factor: float) -> float:
     return noisy_or(best.values())
 
 
-def _outbound(b: _Builder, signals: list[Signal], mailbox: set[str]) -> None:
+def _outbound(
+    b: _Builder, signals: list[Signal], mailbox: set[str], facts: Facts | None = None
+) -> None:
     per: dict[str, list[Signal]] = defaultdict(list)
     for s in signals:
         if s.provider in mailbox:
@@ -520,3 +599,5 @@ def _outbound(b: _Builder, signals: list[Signal], mailbox: set[str]) -> None:
         ):
             continue
         b.provider_finding(C.OUTBOUND, p, sig, role="additional")
+    if facts is not None:
+        _spf_network_senders(b, facts)

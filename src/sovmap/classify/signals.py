@@ -17,7 +17,15 @@ from sovmap.knowledge.probes import (
     wildcard_kinds,
 )
 from sovmap.model import Capability, Evidence, Observation, Status, new_evidence, slot_maker
-from sovmap.records import chain_end, is_spf, parse_asn_txt, parse_origin_txt, parse_spf
+from sovmap.records import (
+    AS_NAME_MAX,
+    chain_end,
+    is_spf,
+    parse_as_name_txt,
+    parse_asn_txt,
+    parse_origin_txt,
+    parse_spf,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,12 @@ class Facts:
     wildcards: list[tuple[str, str, str]] = field(default_factory=list)
     # origin AS of MX hosts' addresses (Team Cymru): host -> [(AS number, country, address)]
     host_networks: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
+    # name and country of each origin AS (Team Cymru's AS-name answer): AS -> (name, country,
+    # the answer as received)
+    as_names: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    # origin AS of the networks in the domain's own SPF ip4:/ip6: terms:
+    # [(SPF term, AS number, prefix country, the record's owner)]
+    spf_networks: list[tuple[str, int, str, str]] = field(default_factory=list)
     # observations whose answer is what a wildcard gives: read as no answer
     wildcard_answers: list[Observation] = field(default_factory=list)
 
@@ -416,9 +430,19 @@ def _web_nxdomain(obs: Observation, x: Extraction) -> None:
 @extractor("asn")
 def _asn(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
     """An origin-AS answer (no chain of its own to match); for an MX host, its network is
-    kept as a fact too (the network fallback for hosts the catalogue does not know)."""
-    _asn_signals(obs, x.cat, x.out)
+    kept as a fact too (the network fallback for hosts the catalogue does not know). The
+    network of an SPF ip4:/ip6: term (``spf-net``) is a fact only: sender evidence, read by
+    the outbound findings, never a signal that could name a mailbox host."""
     slot, _, rest = obs.via.partition("|")
+    if slot == "spf-net":
+        record, _, term = rest.partition("|")
+        for r in obs.answers:
+            if r.rtype == "TXT":
+                net = parse_origin_txt(r.data)
+                if net is not None:
+                    x.facts.spf_networks.append((term, *net, record))
+        return
+    _asn_signals(obs, x.cat, x.out)
     if slot == "mx-host":
         host, _, address = rest.partition("|")
         for r in obs.answers:
@@ -426,6 +450,17 @@ def _asn(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> N
                 net = parse_origin_txt(r.data)
                 if net is not None:
                     x.facts.host_networks.setdefault(host, []).append((*net, address))
+
+
+@extractor("as-name")
+def _as_name(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """An AS-name answer: the operator's name and country, kept for the network fallback."""
+    for r in obs.answers:
+        if r.rtype == "TXT":
+            parsed = parse_as_name_txt(r.data)
+            if parsed is not None and parsed[2]:
+                asn, cc, name = parsed
+                x.facts.as_names.setdefault(asn, (name, cc, r.data[: AS_NAME_MAX * 2]))
 
 
 def _asn_signals(obs: Observation, cat: Catalogue, out: list[Signal]) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from sovmap.collect.wire import encode_name, fast
 from sovmap.knowledge.probes import ProbeKind, ProbeKindError, parse_kinds, probe_file, probe_kinds
 from sovmap.model import RR, Observation, Status, new_observation
-from sovmap.records import chain_end, is_spf, parse_spf, spf_targets
+from sovmap.records import chain_end, is_spf, parse_asn_txt, parse_spf, spf_targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,10 @@ class ProbePlan:
     asn_probes: frozenset[str] = frozenset()
     asn_zone_v4: str = ""
     asn_zone_v6: str = ""
+    # the AS-name question's zone (TXT at ``AS<n>.<zone>``; "" asks none), and how many of a
+    # domain's own SPF ip4:/ip6: networks get an origin-AS question
+    as_name_zone: str = ""
+    spf_network_limit: int = 0
     # the ``--probe`` groups this plan asks besides the always-asked kinds ("posture": the
     # posture questions and each MX host's DANE TLSA, see sovmap.collect.active)
     opt_in: frozenset[str] = frozenset()
@@ -67,7 +71,10 @@ class ProbePlan:
         for name, value in derived.items():
             object.__setattr__(self, name, value)
         roles = {k.name: k.role for k in self.kinds}
-        for probe in {"mx-host", "spf", "asn"} | self.cname_probes | self.asn_probes:
+        follow_kinds = {"mx-host", "spf", "asn"} | self.cname_probes | self.asn_probes
+        if self.as_name_zone:
+            follow_kinds.add("as-name")
+        for probe in follow_kinds:
             if probe not in roles:  # asked by the follow-up rules below
                 raise ProbeKindError(f"probe plan: follow-up kind {probe!r} is not in the table")
         for probe, name, qtype in names:
@@ -125,6 +132,8 @@ class ProbePlan:
             asn_probes=frozenset(follow.get("asn_probes", ())),
             asn_zone_v4=str(follow.get("asn_zone_v4", "")),
             asn_zone_v6=str(follow.get("asn_zone_v6", "")),
+            as_name_zone=str(follow.get("as_name_zone", "")),
+            spf_network_limit=int(follow.get("spf_network_limit", 0)),
         )
 
 
@@ -157,6 +166,27 @@ def _spf_follow(text: str) -> tuple[int, tuple[str, ...]]:
 def asn_query_name(address: str, plan: ProbePlan) -> str:
     """The Team Cymru origin-AS question for an address ("" when not configured/invalid)."""
     return _asn_query_name(address, plan.asn_zone_v4, plan.asn_zone_v6)
+
+
+def spf_networks(text: str, limit: int) -> list[tuple[str, str]]:
+    """The first ``limit`` ip4:/ip6: terms of an SPF record, as (term value, the network
+    address whose origin AS stands for it); terms that are no network are skipped."""
+    out: list[tuple[str, str]] = []
+    if limit <= 0:
+        return out
+    for t in parse_spf(text):
+        if t.name not in ("ip4", "ip6") or not t.value:
+            continue
+        try:
+            net = ipaddress.ip_network(t.value, strict=False)
+        except ValueError:
+            continue
+        if (net.version == 4) != (t.name == "ip4"):
+            continue
+        out.append((t.value, str(net.network_address)))
+        if len(out) >= limit:
+            break
+    return out
 
 
 @lru_cache(maxsize=65536)
@@ -210,6 +240,7 @@ class DomainScan:
         "plan",
         "position",
         "spf_lookups",
+        "spf_networks",
     )
 
     def __init__(
@@ -229,6 +260,7 @@ class DomainScan:
         self.pending = 0
         self.errors = 0
         self.spf_lookups = 0
+        self.spf_networks = 0
         self.asked: set[tuple[str, str, str, str]] = set()
         self._wire = b""
 
@@ -339,6 +371,8 @@ class DomainScan:
                     lookups, targets = _spf_follow(r.data)
                     if lookups < 0:
                         continue  # not an SPF record
+                    if probe == "txt" and plan.spf_network_limit:
+                        self._spf_networks(r.name, r.data)
                     self.spf_lookups += lookups
                     if self.spf_lookups > plan.spf_lookup_limit:
                         continue
@@ -351,7 +385,25 @@ class DomainScan:
                     name = asn_query_name(r.data, plan)
                     if name:
                         self._ask("asn", name, "TXT", f"{probe}|{end}|{r.data}", 0)
+        if probe == "asn" and plan.as_name_zone:
+            # the AS's name and country, once per AS (the kind is shared across domains)
+            for r in answers:
+                if r.rtype == "TXT":
+                    asn = parse_asn_txt(r.data)
+                    if asn is not None:
+                        self._ask("as-name", f"as{asn}.{plan.as_name_zone}", "TXT", "", 0)
         if probe in plan.cname_probes and depth < plan.cname_depth:
             end, chain = chain_end(qname, answers)
             if chain and not any(r.name == end and r.rtype == qtype for r in answers):
                 self._ask(probe, end, qtype, qname, depth + 1)
+
+    def _spf_networks(self, record_name: str, text: str) -> None:
+        """Origin-AS questions for the networks of the domain's own SPF ip4:/ip6: terms, at
+        most ``spf_network_limit`` per domain (``via``: "spf-net|<record>|<term>"; read as
+        sender evidence only)."""
+        room = self.plan.spf_network_limit - self.spf_networks
+        for term, address in spf_networks(text, room):
+            name = asn_query_name(address, self.plan)
+            if name:
+                self.spf_networks += 1
+                self._ask("asn", name, "TXT", f"spf-net|{record_name}|{term}", 0)
