@@ -2,8 +2,8 @@
 
 Domains are children of a few parent zones (``dNNNNNNN.sNN.test``) so that a million of them
 load quickly into one server; provider zones (Exchange Online Protection, Google, a gateway,
-a CDN, Team Cymru's origin-AS interface) answer the follow-up questions (MX host addresses,
-SPF includes, CNAME targets, the origin AS of an address).
+a CDN, Team Cymru's origin-AS and AS-name interfaces) answer the follow-up questions (MX host
+addresses, SPF includes, CNAME targets, the origin AS of an address and the AS's name).
 The mix is deterministic in N and the seed, so two runs build the same world.
 """
 
@@ -44,6 +44,12 @@ _PROVIDER_ZONES = {
         '*.2.0.192 TXT "64496 | 192.0.2.0/24 | US | arin | 2010-01-01"',
         '*.100.51.198 TXT "64497 | 198.51.100.0/24 | NL | ripencc | 2010-01-01"',
         '*.113.0.203 TXT "64498 | 203.0.113.0/24 | DE | ripencc | 2010-01-01"',
+    ],
+    # Team Cymru's AS-name interface for those AS numbers: "ASN | CC | RIR | allocated | NAME"
+    "asn.cymru.com": [
+        'AS64496 TXT "64496 | US | arin | 2010-01-01 | EXAMPLE-US-NET, US"',
+        'AS64497 TXT "64497 | NL | ripencc | 2010-01-01 | EXAMPLE-NL-HOSTING, NL"',
+        'AS64498 TXT "64498 | DE | ripencc | 2010-01-01 | EXAMPLE-DE-CLOUD, DE"',
     ],
     "sendgrid.net": [
         '@ TXT "v=spf1 ip4:167.89.0.0/17 ~all"',
@@ -98,7 +104,13 @@ def _records(i: int, rng: random.Random) -> list[str]:
         ]
     else:  # self-hosted, sometimes with a bulk sender
         out += [f"{d} MX 10 mail.{d}", f"mail.{d} A 198.51.100.{i % 250 + 1}"]
-        spf = "v=spf1 mx include:sendgrid.net -all" if rng.random() < 0.4 else "v=spf1 mx -all"
+        # the server's own network in SPF as well (an ip4: term: the scan maps it to its AS)
+        net = f"ip4:198.51.100.{i % 250 + 1}"
+        spf = (
+            f"v=spf1 mx {net} include:sendgrid.net -all"
+            if rng.random() < 0.4
+            else f"v=spf1 mx {net} -all"
+        )
         out.append(f'{d} TXT "{spf}"')
         if "sendgrid" in spf:
             out.append(f"s1._domainkey.{d} CNAME s1.domainkey.u{i}.wl.sendgrid.net.")
