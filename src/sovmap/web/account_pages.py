@@ -37,13 +37,13 @@ from sovmap.web.auth import (
 )
 from sovmap.web.deps import (
     PUBLIC_SCAN,
-    SESSION_COOKIE,
     Conn,
     audit,
     check_csrf,
     cookie_secure,
     message,
     require,
+    set_session_cookie,
 )
 from sovmap.web.export import Col, Tables
 from sovmap.web.i18n_web import lang_of
@@ -191,15 +191,7 @@ def account_password(
         return _account(request, p, conn, error=str(exc), status=422)
     audit(conn, p, "user.password", p.username, {"by": "self"})
     resp = _done("/account", "password_changed")
-    resp.set_cookie(
-        SESSION_COOKIE,
-        create_session(conn, p.user_id),
-        httponly=True,
-        samesite="lax",
-        secure=cookie_secure(request),
-        max_age=12 * 3600,
-        path="/",
-    )
+    set_session_cookie(resp, request, create_session(conn, p.user_id))
     return resp
 
 

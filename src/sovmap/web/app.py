@@ -36,6 +36,7 @@ from sovmap.web.deps import (
     cookie_secure,
     message,
     principal_of,
+    set_session_cookie,
 )
 from sovmap.web.features import Features, detect_features
 from sovmap.web.i18n_web import lang_of
@@ -299,15 +300,7 @@ def create_app(
             audit(conn, p, "login", p.username, {"ip": ip})
         throttle.succeeded(engine, ip, username)
         resp = RedirectResponse(_safe_next(next), status_code=303)
-        resp.set_cookie(
-            SESSION_COOKIE,
-            secret,
-            httponly=True,
-            samesite="lax",
-            secure=cookie_secure(request),
-            max_age=12 * 3600,
-            path="/",
-        )
+        set_session_cookie(resp, request, secret)
         resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
         return resp
 

@@ -12,12 +12,13 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy import Connection, Engine, insert
 
 from sovmap.i18n import t
 from sovmap.web.auth import (
     PUBLIC,
+    SESSION_HOURS,
     Principal,
     get_setting,
     now_iso,
@@ -68,6 +69,20 @@ def cookie_secure(request: Request) -> bool:
     """The Secure flag for a cookie: as configured, else when the request came over https."""
     setting: bool | None = getattr(request.app.state, "secure_cookies", None)
     return request.url.scheme == "https" if setting is None else setting
+
+
+def set_session_cookie(response: Response, request: Request, secret: str) -> None:
+    """Give the browser a new session: the one cookie, as every log-in path sets it (password,
+    OIDC, a password change), living as long as the session does in the store."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+        max_age=SESSION_HOURS * 3600,
+        path="/",
+    )
 
 
 def engine_of(request: Request) -> Engine:

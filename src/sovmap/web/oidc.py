@@ -42,7 +42,7 @@ from sovmap import i18n
 from sovmap.errors import SovmapError
 from sovmap.readers import load_yaml
 from sovmap.web.auth import ROLES, Principal, create_session, create_user
-from sovmap.web.deps import SESSION_COOKIE, audit, cookie_secure
+from sovmap.web.deps import audit, cookie_secure, set_session_cookie
 from sovmap.web.tables import users
 
 STATE_COOKIE = "sovmap_oidc"
@@ -451,15 +451,7 @@ def router(provider: Provider) -> APIRouter:
                 audit(conn, who, "login.oidc.refused", "", {"ip": ip, "why": str(exc)[:300]})
             raise _refuse(request, exc) from None
         resp = RedirectResponse(saved["next"], status_code=303)
-        resp.set_cookie(
-            SESSION_COOKIE,
-            secret,
-            httponly=True,
-            samesite="lax",
-            secure=cookie_secure(request),
-            max_age=12 * 3600,
-            path="/",
-        )
+        set_session_cookie(resp, request, secret)
         resp.delete_cookie(STATE_COOKIE, path="/login/oidc")
         return resp
 
