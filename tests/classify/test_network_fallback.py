@@ -4,8 +4,11 @@ country its prefix is registered in, not by a guess from its domain name."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from sovmap.cli import main
 from sovmap.collect.engine import EngineConfig
 from sovmap.collect.pipeline import ScanSettings, run_scan
 from sovmap.collect.probes import default_plan, spf_networks
@@ -61,7 +64,7 @@ ZONES = {
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
+def scan_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     zones = tmp_path_factory.mktemp("world")
     for origin, body in ZONES.items():
         (zones / f"{origin}.zone").write_text(f"$ORIGIN {origin}.\n$TTL 3600\n{SOA}{body}")
@@ -70,8 +73,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
     store = Store(zones.parent / "w.sqlite")
     with DevServer(zones) as srv:
         cfg = EngineConfig([(srv.host, srv.port)], timeout=0.5, attempts=2)
-        outcome = run_scan(csv, store, ScanSettings(cfg, resume=False))
-    return list(store.iter_findings(outcome.scan_id))
+        run_scan(csv, store, ScanSettings(cfg, resume=False))
+    return zones.parent / "w.sqlite"
+
+
+@pytest.fixture(scope="module")
+def world(scan_db: Path) -> list[Finding]:
+    store = Store(scan_db)
+    (scan,) = store.scans()
+    return list(store.iter_findings(scan.id))
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +158,22 @@ def test_a_hostile_as_name_is_cut_and_escaped_when_shown(mailbox: dict[str, Find
     assert len(name) == AS_NAME_MAX + len(" (AS64503)")
     shown = printable(name)
     assert "\x1b" not in shown and "\x07" not in shown and shown.startswith("\\x1b]0;pwned")
+
+
+def test_explain_shows_the_chain_and_escapes_the_hostile_name(
+    scan_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["explain", "gemeente-vreemd.nl", "--db", str(scan_db)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "mailbox: \\x1b]0;pwned\\x07AAA" in out
+    assert "MAILBOX_NETWORK_OPERATOR_NAMED_EU" in out
+    assert "'AS64503 is \\x1b]0;pwned\\x07" in out
+    assert main(["explain", "gemeente-noord.nl", "--db", str(scan_db)]) == 0
+    out = capsys.readouterr().out
+    assert "HOSTER-NOORD-AS (AS64511) (parent ?, jurisdiction NL)" in out
+    assert "'198.51.100.25 in AS64511 (NL)'" in out
+    assert "'AS64511 is HOSTER-NOORD-AS (NL)' via AS64511 -> 64511 | NL | ripencc" in out
 
 
 def test_spf_networks_name_their_senders_but_never_the_mailbox(world: list[Finding]) -> None:
