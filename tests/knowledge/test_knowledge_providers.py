@@ -235,6 +235,11 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mail.cnv.at", "mx", "cnv"),
     ("mx", "mx.itcentrum.se", "mx", "itcentrum"),
     ("mx", "mx2-in.kase.fi", "mx", "kasenet"),
+    # issue 17 catalogue breadth: ES, PL, IT, BE operators
+    ("ns", "dns2.home.pl", "ns", "home-pl"),
+    ("mx", "mojserwer.nazwa.pl", "mx", "nazwa-pl"),
+    ("ns", "ns3.dinahosting.com", "ns", "dinahosting"),
+    ("spf", "srv.cat", "spf", "cdmon"),
     ("mx", "mx1.tiera.fi", "mx", "tiera"),
     ("mx", "fallbackmx.spamexperts.eu", "mx", "n-able"),
     ("mx", "mx1.emailsrvr.com", "mx", "rackspace"),
