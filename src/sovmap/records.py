@@ -82,8 +82,12 @@ def chain_end(qname: str, answers: tuple[RR, ...]) -> tuple[str, tuple[str, ...]
 
 def parse_asn_txt(text: str) -> int | None:
     """``"15169 | 8.8.8.0/24 | US | arin | 1992-12-01"`` -> 15169 (first AS of a set)."""
-    head = text.split("|", 1)[0].strip().split(" ")[0]
-    return int(head) if head.isdigit() else None
+    head = text[:32].split("|", 1)[0].strip().split(" ")[0]
+    # ASCII digits only ("²" and other Unicode digits are no AS number), 32 bits at most
+    if not (head.isascii() and head.isdigit() and len(head) <= 10):
+        return None
+    asn = int(head)
+    return asn if asn <= 0xFFFFFFFF else None
 
 
 @cache

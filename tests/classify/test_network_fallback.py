@@ -15,7 +15,7 @@ from sovmap.collect.probes import default_plan, spf_networks
 from sovmap.devserver import DevServer
 from sovmap.model import Capability, Finding
 from sovmap.readers.text import printable
-from sovmap.records import AS_NAME_MAX, parse_as_name_txt
+from sovmap.records import AS_NAME_MAX, parse_as_name_txt, parse_asn_txt, parse_origin_txt
 from sovmap.store import Store
 
 SOA = "@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.53\n"
@@ -243,3 +243,11 @@ def test_the_as_name_parser_keeps_to_its_limits() -> None:
         assert parse_as_name_txt(bad) is None
     big = parse_as_name_txt("1 | NL | ripencc | 2010-01-01 | " + "\x00" * 100_000)
     assert big == (1, "NL", "\x00" * AS_NAME_MAX)
+
+
+def test_an_origin_answer_with_no_as_number_is_ignored() -> None:
+    assert parse_asn_txt("4200000000 | 192.0.2.0/24 | NL | ripencc | 2010-01-01") == 4200000000
+    for bad in ("\u00b2 | 192.0.2.0/24", "\u0661\u0662 | x", "9" * 5000, "4294967296 | x", ""):
+        assert parse_asn_txt(bad) is None
+        assert parse_origin_txt(bad) is None
+        assert parse_as_name_txt(bad) is None
