@@ -247,6 +247,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx1.trentinodigitale.it", "mx", "trentino-digitale"),
     ("mx", "mx.liguriadigitale.it", "mx", "liguria-digitale"),
     ("mx", "mx1.correolimpio.telefonica.es", "mx", "telefonica"),
+    ("spf", "_spf.forpsi.com", "spf", "forpsi"),
     ("mx", "mx1.tiera.fi", "mx", "tiera"),
     ("mx", "fallbackmx.spamexperts.eu", "mx", "n-able"),
     ("mx", "mx1.emailsrvr.com", "mx", "rackspace"),
