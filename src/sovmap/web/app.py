@@ -156,6 +156,9 @@ def create_app(
     app.state.templates = Jinja2Templates(
         directory=str(HERE / "templates"), context_processors=[i18n_web.context]
     )
+    # the templates are part of the installed package: no file-time check on every lookup
+    # (an include inside a loop stat()ed its file once per finding)
+    app.state.templates.env.auto_reload = False
     app.state.secure_cookies = secure_cookies
     throttle = Throttle(limit=login_limit, wide_limit=login_limit * 4, window=300)
     app.state.throttle = throttle
