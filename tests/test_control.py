@@ -60,3 +60,22 @@ def test_controlled_from_has_no_headquarters_fallback() -> None:
     assert controlled_from("IE", MS_IE) is None
     assert controlled_from("us", MS_IE) == Reason("CONTROLLED_FROM", "US")
     assert controlled_from("non-eu", UNKNOWN) == Reason("CONTROL_UNKNOWN")
+
+
+def test_templates_ask_the_control_rule_not_a_string_compare() -> None:
+    """Web and report templates mark US control with the control rule's Jinja test
+    (``is us_controlled``), never by comparing a jurisdiction with 'US' themselves."""
+    import re
+    from pathlib import Path
+
+    import sovmap
+
+    root = Path(sovmap.__file__).parent
+    compare = re.compile(r"""[=!]=\s*['"]US['"]|['"]US['"]\s*[=!]=""")
+    templates = [*root.glob("web/templates/*.html"), *root.glob("report/templates/*.html")]
+    assert templates
+    offenders = [str(p.relative_to(root)) for p in templates if compare.search(p.read_text())]
+    assert offenders == []
+    from sovmap.control import us_controlled
+
+    assert us_controlled(" us") and not us_controlled("IE") and not us_controlled(None)

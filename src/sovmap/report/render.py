@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from sovmap.control import us_controlled
 from sovmap.i18n import format_date, format_number, has, t
 from sovmap.i18n import value as catalogued
 from sovmap.report.model import Brief, Figure, Note, Rows
@@ -45,6 +46,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.tests["startingwith"] = lambda value, prefix: str(value).startswith(prefix)
+    env.tests["us_controlled"] = us_controlled  # the control rule, as in the web templates
     env.globals.update(
         css=_asset("app.css"),
         js=_asset("app.js"),

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sovmap import __version__
+from sovmap.control import us_controlled
 from sovmap.web import account_pages, api, i18n_web, map_pages, notes_routes, pages
 from sovmap.web.auth import (
     Principal,
@@ -159,6 +160,8 @@ def create_app(
     # the templates are part of the installed package: no file-time check on every lookup
     # (an include inside a loop stat()ed its file once per finding)
     app.state.templates.env.auto_reload = False
+    # "{% if j is us_controlled %}": the control rule (sovmap.control), not a string compare
+    app.state.templates.env.tests["us_controlled"] = us_controlled
     app.state.secure_cookies = secure_cookies
     throttle = Throttle(limit=login_limit, wide_limit=login_limit * 4, window=300)
     app.state.throttle = throttle
