@@ -10,10 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.webstore import PASSWORD, fill
-from tests.web.serving import serve
-
-from sovmap.store.migrate import open_engine
+from tests.support.webstore import PASSWORD
+from tests.web.tour import served
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
@@ -33,20 +31,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    db = tmp_path / "browser.db"
-    engine = open_engine(str(db))
-    fill(engine, n=80)
-    engine.dispose()
-    with serve(
-        str(db),
-        "--host",
-        "127.0.0.1",
-        "--register",
-        str(ROOT / "examples" / "register"),
-        "--exit-settings",
-        str(ROOT / "examples" / "scenario" / "ldh-exit-m365.yaml"),
-    ) as s:
-        yield s.url
+    with served(tmp_path, n=80) as url:
+        yield url
 
 
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Chromium is not installed")

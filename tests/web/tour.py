@@ -58,10 +58,12 @@ PAGES: dict[str, str] = {
 
 
 @contextmanager
-def served(tmp_path: Path) -> Iterator[str]:
+def served(tmp_path: Path, n: int = 40) -> Iterator[str]:
+    """``sovmap serve`` on a store of ``n`` generated domains, with the example register and
+    exit settings: the server every browser test drives."""
     db = tmp_path / "tour.db"
     engine = open_engine(str(db))
-    fill(engine, n=40)
+    fill(engine, n=n)
     engine.dispose()
     with serve(
         str(db),
