@@ -226,6 +226,15 @@ def test_admin_adds_user_with_audit(client: TestClient, store: Store) -> None:
         data={"username": "erin", "password": "short", "role": "viewer", "csrf": csrf},
     )
     assert "password too short" in bad.text
+    # a Dutch reader gets the account message from the catalogue in Dutch
+    client.cookies.set("sovmap_lang", "nl")
+    bad_nl = client.post(
+        "/admin/users",
+        data={"username": "erin", "password": "short", "role": "viewer", "csrf": csrf},
+    )
+    assert "wachtwoord te kort: minstens 10 tekens" in bad_nl.text
+    assert "password too short" not in bad_nl.text
+    client.cookies.set("sovmap_lang", "en")
     assert "user.create" in client.get("/admin").text
 
 

@@ -140,7 +140,7 @@ def account_new_token(
     try:
         token = create_token(conn, p.user_id, name, days)
     except AuthError as exc:
-        return _account(request, p, conn, error=str(exc), status=422)
+        return _account(request, p, conn, error=exc.render(lang_of(request)), status=422)
     audit(conn, p, "token.create", p.username, {"name": name, "days": days})
     resp = _done("/account", "token_created")
     # the secret goes to the next page only: HttpOnly, this path, two minutes, cleared there
@@ -188,7 +188,7 @@ def account_password(
     try:
         set_password(conn, p.username, new)
     except AuthError as exc:
-        return _account(request, p, conn, error=str(exc), status=422)
+        return _account(request, p, conn, error=exc.render(lang_of(request)), status=422)
     audit(conn, p, "user.password", p.username, {"by": "self"})
     resp = _done("/account", "password_changed")
     set_session_cookie(resp, request, create_session(conn, p.user_id))
@@ -260,7 +260,7 @@ def admin_add_user(
     try:
         create_user(conn, username, password, role)
     except AuthError as exc:
-        return _admin(request, p, conn, error=str(exc))
+        return _admin(request, p, conn, error=exc.render(lang_of(request)))
     audit(conn, p, "user.create", username, {"role": role})
     return _done("/admin", "user_created")
 
@@ -283,7 +283,7 @@ def admin_change_user(
     detail: dict[str, Any] = {}
     try:
         if action in ("disable", "delete") and username == p.username:
-            raise AuthError(f"you cannot {action} your own account; ask another admin")
+            raise AuthError(f"AUTH_SELF_{action.upper()}")
         if action == "role":
             detail = {"old": set_role(conn, username, role), "new": role}
         elif action in ("disable", "enable"):
@@ -294,7 +294,7 @@ def admin_change_user(
             set_password(conn, username, password)
             detail = {"by": "admin"}
     except AuthError as exc:
-        return _admin(request, p, conn, error=str(exc))
+        return _admin(request, p, conn, error=exc.render(lang_of(request)))
     audit(conn, p, f"user.{action}", username, detail)
     return _done("/admin", "user_deleted" if action == "delete" else "user_changed")
 

@@ -14,11 +14,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from sovmap import i18n
 from sovmap.web.tables import api_tokens, sessions, settings, users
 
 ROLES = ("viewer", "editor", "admin")
@@ -33,7 +35,16 @@ _hasher = PasswordHasher()
 
 
 class AuthError(ValueError):
-    """A user-facing problem with a user, password or token (the message says which)."""
+    """A user-facing problem with a user, password or token: a catalogue ``code`` with its
+    parameters; ``str()`` is the English text (the CLI), :meth:`render` any language (web)."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        super().__init__(i18n.t("en", code, **params))
+
+    def render(self, lang: str) -> str:
+        return i18n.t(lang, self.code, **self.params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +77,17 @@ def hash_password(password: str) -> str:
 
 def check_password_rules(password: str) -> None:
     if len(password) < 10:
-        raise AuthError("password too short: at least 10 characters")
+        raise AuthError("AUTH_PASSWORD_SHORT", n=10)
 
 
 def create_user(conn: Connection, username: str, password: str, role: str) -> int:
     if not _USERNAME.match(username):
-        raise AuthError(f"invalid username {username!r}: use letters, digits and _.@- (≤ 64)")
+        raise AuthError("AUTH_BAD_USERNAME", name=repr(username))
     if role not in ROLES:
-        raise AuthError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+        raise AuthError("AUTH_UNKNOWN_ROLE", role=repr(role), roles=", ".join(ROLES))
     check_password_rules(password)
     if conn.execute(select(users.c.id).where(users.c.username == username)).first():
-        raise AuthError(f"user {username!r} exists already")
+        raise AuthError("AUTH_USER_EXISTS", name=repr(username))
     res = conn.execute(
         insert(users).values(
             username=username,
@@ -95,7 +106,7 @@ def user_id(conn: Connection, username: str) -> int:
     """The id of a user; AuthError when there is none."""
     uid = conn.execute(select(users.c.id).where(users.c.username == username)).scalar()
     if uid is None:
-        raise AuthError(f"no such user {username!r}")
+        raise AuthError("AUTH_NO_USER", name=repr(username))
     return int(uid)
 
 
@@ -136,9 +147,9 @@ def _keep_an_admin(conn: Connection, username: str, what: str) -> None:
         select(users.c.role, users.c.disabled).where(users.c.username == username)
     ).first()
     if row is None:
-        raise AuthError(f"no such user {username!r}")
+        raise AuthError("AUTH_NO_USER", name=repr(username))
     if row.role == "admin" and not row.disabled and _other_active_admins(conn, username) == 0:
-        raise AuthError(f"cannot {what} {username!r}: it is the last enabled admin")
+        raise AuthError(f"AUTH_LAST_ADMIN_{what.upper()}", name=repr(username))
 
 
 def set_disabled(conn: Connection, username: str, disabled: bool) -> None:
@@ -155,10 +166,10 @@ def set_role(conn: Connection, username: str, role: str) -> str:
     """Change a user's role; returns the old one. Sessions and tokens carry the new role from
     the next request (they look the role up each time)."""
     if role not in ROLES:
-        raise AuthError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+        raise AuthError("AUTH_UNKNOWN_ROLE", role=repr(role), roles=", ".join(ROLES))
     old = conn.execute(select(users.c.role).where(users.c.username == username)).scalar()
     if old is None:
-        raise AuthError(f"no such user {username!r}")
+        raise AuthError("AUTH_NO_USER", name=repr(username))
     if old == "admin" and role != "admin":
         _keep_an_admin(conn, username, "demote")
     conn.execute(update(users).where(users.c.username == username).values(role=role))
@@ -199,9 +210,9 @@ def create_token(conn: Connection, uid: int, name: str, days: int = TOKEN_DAYS) 
     """A new API token for a user, valid ``days`` days; the secret is returned once and only
     its digest kept."""
     if not name or len(name) > 64:
-        raise AuthError("token name must be 1 to 64 characters")
+        raise AuthError("AUTH_TOKEN_NAME")
     if not 1 <= days <= MAX_TOKEN_DAYS:
-        raise AuthError(f"token lifetime must be 1 to {MAX_TOKEN_DAYS} days")
+        raise AuthError("AUTH_TOKEN_DAYS", days=MAX_TOKEN_DAYS)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     conn.execute(

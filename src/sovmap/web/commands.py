@@ -279,7 +279,7 @@ def _token(args: argparse.Namespace) -> int:
             uid = user_id(conn, args.username)
             disabled = conn.execute(select(users.c.disabled).where(users.c.id == uid)).scalar()
             if disabled:
-                raise AuthError(f"user {args.username!r} is disabled: enable it first")
+                raise AuthError("AUTH_DISABLED_TOKEN", name=repr(args.username))
             token = create_token(conn, uid, args.name, args.days)
             audit(
                 conn, _cli(), "token.create", args.username, {"name": args.name, "days": args.days}
