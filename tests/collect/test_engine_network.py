@@ -137,7 +137,9 @@ def test_timeouts_and_window_follow_the_measured_round_trip(upstream: DevServer)
         r = eng._resolvers[0]
     assert set(got.values()) == {Status.NOERROR}
     assert eng.stats.timeouts >= 10  # the 5 % lost
-    assert 0.04 < r.srtt < 0.15 and r.rto < 0.5  # not the 2 s given as the first timeout
+    # 50 ms ± 10 ms (Gaussian): the smoothed RTT of a few dozen samples stays well inside
+    # 25-150 ms on a busy machine (0.0396 was seen once on CI), far from the 2 s first timeout
+    assert 0.025 < r.srtt < 0.15 and r.rto < 0.5
     assert r.cap >= 400 * 0.2 * 1.5  # the bandwidth-delay window at the budget, not 64
     assert took < 600 / 400 + 8  # (a loose bound: the machine may be busy)
 
