@@ -22,7 +22,9 @@ from sovmap.register.files import load_register_dir
 from sovmap.register.model import Register
 from sovmap.report import brief as b
 from sovmap.report import palette, svg
-from sovmap.report.i18n import LANGUAGES
+from sovmap.report.gantt import gantt_svg
+from sovmap.report.i18n import LANGUAGES, format_number, t
+from sovmap.report.i18n import value as catalogued
 from sovmap.report.model import Brief, Rows, Section
 from sovmap.report.render import (
     brief_html,
@@ -52,9 +54,11 @@ class ReportOptions:
 
 
 def _org_name(register: Register | None, conn: Connection | None) -> str:
+    """The register's organisation; "" (all organisations in the store, said per language by
+    :func:`sovmap.report.render.organisation`) without a register."""
     if register is not None:
         return register.organisation.name
-    return "all organisations in the store"
+    return ""
 
 
 def _assumptions(rep: ExitReport) -> Rows:
@@ -122,31 +126,61 @@ def brief_disputes(engine: Engine | None) -> dict[tuple[str, str, str], Any]:
         return disputed_notes(conn)
 
 
-def _charts(ov: q.Overview | None, trends: list[q.TrendPoint]) -> dict[str, Any]:
+def _charts(ov: q.Overview | None, trends: list[q.TrendPoint], lang: str) -> dict[str, Any]:
+    """The overview's charts in ``lang``: titles from the catalogue, capability and class
+    names translated, shares in the language's number format."""
     if ov is None:
         return {}
     # one colour per jurisdiction class, the same in every scan (report/palette.py)
-    colours = palette.legend("en")
-    stacks = [svg.Stack(cap, palette.stack(per, "en")) for cap, per in ov.by_jurisdiction.items()]
+    colours = palette.legend(lang)
+
+    def cap(name: str) -> str:
+        return catalogued(lang, "CAPABILITY", name)
+
+    stacks = [svg.Stack(cap(c), palette.stack(per, lang)) for c, per in ov.by_jurisdiction.items()]
     n = ov.scan.domains or 1
-    us = [
-        svg.Bar(cap, round(100.0 * ov.us_domains.get(cap, 0) / n, 1), colour=svg.US_COLOUR)
-        for cap in ov.by_jurisdiction
-    ]
+    us = []
+    for c in ov.by_jurisdiction:
+        share = round(100.0 * ov.us_domains.get(c, 0) / n, 1)
+        note = t(
+            lang,
+            "REPORT_CHART_OF_DOMAINS",
+            n=format_number(ov.us_domains.get(c, 0), lang),
+            total=format_number(ov.scan.domains, lang),
+        )
+        shown = f"{format_number(share, lang)}%"
+        us.append(svg.Bar(cap(c), share, colour=svg.US_COLOUR, note=note, shown=shown))
     out: dict[str, Any] = {
         "jur_chart": svg.stacked_bars(
-            stacks, title="Domains per capability, by jurisdiction", colours=colours
+            stacks, title=t(lang, "REPORT_CHART_JURISDICTION"), colours=colours
         ),
-        "us_chart": svg.bar_chart(us, title="Share at a US-controlled provider", unit="%"),
+        "us_chart": svg.bar_chart(us, title=t(lang, "REPORT_CHART_US_SHARE"), unit="%"),
     }
     if len(trends) > 1:
         caps = sorted({c for tp in trends for c in tp.us_share})
         out["trend_chart"] = svg.line_chart(
             [f"#{tp.scan.id}" for tp in trends],
-            {c: [tp.us_share.get(c, 0.0) for tp in trends] for c in caps},
-            title="Share of domains at a US-controlled provider, per scan",
+            {cap(c): [tp.us_share.get(c, 0.0) for tp in trends] for c in caps},
+            title=t(lang, "REPORT_CHART_TREND"),
         )
     return out
+
+
+def _cut_chart(cut: ScenarioResult, lang: str) -> Any:
+    s = cut.summary
+    return svg.bar_chart(
+        [
+            svg.Bar(
+                catalogued(lang, "STATUS", k), s[k], colour=colour, shown=format_number(s[k], lang)
+            )
+            for k, colour in (
+                ("down", svg.US_COLOUR),
+                ("degraded", "#edae49"),
+                ("unaffected", "#66a182"),
+            )
+        ],
+        title=t(lang, "REPORT_CHART_CUTOFF"),
+    )
 
 
 def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOptions) -> list[Path]:
@@ -168,14 +202,20 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
             settings=load_exit_settings(opts.exit_settings) if opts.exit_settings else None,
             settings_name=str(opts.exit_settings or ""),
         )
-    ctx: dict[str, Any] = {"ov": None, "trends": [], "domains": [], "source": source}
+    ctx: dict[str, Any] = {
+        "ov": None,
+        "trends": [],
+        "domains": [],
+        "source": source,
+        "choice": None,
+    }
     if engine is not None:
         with engine.connect() as conn:
             choice = choose_scan(conn)
             scan = choice.scan
             headline = figures.compute(conn, scan, register)
             brief = compute_brief(conn, source, register, cut, rep, opts.register_dir, headline)
-            ctx["notice"] = choice.notice()
+            ctx["choice"] = choice
             if scan is not None:
                 ctx["ov"] = q.overview(conn, scan, figures.us_by_capability(headline), top=25)
                 ctx["trends"] = q.trends(conn, figures.us_share_by_scan)
@@ -192,22 +232,8 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
     ctx["disputed"] = {
         f.id: count_disputed(f.rows, ctx["disputed_keys"]) for f in headline if f.rows
     }
-    ctx.update(_charts(ctx["ov"], ctx["trends"]))
-    if cut is not None:
-        s = cut.summary
-        ctx["cut"] = cut
-        ctx["cut_chart"] = svg.bar_chart(
-            [
-                svg.Bar("down", s["down"], colour=svg.US_COLOUR),
-                svg.Bar("degraded", s["degraded"], colour="#edae49"),
-                svg.Bar("unaffected", s["unaffected"], colour="#66a182"),
-            ],
-            title="Processes after a cut-off of every US-controlled provider",
-        )
-    if rep is not None:
-        from sovmap.report.gantt import gantt_svg
-
-        ctx["gantt"] = gantt_svg(rep)
+    ctx["cut"] = cut
+    ctx["rep"] = rep
     out.mkdir(parents=True, exist_ok=True)
     (out / "data").mkdir(exist_ok=True)
     written: list[Path] = []
@@ -234,8 +260,22 @@ def build_report(engine: Engine | None, source: str, out: Path, opts: ReportOpti
     for lang in LANGUAGES:
         write(f"brief.{lang}.md", brief_markdown(brief, lang))
         write(f"brief.{lang}.html", brief_html(brief, lang))
-    write("report.html", report_html(ctx))
-    write("report.md", report_markdown(ctx))
+    # the report in each language (report.<lang>.html/.md); report.html and report.md are
+    # the English ones under their old names, for links and scripts made before
+    for lang in LANGUAGES:
+        local = {**ctx, **_charts(ctx["ov"], ctx["trends"], lang), "lang": lang}
+        if ctx["choice"] is not None:
+            local["notice"] = ctx["choice"].notice(lang)
+        if cut is not None:
+            local["cut_chart"] = _cut_chart(cut, lang)
+        if rep is not None:
+            local["gantt"] = gantt_svg(rep, lang)
+        html, md = report_html(local), report_markdown(local)
+        write(f"report.{lang}.html", html)
+        write(f"report.{lang}.md", md)
+        if lang == "en":
+            write("report.html", html)
+            write("report.md", md)
     return written
 
 

@@ -63,7 +63,7 @@ def register(sub: Any) -> None:
 
 def _figures(args: argparse.Namespace) -> int:
     if "://" not in args.db and not Path(args.db).exists():
-        raise CommandError(f"--db {args.db}: no such store (run sovmap scan first)")
+        raise CommandError(i18n.t(i18n.cli_language(args.lang), "REPORT_NO_STORE", db=args.db))
     register = load_register_dir(args.register) if args.register is not None else None
     try:
         store = Store.for_reading(args.db)
@@ -72,7 +72,7 @@ def _figures(args: argparse.Namespace) -> int:
     try:
         choice = store.choose_scan(args.scan)
         if args.scan is not None and choice.scan is None:
-            raise CommandError(f"the store holds no scan {args.scan}")
+            raise CommandError(i18n.t(args.lang, "REPORT_NO_SUCH_SCAN", scan=args.scan))
         if choice.newer:
             print(f"note: {choice.notice(args.lang)}", file=sys.stderr)
         with store.connect() as conn:
@@ -99,14 +99,16 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    lang = i18n.cli_language()
     if args.register is not None and not args.register.is_dir():
-        raise CommandError(f"--register {args.register}: not a directory")
+        raise CommandError(i18n.t(lang, "REPORT_NOT_A_DIRECTORY", path=args.register))
     for opt in ("scenario_settings", "exit_settings"):
         f = getattr(args, opt)
         if f is not None and not f.is_file():
-            raise CommandError(f"--{opt.replace('_', '-')} {f}: no such file")
+            option = f"--{opt.replace('_', '-')}"
+            raise CommandError(i18n.t(lang, "REPORT_NO_SUCH_FILE", option=option, path=f))
     if "://" not in args.db and not Path(args.db).exists():
-        raise CommandError(f"--db {args.db}: no such store (run sovmap scan first)")
+        raise CommandError(i18n.t(lang, "REPORT_NO_STORE", db=args.db))
     try:
         engine = Store.for_reading(args.db).engine  # the one store door, read-only where it can
     except MigrationError as exc:
@@ -121,8 +123,9 @@ def _report(args: argparse.Namespace) -> int:
     )
     files = build_report(engine, store_label(args.db), args.out, opts)
     engine.dispose()
-    print(
-        f"wrote {len(files)} files to {args.out}/: report.html, report.md, brief.en.html, "
-        "brief.nl.html, brief.en.md, brief.nl.md, data/*.csv"
-    )
+    names = [f"report.{lang}.html" for lang in i18n.LANGUAGES] + ["report.html"]
+    names += [f"brief.{lang}.html" for lang in i18n.LANGUAGES]
+    names += [f"{kind}.{lang}.md" for kind in ("report", "brief") for lang in i18n.LANGUAGES]
+    said = i18n.format_number(len(files), lang)
+    print(i18n.t(lang, "REPORT_WROTE", n=said, out=args.out, names=", ".join(names)))
     return 0

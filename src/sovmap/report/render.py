@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from sovmap.control import us_controlled
-from sovmap.i18n import format_date, format_number, has, t
+from sovmap.i18n import LANGUAGES, format_date, format_number, has, t
 from sovmap.i18n import value as catalogued
 from sovmap.report.model import Brief, Figure, Note, Rows
 
@@ -57,6 +57,11 @@ def environment() -> Environment:
         note=note_text,
         figure_value=figure_value,
         when=when,
+        stamp=stamp,
+        number=format_number,
+        catalogued=catalogued,
+        organisation=organisation,
+        languages=LANGUAGES,
     )
     return env
 
@@ -139,6 +144,26 @@ def when(brief: Brief, lang: str) -> str:
     return f"{format_date(day, lang)}{brief.generated_at[10:].rstrip()}".replace("  ", " ")
 
 
+def stamp(moment: str | None, lang: str) -> str:
+    """A stored time (ISO ``2026-12-05T08:25:13+00:00`` or ``2026-12-05 08:25``) as the
+    language writes it: ``5 december 2026 08:25``; unknown when absent; the text unchanged
+    when it is not a date."""
+    if not moment:
+        return t(lang, "UNKNOWN")
+    try:
+        day = date.fromisoformat(moment[:10])
+    except ValueError:
+        return moment
+    clock = moment[11:16]
+    return f"{format_date(day, lang)} {clock}" if len(clock) == 5 else format_date(day, lang)
+
+
+def organisation(brief: Brief, lang: str) -> str:
+    """Whom the brief is about: the register's organisation, else (no register) all
+    organisations in the store, in ``lang``."""
+    return brief.organisation or t(lang, "REPORT_ALL_ORGANISATIONS")
+
+
 def label(lang: str, f: Figure) -> str:
     text = t(lang, f.code, **_params(lang, f.params))
     n = f.params.get("disputed")
@@ -166,11 +191,13 @@ def md_table(
     heads = [column_header(lang, h) if translate else h for h in header]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(header)]
     for r in rows[:limit]:
-        cells = [cell(lang, h, v) if translate else fmt(v) for h, v in zip(header, r, strict=True)]
+        cells = [
+            cell(lang, h, v) if translate else fmt(v, lang) for h, v in zip(header, r, strict=True)
+        ]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     if len(rows) > limit:
         more = len(rows) - limit
-        tail = t(lang, "MORE_ROWS", n=more) if translate else f"… {more} more rows in the CSV."
+        tail = t(lang, "MORE_ROWS", n=fmt(more, lang))
         lines.append("\n" + tail)
     return "\n".join(lines)
 
@@ -179,7 +206,12 @@ def brief_markdown(brief: Brief, lang: str) -> str:
     out = [
         f"# {t(lang, 'TITLE')}",
         "",
-        t(lang, "SUBTITLE", organisation=brief.organisation, generated_at=when(brief, lang)),
+        t(
+            lang,
+            "SUBTITLE",
+            organisation=organisation(brief, lang),
+            generated_at=when(brief, lang),
+        ),
         "",
         f"{t(lang, 'SOURCES')}: " + "; ".join(f"`{s}`" for s in brief.sources),
         "",
@@ -215,58 +247,93 @@ def brief_markdown(brief: Brief, lang: str) -> str:
 
 
 def report_html(ctx: dict[str, Any]) -> str:
+    """The report in ``ctx["lang"]`` (English when not given)."""
+    names = {other: t(other, f"REPORT_LANG_{other.upper()}") for other in LANGUAGES}
+    ctx = {"lang": "en", **ctx, "language_names": names}
     return environment().get_template("report.html").render(**ctx)
 
 
 def report_markdown(ctx: dict[str, Any]) -> str:
+    """The report's overview as Markdown tables, in ``ctx["lang"]`` (English when not given)."""
+    lang: str = ctx.get("lang", "en")
     ov = ctx["ov"]
-    out = ["# sovmap report", ""]
+    out = [f"# {t(lang, 'REPORT_TITLE')}", ""]
     if ov is None:
-        out.append("The store holds no scan.")
+        out.append(t(lang, "REPORT_NO_SCAN"))
     else:
         s = ov.scan
+        line = t(
+            lang,
+            "REPORT_SCAN_LINE",
+            scan=s.id,
+            label=f" “{s.label}”" if s.label else "",
+            started=stamp(s.started_at, lang),
+            domains=fmt(s.domains, lang),
+        )
         out += [
-            f"Scan #{s.id}, started {s.started_at}, {s.domains:,} domains. "
-            "Figures are per domain. The jurisdiction table counts primary providers; the "
-            "US counts are the headline figures (figures.json: direct, behind a gateway or "
-            "relay, confidence >= 0.5).",
+            f"{line} {t(lang, 'REPORT_FIGURES_NOTE')}",
             "",
-            "## By capability and jurisdiction",
+            f"## {t(lang, 'REPORT_BY_CAPABILITY_JURISDICTION')}",
             "",
         ]
-        rows = tuple((cap, j, n) for cap, per in ov.by_jurisdiction.items() for j, n in per.items())
-        out.append(md_table(("capability", "jurisdiction", "domains"), rows, limit=200))
-        out += ["", "## At a US-controlled provider", ""]
+        unknown = t(lang, "UNKNOWN")
+        rows = tuple(
+            (catalogued(lang, "CAPABILITY", cap), j or unknown, n)
+            for cap, per in ov.by_jurisdiction.items()
+            for j, n in per.items()
+        )
+        heads = tuple(t(lang, f"REPORT_COL_{c}") for c in ("CAPABILITY", "JURISDICTION", "DOMAINS"))
+        out.append(md_table(heads, rows, limit=200, lang=lang))
+        out += ["", f"## {t(lang, 'REPORT_AT_US_PROVIDER')}", ""]
         us = tuple(
             (
-                cap,
+                catalogued(lang, "CAPABILITY", cap),
                 ov.us_domains.get(cap, 0),
-                f"{100 * ov.us_domains.get(cap, 0) / s.domains:.1f}%" if s.domains else "unknown",
+                f"{format_number(100 * ov.us_domains.get(cap, 0) / s.domains, lang, 1)}%"
+                if s.domains
+                else unknown,
             )
             for cap in ov.by_jurisdiction
         )
-        out.append(md_table(("capability", "domains", "share"), us))
-        out += ["", "## Providers", ""]
+        heads = tuple(t(lang, f"REPORT_COL_{c}") for c in ("CAPABILITY", "DOMAINS", "SHARE"))
+        out.append(md_table(heads, us, lang=lang))
+        out += ["", f"## {t(lang, 'REPORT_PROVIDERS')}", ""]
         prov = tuple(
-            (p.capability, p.provider_name, p.parent, p.jurisdiction or "unknown", p.domains)
+            (
+                catalogued(lang, "CAPABILITY", p.capability),
+                p.provider_name,
+                p.parent,
+                p.jurisdiction or unknown,
+                p.domains,
+            )
             for p in ov.providers
         )
-        out.append(
-            md_table(("capability", "provider", "parent", "jurisdiction", "domains"), prov, 200)
+        heads = tuple(
+            t(lang, f"REPORT_COL_{c}")
+            for c in ("CAPABILITY", "PROVIDER", "PARENT", "JURISDICTION", "DOMAINS")
         )
+        out.append(md_table(heads, prov, 200, lang=lang))
         if len(ctx["trends"]) > 1:
-            out += ["", "## Trend: share of domains at a US-controlled provider", ""]
+            out += ["", f"## {t(lang, 'REPORT_TREND_US')}", ""]
             caps = sorted({c for tp in ctx["trends"] for c in tp.us_share})
             trows = tuple(
                 (
                     f"#{tp.scan.id}",
-                    tp.scan.started_at,
-                    *(f"{tp.us_share.get(c, 0.0):.1f}%" for c in caps),
+                    stamp(tp.scan.started_at, lang),
+                    *(f"{format_number(tp.us_share.get(c, 0.0), lang, 1)}%" for c in caps),
                 )
                 for tp in ctx["trends"]
             )
-            out.append(md_table(("scan", "started", *caps), trows))
-        out += ["", "## Queries", ""]
-        out += [f"- {k}: `{v}`" for k, v in ov.queries.items()]
-    out += ["", "The parliamentary brief: [English](brief.en.md), [Nederlands](brief.nl.md)."]
+            heads = (
+                t(lang, "REPORT_COL_SCAN"),
+                t(lang, "REPORT_COL_STARTED"),
+                *(catalogued(lang, "CAPABILITY", c) for c in caps),
+            )
+            out.append(md_table(heads, trows, lang=lang))
+        out += ["", f"## {t(lang, 'REPORT_QUERIES')}", ""]
+        out += [f"- `{k}`: `{v}`" for k, v in ov.queries.items()]
+    out += [
+        "",
+        f"{t(lang, 'REPORT_BRIEF_LINK')} [{t(lang, 'REPORT_BRIEF_NAME')}](brief.{lang}.md).",
+    ]
     return "\n".join(out) + "\n"
