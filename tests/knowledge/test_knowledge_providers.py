@@ -248,6 +248,12 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx.liguriadigitale.it", "mx", "liguria-digitale"),
     ("mx", "mx1.correolimpio.telefonica.es", "mx", "telefonica"),
     ("spf", "_spf.forpsi.com", "spf", "forpsi"),
+    # issue 17 catalogue breadth (K2): European and international gateways, Nordic relays
+    ("mx", "example-fr.mx1.mailinblack.com", "mx", "mailinblack"),
+    ("mx", "mx1.example-fr.in.vadesecure.com", "mx", "vade"),
+    ("mx", "cust38211-1.in.mailcontrol.com", "mx", "forcepoint"),
+    ("mx", "mx1.mtaroutes.com", "mx", "n-able"),
+    ("mx", "mx70832.bak.secmail.com", "mx", "secmail"),
     ("mx", "mx1.tiera.fi", "mx", "tiera"),
     ("mx", "fallbackmx.spamexperts.eu", "mx", "n-able"),
     ("mx", "mx1.emailsrvr.com", "mx", "rackspace"),
