@@ -233,6 +233,15 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "posti.saita.fi", "mx", "meita"),
     ("mx", "mailgw.unikom.se", "mx", "unikom"),
     ("mx", "mail.cnv.at", "mx", "cnv"),
+    # issue 17 catalogue breadth (K1): Austrian regional operators, DE/CH public-sector IT
+    ("mx", "scanmail01.citynet.at", "mx", "citynet"),
+    ("mx", "antispam2.ainet.at", "mx", "ainet"),
+    ("mx", "mx-in.cablelink.at", "mx", "salzburg-ag"),
+    ("cname", "mc04.x-net.at", "autodiscover", "x-net"),
+    ("spf", "customer._spf.ipax.at", "spf", "ipax"),
+    ("mx", "mx1.iteos.de", "mx", "iteos"),
+    ("spf", "spf.itdz-berlin.de", "spf", "itdz-berlin"),
+    ("mx", "mx1.bedag.ch", "mx", "bedag"),
     ("mx", "mx.itcentrum.se", "mx", "itcentrum"),
     ("mx", "mx2-in.kase.fi", "mx", "kasenet"),
     # issue 17 catalogue breadth: ES, PL, IT, BE operators
