@@ -1,15 +1,18 @@
-"""Write a scan's findings as CSV, JSON (lines) or Parquet, and summarise them."""
+"""Write a scan's findings, or its mail security posture, as CSV, JSON (lines) or Parquet,
+and summarise the findings."""
 
 from __future__ import annotations
 
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sovmap.classify.location import data_location
+from sovmap.classify.posture import PostureFinding
 from sovmap.control import jurisdiction_class
 from sovmap.figures import THRESHOLD, Figures, headline
 from sovmap.model import Finding
@@ -28,7 +31,17 @@ COLUMNS = (
     "code",
     "tags",
     "evidence",
+    "data_location",  # appended last: earlier columns keep their places
 )
+
+#: the columns of ``sovmap export --what posture``: one row per domain and standard
+POSTURE_COLUMNS = ("domain", "standard", "level", "code", "details", "evidence")
+
+
+def _located(f: Finding) -> str:
+    """``cloud:region COUNTRY`` of each located address ("unknown" for a region the table
+    does not place), ``; ``-separated; empty when no address is in a published region."""
+    return "; ".join(f"{ref} {country or 'unknown'}" for ref, country in data_location(f))
 
 
 def finding_row(f: Finding) -> dict[str, Any]:
@@ -47,8 +60,30 @@ def finding_row(f: Finding) -> dict[str, Any]:
         "code": f.code,
         "tags": " ".join(f.tags),
         "evidence": "; ".join(f"{e.probe}:{e.value}" for e in f.evidence[:6]),
+        "data_location": _located(f),
     }
     return {k: printable(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    """One finding as a JSON object: :meth:`Finding.to_json` and its data location
+    (``[{"region": "azure:westeurope", "country": "NL"}]``, country null when unknown)."""
+    out = f.to_json()
+    out["data_location"] = [{"region": r, "country": c or None} for r, c in data_location(f)]
+    return out
+
+
+def posture_row(p: PostureFinding) -> dict[str, Any]:
+    """One posture finding as a table row (:data:`POSTURE_COLUMNS`); record data escaped."""
+    row = {
+        "domain": p.domain,
+        "standard": p.standard,
+        "level": p.level,
+        "code": p.code,
+        "details": " ".join(f"{k}={v}" for k, v in p.details),
+        "evidence": "; ".join(f"{e.probe}:{e.qname} {e.rtype} {e.value}" for e in p.evidence[:6]),
+    }
+    return {k: printable(v) for k, v in row.items()}
 
 
 #: roles left out of the tabular outputs: alternatives the classifier weighed and rejected
@@ -62,22 +97,38 @@ def write_findings(path: Path, findings: Iterable[Finding]) -> int:
     CSV and Parquet hold one row per domain, capability and provider actually found;
     JSON also keeps the rejected candidates with their evidence.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".csv", ".parquet"):
         findings = (f for f in findings if f.role not in TABLE_EXCLUDED_ROLES)
+    return _write(path, findings, COLUMNS, finding_row, finding_json)
+
+
+def write_posture(path: Path, found: Iterable[PostureFinding]) -> int:
+    """The mail security posture, one row (JSON: one object) per domain and standard, in the
+    format the extension names, like :func:`write_findings`."""
+    return _write(path, found, POSTURE_COLUMNS, posture_row, PostureFinding.to_json)
+
+
+def _write(
+    path: Path,
+    items: Iterable[Any],
+    columns: tuple[str, ...],
+    row: Callable[[Any], dict[str, Any]],
+    as_json: Callable[[Any], dict[str, Any]],
+) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     n = 0
     if suffix == ".csv":
         with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=COLUMNS)
+            w = csv.DictWriter(fh, fieldnames=columns)
             w.writeheader()
-            for f in findings:
-                w.writerow(finding_row(f))
+            for item in items:
+                w.writerow(row(item))
                 n += 1
     elif suffix in (".json", ".jsonl"):
         with path.open("w", encoding="utf-8") as fh:
-            for f in findings:
-                fh.write(json.dumps(f.to_json(), ensure_ascii=False) + "\n")
+            for item in items:
+                fh.write(json.dumps(as_json(item), ensure_ascii=False) + "\n")
                 n += 1
     elif suffix == ".parquet":
         try:
@@ -85,9 +136,9 @@ def write_findings(path: Path, findings: Iterable[Finding]) -> int:
             import pyarrow.parquet as pq
         except ImportError as exc:
             raise RuntimeError("Parquet output needs the 'parquet' extra (pyarrow)") from exc
-        rows = [finding_row(f) for f in findings]
+        rows = [row(item) for item in items]
         n = len(rows)
-        table = pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in COLUMNS})
+        table = pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in columns})
         pq.write_table(table, str(path))
     else:
         raise ValueError(f"unknown output format {suffix!r}: use .csv, .json, .jsonl or .parquet")

@@ -171,7 +171,7 @@ def test_explain_shows_the_chain_and_escapes_the_hostile_name(
     assert "'AS64503 is \\x1b]0;pwned\\x07" in out
     assert main(["explain", "gemeente-noord.nl", "--db", str(scan_db)]) == 0
     out = capsys.readouterr().out
-    assert "HOSTER-NOORD-AS (AS64511) (parent ?, jurisdiction NL)" in out
+    assert "HOSTER-NOORD-AS (AS64511) (parent unknown, jurisdiction NL)" in out
     assert "'198.51.100.25 in AS64511 (NL)'" in out
     assert "'AS64511 is HOSTER-NOORD-AS (NL)' via AS64511 -> 64511 | NL | ripencc" in out
 

@@ -7,6 +7,9 @@ published region adds one evidence ``probe="location"`` whose fingerprint is
 ``region:<cloud>:<region id>`` and whose chain is ``(cloud, region name, country, city)``.
 The finding itself (provider, jurisdiction, confidence) is unchanged: where the data centre
 is and who controls the provider are two different facts, shown side by side.
+
+Every surface says a location the same way: :func:`data_centre` (a sentence from the message
+catalogue, NL/EN) for readers, :func:`data_location` (region ids and countries) for tables.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sovmap.i18n import has, t
 from sovmap.knowledge.catalogue import Catalogue
 from sovmap.knowledge.regions import Region, RegionIndex
 from sovmap.model import Evidence, Finding, Observation
@@ -102,6 +106,43 @@ def located(f: Finding) -> list[Evidence]:
     ]
 
 
+def _place(e: Evidence) -> tuple[str, str, str, str, str, str]:
+    """(cloud id, region id, cloud name, region name, country, city) of a location evidence,
+    names falling back to ids; country and city "" when the region table does not know."""
+    _, cloud, region = [*e.fingerprint.split(":", 2), "", ""][:3]
+    cloud_name, region_name, country, city = (*e.chain, "", "", "", "")[:4]
+    return cloud, region, cloud_name or cloud, region_name or region, country, city
+
+
+def country_name(code: str, lang: str) -> str:
+    """A country code as the catalogue names it (LOC_COUNTRY_<code>), the code itself when
+    the catalogue has no name for it, "country unknown" for none."""
+    if not code:
+        return t(lang, "EXPLAIN_COUNTRY_UNKNOWN")
+    key = f"LOC_COUNTRY_{code}"
+    return t(lang, key) if has(lang, key) else code
+
+
+def data_centre(e: Evidence, lang: str) -> str:
+    """One location evidence as a reader says it: "data centre: West Europe (Amsterdam area,
+    the Netherlands) of Azure" / "datacentrum: ... van Azure"."""
+    _, _, cloud, region, country, city = _place(e)
+    code = "EXPLAIN_DATA_CENTRE" if city else "EXPLAIN_DATA_CENTRE_NO_CITY"
+    return t(lang, code, region=region, city=city, country=country_name(country, lang), cloud=cloud)
+
+
+def data_location(f: Finding) -> list[tuple[str, str]]:
+    """The distinct (``cloud:region`` id, country code or "") of a finding's located
+    addresses, in evidence order: the data location column of tabular exports."""
+    out: list[tuple[str, str]] = []
+    for e in located(f):
+        cloud, region, _, _, country, _ = _place(e)
+        ref = (f"{cloud}:{region}", country)
+        if ref not in out:
+            out.append(ref)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class LocatedHost:
     """One address behind one finding, in a published cloud region."""
@@ -133,8 +174,7 @@ def located_hosts(findings: Iterable[Finding]) -> list[LocatedHost]:
     out: list[LocatedHost] = []
     for f in findings:
         for e in located(f):
-            _, cloud, region = [*e.fingerprint.split(":", 2), "", ""][:3]
-            cloud_name, region_name, country, city = (*e.chain, "", "", "", "")[:4]
+            _, region, cloud, region_name, country, city = _place(e)
             out.append(
                 LocatedHost(
                     domain=f.domain,
@@ -145,9 +185,9 @@ def located_hosts(findings: Iterable[Finding]) -> list[LocatedHost]:
                     us_controlled=f.us_controlled,
                     host=e.qname,
                     address=e.value,
-                    cloud=cloud_name or cloud,
+                    cloud=cloud,
                     region=region,
-                    region_name=region_name or region,
+                    region_name=region_name,
                     country=country,
                     city=city,
                 )

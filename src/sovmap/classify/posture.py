@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from sovmap import i18n
 from sovmap.classify.signals import Extraction, extractor
 from sovmap.model import Evidence, Observation, Status
 from sovmap.records import chain_end, is_spf, parse_spf
@@ -53,6 +54,13 @@ class PostureFinding:
             "details": dict(self.details),
             "evidence": [e.to_json() for e in self.evidence],
         }
+
+
+def describe(f: PostureFinding, lang: str) -> str:
+    """The finding as a reader says it, in ``lang``: the catalogue's text of its code
+    (``EXPLAIN_<code>``) with its details filled in, counts in the language's number format."""
+    params = {k: i18n.format_number(int(v), lang) if v.isdigit() else v for k, v in f.details}
+    return i18n.t(lang, f"EXPLAIN_{f.code}", **params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,6 +457,7 @@ __all__ = [
     "STANDARDS",
     "PostureFinding",
     "PostureSummary",
+    "describe",
     "posture",
     "posture_rules",
     "summarise",

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from sovmap import figures
+from sovmap.classify.location import LOCATION_PROBE, data_centre
+from sovmap.classify.posture import PostureFinding, describe
 from sovmap.cli import CommandError
 from sovmap.collect.active import commands as active_commands
 from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
@@ -30,13 +32,14 @@ from sovmap.collect.pipeline import (
     run_scan,
 )
 from sovmap.collect.workers import WorkerError
-from sovmap.export import render_summary, summarise_counts, write_findings
-from sovmap.i18n import cli_language, format_number, t
+from sovmap.export import render_summary, summarise_counts, write_findings, write_posture
+from sovmap.i18n import cli_language, format_number, t, value
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.model import Finding
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
 from sovmap.readers import printable, summary
 from sovmap.store import DEFAULT_DB, Store
+from sovmap.store.queries import stored_posture
 from sovmap.store.snapshots import scan_info
 
 
@@ -113,14 +116,23 @@ def register(sub: Any) -> None:
 
     e = sub.add_parser(
         "explain",
-        help="print each finding of a domain with every record behind it",
-        description="Explain the findings of DOMAIN in a stored scan. "
-        "Example: sovmap explain gemeente-zonnedal.nl --db sovmap.sqlite",
+        help="print each finding of a domain with every record behind it, its data centres "
+        "and its mail security posture",
+        description="Explain the findings of DOMAIN in a stored scan: each finding with the "
+        "records behind it (an address in a published cloud region says its data centre), "
+        "then the mail security posture (DMARC, SPF, DKIM, STARTTLS, DANE, DNSSEC, MTA-STS, "
+        "TLS-RPT) with the records behind each standard. "
+        "Example: sovmap explain gemeente-zonnedal.nl --db sovmap.sqlite --lang nl",
     )
     e.add_argument("domain")
     e.add_argument("--db", default=DEFAULT_DB)
     e.add_argument("--scan", type=int, help="scan id (default: the latest)")
     e.add_argument("--raw", action="store_true", help="also print every raw observation")
+    e.add_argument(
+        "--lang",
+        choices=("en", "nl"),
+        help="language of the explanation (default: SOVMAP_LANG, else English)",
+    )
     e.set_defaults(func=_explain)
 
     s = sub.add_parser(
@@ -133,12 +145,23 @@ def register(sub: Any) -> None:
 
     x = sub.add_parser(
         "export",
-        help="write a stored scan's findings to a file",
-        description="Export findings. Example: sovmap export --db sovmap.sqlite out.parquet",
+        help="write a stored scan's findings, or its mail security posture, to a file",
+        description="Export a stored scan to OUT (.csv, .json lines or .parquet): its findings "
+        "(one row per domain, capability and provider; the last column, data_location, lists "
+        "the cloud regions and countries of the addresses behind it) or, with --what posture, "
+        "its mail security posture (one row per domain and standard: level, code, details, "
+        "records). Example: sovmap export --db sovmap.sqlite out.parquet",
     )
     x.add_argument("out", type=Path)
     x.add_argument("--db", default=DEFAULT_DB)
     x.add_argument("--scan", type=int)
+    x.add_argument(
+        "--what",
+        choices=("findings", "posture"),
+        default="findings",
+        help="findings (default) or posture: DMARC, SPF, DKIM, STARTTLS, DANE, DNSSEC, "
+        "MTA-STS and TLS-RPT per domain",
+    )
     x.set_defaults(func=_export)
 
     d = sub.add_parser(
@@ -492,6 +515,7 @@ def _reclassify(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    lang = cli_language(args.lang)
     store = _open(args.db, must_exist=True, readonly=True)
     sid = _scan_id(store, args.scan)
     try:  # the scan's own normaliser: what the scan accepts as input, explain accepts
@@ -501,36 +525,84 @@ def _explain(args: argparse.Namespace) -> int:
     fs = store.findings(sid, domain=domain)
     results = list(store.iter_results(sid, domain=domain))
     if not results:
-        raise CommandError(f"{domain} is not in scan {sid}")
-    print(f"{domain} (scan {sid})")
+        raise CommandError(t(lang, "EXPLAIN_NOT_IN_SCAN", domain=domain, scan=sid))
+    with store.connect() as conn:
+        found = dict(stored_posture(conn, sid, domain)).get(domain, [])
+    print(printable(t(lang, "EXPLAIN_HEAD", domain=domain, scan=sid)))
     if not fs:
-        print("  no findings")
+        print(t(lang, "EXPLAIN_NO_FINDINGS"))
     for f in fs:
-        _print_finding(f)
+        for line in finding_lines(f, lang):
+            print(line)
+    for line in posture_lines(found, lang):
+        print(line)
     if args.raw:
-        print("  raw observations:")
+        print(t(lang, "EXPLAIN_RAW_HEAD"))
         for o in results[0][2]:
             ans = ", ".join(f"{r.rtype} {r.data}" for r in o.answers) or "-"
-            via = f" (via {o.via})" if o.via else ""
+            via = t(lang, "EXPLAIN_RAW_VIA", via=o.via) if o.via else ""
             print(printable(f"    [{o.probe}] {o.qname} {o.qtype} {o.status.value}{via}: {ans}"))
     return 0
 
 
-def _print_finding(f: Finding) -> None:
-    jur = f.jurisdiction or "unknown"
-    tags = f" [{', '.join(f.tags)}]" if f.tags else ""
-    print(
-        printable(
-            f"  {f.capability.value}: {f.provider_name} (parent {f.parent or '?'}, "
-            f"jurisdiction {jur}{tags}) confidence {f.confidence:.2f} {f.code}"
-            + (f" role={f.role}" if f.role != "primary" else "")
-        )
+def finding_lines(f: Finding, lang: str) -> list[str]:
+    """One finding and every record behind it, in ``lang``; a location evidence says its data
+    centre (:func:`sovmap.classify.location.data_centre`) instead of the raw chain. DNS data
+    is printed with its control characters escaped, never sent raw."""
+    unknown = t(lang, "UNKNOWN")
+    head = t(
+        lang,
+        "EXPLAIN_FINDING",
+        capability=value(lang, "capability", f.capability.value),
+        provider=unknown if f.provider == "unknown" else f.provider_name,
+        parent=f.parent or unknown,
+        jurisdiction=f.jurisdiction or unknown,
+        tags=f" [{', '.join(f.tags)}]" if f.tags else "",
+        confidence=format_number(f.confidence, lang, 2),
+        finding=f.code,
+        role=t(lang, "EXPLAIN_ROLE", role=value(lang, "role", f.role))
+        if f.role != "primary"
+        else "",
     )
-    for e in f.evidence:  # DNS data: control characters escaped, never sent raw
-        chain = f" via {' -> '.join(e.chain)}" if e.chain else ""
-        src = f" <{e.source}>" if e.source else ""
-        print(printable(f"      {e.probe} {e.qname} {e.rtype} {e.value!r}{chain}"))
-        print(f"          matched {e.fingerprint} weight {e.weight:.2f}{src}")
+    lines = [printable(head)]
+    for e in f.evidence:
+        if e.probe == LOCATION_PROBE and e.fingerprint.startswith("region:"):
+            via = t(lang, "EXPLAIN_LOCATED", place=data_centre(e, lang))
+        elif e.chain:
+            via = t(lang, "EXPLAIN_VIA", chain=" -> ".join(e.chain))
+        else:
+            via = ""
+        ev = t(lang, "EXPLAIN_EVIDENCE", probe=e.probe, qname=e.qname, rtype=e.rtype,
+               value=repr(e.value), via=via)  # fmt: skip
+        lines.append(printable(ev))
+        matched = t(lang, "EXPLAIN_MATCHED", fingerprint=e.fingerprint,
+                    weight=format_number(e.weight, lang, 2),
+                    source=f" <{e.source}>" if e.source else "")  # fmt: skip
+        lines.append(printable(matched))
+    return lines
+
+
+def posture_lines(found: list[PostureFinding], lang: str) -> list[str]:
+    """The mail security posture section of ``sovmap explain``: per standard its level, the
+    text of its code and the records behind it."""
+    if not found:
+        return [t(lang, "EXPLAIN_POSTURE_NONE")]
+    lines = [t(lang, "EXPLAIN_POSTURE_HEAD")]
+    for f in found:
+        line = t(
+            lang,
+            "EXPLAIN_POSTURE_LINE",
+            standard=t(lang, f"POSTURE_STD_{f.standard}"),
+            level=t(lang, f"POSTURE_LEVEL_{f.level}"),
+            text=describe(f, lang),
+            finding=f.code,
+        )
+        lines.append(printable(line))
+        for e in f.evidence:
+            ev = t(lang, "EXPLAIN_POSTURE_EVIDENCE", probe=e.probe, qname=e.qname,
+                   rtype=e.rtype, value=repr(e.value))  # fmt: skip
+            lines.append(printable(ev))
+    return lines
 
 
 def _scans(args: argparse.Namespace) -> int:
@@ -548,6 +620,12 @@ def _export(args: argparse.Namespace) -> int:
     store = _open(args.db, must_exist=True, readonly=True)
     sid = _scan_id(store, args.scan)
     try:
+        if args.what == "posture":
+            with store.connect() as conn:
+                found = (p for _, ps in stored_posture(conn, sid) for p in ps)
+                n = write_posture(args.out, found)
+            print(f"wrote {n} posture findings of scan {sid} to {args.out}")
+            return 0
         n = write_findings(args.out, store.iter_findings(sid))
     except (ValueError, RuntimeError) as exc:
         raise CommandError(str(exc)) from exc

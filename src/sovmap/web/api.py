@@ -28,7 +28,7 @@ from sovmap.web.auth import (
     put_setting,
 )
 from sovmap.web.deps import PUBLIC_SCAN, Conn, audit, check_csrf, require
-from sovmap.web.schemas import FigureOut
+from sovmap.web.schemas import DomainOut, FigureOut, domain_out
 from sovmap.web.service import Located, locations, pick_scan
 from sovmap.web.tables import audit_log
 
@@ -228,14 +228,16 @@ def domains(
     return _json(DomainPage, DomainPage(s, total, offset, items))
 
 
-@router.get("/domains/{domain}", response_model=q.DomainDetail)
+@router.get("/domains/{domain}", response_model=DomainOut)
 def domain(domain: DomainP, p: Public, conn: Conn, scan: ScanQ = None) -> Response:
-    """One domain's findings, each with the evidence (records and fingerprints) behind it."""
+    """One domain's findings, each with the evidence (records and fingerprints) behind it,
+    and its mail security posture (one entry per standard, with the records behind it)."""
     s = pick_scan(conn, scan)
     d = q.domain_detail(conn, s, svc.domain_key(domain))
     if d is None:
         raise HTTPException(404, f"domain {domain} is not in scan {s.id}")
-    return _json(q.DomainDetail, d)
+    found = dict(q.stored_posture(conn, s.id, d.domain)).get(d.domain, [])
+    return _json(DomainOut, domain_out(d, found))
 
 
 @router.get("/providers/{provider}", response_model=q.ProviderDetail)

@@ -6,9 +6,13 @@ tests (the OpenAPI fuzz test calls every route) instead of drifting from the sch
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from sovmap.classify.posture import PostureFinding
+from sovmap.store.queries import DomainDetail, FindingRow
+from sovmap.store.snapshots import ScanInfo
 
 
 class _Out(BaseModel):
@@ -231,3 +235,67 @@ class ExitOut(_Out):
     what_ifs: list[VariantOut]
     schedule: list[ScheduledTaskOut]
     assumptions: list[str]
+
+
+# --- one domain (GET /api/domains/{domain}) --------------------------------------------------
+
+
+class PostureEvidenceOut(_Out):
+    probe: str
+    qname: str
+    rtype: str
+    value: str = Field(description="the record (or answer status) as stored")
+    source: str = Field(description="the standard's specification")
+
+
+class PostureOut(_Out):
+    standard: Literal["dmarc", "spf", "dkim", "starttls", "dane", "dnssec", "mta-sts", "tls-rpt"]
+    level: Literal["good", "weak", "missing", "unknown"] = Field(
+        description="unknown: not asked or not answered in this scan (never counted as missing)"
+    )
+    code: str = Field(description="stable finding code, e.g. POSTURE_DMARC_REJECT")
+    details: dict[str, str] = Field(description="e.g. p=reject, lookups=4")
+    evidence: list[PostureEvidenceOut]
+
+
+class DomainOut(_Out):
+    """One domain of a scan: its findings with their evidence (location evidence has probe
+    "location", fingerprint region:<cloud>:<region> and chain [cloud, region, country,
+    city]) and its mail security posture, one entry per standard (empty when the domain does
+    not exist)."""
+
+    scan: ScanInfo
+    domain: str
+    attributes: dict[str, Any]
+    queries: int
+    errors: int
+    findings: list[FindingRow]
+    posture: list[PostureOut]
+
+
+def domain_out(d: DomainDetail, found: list[PostureFinding]) -> DomainOut:
+    """The API's answer from the store's values (not validated again: they are typed)."""
+    posture = [
+        PostureOut.model_construct(
+            standard=p.standard,
+            level=p.level,
+            code=p.code,
+            details=dict(p.details),
+            evidence=[
+                PostureEvidenceOut.model_construct(
+                    probe=e.probe, qname=e.qname, rtype=e.rtype, value=e.value, source=e.source
+                )
+                for e in p.evidence
+            ],
+        )
+        for p in found
+    ]
+    return DomainOut.model_construct(
+        scan=d.scan,
+        domain=d.domain,
+        attributes=d.attributes,
+        queries=d.queries,
+        errors=d.errors,
+        findings=list(d.findings),
+        posture=posture,
+    )
