@@ -242,6 +242,12 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx1.iteos.de", "mx", "iteos"),
     ("spf", "spf.itdz-berlin.de", "spf", "itdz-berlin"),
     ("mx", "mx1.bedag.ch", "mx", "bedag"),
+    ("mx", "mail.krzn.de", "mx", "krzn"),
+    ("spf", "spf.kisa.it", "spf", "kisa"),
+    ("mx", "mx1.lecos.de", "mx", "lecos"),
+    ("mx", "mx.dvz-mv.de", "mx", "dvz-mv"),
+    ("mx", "mx-ha01.netcologne.de", "mx", "netcologne"),
+    ("mx", "mail.hzd.hessen.de", "mx", "hzd"),
     ("mx", "mx.itcentrum.se", "mx", "itcentrum"),
     ("mx", "mx2-in.kase.fi", "mx", "kasenet"),
     # issue 17 catalogue breadth: ES, PL, IT, BE operators
