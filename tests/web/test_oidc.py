@@ -1,7 +1,8 @@
 """OpenID Connect sign-in against a real OIDC provider (npm ``oidc-provider`` on Node, started
 by the tests on loopback) and a real ``sovmap serve --oidc`` process: the full authorization
 code flow with PKCE through the browser's redirects (httpx with cookies), a working session,
-the mapping to local users (created, role from a claim, domain refused, disabled refused),
+the mapping to local users (created, role from a claim, domain refused, a disabled linked
+user refused; linking by issuer and subject itself is tested in test_oidc_identities.py),
 and ID tokens refused for another audience, after expiry, forged or unsigned."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import select
 from tests.web.serving import free_port
 
 from sovmap.store.migrate import open_engine, upgrade
-from sovmap.web.auth import create_user, set_disabled
+from sovmap.web.auth import create_user, link_identity, set_disabled
 from sovmap.web.oidc import OidcError, OidcSettings, Provider, parse_oidc_settings
 from sovmap.web.tables import audit_log, users
 
@@ -104,7 +105,11 @@ def app(idp: Idp, app_port: int, tmp_path_factory: pytest.TempPathFactory) -> It
     upgrade(engine)
     with engine.begin() as conn:
         create_user(conn, "admin", "admin password 1", "admin")
+        # dave's identity at the IdP is linked to his local user (an admin's act), which is
+        # disabled: the sign-in is refused as disabled. (Unlinked, a local user named by an
+        # IdP account's e-mail address is never signed in as: test_oidc_identities.py.)
         create_user(conn, "dave@example.nl", "dave password 1", "editor")
+        link_identity(conn, "dave@example.nl", idp.issuer, "dave")
         set_disabled(conn, "dave@example.nl", True)
     engine.dispose()
     settings_file = tmp / "oidc.yaml"
@@ -172,8 +177,10 @@ def _follow(
     raise AssertionError("too many redirects")
 
 
-def sign_in(app: App, login: str) -> tuple[httpx.Client, httpx.Response]:
-    c = httpx.Client(timeout=20)
+def sign_in(
+    app: App, login: str, headers: dict[str, str] | None = None
+) -> tuple[httpx.Client, httpx.Response]:
+    c = httpx.Client(timeout=20, headers=headers)
     r = c.get(f"{app.url}/login/oidc", params={"next": "/account"})
     assert r.status_code == 303 and r.headers["location"].startswith(app.settings.issuer)
     query = parse_qs(urlsplit(r.headers["location"]).query)

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from sovmap import i18n
-from sovmap.web.tables import api_tokens, sessions, settings, users
+from sovmap.web.tables import api_tokens, oidc_identities, sessions, settings, users
 
 ROLES = ("viewer", "editor", "admin")
 PUBLIC = "public"  # pseudo-role of anonymous visitors when the scan is published
@@ -181,7 +181,108 @@ def delete_user(conn: Connection, username: str) -> None:
     _keep_an_admin(conn, username, "delete")
     uid = user_id(conn, username)
     revoke_all(conn, uid)
+    # its OIDC links too (the foreign key cascades as well, where the backend enforces it)
+    conn.execute(delete(oidc_identities).where(oidc_identities.c.user_id == uid))
     conn.execute(delete(users).where(users.c.id == uid))
+
+
+# --- OpenID Connect identities linked to users ----------------------------------------------
+
+MAX_ISSUER = 512
+MAX_SUBJECT = 255  # OpenID Connect Core 1.0, 2: sub is at most 255 ASCII characters
+
+
+def check_identity(issuer: str, subject: str) -> tuple[str, str]:
+    """The (issuer, subject) pair as stored: the issuer an http(s) URL without trailing
+    slash, the subject 1 to 255 printable characters; AuthError otherwise."""
+    issuer = issuer.strip().rstrip("/")
+    if (
+        not issuer.startswith(("https://", "http://"))
+        or len(issuer) > MAX_ISSUER
+        or not issuer.isprintable()
+        or " " in issuer
+    ):
+        raise AuthError("AUTH_OIDC_BAD_ISSUER", issuer=repr(issuer[:80]), n=MAX_ISSUER)
+    if not subject or len(subject) > MAX_SUBJECT or not subject.isprintable():
+        raise AuthError("AUTH_OIDC_BAD_SUBJECT", n=MAX_SUBJECT)
+    return issuer, subject
+
+
+def identity_owner(conn: Connection, issuer: str, subject: str) -> Any:
+    """The link row of an identity joined with its user (id, username, role, disabled), or
+    None when the identity is linked to no one."""
+    return (
+        conn.execute(
+            select(
+                oidc_identities.c.id.label("link_id"),
+                users.c.id,
+                users.c.username,
+                users.c.role,
+                users.c.disabled,
+            )
+            .join(users, users.c.id == oidc_identities.c.user_id)
+            .where((oidc_identities.c.issuer == issuer) & (oidc_identities.c.subject == subject))
+        )
+        .mappings()
+        .first()
+    )
+
+
+def link_identity(
+    conn: Connection, username: str, issuer: str, subject: str, email: str = ""
+) -> tuple[str, str]:
+    """Link the identity (issuer, subject) to a user, so that it signs in as that user; an
+    identity links to one user only (AuthError when it is linked to another). Returns the
+    pair as stored. Linking twice to the same user changes nothing."""
+    issuer, subject = check_identity(issuer, subject)
+    uid = user_id(conn, username)
+    owner = identity_owner(conn, issuer, subject)
+    if owner is not None:
+        if int(owner["id"]) == uid:
+            return issuer, subject
+        raise AuthError("AUTH_OIDC_LINKED", name=repr(owner["username"]))
+    conn.execute(
+        insert(oidc_identities).values(
+            issuer=issuer,
+            subject=subject,
+            user_id=uid,
+            email=email[:320],
+            created_at=now_iso(),
+        )
+    )
+    return issuer, subject
+
+
+def unlink_identity(conn: Connection, username: str, issuer: str, subject: str) -> None:
+    """Remove the link of (issuer, subject) to a user; AuthError when there is none."""
+    issuer, subject = check_identity(issuer, subject)
+    uid = user_id(conn, username)
+    gone = conn.execute(
+        delete(oidc_identities).where(
+            (oidc_identities.c.user_id == uid)
+            & (oidc_identities.c.issuer == issuer)
+            & (oidc_identities.c.subject == subject)
+        )
+    ).rowcount
+    if not gone:
+        raise AuthError("AUTH_OIDC_NO_LINK", name=repr(username))
+
+
+def identities_of(conn: Connection, username: str) -> list[dict[str, Any]]:
+    """The identities linked to a user, oldest first."""
+    uid = user_id(conn, username)
+    rows = conn.execute(
+        select(
+            oidc_identities.c.issuer,
+            oidc_identities.c.subject,
+            oidc_identities.c.email,
+            oidc_identities.c.created_at,
+            oidc_identities.c.last_used_at,
+        )
+        .where(oidc_identities.c.user_id == uid)
+        .order_by(oidc_identities.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
 
 
 # A hash to verify against when the user does not exist, so timing does not reveal names.

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from sovmap import i18n
 from sovmap.cli import CommandError
 from sovmap.store import Store, migrate
 from sovmap.store.migrate import DEFAULT_DB, MigrationError
@@ -19,12 +20,16 @@ from sovmap.web.auth import (
     TOKEN_DAYS,
     AuthError,
     Principal,
+    check_identity,
     create_token,
     create_user,
     delete_user,
+    identities_of,
+    link_identity,
     set_disabled,
     set_password,
     set_role,
+    unlink_identity,
     user_id,
 )
 from sovmap.web.limits import FORM_BYTES, UPLOAD_BYTES
@@ -159,6 +164,33 @@ def register(sub: Any) -> None:
     role.add_argument("role", choices=ROLES)
     _db(role)
     role.set_defaults(func=_change, action="role")
+    for action, text in (
+        ("link", "link an OpenID Connect identity (issuer and subject) to a user"),
+        ("unlink", "remove the link of an OpenID Connect identity to a user"),
+    ):
+        ln = us.add_parser(
+            action,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}; recorded in the audit log. An OIDC "
+            "sign-in is the user its (issuer, subject) pair is linked to, never the user "
+            "its e-mail address names; the subject of a refused sign-in is in the audit log "
+            f"(login.oidc.refused). Example: sovmap users {action} alice@example.nl "
+            "--issuer https://login.example.nl/realms/gov --subject 248289761001",
+        )
+        ln.add_argument("username")
+        ln.add_argument("--issuer", required=True, help="the IdP's issuer URL (iss)")
+        ln.add_argument("--subject", required=True, help="the identity's subject (sub)")
+        _db(ln)
+        ln.set_defaults(func=_link, action=action)
+    ids = us.add_parser(
+        "identities",
+        help="list the OpenID Connect identities linked to a user",
+        description="List a user's linked OIDC identities: issuer, subject, last e-mail "
+        "address seen, linked at, last used. Example: sovmap users identities alice@example.nl",
+    )
+    ids.add_argument("username")
+    _db(ids)
+    ids.set_defaults(func=_identities)
     ls = us.add_parser(
         "list",
         help="list users with role, state and number of tokens",
@@ -269,6 +301,41 @@ def _list(args: argparse.Namespace) -> int:
     for r in rows:
         state = "disabled" if r.disabled else "enabled"
         print(f"{r.username}\t{r.role}\t{state}\t{counts.get(r.id, 0)} tokens")
+    return 0
+
+
+def _link(args: argparse.Namespace) -> int:
+    lang = i18n.cli_language()
+    engine = _engine(args.db)
+    try:
+        with engine.begin() as conn:
+            if args.action == "link":
+                issuer, subject = link_identity(conn, args.username, args.issuer, args.subject)
+            else:
+                issuer, subject = check_identity(args.issuer, args.subject)
+                unlink_identity(conn, args.username, issuer, subject)
+            detail = {"issuer": issuer, "sub": subject, "via": "cli"}
+            audit(conn, _cli(), f"user.oidc.{args.action}", args.username, detail)
+    except AuthError as exc:
+        raise CommandError(exc.render(lang)) from exc
+    done = "AUTH_OIDC_LINK_DONE" if args.action == "link" else "AUTH_OIDC_UNLINK_DONE"
+    print(i18n.t(lang, done, name=args.username, subject=subject, issuer=issuer))
+    return 0
+
+
+def _identities(args: argparse.Namespace) -> int:
+    lang = i18n.cli_language()
+    engine = _engine(args.db)
+    try:
+        with engine.connect() as conn:
+            rows = identities_of(conn, args.username)
+    except AuthError as exc:
+        raise CommandError(exc.render(lang)) from exc
+    if not rows:
+        print(i18n.t(lang, "AUTH_OIDC_NO_LINKS", name=args.username))
+    for r in rows:
+        print("\t".join(r[k] or "-" for k in ("issuer", "subject", "email")), end="\t")
+        print(f"{r['created_at']}\t{r['last_used_at'] or '-'}")
     return 0
 
 

@@ -3,13 +3,17 @@
 Authorization code flow with PKCE (S256), ``state`` and ``nonce``: ``GET /login/oidc`` sends
 the browser to the IdP; ``GET /login/oidc/callback`` exchanges the code at the IdP's token
 endpoint, verifies the ID token's signature against the IdP's published keys (JWKS, through
-PyJWT), its issuer, audience, expiry and nonce, and maps it to a local user by e-mail address:
+PyJWT), its issuer, audience, expiry and nonce, and maps it to a local user by the identity's
+issuer and subject (``iss``, ``sub``: OpenID Connect Core 1.0, 5.7), never by e-mail address:
 
-- an existing user signs in with its own role, unless disabled;
-- a new user is created only when ``create_users`` is on, the e-mail domain is allowed and a
-  role follows from the role claim (``roles``) or ``default_role`` (``none`` refuses);
-- the e-mail address must not be marked unverified, and its domain must be in
-  ``allowed_domains`` when that list is given.
+- a linked identity signs in as its user with the user's role, unless the user is disabled;
+  a changed e-mail address at the IdP changes nothing;
+- an identity seen for the first time gets a new user named by its e-mail address, linked to
+  it, only when ``create_users`` is on, the address is not marked unverified, its domain is
+  in ``allowed_domains`` (when that list is given) and a role follows from the role claim
+  (``roles``) or ``default_role`` (``none`` refuses);
+- an existing local user with that address is never taken over: the sign-in is refused
+  (OIDC_ACCOUNT_EXISTS) until an admin links the identity (``sovmap users link``).
 
 A user made here gets an unusable random password (it can only sign in through the IdP until
 an admin sets one). The settings come from a YAML file (``sovmap serve --oidc FILE``; format
@@ -36,14 +40,26 @@ from typing import Annotated, Any
 import jwt
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 
 from sovmap import i18n
 from sovmap.errors import SovmapError
 from sovmap.readers import load_yaml
-from sovmap.web.auth import ROLES, Principal, create_session, create_user
+from sovmap.web.auth import (
+    MAX_ISSUER,
+    ROLES,
+    AuthError,
+    Principal,
+    check_identity,
+    create_session,
+    create_user,
+    identity_owner,
+    link_identity,
+    now_iso,
+)
 from sovmap.web.deps import audit, cookie_secure, set_session_cookie
-from sovmap.web.tables import users
+from sovmap.web.tables import oidc_identities, users
 
 STATE_COOKIE = "sovmap_oidc"
 STATE_SECONDS = 600
@@ -56,9 +72,10 @@ class OidcError(SovmapError):
     """Unusable OIDC settings, or a sign-in the IdP's answer does not allow. ``code`` is the
     catalogue code of the message the user sees."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", **params: str) -> None:
         self.code = code
         self.detail = detail
+        self.params = params  # placeholders of the catalogue message
         super().__init__(f"{code}: {detail}" if detail else code)
 
 
@@ -122,6 +139,8 @@ def parse_oidc_settings(data: Any, where: str) -> OidcSettings:
     parts = urllib.parse.urlsplit(issuer)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise OidcError("OIDC_SETTINGS", f"{where}: issuer must be an http(s) URL")
+    if len(issuer) > MAX_ISSUER:
+        raise OidcError("OIDC_SETTINGS", f"{where}: issuer longer than {MAX_ISSUER} characters")
     roles = data.get("roles", {})
     if not isinstance(roles, dict) or not all(
         isinstance(k, str) and v in ROLES for k, v in roles.items()
@@ -316,30 +335,55 @@ def _role_from_claims(s: OidcSettings, claims: dict[str, Any]) -> str:
 
 
 def local_user(conn: Connection, s: OidcSettings, claims: dict[str, Any]) -> tuple[Principal, bool]:
-    """The local user the verified ``claims`` sign in as, created when allowed; returns the
-    principal and whether it was created. OidcError names why a sign-in is refused."""
+    """The local user the verified ``claims`` sign in as, created (and linked) when allowed;
+    returns the principal and whether it was created. OidcError names why a sign-in is
+    refused.
+
+    The person is the pair (issuer, ``sub``) alone (OpenID Connect Core 1.0, 5.7): a linked
+    identity signs in as its user whatever its e-mail address is now. An identity not linked
+    yet gets a new user named by its e-mail address; it is never joined to an existing user
+    found by that address (an IdP account could otherwise claim a local admin's name): that
+    is refused, and an admin links the two with ``sovmap users link``."""
+    sub = claims.get("sub")
+    try:
+        issuer, subject = check_identity(s.issuer, sub if isinstance(sub, str) else "")
+    except AuthError as exc:
+        raise OidcError("OIDC_BAD_TOKEN", str(exc)) from None
     email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email:
+    seen = email.strip().lower() if isinstance(email, str) else ""
+    linked = identity_owner(conn, issuer, subject)
+    if linked is not None:
+        if linked["disabled"]:
+            raise OidcError("OIDC_DISABLED")
+        values: dict[str, str] = {"last_used_at": now_iso()}
+        if seen:
+            values["email"] = seen[:320]
+        conn.execute(
+            update(oidc_identities)
+            .where(oidc_identities.c.id == linked["link_id"])
+            .values(**values)
+        )
+        p = Principal(linked["username"], linked["role"], "session", user_id=int(linked["id"]))
+        return p, False
+    # an identity seen for the first time: a new user, named by its verified e-mail address
+    if "@" not in seen:
         raise OidcError("OIDC_NO_EMAIL")
     if claims.get("email_verified") is False:
         raise OidcError("OIDC_EMAIL_UNVERIFIED")
-    username = email.strip().lower()
-    domain = username.rsplit("@", 1)[1]
+    domain = seen.rsplit("@", 1)[1]
     if s.allowed_domains and domain not in s.allowed_domains:
         raise OidcError("OIDC_DOMAIN_REFUSED", domain)
-    row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
-    if row is not None:
-        if row["disabled"]:
-            raise OidcError("OIDC_DISABLED")
-        return Principal(row["username"], row["role"], "session", user_id=int(row["id"])), False
+    if conn.execute(select(users.c.id).where(users.c.username == seen)).first():
+        raise OidcError("OIDC_ACCOUNT_EXISTS", f"{seen} exists, not linked", subject=subject)
     role = _role_from_claims(s, claims)
     if not s.create_users or not role:
         raise OidcError("OIDC_NOT_ALLOWED")
     try:
-        uid = create_user(conn, username, secrets.token_urlsafe(32), role)
-    except ValueError as exc:  # AuthError: a name the users table does not take
+        uid = create_user(conn, seen, secrets.token_urlsafe(32), role)
+        link_identity(conn, seen, issuer, subject, seen)
+    except AuthError as exc:  # a name the users table does not take
         raise OidcError("OIDC_NOT_ALLOWED", str(exc)) from None
-    return Principal(username, role, "session", user_id=uid), True
+    return Principal(seen, role, "session", user_id=uid), True
 
 
 # --- the routes -----------------------------------------------------------------------------
@@ -364,9 +408,12 @@ def _challenge(verifier: str) -> str:
 
 def _refuse(request: Request, exc: OidcError) -> HTTPException:
     lang = _lang(request)
-    code = exc.code if i18n.has(lang, exc.code) else "OIDC_FAILED"
+    if i18n.has(lang, exc.code):
+        code, params = exc.code, exc.params
+    else:
+        code, params = "OIDC_FAILED", {}
     status = 503 if code in ("OIDC_IDP_UNREACHABLE", "OIDC_IDP_ERROR") else 401
-    return HTTPException(status, i18n.t(lang, code))
+    return HTTPException(status, i18n.t(lang, code, **params))
 
 
 def router(provider: Provider) -> APIRouter:
@@ -426,6 +473,7 @@ def router(provider: Provider) -> APIRouter:
             raise _refuse(request, OidcError("OIDC_NO_STATE")) from None
         engine = request.app.state.engine
         ip = request.client.host if request.client else "?"
+        who: dict[str, str] = {}  # the identity, once its ID token is verified
         try:
             if not hmac.compare_digest(state.encode(), saved["state"].encode()):
                 raise OidcError("OIDC_NO_STATE", "state does not match")
@@ -438,17 +486,23 @@ def router(provider: Provider) -> APIRouter:
             if "email" not in claims:  # claims asked by scope may come from userinfo only
                 info = provider.userinfo(str(tokens.get("access_token", "")), claims["sub"])
                 claims = {**info, **claims}
-            with engine.begin() as conn:
-                p, created = local_user(conn, s, claims)
-                detail = {"ip": ip, "issuer": s.issuer, "sub": str(claims.get("sub", ""))}
-                if created:
-                    audit(conn, p, "user.create", p.username, {"role": p.role, "via": "oidc"})
-                audit(conn, p, "login.oidc", p.username, detail)
-                secret = create_session(conn, p.user_id)
+            who = {"issuer": s.issuer, "sub": str(claims.get("sub", ""))[:300]}
+            try:
+                with engine.begin() as conn:
+                    p, created = local_user(conn, s, claims)
+                    if created:
+                        audit(conn, p, "user.create", p.username, {"role": p.role, "via": "oidc"})
+                        link = {**who, "via": "first sign-in"}
+                        audit(conn, p, "user.oidc.link", p.username, link)
+                    audit(conn, p, "login.oidc", p.username, {"ip": ip, **who})
+                    secret = create_session(conn, p.user_id)
+            except IntegrityError:  # the same first sign-in twice at once: one made the user
+                raise OidcError("OIDC_FAILED", "a concurrent first sign-in") from None
         except OidcError as exc:
             with engine.begin() as conn:
-                who = Principal("oidc", "viewer", "session")
-                audit(conn, who, "login.oidc.refused", "", {"ip": ip, "why": str(exc)[:300]})
+                anon = Principal("oidc", "viewer", "session")
+                why = {"ip": ip, "why": str(exc)[:300], **who}
+                audit(conn, anon, "login.oidc.refused", "", why)
             raise _refuse(request, exc) from None
         resp = RedirectResponse(saved["next"], status_code=303)
         set_session_cookie(resp, request, secret)

@@ -1,5 +1,5 @@
-"""Tables of the web app: users, API tokens, sessions, settings, the audit log and the log-in
-throttle.
+"""Tables of the web app: users, API tokens, sessions, settings, the audit log, the log-in
+throttle and the OpenID Connect identities linked to users.
 
 They live on the store's shared :data:`sovmap.store.schema.metadata`, so one Alembic history
 covers every room's tables. Secrets are never stored: passwords as argon2 hashes, API tokens
@@ -8,7 +8,17 @@ and session ids as SHA-256 digests.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from sovmap.store.schema import metadata
 
@@ -82,3 +92,20 @@ login_throttle = Table(
     Column("expires_at", Integer, nullable=False),  # end of the window, Unix seconds
 )
 Index("ix_web_login_throttle_expires_at", login_throttle.c.expires_at)
+
+#: An identity at an OpenID Connect provider linked to a local user. OIDC names a person by
+#: the pair (issuer, subject) alone (OpenID Connect Core 1.0, 5.7), never by e-mail address;
+#: ``email`` is the address last seen, for admins only. A user's links go with the user.
+oidc_identities = Table(
+    "web_oidc_identities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issuer", String(512), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("user_id", Integer, ForeignKey("web_users.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False, default=""),
+    Column("created_at", String(32), nullable=False),
+    Column("last_used_at", String(32)),
+    UniqueConstraint("issuer", "subject", name="uq_web_oidc_identities_issuer_subject"),
+)
+Index("ix_web_oidc_identities_user_id", oidc_identities.c.user_id)

@@ -3,7 +3,10 @@
 // Environment: OIDC_PROVIDER_MODULE (path of the package's entry file), PORT, and
 // OIDC_TEST_CONFIG: JSON {clients: [...], accounts: {login: claims}}. Its dev log-in form
 // takes any password for a known login; consent is granted without a prompt. Prints
-// "ready <issuer>" once it listens.
+// "ready <issuer>" once it listens. With OIDC_TEST_ACCOUNTS_FILE (JSON {login: claims}) the
+// accounts are read from that file at each look-up instead, so a test can change a claim
+// (an e-mail address) between two sign-ins.
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 const { default: Provider } = await import(pathToFileURL(process.env.OIDC_PROVIDER_MODULE).href);
@@ -33,7 +36,9 @@ const provider = new Provider(issuer, {
     Session: 3600,
   },
   async findAccount(ctx, id) {
-    const claims = config.accounts[id];
+    const file = process.env.OIDC_TEST_ACCOUNTS_FILE;
+    const accounts = file ? JSON.parse(readFileSync(file, 'utf8')) : config.accounts;
+    const claims = accounts[id];
     if (!claims) return undefined;
     return { accountId: id, async claims() { return { sub: id, ...claims }; } };
   },
