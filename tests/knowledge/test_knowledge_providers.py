@@ -237,6 +237,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "scanmail01.citynet.at", "mx", "citynet"),
     ("mx", "antispam2.ainet.at", "mx", "ainet"),
     ("mx", "mx-in.cablelink.at", "mx", "salzburg-ag"),
+    ("mx", "smtp.salzburg.at", "mx", "salzburg-ag"),
     ("cname", "mc04.x-net.at", "autodiscover", "x-net"),
     ("spf", "customer._spf.ipax.at", "spf", "ipax"),
     ("mx", "mx1.iteos.de", "mx", "iteos"),
