@@ -249,6 +249,9 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx.dvz-mv.de", "mx", "dvz-mv"),
     ("mx", "mx-ha01.netcologne.de", "mx", "netcologne"),
     ("mx", "mail.hzd.hessen.de", "mx", "hzd"),
+    ("mx", "mx01.m-net.de", "mx", "m-net"),
+    ("mx", "mx1.green.ch", "mx", "green-ch"),
+    ("mx", "mx.netaachen.de", "mx", "netcologne"),
     ("mx", "mx.itcentrum.se", "mx", "itcentrum"),
     ("mx", "mx2-in.kase.fi", "mx", "kasenet"),
     # issue 17 catalogue breadth: ES, PL, IT, BE operators
