@@ -240,7 +240,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "smtp.salzburg.at", "mx", "salzburg-ag"),
     ("cname", "mc04.x-net.at", "autodiscover", "x-net"),
     ("spf", "customer._spf.ipax.at", "spf", "ipax"),
-    ("mx", "mx1.iteos.de", "mx", "iteos"),
+    ("mx", "mx1.iteos.de", "mx", "komm-one"),
     ("spf", "spf.itdz-berlin.de", "spf", "itdz-berlin"),
     ("mx", "mx1.bedag.ch", "mx", "bedag"),
     ("mx", "mail.krzn.de", "mx", "krzn"),
