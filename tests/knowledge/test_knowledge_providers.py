@@ -252,6 +252,8 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx01.m-net.de", "mx", "m-net"),
     ("mx", "mx1.green.ch", "mx", "green-ch"),
     ("mx", "mx.netaachen.de", "mx", "netcologne"),
+    ("mx", "mx01.cleanmail.ch", "mx", "cleanmail"),
+    ("mx", "filter1.mailcleaner.net", "mx", "cleanmail"),
     ("mx", "mx.itcentrum.se", "mx", "itcentrum"),
     ("mx", "mx2-in.kase.fi", "mx", "kasenet"),
     # issue 17 catalogue breadth: ES, PL, IT, BE operators
