@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sovmap import i18n
 from sovmap.cli import CommandError
 from sovmap.orgs import service
 from sovmap.orgs.domains import DomainError
@@ -175,33 +176,58 @@ def register(sub: Any) -> None:
 
 
 def _fail(exc: Exception) -> CommandError:
+    """A library error as the command's error (a :class:`SourceError` keeps its catalogue
+    message: the command line shows it in the user's language)."""
     return CommandError(str(exc))
+
+
+def _lang(args: argparse.Namespace) -> str:
+    """The language of the messages, as the command line chooses it for errors: ``--lang``
+    where the command has one and it names a language (en, nl), else ``SOVMAP_LANG``."""
+    chosen = getattr(args, "lang", None)
+    return i18n.cli_language(chosen if chosen in i18n.LANGUAGES else None)
 
 
 def _cache(args: argparse.Namespace) -> Path:
     return Path(args.cache) if args.cache else default_cache_dir()
 
 
-def _print_report(report: service.MapReport, out: Any = None) -> None:
+def _print_report(report: service.MapReport, out: Any = None, lang: str = "en") -> None:
     out = out or sys.stdout
-    print(
-        f"{report.organisations} organisations: {report.mapped} mapped to "
-        f"{report.domains} domains, {len(report.unmapped)} without a domain",
-        file=out,
+
+    def say(key: str, /, **params: Any) -> None:
+        print(i18n.t(lang, key, **params), file=out)
+
+    num = i18n.format_number
+    say(
+        "ORGSRC_MAP_SUMMARY",
+        organisations=num(report.organisations, lang),
+        mapped=num(report.mapped, lang),
+        domains=num(report.domains, lang),
+        unmapped=num(len(report.unmapped), lang),
     )
     for org, reasons in report.unmapped.items():
         codes = "; ".join(f"{u.code}" + (f" {u.value!r}" if u.value else "") for u in reasons)
-        print(f"  unmapped {org.id} {org.name}: {codes}", file=out)
+        say("ORGSRC_MAP_UNMAPPED", id=org.id, name=org.name, codes=codes)
     for u in report.rejected:
-        print(f"  rejected {u.org_id} {u.how} {u.value!r}: {u.code} ({u.detail})", file=out)
+        value = repr(u.value)
+        say(
+            "ORGSRC_MAP_REJECTED",
+            id=u.org_id,
+            how=u.how,
+            value=value,
+            reason=u.code,
+            detail=u.detail,
+        )
     for domain, ids in report.shared.items():
-        print(f"  shared {domain}: {', '.join(ids)}", file=out)
+        say("ORGSRC_MAP_SHARED", domain=domain, ids=", ".join(ids))
     for ids in report.duplicates:
-        same = len(set(ids)) == 1
-        label = "duplicate id" if same else "possible duplicates (same name and type)"
-        print(f"  {label}: {', '.join(sorted(set(ids)) if same else ids)}", file=out)
+        if len(set(ids)) == 1:
+            say("ORGSRC_MAP_DUPLICATE_ID", ids=", ".join(sorted(set(ids))))
+        else:
+            say("ORGSRC_MAP_POSSIBLE_DUPLICATES", ids=", ".join(ids))
     for domain in report.dead:
-        print(f"  dead {domain}: NXDOMAIN in scan {report.dead_scan}", file=out)
+        say("ORGSRC_MAP_DEAD", domain=domain, scan=report.dead_scan)
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -219,11 +245,12 @@ def _fetch(args: argparse.Namespace) -> int:
         )
     except (SourceError, OverrideError, KeyError) as exc:
         raise _fail(exc) from exc
+    lang = _lang(args)
     for note in result.notes:
-        print(f"note: {note}")
-    print(f"source {args.source}: {', '.join(result.origins)}")
-    _print_report(result.report)
-    print(f"stored as organisation set {result.set_id} in {args.db}")
+        print(i18n.t(lang, "ORGSRC_NOTE", note=note))
+    print(i18n.t(lang, "ORGSRC_SOURCE_FROM", source=args.source, origins=", ".join(result.origins)))
+    _print_report(result.report, lang=lang)
+    print(i18n.t(lang, "ORGSRC_STORED", set=result.set_id, db=args.db))
     return 0
 
 
@@ -235,10 +262,11 @@ def _import(args: argparse.Namespace) -> int:
         )
     except (SourceError, OverrideError, KeyError) as exc:
         raise _fail(exc) from exc
+    lang = _lang(args)
     for note in result.notes:
-        print(f"note: {note}")
-    _print_report(result.report)
-    print(f"stored as organisation set {result.set_id} in {args.db}")
+        print(i18n.t(lang, "ORGSRC_NOTE", note=note))
+    _print_report(result.report, lang=lang)
+    print(i18n.t(lang, "ORGSRC_STORED", set=result.set_id, db=args.db))
     return 0
 
 
@@ -248,7 +276,7 @@ def _list(args: argparse.Namespace) -> int:
     for org, domains in rows:
         name = org.name[:44]
         print(f"{org.id:<18} {org.type:<18} {org.parent_id:<14} {name:<44} {' '.join(domains)}")
-    print(f"{len(rows)} organisations")
+    print(i18n.t(_lang(args), "ORGSRC_COUNT", n=i18n.format_number(len(rows), _lang(args))))
     return 0
 
 
@@ -285,13 +313,15 @@ def _map(args: argparse.Namespace) -> int:
         report, csv_text = service.map_current(args.db, args.overrides, args.group)
     except OverrideError as exc:
         raise _fail(exc) from exc
+    lang = _lang(args)
     if report.organisations == 0:
-        raise CommandError(f"no organisations in {args.db}; run sovmap orgs fetch or import first")
-    _print_report(report)
+        raise CommandError(i18n.t(lang, "ORGSRC_NO_ORGANISATIONS", db=args.db))
+    _print_report(report, lang=lang)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(csv_text, encoding="utf-8")
-        print(f"wrote {args.out} ({report.domains} domains); scan it with: sovmap scan {args.out}")
+        domains = i18n.format_number(report.domains, lang)
+        print(i18n.t(lang, "ORGSRC_MAP_WROTE", out=args.out, domains=domains))
     return 0
 
 
@@ -313,14 +343,17 @@ def _refresh_psl(args: argparse.Namespace) -> int:
         path, version = service.refresh_psl(_cache(args), url=args.url, file=args.file)
     except (SourceError, DomainError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
-    print(f"Public Suffix List {version or '(no version line)'} saved to {path}")
+    lang = _lang(args)
+    said = version or i18n.t(lang, "ORGSRC_PSL_NO_VERSION")
+    print(i18n.t(lang, "ORGSRC_PSL_SAVED", version=said, path=path))
     return 0
 
 
 def _diff(args: argparse.Namespace) -> int:
     scans: Sequence[int] = args.scans
+    lang = _lang(args)
     if len(scans) not in (0, 2):
-        raise CommandError("give no scan ids (the two latest) or exactly two: OLD NEW")
+        raise CommandError(i18n.t(lang, "ORGSRC_DIFF_SCANS"))
     try:
         result = service.diff(args.db, scans[0] if scans else None, scans[1] if scans else None)
     except LookupError as exc:
@@ -331,17 +364,23 @@ def _diff(args: argparse.Namespace) -> int:
                 json.dumps({"old_scan": result.old.id, "new_scan": result.new.id, **ev.to_json()})
             )
         return 0
+    num = i18n.format_number
     print(
-        f"scan {result.old.id} ({result.old.started_at}) -> scan {result.new.id} "
-        f"({result.new.started_at}): {len(result.events)} change events"
+        i18n.t(
+            lang,
+            "ORGSRC_DIFF_HEAD",
+            old=result.old.id,
+            old_at=result.old.started_at,
+            new=result.new.id,
+            new_at=result.new.started_at,
+            n=num(len(result.events), lang),
+        )
     )
     for ev in result.events:
         print(ev.render())
     if result.only_old or result.only_new:
-        print(
-            f"not compared: {result.only_old} domains only in the old scan, "
-            f"{result.only_new} only in the new one"
-        )
+        only_old, only_new = num(result.only_old, lang), num(result.only_new, lang)
+        print(i18n.t(lang, "ORGSRC_DIFF_NOT_COMPARED", only_old=only_old, only_new=only_new))
     return 0
 
 
@@ -354,22 +393,19 @@ def _trend(args: argparse.Namespace) -> int:
 
     empty = [g for g in args.group if not any(p.organisations for p in points if p.group == g)]
     if empty:
-        raise CommandError(
-            f"no organisation of group(s) {', '.join(empty)} in any scan; groups look like "
-            "all, type:municipality, parent:ID, group:NAME (see sovmap orgs groups)"
-        )
+        raise CommandError(i18n.t(_lang(args), "ORGSRC_TREND_EMPTY", groups=", ".join(empty)))
     text = trend_csv(points)
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         args.csv.write_text(text, encoding="utf-8")
-        print(f"wrote {args.csv}")
+        print(i18n.t(_lang(args), "ORGSRC_WROTE", path=args.csv))
     else:
         print(text, end="")
     if args.png:
         from sovmap.orgs.chart import write_trend_png
 
         write_trend_png(points, args.png)
-        print(f"wrote {args.png}")
+        print(i18n.t(_lang(args), "ORGSRC_WROTE", path=args.png))
     return 0
 
 
@@ -379,9 +415,9 @@ def _discover(args: argparse.Namespace) -> int:
     from sovmap.readers import printable
 
     if not 0 <= args.interval <= 3600 or not 0 < args.timeout <= 600:
-        raise CommandError("--interval must be 0-3600 and --timeout 0-600 seconds")
+        raise CommandError(t(args.lang, "ORGSRC_DISCOVER_TIMING"))
     if not 1024 <= args.max_bytes <= 64 << 20:
-        raise CommandError("--max-bytes must be 1024 to 67108864")
+        raise CommandError(t(args.lang, "ORGSRC_DISCOVER_MAX_BYTES"))
     fetcher = PoliteFetcher(interval=args.interval, timeout=args.timeout, max_bytes=args.max_bytes)
     try:
         run = run_discovery(args.db, fetcher, group=args.group, org_ids=args.org, apply=args.apply)

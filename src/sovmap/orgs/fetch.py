@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sovmap import __version__
+from sovmap.i18n import t
 from sovmap.orgs.model import Organisation
 from sovmap.orgs.sources import Download, Source, SourceError, parse_problems
 
@@ -107,11 +108,13 @@ def fetch_source(
         if data is None:
             cached = _read_cache(cache_dir, source.name, d)
             if cached is None:
-                why = "offline mode" if offline else "; ".join(notes[-1:]) or "not reachable"
-                raise SourceUnavailable(
-                    f"source {source.name!r} is unavailable ({why}) and there is no cached copy "
-                    f"of {d.key} in {cache_dir / 'orgs' / source.name}; run once online, or "
-                    "pass --cache DIR pointing at a cache made elsewhere"
+                code = "ORGSRC_UNAVAILABLE_OFFLINE" if offline else "ORGSRC_UNAVAILABLE"
+                raise SourceUnavailable.of(
+                    code,
+                    source=source.name,
+                    why=lambda lang: notes[-1] if notes else t(lang, "ORGSRC_NOT_REACHABLE"),
+                    key=d.key,
+                    cache=cache_dir / "orgs" / source.name,
                 )
             data, origin = cached
             used_cache = True

@@ -137,9 +137,11 @@ class AlmanacSource:
                     el.clear()  # a finished container under the root
         except ET.ParseError as exc:
             line, col = exc.position
-            raise SourceError(f"{origin}: line {line}, column {col}: broken XML ({exc})") from exc
+            raise SourceError.of(
+                "ORGSRC_BROKEN_XML", origin, line=line, column=col, detail=exc
+            ) from exc
         except LookupError as exc:  # <?xml encoding="..."?> names an unknown encoding
-            raise SourceError(f"{origin}: line 1: not readable XML ({exc})") from exc
+            raise SourceError.of("ORGSRC_NOT_XML", origin, detail=exc) from exc
         # every organisation element read was imported or reported (a unit is part of one)
         rejected = len(problems)
         problems.append(f"{origin}: {accounting(len(raws) + rejected, len(raws), rejected)}")
@@ -148,7 +150,7 @@ class AlmanacSource:
         if wanted:
             unknown = wanted - {t.value for t in OrgType}
             if unknown:
-                raise SourceError(f"unknown organisation type(s): {', '.join(sorted(unknown))}")
+                raise SourceError.of("ORGSRC_UNKNOWN_TYPES", types=", ".join(sorted(unknown)))
             orgs = [o for o in orgs if o.type in wanted]
         return Parsed(orgs, problems)
 
@@ -235,13 +237,10 @@ class AlmanacSource:
 
 def _check_root(root: ET.Element, origin: str) -> None:
     if _local(root.tag) != ROOT:
-        raise SourceError(
-            f"{origin}: line 1: root element is {_local(root.tag)!r}, expected {ROOT!r} "
-            "(not an export of organisaties.overheid.nl)"
-        )
+        raise SourceError.of("ORGSRC_NOT_ALMANAC", origin, root=_local(root.tag), expected=ROOT)
     ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
     if ns and not any(h in ns for h in NAMESPACE_HOSTS):
-        raise SourceError(f"{origin}: unexpected namespace {ns!r} for an almanac export")
+        raise SourceError.of("ORGSRC_NAMESPACE", origin, namespace=ns)
 
 
 def _resolve_parents(raws: list[_Raw]) -> list[Organisation]:

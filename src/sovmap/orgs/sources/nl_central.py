@@ -29,7 +29,7 @@ _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 def _need(entry: dict[str, Any], field: str, where: str) -> str:
     value = entry.get(field)
     if not isinstance(value, str) or not value.strip():
-        raise SourceError(f"{where}: field {field!r} is missing or empty")
+        raise SourceError.of("ORGSRC_FIELD_MISSING", where, field=field)
     return value.strip()
 
 
@@ -40,9 +40,9 @@ def load_bundled(text: str | None = None, origin: str = RESOURCE) -> list[Organi
     try:
         doc: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SourceError(f"{origin}: not valid YAML: {exc}") from exc
+        raise SourceError.of("ORGSRC_NOT_YAML", origin, detail=exc) from exc
     if not isinstance(doc, dict):
-        raise SourceError(f"{origin}: expected a mapping at the top level")
+        raise SourceError.of("ORGSRC_TOP_NOT_MAPPING", origin)
     group = _need(doc, "group", origin)
     out: list[Organisation] = []
     ids: set[str] = set()
@@ -50,14 +50,14 @@ def load_bundled(text: str | None = None, origin: str = RESOURCE) -> list[Organi
         for i, entry in enumerate(doc.get(section) or []):
             where = f"{origin}: {section}[{i}]"
             if not isinstance(entry, dict):
-                raise SourceError(f"{where}: expected a mapping")
+                raise SourceError.of("ORGSRC_NOT_MAPPING", where)
             org_id = _need(entry, "id", where)
             if org_id in ids:
-                raise SourceError(f"{where}: duplicate id {org_id!r}")
+                raise SourceError.of("ORGSRC_DUPLICATE_ID", where, id=org_id)
             ids.add(org_id)
             kind = default_type or _need(entry, "type", where)
             if kind not in {t.value for t in OrgType}:
-                raise SourceError(f"{where}: field 'type': unknown type {kind!r}")
+                raise SourceError.of("ORGSRC_UNKNOWN_TYPE", where, kind=kind)
             parent = "" if default_type else _need(entry, "parent", where)
             if not default_type:
                 _need(entry, "type_source", where)
@@ -81,7 +81,7 @@ def load_bundled(text: str | None = None, origin: str = RESOURCE) -> list[Organi
     known = {o.id for o in out}
     for o in out:
         if o.parent_id and o.parent_id not in known:
-            raise SourceError(f"{origin}: {o.id}: parent {o.parent_id!r} is not in the list")
+            raise SourceError.of("ORGSRC_PARENT_MISSING", origin, id=o.id, parent=o.parent_id)
     return out
 
 
@@ -109,9 +109,9 @@ def _doc(text: str, origin: str) -> dict[str, Any]:
     try:
         doc: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SourceError(f"{origin}: not valid YAML: {exc}") from exc
+        raise SourceError.of("ORGSRC_NOT_YAML", origin, detail=exc) from exc
     if not isinstance(doc, dict):
-        raise SourceError(f"{origin}: expected a mapping at the top level")
+        raise SourceError.of("ORGSRC_TOP_NOT_MAPPING", origin)
     return doc
 
 
@@ -127,14 +127,14 @@ def load_regional(text: str | None = None, origin: str = REGIONAL) -> list[Organ
     if not isinstance(sources, dict) or not all(
         isinstance(v, str) and v.startswith("https://") for v in sources.values()
     ):
-        raise SourceError(f"{origin}: field 'sources': expected a mapping of names to URLs")
+        raise SourceError.of("ORGSRC_SOURCES_NOT_URLS", origin)
 
     def source(entry: dict[str, Any], field: str, where: str) -> str:
         key = _need(entry, field, where)
         if key.startswith("https://"):
             return key
         if key not in sources:
-            raise SourceError(f"{where}: field {field!r}: unknown source {key!r}")
+            raise SourceError.of("ORGSRC_UNKNOWN_SOURCE_KEY", where, field=field, key=key)
         return str(sources[key])
 
     out: list[Organisation] = []
@@ -142,7 +142,7 @@ def load_regional(text: str | None = None, origin: str = REGIONAL) -> list[Organ
 
     def add(org: Organisation, where: str) -> None:
         if org.id in ids:
-            raise SourceError(f"{where}: duplicate id {org.id!r}")
+            raise SourceError.of("ORGSRC_DUPLICATE_ID", where, id=org.id)
         ids.add(org.id)
         out.append(org)
 
@@ -151,7 +151,7 @@ def load_regional(text: str | None = None, origin: str = REGIONAL) -> list[Organ
         where = f"{origin}: provinces[{i}]"
         code = _need(e, "code", where)
         if not _PV.fullmatch(code):
-            raise SourceError(f"{where}: field 'code': not a CBS province code: {code[:80]!r}")
+            raise SourceError.of("ORGSRC_NOT_PROVINCE_CODE", where, value=code[:80])
         source(e, "code_source", where)
         provinces.add(code)
         add(
@@ -189,13 +189,13 @@ def load_regional(text: str | None = None, origin: str = REGIONAL) -> list[Organ
         where = f"{origin}: municipalities[{i}]"
         code = _need(e, "code", where)
         if not _GM.fullmatch(code):
-            raise SourceError(f"{where}: field 'code': not a CBS municipality code: {code[:80]!r}")
+            raise SourceError.of("ORGSRC_NOT_MUNICIPALITY_CODE", where, value=code[:80])
         province = _need(e, "province", where)
         if province not in provinces:
-            raise SourceError(f"{where}: field 'province': unknown province {province!r}")
+            raise SourceError.of("ORGSRC_UNKNOWN_PROVINCE", where, province=province)
         domain = str(e.get("domain") or "").strip()
         if domain and not _DOMAIN.fullmatch(domain):
-            raise SourceError(f"{where}: field 'domain': not a domain name: {domain[:80]!r}")
+            raise SourceError.of("ORGSRC_NOT_A_DOMAIN", where, value=domain[:80])
         where_source = _need(e, "domain_source", where)
         url = "" if where_source == "none" and not domain else source(e, "domain_source", where)
         add(
@@ -220,5 +220,5 @@ def load_regional(text: str | None = None, origin: str = REGIONAL) -> list[Organ
 def _section(doc: dict[str, Any], name: str, origin: str) -> list[dict[str, Any]]:
     entries = doc.get(name) or []
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise SourceError(f"{origin}: field {name!r}: expected a list of mappings")
+        raise SourceError.of("ORGSRC_NOT_LIST_OF_MAPPINGS", origin, field=name)
     return entries

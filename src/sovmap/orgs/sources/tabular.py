@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
+from sovmap.i18n import format_number, t
 from sovmap.orgs.model import Organisation, OrgType
 from sovmap.orgs.sources import Download, Option, Parsed, SourceError, slug
 from sovmap.readers import InputError, accounting, decode, read_csv, split_lines
@@ -49,7 +50,7 @@ def _rows_csv(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
     try:
         text, problems = decode(data, origin)
     except InputError as exc:
-        raise SourceError(str(exc)) from exc
+        raise SourceError.wrap(exc) from exc
     lines = split_lines(text)
     header_at = None
     seen = 0
@@ -83,15 +84,22 @@ def _rows_csv(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
             encoding_problems=problems,
         )
     except InputError as exc:
-        raise SourceError(str(exc)) from exc
+        raise SourceError.wrap(exc) from exc
     if table.problems:
-        shown = "; ".join(
-            f"line {p.line}: {p.code}: {p.message}" for p in table.problems[:MAX_SHOWN]
-        )
+        first = table.problems[:MAX_SHOWN]
         more = len(table.problems) - MAX_SHOWN
-        raise SourceError(
-            f"{origin}: {table.accounting()}; the list is not imported until these lines are "
-            f"fixed: {shown}" + (f" (and {more} more)" if more > 0 else "")
+
+        def shown(lang: str) -> str:
+            return "; ".join(
+                f"{t(lang, 'ORGSRC_LINE', line=p.line)}: {p.code}: {p.text(lang)}" for p in first
+            )
+
+        raise SourceError.of(
+            "ORGSRC_LINES_TO_FIX" if more <= 0 else "ORGSRC_LINES_TO_FIX_MORE",
+            origin,
+            accounting=table.accounting,
+            shown=shown,
+            more=lambda lang: format_number(more, lang),
         )
     yield table.header_line, table.header
     for number, row in table.rows:
@@ -102,17 +110,22 @@ def _rows_xlsx(data: bytes, origin: str) -> Iterator[tuple[int, list[str]]]:
     try:
         import openpyxl
     except ImportError as exc:  # pragma: no cover - extra not installed
-        raise SourceError(
-            "reading .xlsx needs the 'excel' extra: pip install sovmap[excel]"
-        ) from exc
+        raise SourceError.of("ORGSRC_EXCEL_EXTRA") from exc
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
-        raise SourceError(f"{origin}: not a readable .xlsx workbook ({exc})") from exc
+        raise SourceError.of("ORGSRC_NOT_XLSX", origin, detail=exc) from exc
     sheet = wb.worksheets[0]
     for i, row in enumerate(sheet.iter_rows(values_only=True), start=1):
         yield i, ["" if v is None else str(v) for v in row]
     wb.close()
+
+
+def _no_domain_column(origin: str, line: int, title: Sequence[str]) -> SourceError:
+    found = ", ".join(c for c in title if c)
+    if found:
+        return SourceError.of("ORGSRC_NO_DOMAIN_COLUMN", origin, line=line, found=found)
+    return SourceError.of("ORGSRC_NO_COLUMNS", origin, line=line)
 
 
 def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
@@ -121,7 +134,7 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
     header: dict[str, int] = {}
     seen: dict[str, int] = {}  # id -> line
     out: list[Organisation] = []
-    valid_types = {t.value for t in OrgType}
+    valid_types = {k.value for k in OrgType}
     skipped: list[tuple[int, list[str]]] = []  # title rows above the header
     for line, row in rows:
         if not header:
@@ -140,10 +153,7 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
             skipped.append((line, names))
             if len(skipped) == HEADER_SEARCH:
                 first_line, title = skipped[0]
-                raise SourceError(
-                    f"{origin}: line {first_line}: no 'domain', 'website' or 'email' column "
-                    f"(found: {', '.join(c for c in title if c) or 'nothing'})"
-                )
+                raise _no_domain_column(origin, first_line, title)
             continue
 
         def cell(field: str, row: list[str] = row, header: dict[str, int] = header) -> str:
@@ -159,20 +169,22 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
         org_id = given or slug(name) or first
         if org_id in seen:
             if given:
-                raise SourceError(
-                    f"{origin}: line {line}: field 'id': {given!r} is already used on line "
-                    f"{seen[org_id]}"
+                raise SourceError.of(
+                    "ORGSRC_ID_USED", origin, line=line, id=given, first=seen[org_id]
                 )
             # two bodies of the same name (Sankt Johann...): tell them apart by their domain
             org_id = f"{org_id}~{first or line}"
         seen[org_id] = line
         if not org_id:
-            raise SourceError(f"{origin}: line {line}: row has no id, name, domain or website")
+            raise SourceError.of("ORGSRC_ROW_EMPTY", origin, line=line)
         kind = cell("type").lower() or OrgType.OTHER.value
         if kind not in valid_types:
-            raise SourceError(
-                f"{origin}: line {line}: field 'type': {kind!r} is not one of "
-                f"{', '.join(sorted(valid_types))}"
+            raise SourceError.of(
+                "ORGSRC_BAD_TYPE",
+                origin,
+                line=line,
+                kind=kind,
+                types=", ".join(sorted(valid_types)),
             )
         out.append(
             Organisation(
@@ -192,12 +204,9 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
         )
     if not header and skipped:
         first_line, title = skipped[0]
-        raise SourceError(
-            f"{origin}: line {first_line}: no 'domain', 'website' or 'email' column "
-            f"(found: {', '.join(c for c in title if c) or 'nothing'})"
-        )
+        raise _no_domain_column(origin, first_line, title)
     if not header:
-        raise SourceError(f"{origin}: empty file: no header row")
+        raise SourceError.of("ORGSRC_EMPTY_FILE", origin)
     # every row after the header became an organisation (a rejected row refuses the list)
     n = len(out)
     return Parsed(out, [f"{origin}: {accounting(n, n, 0)}"])
@@ -214,7 +223,7 @@ class TabularSource:
     def downloads(self, base_url: str, options: Mapping[str, str]) -> list[Download]:
         url = options.get("url") or base_url
         if not url:
-            raise SourceError("the list source needs --url (or --base-url) of a .csv or .xlsx file")
+            raise SourceError.of("ORGSRC_LIST_NEEDS_URL")
         key = re.sub(r"[^A-Za-z0-9._-]+", "_", url.rsplit("/", 1)[-1]) or "list.csv"
         return [Download(key=key, url=url)]
 

@@ -45,14 +45,14 @@ def build_query(country: str, org_type: str, lang: str = "en") -> str:
     """The SPARQL SELECT for organisations of ``org_type`` in ``country``."""
     country = country.upper()
     if not _COUNTRY.match(country):
-        raise SourceError(f"--country must be an ISO 3166-1 alpha-2 code, not {country!r}")
+        raise SourceError.of("ORGSRC_BAD_COUNTRY", value=country[:80])
     if not _LANG.match(lang):
-        raise SourceError(f"--lang must be language codes like 'nl,en', not {lang!r}")
+        raise SourceError.of("ORGSRC_BAD_LANGUAGES", value=lang[:80])
     kb = _knowledge()
     spec = kb["types"].get(org_type)
     if spec is None:
-        raise SourceError(
-            f"unknown --type {org_type!r}; Wikidata knows: {', '.join(supported_types())}"
+        raise SourceError.of(
+            "ORGSRC_WIKIDATA_TYPE", value=org_type[:80], types=", ".join(supported_types())
         )
     p = {k: v["id"] for k, v in kb["properties"].items()}
     specific = spec.get("by_country", {}).get(country)
@@ -120,23 +120,22 @@ class WikidataSource:
         try:
             doc = json.loads(data.decode("utf-8"))
         except RecursionError:  # the parser's own depth guard: 100,000 nested '['
-            raise SourceError(f"{origin}: nested too deeply: not SPARQL JSON results") from None
+            raise SourceError.of("ORGSRC_TOO_DEEP", origin) from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            where = (
-                f"line {exc.lineno}, column {exc.colno}: "
-                if isinstance(exc, json.JSONDecodeError)
-                else ""
-            )
-            raise SourceError(f"{origin}: {where}not SPARQL JSON results ({exc})") from exc
+            if isinstance(exc, json.JSONDecodeError):
+                raise SourceError.of(
+                    "ORGSRC_NOT_SPARQL_AT", origin, line=exc.lineno, column=exc.colno, detail=exc
+                ) from exc
+            raise SourceError.of("ORGSRC_NOT_SPARQL", origin, detail=exc) from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("head"), dict):
-            raise SourceError(f"{origin}: field 'head' missing: not SPARQL JSON results")
+            raise SourceError.of("ORGSRC_NO_HEAD", origin)
         bindings = (
             (doc.get("results") or {}).get("bindings")
             if isinstance(doc.get("results"), dict)
             else None
         )
         if not isinstance(bindings, list):
-            raise SourceError(f"{origin}: field 'results.bindings' missing or not a list")
+            raise SourceError.of("ORGSRC_NO_BINDINGS", origin)
         country = (options.get("country") or "").upper()
         org_type = options.get("type") or "municipality"
         grouped: dict[str, dict[str, Any]] = {}
@@ -161,7 +160,7 @@ class WikidataSource:
             g["coord"] = g["coord"] or _value(row, "coord")
             g["code"] = g["code"] or _value(row, "code")
         if problems and not grouped:  # nothing usable: not a result of the query
-            raise SourceError(f"{problems[0]}; no result was usable")
+            raise SourceError.of("ORGSRC_NONE_USABLE", problem=problems[0])
         out: list[Organisation] = []
         for uri, g in grouped.items():
             qid = _qid(uri)
