@@ -385,3 +385,81 @@ def test_links_in_the_store_on_sqlite(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_links_in_the_store_on_postgres(postgres_url: str) -> None:  # noqa: F811
     _run_store_checks(postgres_url)
+
+
+# --- upgrading a store from the e-mail matching of revision 0005 ---------------------------
+
+
+def _run_backfill_checks(db: str) -> None:
+    engine = open_engine(db)
+    assert upgrade(engine, "0005") == "0005"
+    issuer = "https://idp.example"
+    at = iter(f"2026-11-01T10:00:{s:02d}Z" for s in range(60))
+    entries: list[tuple[str, str, dict[str, Any]]] = []
+
+    def made(name: str, via_oidc: bool) -> None:
+        entries.append(
+            ("user.create", name, {"role": "viewer", **({"via": "oidc"} if via_oidc else {})})
+        )
+
+    def login(name: str, sub: str) -> None:
+        entries.append(("login.oidc", name, {"ip": "127.0.0.1", "issuer": issuer, "sub": sub}))
+
+    made("kept@example.nl", True)  # made by the sign-in of s-1, so linked to s-1 only
+    login("kept@example.nl", "s-1")
+    login("kept@example.nl", "s-2")  # another IdP account with the address: not linked
+    made("pw@example.nl", False)  # a password user who signed in by address: not linked
+    login("pw@example.nl", "s-3")
+    made("gone@example.nl", True)  # made by OIDC, then deleted
+    login("gone@example.nl", "s-4")
+    made("again@example.nl", True)  # made by OIDC, deleted, made again with a password
+    login("again@example.nl", "s-5")
+    entries.append(("user.delete", "again@example.nl", {}))
+    made("again@example.nl", False)
+    try:
+        with engine.begin() as conn:
+            created: dict[str, str] = {}  # user name -> its latest creation
+            for action, target, detail in entries:
+                stamp = next(at)
+                if action == "user.create":
+                    created[target] = stamp
+                conn.execute(
+                    insert(audit_log).values(
+                        at=stamp,
+                        username=target if action == "login.oidc" else "cli:root",
+                        action=action,
+                        target=target,
+                        detail=json.dumps(detail),
+                    )
+                )
+            for name in ("kept@example.nl", "pw@example.nl", "again@example.nl"):
+                conn.execute(
+                    insert(users).values(
+                        username=name,
+                        password_hash="x",
+                        role="viewer",
+                        created_at=created[name],
+                        disabled=False,
+                    )
+                )
+        assert upgrade(engine) != "0005"
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(oidc_identities.c.issuer, oidc_identities.c.subject, users.c.username).join(
+                    users, users.c.id == oidc_identities.c.user_id
+                )
+            ).all()
+        assert [tuple(r) for r in found] == [(issuer, "s-1", "kept@example.nl")]
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_links_users_made_by_oidc_to_their_maker_on_sqlite(tmp_path: Path) -> None:
+    _run_backfill_checks(str(tmp_path / "b.db"))
+
+
+@pytest.mark.postgres
+def test_upgrading_links_users_made_by_oidc_to_their_maker_on_postgres(
+    postgres_url: str,  # noqa: F811
+) -> None:
+    _run_backfill_checks(postgres_url)
