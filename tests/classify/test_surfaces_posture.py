@@ -199,6 +199,9 @@ def test_explain_of_a_domain_not_in_the_scan_in_dutch(
     code = main(["explain", "elders.nl", "--db", str(world.db), "--lang", "nl"])
     assert code == 2
     assert "elders.nl zit niet in scan" in capsys.readouterr().err
+    code = main(["explain", "elders.nl", "--db", str(world.db), "--scan", "99", "--lang", "nl"])
+    assert code == 2
+    assert "de opslag bevat geen scan 99" in capsys.readouterr().err
 
 
 # -- sovmap export ------------------------------------------------------------------------------

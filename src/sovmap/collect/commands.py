@@ -177,29 +177,29 @@ def register(sub: Any) -> None:
     active_commands.register_posture(sub)  # sovmap posture
 
 
-def _open(db: str, must_exist: bool = False, readonly: bool = False) -> Store:
+def _open(db: str, must_exist: bool = False, readonly: bool = False, lang: str = "en") -> Store:
     """The store at ``db``; ``readonly``: opened read-only (a store on a read-only disk can be
     read), unless it needs migrating first, which a writable store then gets."""
     if must_exist and "://" not in db and not Path(db).exists():
-        raise CommandError(f"no store at {db} (run 'sovmap scan ... --db {db}' first)")
+        raise CommandError(t(lang, "EXPLAIN_NO_STORE", db=db))
     try:
         return Store.for_reading(db) if readonly else Store(db)
     except Exception as exc:
-        raise CommandError(f"cannot open store {db}: {exc}") from exc
+        raise CommandError(t(lang, "EXPLAIN_STORE_UNREADABLE", db=db, error=exc)) from exc
 
 
-def _scan_id(store: Store, wanted: int | None) -> int:
+def _scan_id(store: Store, wanted: int | None, lang: str = "en") -> int:
     """Scan ``wanted``, else the latest finished scan (the one rule of
     :mod:`sovmap.store.snapshots`); a newer running or interrupted scan is named on stderr."""
     choice = store.choose_scan(wanted)
     if choice.scan is None:
         if wanted is not None:
-            raise CommandError(f"the store holds no scan {wanted}")
+            raise CommandError(t(lang, "EXPLAIN_NO_SUCH_SCAN", scan=wanted))
         if choice.newer:
-            raise CommandError(choice.notice())
-        raise CommandError("the store holds no scan yet")
+            raise CommandError(choice.notice(lang))
+        raise CommandError(t(lang, "EXPLAIN_NO_SCAN_YET"))
     if choice.newer:
-        print(f"note: {choice.notice()}", file=sys.stderr)
+        print(t(lang, "EXPLAIN_NOTE", notice=choice.notice(lang)), file=sys.stderr)
     return choice.scan.id
 
 
@@ -516,8 +516,8 @@ def _reclassify(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     lang = cli_language(args.lang)
-    store = _open(args.db, must_exist=True, readonly=True)
-    sid = _scan_id(store, args.scan)
+    store = _open(args.db, must_exist=True, readonly=True, lang=lang)
+    sid = _scan_id(store, args.scan, lang)
     try:  # the scan's own normaliser: what the scan accepts as input, explain accepts
         domain, _notes = normalise_domain(args.domain)
     except InvalidDomain as exc:
