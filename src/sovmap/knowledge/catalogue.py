@@ -19,6 +19,8 @@ import jsonschema
 import yaml
 
 from sovmap.control import us_controlled
+from sovmap.i18n import t
+from sovmap.i18n.said import SaidError
 from sovmap.model import Capability
 from sovmap.readers import InputError, check_events, read_text
 
@@ -32,8 +34,12 @@ FINGERPRINT_KINDS = ("mx", "spf", "txt", "dkim", "dmarc", "cname", "srv", "ns", 
 MAX_PROVIDER_BYTES = 16 * 1024 * 1024
 
 
-class KnowledgeError(ValueError):
-    """A data file of the knowledge base is malformed; the message names file and field."""
+class KnowledgeError(SaidError, ValueError):
+    """A data file of the knowledge base is malformed; the message names file and field.
+
+    Said from the catalogue (``KNOW_*`` codes, :meth:`SaidError.of`) where this module
+    raises it, so ``sovmap knowledge check`` and the commands that load knowledge say it in
+    the user's language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,27 +273,27 @@ def validate_provider(raw: Any, where: str) -> None:
     errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
     if errors:
         e = errors[0]
-        path = "/".join(str(p) for p in e.absolute_path) or "(document)"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise KnowledgeError(f"{where}: field {path}: {e.message}{more}")
+        path = "/".join(str(p) for p in e.absolute_path)
+        field = path or (lambda lang: t(lang, "KNOW_DOCUMENT_ITSELF"))
+        code = "KNOW_SCHEMA" if len(errors) == 1 else "KNOW_SCHEMA_MORE"
+        raise KnowledgeError.of(code, where, field=field, detail=e.message, more=len(errors) - 1)
     assert isinstance(raw, dict)
     for i, fp in enumerate(raw.get("fingerprints", ())):
         if fp.get("match") == "regex":
             try:
                 re.compile(fp["pattern"])
             except re.error as exc:
-                raise KnowledgeError(f"{where}: field fingerprints/{i}/pattern: {exc}") from exc
+                raise KnowledgeError.of("KNOW_BAD_PATTERN", where, i=i, detail=exc) from exc
         if fp["kind"] == "ip":
             try:
                 ipaddress.ip_network(fp["pattern"], strict=False)
             except ValueError as exc:
-                raise KnowledgeError(f"{where}: field fingerprints/{i}/pattern: {exc}") from exc
+                raise KnowledgeError.of("KNOW_BAD_PATTERN", where, i=i, detail=exc) from exc
         if fp["kind"] == "asn" and not re.fullmatch(r"(?i)(AS)?\d{1,10}", fp["pattern"]):
-            raise KnowledgeError(f"{where}: field fingerprints/{i}/pattern: not an AS number")
+            raise KnowledgeError.of("KNOW_NOT_ASN", where, i=i)
         if fp["capability"] not in raw["capabilities"]:
-            raise KnowledgeError(
-                f"{where}: field fingerprints/{i}/capability: {fp['capability']!r} is not "
-                f"among the provider's capabilities"
+            raise KnowledgeError.of(
+                "KNOW_CAPABILITY_NOT_LISTED", where, i=i, capability=fp["capability"]
             )
 
 
@@ -349,12 +355,12 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
                 raise InputError(bad[0].file, f"ENCODING: {bad[0].message}", line=bad[0].line)
             check_events(text, str(path))
         except InputError as exc:
-            raise KnowledgeError(str(exc)) from exc
+            raise KnowledgeError.wrap(exc) from exc
         digest.update(path.name.encode() + b"\0" + text.encode())
         try:
             docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
         except yaml.YAMLError as exc:
-            raise KnowledgeError(f"{path}: not valid YAML: {exc}") from exc
+            raise KnowledgeError.of("KNOW_NOT_YAML", path, detail=exc) from exc
         for n, raw in enumerate(docs):
             where = f"{path.name}" + (f" (document {n + 1})" if len(docs) > 1 else "")
             validate_provider(raw, where)

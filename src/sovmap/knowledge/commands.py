@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sovmap import i18n
 from sovmap.cli import CommandError
 from sovmap.knowledge.catalogue import KnowledgeError, load_catalogue
 from sovmap.knowledge.gaps import find_gaps
@@ -33,6 +34,9 @@ def register(sub: Any) -> None:
         "sovmap knowledge check --dir my-providers/",
     )
     check.add_argument("--dir", action="append", default=[], type=Path, help="extra directory")
+    check.add_argument(
+        "--lang", choices=("en", "nl"), default=None, help="language (default: SOVMAP_LANG or en)"
+    )
     check.set_defaults(func=_check)
     ls = ks.add_parser(
         "list",
@@ -98,23 +102,40 @@ def register(sub: Any) -> None:
     gp.set_defaults(func=_gaps)
 
 
+def _lang(args: argparse.Namespace) -> str:
+    """The language of the messages: ``--lang`` where the command has it, else
+    ``SOVMAP_LANG`` (as :func:`sovmap.cli.main` chooses it for errors)."""
+    chosen = getattr(args, "lang", None)
+    return i18n.cli_language(chosen if chosen in i18n.LANGUAGES else None)
+
+
 def _check(args: argparse.Namespace) -> int:
+    lang = _lang(args)
     try:
         cat = load_catalogue(args.dir)
     except KnowledgeError as exc:
-        print(f"invalid: {exc}")
+        print(i18n.t(lang, "KNOW_CHECK_INVALID", problem=exc.localised(lang)))
         return 1
     located = cat.locations.size if cat.locations else 0
+    num = i18n.format_number
     print(
-        f"ok: {len(cat.providers)} providers, {len(cat.fingerprints)} fingerprints, "
-        f"{located} region-tagged prefixes (knowledge version {cat.version})"
+        i18n.t(
+            lang,
+            "KNOW_CHECK_OK",
+            providers=num(len(cat.providers), lang),
+            fingerprints=num(len(cat.fingerprints), lang),
+            prefixes=num(located, lang),
+            version=cat.version,
+        )
     )
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
     cat = load_catalogue(args.dir)
-    print(f"{'id':<22} {'name':<28} {'parent':<34} {'jur':<4} capabilities")
+    lang = _lang(args)
+    heads = [i18n.t(lang, f"KNOW_COL_{c}") for c in ("ID", "NAME", "PARENT", "JUR", "CAPABILITIES")]
+    print(f"{heads[0]:<22} {heads[1]:<28} {heads[2]:<34} {heads[3]:<4} {heads[4]}")
     for p in sorted(cat.providers.values(), key=lambda p: p.id):
         caps = ",".join(sorted(c.value for c in p.capabilities))
         print(f"{p.id:<22} {p.name[:28]:<28} {p.parent_name[:34]:<34} {p.jurisdiction:<4} {caps}")
@@ -127,24 +148,29 @@ def _refresh_prefixes(args: argparse.Namespace) -> int:
         sources = load_prefix_sources()
     except KnowledgeError as exc:
         raise CommandError(str(exc)) from exc
+    lang = _lang(args)
     if args.provider:
         wanted = set(args.provider)
         sources = [s for s in sources if s.provider in wanted or s.id in wanted]
         if not sources:
-            raise CommandError(f"no prefix source for {', '.join(sorted(wanted))}")
+            raise CommandError(i18n.t(lang, "KNOW_NO_PREFIX_SOURCE", ids=", ".join(sorted(wanted))))
     if args.offline_fixture is not None:
         if not args.offline_fixture.is_dir():
-            raise CommandError(f"--offline-fixture {args.offline_fixture}: not a directory")
+            raise CommandError(i18n.t(lang, "KNOW_NOT_A_DIRECTORY", path=args.offline_fixture))
         fetch = directory_fetcher(args.offline_fixture)
     else:
         fetch = http_fetcher(timeout=args.timeout, base_url=args.base_url)
     results = refresh_prefixes(sources, fetch, set(cat.providers), date.today(), args.out)
+    num = i18n.format_number
+    ok, failed = i18n.t(lang, "KNOW_REFRESH_OK"), i18n.t(lang, "KNOW_REFRESH_FAILED")
+    width = max(len(ok), len(failed)) + 2
     for r in results:
         if r.ok:
-            regions = f" in {r.regions} regions" if r.regions else ""
-            print(f"ok      {r.id:<20} {r.prefixes:>6} prefixes{regions} -> {r.path}")
+            code = "KNOW_REFRESH_PREFIXES_REGIONS" if r.regions else "KNOW_REFRESH_PREFIXES"
+            said = i18n.t(lang, code, n=num(r.prefixes, lang), regions=num(r.regions, lang))
+            print(f"{ok:<{width}}{r.id:<20} {said} -> {r.path}")
         else:
-            print(f"failed  {r.id:<20} {r.error}")
+            print(f"{failed:<{width}}{r.id:<20} {r.error}")
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -153,9 +179,11 @@ def _bounded(lo: int, hi: int) -> Any:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text[:80]!r}") from None
+            said = i18n.t(i18n.cli_language(), "KNOW_NOT_WHOLE_NUMBER", value=text[:80])
+            raise argparse.ArgumentTypeError(said) from None
         if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be {lo} to {hi}, not {value}")
+            said = i18n.t(i18n.cli_language(), "KNOW_OUT_OF_RANGE", lo=lo, hi=hi, value=value)
+            raise argparse.ArgumentTypeError(said)
         return value
 
     return parse
@@ -167,8 +195,9 @@ def _gaps(args: argparse.Namespace) -> int:
     from sovmap.store import Store
     from sovmap.store.migrate import MigrationError
 
+    lang = args.lang
     if "://" not in args.db and not Path(args.db).is_file():
-        raise CommandError(f"no store at {args.db}")
+        raise CommandError(t(lang, "KNOW_NO_STORE", db=args.db))
     try:
         cat = load_catalogue(args.dir)
     except KnowledgeError as exc:
@@ -179,12 +208,12 @@ def _gaps(args: argparse.Namespace) -> int:
         except MigrationError:  # a store that needs migrating is migrated when writable
             store = Store(args.db)
     except Exception as exc:
-        raise CommandError(f"cannot open store {args.db}: {exc}") from exc
+        raise CommandError(t(lang, "KNOW_CANNOT_OPEN_STORE", db=args.db, detail=exc)) from exc
     choice = store.choose_scan(args.scan)
     if choice.scan is None:
-        raise CommandError(
-            f"the store holds no scan {args.scan}" if args.scan else "the store holds no scan yet"
-        )
+        if args.scan:
+            raise CommandError(t(lang, "KNOW_NO_SUCH_SCAN", scan=args.scan))
+        raise CommandError(t(lang, "KNOW_NO_SCAN_YET"))
     sid = choice.scan.id
     report = find_gaps(store.iter_results(sid), cat, top=args.top, samples=args.samples)
     if args.format == "json":

@@ -12,54 +12,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import Protocol
 
-from sovmap.errors import SovmapError
-from sovmap.i18n import t
+from sovmap.i18n.said import SaidError
 from sovmap.orgs.model import Organisation
 
 ENTRY_POINT_GROUP = "sovmap.orgs.sources"
 
 
-class SourceError(SovmapError):
+class SourceError(SaidError):
     """A source's data is unusable; the message names the file or URL, line and field.
 
     ``SourceError(text)`` is a message as it is (a third-party source's own words);
-    :meth:`of` says a catalogue message (``messages/orgsrc.<lang>.yaml``) after the place it
-    is about, in English through ``str()`` and in any language through :meth:`localised`, as
-    the command line shows it (``SOVMAP_LANG``, ``--lang``)."""
-
-    def __init__(self, text: str, said: Callable[[str], str] | None = None) -> None:
-        super().__init__(text)
-        self._said = said
-
-    @classmethod
-    def of(cls, code: str, where: object = "", /, **params: Any) -> SourceError:
-        """The message ``code`` with ``params``, after ``where`` (a file or URL, a line).
-        A parameter may be a function of the language (a count in its number format, a list
-        of reader problems in its words)."""
-
-        def said(lang: str) -> str:
-            text = t(lang, code, **{k: v(lang) if callable(v) else v for k, v in params.items()})
-            return f"{where}: {text}" if where else text
-
-        return cls(said("en"), said)
-
-    @classmethod
-    def wrap(cls, exc: SovmapError) -> SourceError:
-        """An input-layer error (:class:`sovmap.readers.InputError`) as a source error, still
-        in the reader's language."""
-        localised = getattr(exc, "localised", None)
-        return cls(str(exc), localised if callable(localised) else None)
-
-    def localised(self, lang: str) -> str:
-        return str(self._said(lang)) if self._said is not None else str(self)
-
-    def __reduce__(self) -> tuple[Any, ...]:  # whole across processes, as its English text
-        return (type(self), (str(self),))
+    ``SourceError.of(CODE, where, **params)`` says a catalogue message
+    (``messages/orgsrc.<lang>.yaml``) in the user's language (:class:`SaidError`)."""
 
 
 @dataclass(frozen=True, slots=True)
