@@ -4,6 +4,7 @@ name providers) and the catalogue's gap report: CNAME chains in an answer, SPF t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -62,6 +63,56 @@ def spf_targets(terms: tuple[SpfTerm, ...]) -> Iterator[str]:
     for t in terms:
         if t.name in ("include", "redirect") and t.value and "%" not in t.value:
             yield t.value.lower().rstrip(".")
+
+
+# a host name as DNS answers hold them, already in lower case: two labels at least (RFC 7208's
+# domain-spec without macros; a name like this is what the scan may ask)
+_HOST_NAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))+$")
+
+
+@dataclass(frozen=True, slots=True)
+class SpfHostTerm:
+    """An ``a``/``mx`` term of an SPF record and whether the scan follows it to its hosts'
+    networks: ``skipped`` is "" when it does, else why not (``macro``: the name holds an RFC
+    7208 macro; ``bad-name``: no host name; ``lookup-limit``: past the record's DNS-lookup
+    budget; ``term-limit``: past the number of such terms followed)."""
+
+    term: str  # as read: "a", "a:mail.example.at", "mx", "mx:example.at" (without a CIDR)
+    mechanism: str  # "a" or "mx"
+    host: str  # the name its lookup asks (the record's own domain for a bare term)
+    skipped: str = ""
+
+
+@lru_cache(maxsize=4096)
+def spf_host_terms(
+    text: str, domain: str, term_limit: int, lookup_limit: int
+) -> tuple[SpfHostTerm, ...]:
+    """The ``a``, ``a:<host>``, ``mx`` and ``mx:<host>`` terms of the SPF record ``text``
+    published at ``domain``, in order: the first ``term_limit`` that are macro-free host names
+    within the first ``lookup_limit`` DNS-lookup terms (RFC 7208 section 4.6.4, counted in
+    the record's order) are followed, the others say why not. Read the same way by the scan
+    (to ask) and the classifier (to name the networks asked)."""
+    out: list[SpfHostTerm] = []
+    lookups = followed = 0
+    for t in parse_spf(text):
+        if t.counts_lookup:
+            lookups += 1
+        if t.name not in ("a", "mx"):
+            continue
+        term = f"{t.name}:{t.value}" if t.value else t.name
+        host, skipped = (t.value or domain).lower().rstrip("."), ""
+        if "%" in host:
+            skipped = "macro"
+        elif len(host) > 253 or not _HOST_NAME.match(host) or is_address(host):
+            skipped = "bad-name"
+        elif lookups > lookup_limit:
+            skipped = "lookup-limit"
+        elif followed >= term_limit:
+            skipped = "term-limit"
+        else:
+            followed += 1
+        out.append(SpfHostTerm(term[:300], t.name, host[:300], skipped))
+    return tuple(out)
 
 
 def chain_end(qname: str, answers: tuple[RR, ...]) -> tuple[str, tuple[str, ...]]:

@@ -41,9 +41,9 @@ def test_the_table_gives_order_role_and_sharing() -> None:
     assert [k.order for k in kinds.values()] == list(range(len(kinds)))
     # tlsa: the DANE follow-up of --probe posture
     shared = {k.name for k in kinds.values() if k.shared}
-    assert shared == {"mx-host", "spf", "asn", "as-name", "tlsa"}
+    assert shared == {"mx-host", "spf", "spf-host", "asn", "as-name", "tlsa"}
     follow = {k.name for k in kinds.values() if k.role == "follow-up"}
-    assert follow == {"mx-host", "spf", "asn", "as-name", "tlsa"}
+    assert follow == {"mx-host", "spf", "spf-host", "asn", "as-name", "tlsa"}
     plan = default_plan()
     assert plan.shared == frozenset(shared)
     assert dict(plan.order) == {k.name: k.order for k in kinds.values()}

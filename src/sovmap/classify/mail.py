@@ -15,7 +15,7 @@ from sovmap.classify.findings import (
     _unknown,
     noisy_or,
 )
-from sovmap.classify.signals import Facts, Signal
+from sovmap.classify.signals import Facts, Signal, spf_host_networks
 from sovmap.control import eu_controlled, us_controlled
 from sovmap.model import (
     Capability,
@@ -255,23 +255,37 @@ def _network_name(
 
 
 def _spf_network_senders(b: _Builder, facts: Facts) -> None:
-    """Senders from the networks of the domain's own SPF ip4:/ip6: terms (their origin AS):
-    a catalogued network names its provider, another its operator (``as:<n>``, named by the
-    AS-name answer when there is one). Sender evidence only, one finding per network not
-    already named for this domain; never a mailbox verdict."""
-    if not facts.spf_networks:
+    """Senders from the networks of the domain's own SPF record (their origin AS): of its
+    ip4:/ip6: terms, and of the addresses of the hosts its a/mx terms name (``a``: the apex,
+    ``mx``: its MX hosts, ``a:<host>``, ``mx:<host>``). A catalogued network names its
+    provider, another its operator (``as:<n>``, named by the AS-name answer when there is one,
+    with the AS's country as jurisdiction). Sender evidence only, one finding per network not
+    already named for this domain; never a mailbox verdict. The a/mx terms and hosts that were
+    not followed (over a limit, no address, a wildcard's answer) are said in the evidence of
+    the findings from a/mx hosts."""
+    hosts, notes = spf_host_networks(facts) if facts.spf_host_terms else ([], [])
+    if not facts.spf_networks and not hosts:
         return
     named = {f.provider for f in b.out}
-    by_asn: dict[int, list[tuple[str, str, str]]] = {}
+    by_asn: dict[int, list[tuple[str, str, str, str]]] = {}
     for term, asn, cc, record in facts.spf_networks:
-        by_asn.setdefault(asn, []).append((term, cc, record))
+        by_asn.setdefault(asn, []).append((term, cc, record, "spf-network"))
+    for h in hosts:
+        shown = f"{h.term}: {h.host} {h.address}"
+        by_asn.setdefault(h.asn, []).append((shown, h.cc, h.record, "spf-host-network"))
+    unfollowed = tuple(
+        _rule_evidence("spf", r, "TXT", f"{what}: not followed ({why})", "spf-host-not-followed")
+        for r, what, why in notes
+    )
     confidence = b.rules.spf_network_confidence
     for asn, terms in sorted(by_asn.items()):
-        term, cc, record = terms[0]
+        term, cc, record, _ = terms[0]
         ev = tuple(
-            _rule_evidence("spf", r, "TXT", f"{t} in AS{asn} ({c or 'no country'})", "spf-network")
-            for t, c, r in terms
+            _rule_evidence("spf", r, "TXT", f"{t} in AS{asn} ({c or 'no country'})", rule)
+            for t, c, r, rule in terms
         )
+        if any(rule == "spf-host-network" for *_, rule in terms):
+            ev += unfollowed
         matches = b.cat.match_asn(asn)
         if matches:
             p = b.cat.provider(matches[0].fingerprint.provider)

@@ -12,6 +12,7 @@ from sovmap.knowledge.catalogue import Catalogue, Match
 from sovmap.knowledge.probes import (
     ProbeKind,
     ProbeKindError,
+    probe_file,
     probe_kind,
     probe_kinds,
     wildcard_kinds,
@@ -19,12 +20,14 @@ from sovmap.knowledge.probes import (
 from sovmap.model import Capability, Evidence, Observation, Status, new_evidence, slot_maker
 from sovmap.records import (
     AS_NAME_MAX,
+    SpfHostTerm,
     chain_end,
     is_spf,
     parse_as_name_txt,
     parse_asn_txt,
     parse_origin_txt,
     parse_spf,
+    spf_host_terms,
 )
 
 
@@ -69,6 +72,16 @@ class Facts:
     # origin AS of the networks in the domain's own SPF ip4:/ip6: terms:
     # [(SPF term, AS number, prefix country, the record's owner)]
     spf_networks: list[tuple[str, int, str, str]] = field(default_factory=list)
+    # the a/mx terms of the domain's own SPF record, each with its record's owner, as the scan
+    # read them (followed or why not); the MX hosts of each mx:<host> asked (probe spf-host);
+    # the names asked for an SPF host's addresses; the origin AS of the addresses of SPF hosts
+    # and (when the record has a/mx terms) of the web names: chain end -> [(AS, country,
+    # address)]; a name's CNAME target where its answer ended in one
+    spf_host_terms: list[tuple[str, SpfHostTerm]] = field(default_factory=list)
+    spf_host_mx: dict[str, list[str]] = field(default_factory=dict)
+    spf_host_asked: set[str] = field(default_factory=set)
+    spf_host_networks: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
     # observations whose answer is what a wildcard gives: read as no answer
     wildcard_answers: list[Observation] = field(default_factory=list)
 
@@ -219,7 +232,12 @@ def extract(
     table = _bundled_table()
     guard = _wildcard_guard(observations, x.facts)
     for obs in observations:
-        if guard is not None and obs.probe in guard and _from_wildcard(obs, guard[obs.probe]):
+        if (
+            guard is not None
+            and obs.probe in guard
+            and obs.qname.endswith("." + domain)  # a wildcard answers below the domain only
+            and _from_wildcard(obs, guard[obs.probe])
+        ):
             x.facts.wildcard_answers.append(obs)
             continue
         parts = table.get(obs.probe)
@@ -298,6 +316,8 @@ def _mx_host_status(obs: Observation, x: Extraction) -> None:
 def _mx_host(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
     """An MX host's chain, matched as mail and as CNAME, and its addresses."""
     cat, probe = x.cat, obs.probe
+    if chain:
+        x.facts.aliases[obs.qname] = end
     for name in chain:
         x.add(_signals(cat.match_name("mx", name, probe), obs, "CNAME", name, chain))
         x.add(_signals(cat.match_name("cname", name, probe), obs, "CNAME", name, chain))
@@ -332,6 +352,10 @@ def _txt(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> N
             continue
         if is_spf(r.data):
             _spf_record(obs, r.data, (x.domain,), x)
+            terms, lookups = _spf_host_limits()
+            if terms:
+                for t in spf_host_terms(r.data, qname, terms, lookups):
+                    x.facts.spf_host_terms.append((qname, t))
         else:
             x.add(_signals(x.cat.match_text("txt", r.data, obs.probe), obs, "TXT", r.data))
     if chain:
@@ -411,6 +435,7 @@ def _web(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> N
     facts = x.facts
     if chain:
         facts.web_targets = [*(facts.web_targets or []), end]
+        facts.aliases[obs.qname] = end
     for r in obs.answers:
         if r.rtype in ("A", "AAAA"):
             facts.web_addresses = [*(facts.web_addresses or []), r.data]
@@ -442,6 +467,17 @@ def _asn(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> N
                 if net is not None:
                     x.facts.spf_networks.append((term, *net, record))
         return
+    if slot == "spf-host" or (slot == "web" and x.facts.spf_host_terms):
+        # the network of an SPF a/mx term's host (or of the apex, for a bare "a"): a fact
+        # for the outbound findings only (spf-host is never a signal)
+        host, _, address = rest.partition("|")
+        for r in obs.answers:
+            if r.rtype == "TXT":
+                net = parse_origin_txt(r.data)
+                if net is not None:
+                    x.facts.spf_host_networks.setdefault(host, []).append((*net, address))
+        if slot == "spf-host":
+            return
     _asn_signals(obs, x.cat, x.out)
     if slot == "mx-host":
         host, _, address = rest.partition("|")
@@ -450,6 +486,93 @@ def _asn(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> N
                 net = parse_origin_txt(r.data)
                 if net is not None:
                     x.facts.host_networks.setdefault(host, []).append((*net, address))
+
+
+@extractor("spf-host", when="every")
+def _spf_host_asked(obs: Observation, x: Extraction) -> None:
+    if obs.qtype in ("A", "AAAA"):
+        x.facts.spf_host_asked.add(obs.qname)
+
+
+@extractor("spf-host")
+def _spf_host(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> None:
+    """A host of the domain's own SPF a/mx terms: the MX hosts of an ``mx:<host>`` term, a
+    CNAME chain (its addresses' networks come as ``asn`` observations); never a signal."""
+    if chain:
+        x.facts.aliases[obs.qname] = end
+    if obs.qtype == "MX":
+        hosts = [r.data.partition(" ")[2] for r in obs.answers if r.rtype == "MX" and r.name == end]
+        x.facts.spf_host_mx[obs.qname] = [h for h in hosts if h]
+
+
+@cache
+def _spf_host_limits() -> tuple[int, int]:
+    """How many SPF a/mx terms the scan follows and its SPF lookup budget (the bundled probe
+    plan's follow settings: the classifier reads the terms as the scan asked them)."""
+    follow = probe_file().get("follow", {})
+    return int(follow.get("spf_host_terms", 0)), int(follow.get("spf_lookup_limit", 10))
+
+
+@dataclass(frozen=True, slots=True)
+class SpfHostNetwork:
+    """The network of one address of a host named by an SPF a/mx term."""
+
+    record: str  # the SPF record's owner
+    term: str  # "a:mail.example.at", "mx", ...
+    host: str
+    address: str
+    asn: int
+    cc: str  # the prefix's registered country ("" when none)
+
+
+def spf_host_networks(
+    facts: Facts,
+) -> tuple[list[SpfHostNetwork], list[tuple[str, str, str]]]:
+    """The networks of the hosts of the domain's own SPF a/mx terms, from the scan's answers:
+    a bare ``a`` is the apex (its web addresses), a bare ``mx`` the domain's MX hosts, an
+    ``mx:<host>`` that domain's MX hosts. Also what was not followed, as (record, term or host,
+    why): ``macro``/``bad-name``/``lookup-limit``/``term-limit`` (the term), ``host-limit``
+    (the host was over the per-domain cap: not asked), ``no-address`` (asked, no address
+    answered), ``wildcard`` (its address answer was a wildcard's: discarded)."""
+    domain = facts.domain
+    wild = {o.qname for o in facts.wildcard_answers if o.probe == "spf-host"}
+    out: list[SpfHostNetwork] = []
+    notes: list[tuple[str, str, str]] = []
+    for record, t in facts.spf_host_terms:
+        if t.skipped:
+            notes.append((record, t.term, t.skipped))
+            continue
+        if t.mechanism == "a":
+            hosts = [t.host]
+        elif t.host == domain and facts.mx_hosts is not None:
+            hosts = [h for _, h in facts.mx_hosts]
+        else:
+            hosts = facts.spf_host_mx.get(t.host, [])
+        for host in hosts:
+            if host in wild:
+                notes.append((record, host, "wildcard"))
+                continue
+            nets = _networks_of(facts, host)
+            if nets:
+                out.extend(SpfHostNetwork(record, t.term, host, a, n, c) for n, c, a in nets)
+            elif host == domain or host in facts.spf_host_asked or host in facts.mx_host_status:
+                notes.append((record, host, "no-address"))
+            else:
+                notes.append((record, host, "host-limit"))
+    return out, notes
+
+
+def _networks_of(facts: Facts, host: str) -> list[tuple[int, str, str]]:
+    """The origin AS of a name's addresses, following the CNAME chains seen (at most 8)."""
+    for _ in range(8):
+        nets = facts.spf_host_networks.get(host) or facts.host_networks.get(host)
+        if nets:
+            return nets
+        nxt = facts.aliases.get(host)
+        if nxt is None or nxt == host:
+            return []
+        host = nxt
+    return []
 
 
 @extractor("as-name")

@@ -16,7 +16,14 @@ from typing import Any, Protocol
 from sovmap.collect.wire import encode_name, fast
 from sovmap.knowledge.probes import ProbeKind, ProbeKindError, parse_kinds, probe_file, probe_kinds
 from sovmap.model import RR, Observation, Status, new_observation
-from sovmap.records import chain_end, is_spf, parse_asn_txt, parse_spf, spf_targets
+from sovmap.records import (
+    chain_end,
+    is_spf,
+    parse_asn_txt,
+    parse_spf,
+    spf_host_terms,
+    spf_targets,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,10 @@ class ProbePlan:
     # domain's own SPF ip4:/ip6: networks get an origin-AS question
     as_name_zone: str = ""
     spf_network_limit: int = 0
+    # the hosts of the domain's own SPF a/mx terms (probe ``spf-host``): how many such terms
+    # are followed, and how many hosts at most get address questions (0 asks none)
+    spf_host_terms: int = 0
+    spf_host_limit: int = 0
     # the ``--probe`` groups this plan asks besides the always-asked kinds ("posture": the
     # posture questions and each MX host's DANE TLSA, see sovmap.collect.active)
     opt_in: frozenset[str] = frozenset()
@@ -56,6 +67,9 @@ class ProbePlan:
     _base_keys: frozenset[tuple[str, str, str]] = field(init=False, repr=False, compare=False)
     _shared: frozenset[str] = field(init=False, repr=False, compare=False)
     _order: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    # the address types the plan asks at the apex for a kind whose addresses get an origin-AS
+    # question (the web kind): a bare SPF "a" term reuses them
+    _apex_addresses: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # DomainScan.start asks these without the per-question checks of follow-ups
@@ -67,6 +81,9 @@ class ProbePlan:
             "_base_keys": frozenset(names),
             "_shared": frozenset(k.name for k in self.kinds if k.shared),
             "_order": MappingProxyType({k.name: k.order for k in self.kinds}),
+            "_apex_addresses": frozenset(
+                t for p, n, t in names if n == "@" and p in self.asn_probes
+            ),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
@@ -74,6 +91,8 @@ class ProbePlan:
         follow_kinds = {"mx-host", "spf", "asn"} | self.cname_probes | self.asn_probes
         if self.as_name_zone:
             follow_kinds.add("as-name")
+        if self.spf_host_terms:
+            follow_kinds.add("spf-host")
         for probe in follow_kinds:
             if probe not in roles:  # asked by the follow-up rules below
                 raise ProbeKindError(f"probe plan: follow-up kind {probe!r} is not in the table")
@@ -134,6 +153,8 @@ class ProbePlan:
             asn_zone_v6=str(follow.get("asn_zone_v6", "")),
             as_name_zone=str(follow.get("as_name_zone", "")),
             spf_network_limit=int(follow.get("spf_network_limit", 0)),
+            spf_host_terms=int(follow.get("spf_host_terms", 0)),
+            spf_host_limit=int(follow.get("spf_host_limit", 0)),
         )
 
 
@@ -235,10 +256,12 @@ class DomainScan:
         "attributes",
         "domain",
         "errors",
+        "mx_names",
         "observations",
         "pending",
         "plan",
         "position",
+        "spf_hosts",
         "spf_lookups",
         "spf_networks",
     )
@@ -261,6 +284,8 @@ class DomainScan:
         self.errors = 0
         self.spf_lookups = 0
         self.spf_networks = 0
+        self.spf_hosts = 0
+        self.mx_names: tuple[str, ...] = ()  # the domain's MX hosts, once answered
         self.asked: set[tuple[str, str, str, str]] = set()
         self._wire = b""
 
@@ -360,6 +385,8 @@ class DomainScan:
                     host = r.data.partition(" ")[2]
                     if host and host not in hosts:
                         hosts.append(host)
+            if qname == self.domain:
+                self.mx_names = tuple(hosts[: plan.max_mx_hosts])
             for host in hosts[: plan.max_mx_hosts]:
                 for t in plan.mx_address_types:
                     self._ask("mx-host", host, t, qname, 0)
@@ -371,13 +398,24 @@ class DomainScan:
                     lookups, targets = _spf_follow(r.data)
                     if lookups < 0:
                         continue  # not an SPF record
-                    if probe == "txt" and plan.spf_network_limit:
-                        self._spf_networks(r.name, r.data)
+                    if probe == "txt":
+                        if plan.spf_network_limit:
+                            self._spf_networks(r.name, r.data)
+                        if plan.spf_host_terms:
+                            self._spf_hosts(r.name, r.data)
                     self.spf_lookups += lookups
                     if self.spf_lookups > plan.spf_lookup_limit:
                         continue
                     for target in targets:
                         self._ask("spf", target, "TXT", r.name, depth + 1)
+        elif probe == "spf-host" and qtype == "MX":
+            # an SPF mx:<host> term: the addresses of that domain's MX hosts
+            end, _ = chain_end(qname, answers)
+            for r in answers:
+                if r.rtype == "MX" and r.name == end:
+                    host = r.data.partition(" ")[2]
+                    if host:
+                        self._spf_host(host, f"mx:{qname}")
         if probe in plan.asn_probes:
             end, _ = chain_end(qname, answers)
             for r in answers:
@@ -407,3 +445,35 @@ class DomainScan:
             if name:
                 self.spf_networks += 1
                 self._ask("asn", name, "TXT", f"spf-net|{record_name}|{term}", 0)
+
+    def _spf_hosts(self, record_name: str, text: str) -> None:
+        """The hosts of the domain's own SPF ``a``/``mx`` terms (those
+        :func:`~sovmap.records.spf_host_terms` follows): their addresses (probe ``spf-host``,
+        ``via`` the term), then each address's origin AS like any ``asn_probes`` kind
+        (``via`` "spf-host|<host>|<address>"). A bare ``mx`` is the domain's MX, whose hosts
+        the plan asks already (``mx-host``)."""
+        plan = self.plan
+        for t in spf_host_terms(text, record_name, plan.spf_host_terms, plan.spf_lookup_limit):
+            if t.skipped:
+                continue
+            if t.mechanism == "a":
+                self._spf_host(t.host, t.term)
+            elif t.host != self.domain or not plan.is_base("mx", "@", "MX"):
+                self._ask("spf-host", t.host, "MX", t.term, 0)
+
+    def _spf_host(self, host: str, via: str) -> None:
+        """Address questions for one host of an SPF a/mx term, within ``spf_host_limit``; none
+        for a host whose addresses the plan asks anyway (the apex, the domain's MX hosts)."""
+        plan = self.plan
+        types = plan.mx_address_types
+        if host == self.domain:
+            types = tuple(t for t in types if t not in plan._apex_addresses)
+        elif host in self.mx_names:
+            return
+        if not types or ("spf-host", host, types[0], "") in self.asked:
+            return
+        if self.spf_hosts >= plan.spf_host_limit:
+            return
+        self.spf_hosts += 1
+        for t in types:
+            self._ask("spf-host", host, t, via, 0)
