@@ -254,6 +254,13 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx.netaachen.de", "mx", "netcologne"),
     ("mx", "mx01.cleanmail.ch", "mx", "cleanmail"),
     ("mx", "filter1.mailcleaner.net", "mx", "cleanmail"),
+    ("mx", "dmzfml0001.ari-ag.ch", "mx", "ar-informatik"),
+    ("mx", "miraculix1.ksd.ch", "mx", "informatik-schaffhausen"),
+    ("mx", "mr01a.rzeins.ch", "mx", "rz-einsiedeln"),
+    ("mx", "mta1.tg.ch", "mx", "kanton-thurgau"),
+    ("mx", "mail.acg-geneve.ch", "mx", "siacg"),
+    ("mx", "mail100.rizag.ch", "mx", "riz"),
+    ("mx", "mailgw01.zii.ch", "mx", "zimmerberg-informatik"),
     ("mx", "mx.itcentrum.se", "mx", "itcentrum"),
     ("mx", "mx2-in.kase.fi", "mx", "kasenet"),
     # issue 17 catalogue breadth: ES, PL, IT, BE operators
