@@ -261,6 +261,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mail.acg-geneve.ch", "mx", "siacg"),
     ("mx", "mail100.rizag.ch", "mx", "riz"),
     ("mx", "mailgw01.zii.ch", "mx", "zimmerberg-informatik"),
+    ("mx", "mx-cluster01-hz13.hornetsecurity.ch", "mx", "hornetsecurity"),
     ("mx", "mx.itcentrum.se", "mx", "itcentrum"),
     ("mx", "mx2-in.kase.fi", "mx", "kasenet"),
     # issue 17 catalogue breadth: ES, PL, IT, BE operators
