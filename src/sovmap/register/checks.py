@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from sovmap.readers import Text
 from sovmap.register.codec import COUNTRY_FIELDS, CURRENCY_FIELDS, LEI_FIELDS, field_specs
 from sovmap.register.identifiers import (
     countries,
@@ -21,9 +22,16 @@ from sovmap.register.problems import Problem
 _NOWHERE = Location("?", 1)
 
 
-def _p(at: Location | None, field: str, code: str, message: str) -> Problem:
+def _p(at: Location | None, field: str, code: str, key: str, **params: Any) -> Problem:
+    """The problem ``code`` at ``at``, said by the catalogue message ``key``."""
     at = at or _NOWHERE
-    return Problem(at.file, at.line, field, code, message)
+    return Problem.of(at.file, at.line, field, code, key, **params)
+
+
+#: catalogue names of the kinds of thing a reference points at
+_KINDS = {
+    k: Text(f"REGCHECK_KIND_{k.upper()}") for k in ("service", "provider", "contract", "process")
+}
 
 
 def _entities(register: Register) -> Iterator[tuple[str, Any]]:
@@ -53,27 +61,27 @@ def _identifier_problems(register: Register) -> Iterator[Problem]:
                 continue
             where = f"{label}.{spec.name}"
             if spec.name in COUNTRY_FIELDS and v.value not in countries():
-                yield _p(v.at, where, "BAD_COUNTRY", f"{v.value!r} is not an ISO 3166 code")
+                yield _p(v.at, where, "BAD_COUNTRY", "REGCHECK_BAD_COUNTRY", value=repr(v.value))
             elif spec.name in CURRENCY_FIELDS and v.value not in currencies():
-                yield _p(v.at, where, "BAD_CURRENCY", f"{v.value!r} is not an ISO 4217 code")
+                yield _p(v.at, where, "BAD_CURRENCY", "REGCHECK_BAD_CURRENCY", value=repr(v.value))
             elif spec.name in LEI_FIELDS and (why := lei_problem(v.value)):
-                yield _p(v.at, where, "BAD_LEI", f"{v.value!r}: {why}")
-            elif spec.name == "euid" and (why := euid_problem(v.value)):
-                yield _p(v.at, where, "BAD_EUID", f"{v.value!r}: {why}")
-            elif spec.name == "dora_service_type" and v.value not in types:
                 yield _p(
-                    v.at,
-                    where,
-                    "BAD_SERVICE_TYPE",
-                    f"{v.value!r} is not a DORA ICT service type (S01 ... S19)",
+                    v.at, where, "BAD_LEI", "REGCHECK_BAD_IDENTIFIER", value=repr(v.value), why=why
                 )
+            elif spec.name == "euid" and (why := euid_problem(v.value)):
+                yield _p(
+                    v.at, where, "BAD_EUID", "REGCHECK_BAD_IDENTIFIER", value=repr(v.value), why=why
+                )
+            elif spec.name == "dora_service_type" and v.value not in types:
+                value = repr(v.value)
+                yield _p(v.at, where, "BAD_SERVICE_TYPE", "REGCHECK_BAD_SERVICE_TYPE", value=value)
 
 
 def _ref(
     target: dict[str, Any] | Any, ref: str | None, at: Location | None, where: str, kind: str
 ) -> Iterator[Problem]:
     if ref is not None and ref not in target:
-        yield _p(at, where, "UNKNOWN_REF", f"no {kind} with id {ref!r}")
+        yield _p(at, where, "UNKNOWN_REF", "REGCHECK_UNKNOWN_REF", kind=_KINDS[kind], id=repr(ref))
 
 
 def _reference_problems(r: Register) -> Iterator[Problem]:
@@ -88,7 +96,7 @@ def _reference_problems(r: Register) -> Iterator[Problem]:
                 where(p, "escalation"),
                 f"{w}.escalation",
                 "ESCALATION_ORDER",
-                "escalation steps must be in increasing order of after_hours",
+                "REGCHECK_ESCALATION_ORDER",
             )
     for s in r.services.values():
         w = f"services[{s.id}]"
@@ -100,7 +108,7 @@ def _reference_problems(r: Register) -> Iterator[Problem]:
             at = where(s, f"depends_on.{i}")
             yield from _ref(svc, d.service, at, f"{w}.depends_on", "service")
             if d.service == s.id:
-                yield _p(at, f"{w}.depends_on", "SELF_DEPENDENCY", "depends on itself")
+                yield _p(at, f"{w}.depends_on", "SELF_DEPENDENCY", "REGCHECK_SELF_DEPENDENCY")
     for pv in r.providers.values():
         w = f"providers[{pv.id}]"
         yield from _ref(prov, pv.parent.value, pv.parent.at, f"{w}.parent", "provider")
@@ -123,7 +131,7 @@ def _reference_problems(r: Register) -> Iterator[Problem]:
         for i, sid in enumerate(c.services):
             yield from _ref(svc, sid, where(c, f"services.{i}"), f"{w}.services", "service")
         if c.start.value and c.end.value and c.end.value < c.start.value:
-            yield _p(c.end.at, f"{w}.end", "END_BEFORE_START", "the contract ends before it starts")
+            yield _p(c.end.at, f"{w}.end", "END_BEFORE_START", "REGCHECK_END_BEFORE_START")
 
 
 def _cycle_problems(r: Register) -> Iterator[Problem]:
@@ -156,7 +164,8 @@ def _cycle_problems(r: Register) -> Iterator[Problem]:
                     d.at or (svc.at if svc else None),
                     f"services[{sid}].depends_on",
                     "DEPENDENCY_CYCLE",
-                    "dependency cycle: " + " -> ".join(cycle),
+                    "REGCHECK_DEPENDENCY_CYCLE",
+                    cycle=" -> ".join(cycle),
                 )
             elif d.service not in state:
                 state[d.service] = 1

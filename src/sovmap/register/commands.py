@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sovmap.cli import CommandError
-from sovmap.i18n import cli_language
+from sovmap.i18n import cli_language, format_number, t
 from sovmap.register.codec import build_schema
 from sovmap.register.files import check_register, load_register, register_to_data, write_register
 from sovmap.register.model import Origin, Register
@@ -38,6 +38,9 @@ def register(sub: Any) -> None:
     )
     c.add_argument("path", type=Path, help="register directory")
     c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument(
+        "--lang", choices=("en", "nl"), default=None, help="language (default: SOVMAP_LANG or en)"
+    )
     c.set_defaults(func=_check)
 
     s = rs.add_parser(
@@ -149,7 +152,8 @@ def quality(register: Register) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    lang = cli_language()  # the input layer's messages and the accounting (SOVMAP_LANG)
+    # the input layer's messages, the summary and the accounting: --lang, else SOVMAP_LANG
+    lang = cli_language(args.lang)
     result = check_register(args.path)
     q = quality(result.register) if result.register is not None else None
     if args.format == "json":
@@ -163,24 +167,40 @@ def _check(args: argparse.Namespace) -> int:
     _print_problems(result.errors, lang)
     if result.register is not None and q is not None:
         r = result.register
+
+        def n(count: int) -> str:
+            return format_number(count, lang)
+
         print(
-            f"{'ok' if result.ok else 'invalid'}: {len(r.processes)} processes, "
-            f"{len(r.services)} services, {len(r.providers)} providers, "
-            f"{len(r.data_assets)} data assets, {len(r.contracts)} contracts"
+            t(
+                lang,
+                "REGCHECK_OK" if result.ok else "REGCHECK_INVALID",
+                processes=n(len(r.processes)),
+                services=n(len(r.services)),
+                providers=n(len(r.providers)),
+                data_assets=n(len(r.data_assets)),
+                contracts=n(len(r.contracts)),
+            )
         )
         v = q["values"]
         warnings = [p for p in result.problems if p.severity is Severity.WARNING]
         expected = sum(1 for p in warnings if p.code == "MISSING_VALUE")
         print(
-            f"values: {v.get('entered', 0)} entered, {v.get('inferred', 0)} inferred "
-            f"({len(q['unconfirmed'])} unconfirmed), {v.get('missing', 0)} not filled in "
-            f"({expected} of them expected)"
+            t(
+                lang,
+                "REGCHECK_VALUES",
+                entered=n(v.get("entered", 0)),
+                inferred=n(v.get("inferred", 0)),
+                unconfirmed=n(len(q["unconfirmed"])),
+                missing=n(v.get("missing", 0)),
+                expected=n(expected),
+            )
         )
         if warnings:
-            print(f"{len(warnings)} warning(s): expected values missing or not confirmed")
+            print(t(lang, "REGCHECK_WARNINGS", n=n(len(warnings))))
             _print_problems(warnings, lang)
     else:
-        print("invalid: the register could not be read")
+        print(t(lang, "REGCHECK_UNREADABLE"))
     for line in result.accounting(lang):  # CSV files: rows read = accepted + rejected
         print(line)
     return 0 if result.ok else 1

@@ -30,6 +30,25 @@ class Problem:
     key: str = dataclasses.field(default="", compare=False)
     params: tuple[tuple[str, Any], ...] = dataclasses.field(default=(), compare=False)
 
+    @classmethod
+    def of(
+        cls,
+        file: str,
+        line: int,
+        field: str,
+        code: str,
+        key: str,
+        /,
+        severity: Severity = Severity.ERROR,
+        **params: Any,
+    ) -> Problem:
+        """The problem ``code`` said by the catalogue message ``key`` (English in
+        ``message``, any language through :meth:`render`)."""
+        from sovmap.readers import localise
+
+        items = tuple(params.items())
+        return cls(file, line, field, code, localise("en", key, items), severity, key, items)
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.field}: {self.message} [{self.code}]"
 

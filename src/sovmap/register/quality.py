@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from sovmap.readers import Text
 from sovmap.register.model import Location, Origin, Register, Valued
 from sovmap.register.problems import Problem, Severity
 
@@ -66,12 +67,12 @@ def quality_problems(register: Register) -> list[Problem]:
             if all(getattr(entity, n).value is None for n in names):
                 field = "|".join(names)
                 out.append(
-                    Problem(
+                    Problem.of(
                         at.file,
                         at.line,
                         f"{label}.{field}",
                         "MISSING_VALUE",
-                        "expected value is missing",
+                        "REGCHECK_MISSING_VALUE",
                         Severity.WARNING,
                     )
                 )
@@ -79,14 +80,16 @@ def quality_problems(register: Register) -> list[Problem]:
             v = getattr(entity, name)
             if isinstance(v, Valued) and v.origin is Origin.INFERRED and not v.confirmed_by:
                 where = v.at or at
+                source: Any = v.source or Text("REGCHECK_ANOTHER_SOURCE")
                 out.append(
-                    Problem(
+                    Problem.of(
                         where.file,
                         where.line,
                         f"{label}.{name}",
                         "UNCONFIRMED",
-                        f"inferred from {v.source or 'another source'}, not confirmed",
+                        "REGCHECK_UNCONFIRMED",
                         Severity.WARNING,
+                        source=source,
                     )
                 )
     return out
