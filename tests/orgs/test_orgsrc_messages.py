@@ -16,6 +16,9 @@ from sovmap.orgs.sources import SourceError
 from sovmap.orgs.sources.tabular import parse_table
 from sovmap.orgs.sources.wikidata import build_query
 
+#: messages whose words Dutch shares with English ("type", "scan")
+SAME_IN_BOTH = {"ORGSRC_SHOW_TYPE", "ORGSRC_SHOW_SCAN"}
+
 
 def _fields(text: str) -> set[str]:
     return set(re.findall(r"\{(\w+)\}", text))
@@ -27,7 +30,7 @@ def test_every_orgsrc_message_has_the_same_placeholders_in_both_languages() -> N
     assert len(codes) > 50
     for code in codes:
         assert _fields(en[code]) == _fields(nl[code]), code
-        assert en[code] != nl[code] or code == "ORGSRC_MAP_SHARED", code
+        assert en[code] != nl[code] or code in SAME_IN_BOTH, code
 
 
 def test_a_source_error_says_the_place_and_the_message_in_each_language() -> None:
@@ -96,3 +99,25 @@ def test_the_import_summary_in_dutch(
     monkeypatch.setenv("SOVMAP_LANG", "nl")
     assert main(["orgs", "list", "--db", db]) == 0
     assert re.search(r"^\d+ organisaties$", capsys.readouterr().out, re.M)
+
+
+def test_show_and_lookups_in_dutch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "o.sqlite")
+    assert main(["orgs", "import", str(DATA / "bodies.csv"), "--db", db]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("SOVMAP_LANG", "nl")
+    assert main(["orgs", "show", "no-such-body", "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert err == "sovmap: error: geen organisatie 'no-such-body'; zie sovmap orgs list\n"
+    assert main(["orgs", "list", "--db", db]) == 0
+    first = capsys.readouterr().out.splitlines()[1].split()[0]
+    assert main(["orgs", "show", first, "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "  bron " in out and "  nog niet gescand" in out and "not scanned" not in out
+    assert main(["diff", "--db", db]) == 2
+    assert "een vergelijking heeft er twee nodig" in capsys.readouterr().err
+    monkeypatch.setenv("SOVMAP_LANG", "en")
+    assert main(["orgs", "show", "no-such-body", "--db", db]) == 2
+    assert "no organisation 'no-such-body'; see sovmap orgs list" in capsys.readouterr().err

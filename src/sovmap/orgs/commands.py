@@ -286,24 +286,45 @@ def _show(args: argparse.Namespace) -> int:
     except LookupError as exc:
         raise _fail(exc) from exc
     o = view.org
-    print(f"{o.name} [{o.id}]" + (f" ({o.abbreviation})" if o.abbreviation else ""))
-    print(f"  type {o.type}" + (f", parent {o.parent_id}" if o.parent_id else ""))
+    lang = _lang(args)
+
+    def say(key: str, /, **params: Any) -> None:
+        print(i18n.t(lang, key, **params))
+
+    abbreviation = f" ({o.abbreviation})" if o.abbreviation else ""
+    print(f"{o.name} [{o.id}]{abbreviation}")
+    if o.parent_id:
+        say("ORGSRC_SHOW_TYPE_PARENT", type=o.type, parent=o.parent_id)
+    else:
+        say("ORGSRC_SHOW_TYPE", type=o.type)
     if o.groups:
-        print(f"  groups {', '.join(o.groups)}")
-    print(f"  source {o.source} {o.source_url}".rstrip())
+        say("ORGSRC_SHOW_GROUPS", groups=", ".join(o.groups))
+    say("ORGSRC_SHOW_SOURCE", source=f"{o.source} {o.source_url}".rstrip())
     for d in view.domains:
-        why = f" reason: {d.reason}" if d.reason else ""
-        print(f"  domain {d.domain}  from {d.how.value} {d.value!r}{why}")
+        value = repr(d.value)
+        if d.reason:
+            say(
+                "ORGSRC_SHOW_DOMAIN_WHY",
+                domain=d.domain,
+                how=d.how.value,
+                value=value,
+                why=d.reason,
+            )
+        else:
+            say("ORGSRC_SHOW_DOMAIN", domain=d.domain, how=d.how.value, value=value)
     for u in view.gaps:
-        print(f"  no domain from {u.how or '-'} {u.value!r}: {u.code} ({u.detail})")
+        say(
+            "ORGSRC_SHOW_GAP", how=u.how or "-", value=repr(u.value), reason=u.code, detail=u.detail
+        )
     if view.scan is None:
-        print("  not scanned yet")
+        say("ORGSRC_SHOW_NOT_SCANNED")
         return 0
-    print(f"  scan {view.scan.id} ({view.scan.started_at}):")
+    say("ORGSRC_SHOW_SCAN", scan=view.scan.id, started=view.scan.started_at)
     for f in sorted(view.findings, key=lambda f: (f.capability.value, f.domain, f.provider)):
+        confidence = i18n.format_number(f.confidence, lang, 2)
         print(
             f"    {f.capability.value:<16} {f.domain:<28} {f.provider_name or f.provider} "
-            f"({f.jurisdiction or '?'}) {f.confidence:.2f}"
+            f"({f.jurisdiction or '?'}) {confidence}"
         )
     return 0
 

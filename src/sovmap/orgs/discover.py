@@ -396,7 +396,9 @@ def run_discovery(
         and (not wanted or o.id in wanted or (o.abbreviation and o.abbreviation in wanted))
     ]
     if wanted and not chosen:
-        raise LookupError(f"no organisation {', '.join(sorted(wanted))}")
+        from sovmap.orgs.sources import NotFound
+
+        raise NotFound.of("ORGSRC_NO_SUCH_ORGANISATIONS", ids=", ".join(sorted(wanted)))
     result = discover(chosen, fetcher)
     new = new_domains(result, load_mapping(engine))
     run = DiscoveryRun(result, new)

@@ -35,7 +35,7 @@ from sovmap.orgs.mapping import (
     unmapped_orgs,
 )
 from sovmap.orgs.model import Mapping, Organisation, OrgDomain, Unmapped
-from sovmap.orgs.sources import Source, SourceError, load_sources, parse_problems
+from sovmap.orgs.sources import NotFound, Source, SourceError, load_sources, parse_problems
 from sovmap.orgs.store import (
     ScanInfo,
     current_set_ids,
@@ -124,7 +124,7 @@ def _dedupe(orgs: Sequence[Organisation]) -> tuple[list[Organisation], list[str]
 def _source(name: str) -> Source:
     sources = load_sources()
     if name not in sources:
-        raise SourceError(f"unknown source {name!r}; known: {', '.join(sorted(sources))}")
+        raise SourceError.of("ORGSRC_UNKNOWN_SOURCE", name=name, known=", ".join(sorted(sources)))
     return sources[name]
 
 
@@ -185,15 +185,13 @@ def import_file(
     """Parse a local file with the source its suffix (or ``source``) names, map, store."""
     name = source or SUFFIX_SOURCES.get(path.suffix.lower(), "")
     if not name:
-        raise SourceError(
-            f"{path}: cannot tell the format from the suffix; pass --source "
-            f"({', '.join(sorted(load_sources()))})"
-        )
+        known = ", ".join(sorted(load_sources()))
+        raise SourceError.of("ORGSRC_UNKNOWN_SUFFIX", path, known=known)
     src = _source(name)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise SourceError.of("ORGSRC_CANNOT_READ", path, detail=exc.strerror) from exc
     psl = psl_for(default_cache_dir())
     ov = load_overrides(overrides, psl) if overrides else []
     parsed = src.parse(data, str(path), dict(options or {}))
@@ -284,7 +282,7 @@ def refresh_psl(cache_dir: Path, *, url: str, file: Path | None = None) -> tuple
             data = resp.read()
     psl = PublicSuffixList.parse(data.decode("utf-8"))
     if len(psl.rules) < 1000:
-        raise SourceError(f"only {len(psl.rules)} rules: not a complete Public Suffix List")
+        raise SourceError.of("ORGSRC_PSL_INCOMPLETE", rules=len(psl.rules))
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / PSL_RESOURCE
     tmp = target.with_suffix(".tmp")
@@ -331,8 +329,9 @@ def show(db: str, org_id: str) -> OrgView:
         o for o in orgs if o.abbreviation and o.abbreviation.lower() == org_id.lower()
     ]
     if len(match) != 1:
-        hint = f"{len(match)} organisations match" if match else "no organisation"
-        raise LookupError(f"{hint} {org_id!r}; see sovmap orgs list")
+        if match:
+            raise NotFound.of("ORGSRC_ORG_AMBIGUOUS", n=len(match), org=org_id)
+        raise NotFound.of("ORGSRC_ORG_UNKNOWN", org=org_id)
     org = match[0]
     mapping = load_mapping(engine)
     domains = tuple(d for d in mapping.domains if d.org_id == org.id)
@@ -362,7 +361,7 @@ def diff(db: str | Engine, old_id: int | None = None, new_id: int | None = None)
     if old_id is None or new_id is None:
         scans = list_scans(engine)
         if len(scans) < 2:
-            raise LookupError(f"the store holds {len(scans)} finished scan(s); a diff needs two")
+            raise NotFound.of("ORGSRC_DIFF_NEEDS_TWO", n=len(scans))
         old_id, new_id = scans[-2].id, scans[-1].id
     old, new = load_scan(engine, old_id), load_scan(engine, new_id)
     domains = sorted(set(old.domains) | set(new.domains))
@@ -390,7 +389,7 @@ def trend(db: str, group_names: Sequence[str]) -> list[TrendPoint]:
     engine = open_store(db)
     scans = list_scans(engine)
     if not scans:
-        raise LookupError(f"{db} holds no finished scan")
+        raise NotFound.of("ORGSRC_NO_FINISHED_SCAN", db=db)
     points: list[TrendPoint] = []
     for info in scans:
         data = load_scan(engine, info.id)

@@ -31,6 +31,11 @@ class SourceError(SaidError):
     (``messages/orgsrc.<lang>.yaml``) in the user's language (:class:`SaidError`)."""
 
 
+class NotFound(SaidError, LookupError):
+    """What a command asked for (an organisation, a scan) is not in the store; said from the
+    catalogue like :class:`SourceError`, and still a :class:`LookupError` for callers."""
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
     """A parameter a source understands (``country``, ``type``, ``url``...)."""
