@@ -83,3 +83,18 @@ def test_the_problems_in_dutch(tmp_path: Path, capsys: pytest.CaptureFixture[str
     problem = next(p for p in check_register(root).errors if p.code == "UNKNOWN_REF")
     assert problem.message == "no provider with id 'nobody-knows'"
     assert problem.render("nl").endswith("geen aanbieder met id 'nobody-knows' [UNKNOWN_REF]")
+
+
+def test_file_level_problems_in_dutch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    not_a_dir = tmp_path / "register.txt"
+    not_a_dir.write_text("x\n")
+    assert main(["register", "check", str(not_a_dir), "--lang", "nl"]) == 1
+    out = capsys.readouterr().out
+    assert "een register is een map met YAML-/CSV-bestanden [NOT_A_DIRECTORY]" in out
+    assert out.rstrip().endswith("ongeldig: het register kon niet worden gelezen")
+    root = tmp_path / "dup"
+    shutil.copytree(EXAMPLE, root)
+    (root / "more.yaml").write_text("providers:\n  - {id: p1, name: P}\n  - {id: p1, name: Q}\n")
+    assert main(["register", "check", str(root), "--lang", "nl"]) == 1
+    out = capsys.readouterr().out
+    assert "id 'p1' is al gebruikt op regel 2 van dit bestand [DUPLICATE_ID]" in out

@@ -215,8 +215,10 @@ def _load(path: Path) -> Register:
     try:
         return load_register(path)
     except RegisterError as exc:
-        _print_problems(exc.problems)
-        raise CommandError(f"{path}: {len(exc.problems)} error(s) in the register") from exc
+        lang = cli_language()
+        _print_problems(exc.problems, lang)
+        n = format_number(len(exc.problems), lang)
+        raise CommandError(t(lang, "REGCHECK_ERRORS", path=path, n=n)) from exc
 
 
 def _import_scan(args: argparse.Namespace) -> int:
@@ -261,7 +263,7 @@ def _import_scan(args: argparse.Namespace) -> int:
     for line in props.skipped:
         print(f"skipped: {line}")
     result = check_register(args.path)
-    _print_problems(result.errors)
+    _print_problems(result.errors, cli_language())
     return 0 if result.ok else 1
 
 

@@ -104,8 +104,11 @@ def _schema_problems(doc: _Doc) -> list[Problem]:
             for key in [k for k in err.instance if k not in known]:
                 at = (*path, key)
                 line = doc.lines.line(at)
-                msg = f"unknown field {key!r}"
-                out.append(Problem(doc.file, line, _label(doc.data, at), "UNKNOWN_FIELD", msg))
+                label = _label(doc.data, at)
+                unknown = "REGCHECK_UNKNOWN_FIELD"
+                out.append(
+                    Problem.of(doc.file, line, label, "UNKNOWN_FIELD", unknown, key=repr(key))
+                )
             continue
         line = doc.lines.line(path)
         out.append(Problem(doc.file, line, _label(doc.data, path), "SCHEMA", err.message))
@@ -250,12 +253,13 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
         if path.suffix == ".csv":
             if path.stem not in ENTITY_KINDS:
                 problems.append(
-                    Problem(
+                    Problem.of(
                         rel,
                         1,
                         "(file)",
                         "CSV_SECTION",
-                        f"a CSV file is named after its section: one of {', '.join(ENTITY_KINDS)}",
+                        "REGCHECK_CSV_SECTION",
+                        sections=", ".join(ENTITY_KINDS),
                     )
                 )
                 continue
@@ -285,7 +289,7 @@ def _read_docs(root: Path) -> tuple[list[_Doc], list[Problem]]:
                 continue
             if not isinstance(loaded, dict):
                 problems.append(
-                    Problem(rel, 1, "(document)", "SCHEMA", "a register file is a mapping")
+                    Problem.of(rel, 1, "(document)", "SCHEMA", "REGCHECK_NOT_A_MAPPING")
                 )
                 continue
             sections, accounting, counts = loaded, "", None
@@ -306,12 +310,15 @@ def _merge(a: Any, b: Any, problems: list[Problem], section: str) -> Any:
             if va.origin is Origin.ENTERED and vb.origin is Origin.ENTERED and va.value != vb.value:
                 at = vb.at or Location("?", 1)
                 problems.append(
-                    Problem(
+                    Problem.of(
                         at.file,
                         at.line,
                         f"{section}[{a.id}].{spec.name}",
                         "CONFLICT",
-                        f"entered as {va.value!r} at {va.at} and as {vb.value!r} here",
+                        "REGCHECK_CONFLICT_ENTERED",
+                        first=repr(va.value),
+                        at=str(va.at),
+                        second=repr(vb.value),
                     )
                 )
             elif _PRECEDENCE[vb.origin] > _PRECEDENCE[va.origin]:
@@ -329,14 +336,16 @@ def _merge(a: Any, b: Any, problems: list[Problem], section: str) -> Any:
             if spec.valued or spec.many or va in (None, "") or vb in (None, "") or va == vb:
                 continue
             at = b.at or Location("?", 1)
-            was = f" at {a.at}" if a.at else ""
             problems.append(
-                Problem(
+                Problem.of(
                     at.file,
                     at.line,
                     f"{section}[{a.id}].{spec.name}",
                     "CONFLICT",
-                    f"given as {_short(va)}{was} and as {_short(vb)} here",
+                    "REGCHECK_CONFLICT_GIVEN_AT" if a.at else "REGCHECK_CONFLICT_GIVEN",
+                    first=_short(va),
+                    at=str(a.at),
+                    second=_short(vb),
                 )
             )
     if _PRECEDENCE[origin_b] > _PRECEDENCE[origin_a]:
@@ -363,15 +372,7 @@ def check_register(root: Path | str) -> CheckResult:
     if not root.is_dir():
         return CheckResult(
             None,
-            (
-                Problem(
-                    str(root),
-                    1,
-                    "(path)",
-                    "NOT_A_DIRECTORY",
-                    "a register is a directory of YAML/CSV files",
-                ),
-            ),
+            (Problem.of(str(root), 1, "(path)", "NOT_A_DIRECTORY", "REGCHECK_NOT_A_DIRECTORY"),),
         )
     docs, problems = _read_docs(root)
     inputs = tuple(d.accounting for d in docs if d.accounting)
@@ -415,13 +416,14 @@ def check_register(root: Path | str) -> CheckResult:
                 where = first_seen.setdefault((section, entity.id), (doc.file, line))
                 if where != (doc.file, line) and where[0] == doc.file:
                     problems.append(
-                        Problem(
+                        Problem.of(
                             doc.file,
                             line,
                             f"{section}[{entity.id}]",
                             "DUPLICATE_ID",
-                            f"id {_short(entity.id)} is already used on line {where[1]} of "
-                            "this file",
+                            "REGCHECK_DUPLICATE_ID",
+                            id=_short(entity.id),
+                            first=str(where[1]),
                         )
                     )
                     continue
@@ -435,9 +437,7 @@ def check_register(root: Path | str) -> CheckResult:
         if problems:  # the organisation may sit in a file that could not be read
             return CheckResult(None, tuple(problems), inputs, counts)
         problems.append(
-            Problem(
-                ".", 1, "organisation", "NO_ORGANISATION", "no file has an `organisation` section"
-            )
+            Problem.of(".", 1, "organisation", "NO_ORGANISATION", "REGCHECK_NO_ORGANISATION")
         )
         return CheckResult(None, tuple(problems), inputs, counts)
     register = Register(
