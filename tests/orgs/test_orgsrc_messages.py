@@ -4,6 +4,7 @@ exit codes unchanged (2 for unusable input)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sovmap.orgs.sources.tabular import parse_table
 from sovmap.orgs.sources.wikidata import build_query
 
 #: messages whose words Dutch shares with English ("type", "scan")
-SAME_IN_BOTH = {"ORGSRC_SHOW_TYPE", "ORGSRC_SHOW_SCAN"}
+SAME_IN_BOTH = {"ORGSRC_SHOW_TYPE", "ORGSRC_SHOW_SCAN", "ORGSRC_ACCOUNTING"}
 
 
 def _fields(text: str) -> set[str]:
@@ -121,3 +122,27 @@ def test_show_and_lookups_in_dutch(
     monkeypatch.setenv("SOVMAP_LANG", "en")
     assert main(["orgs", "show", "no-such-body", "--db", db]) == 2
     assert "no organisation 'no-such-body'; see sovmap orgs list" in capsys.readouterr().err
+
+
+def test_the_notes_of_a_source_in_dutch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Skipped results and the accounting of a Wikidata file, printed as notes in Dutch."""
+
+    def binding(n: int) -> dict[str, object]:
+        return {
+            "org": {"type": "uri", "value": f"http://www.wikidata.org/entity/Q{n}"},
+            "orgLabel": {"type": "literal", "value": f"Gemeente {n}"},
+            "website": {"type": "uri", "value": f"https://g{n}.example"},
+        }
+
+    rows = [binding(1), ["not", "an", "object"], binding(2)]
+    path = tmp_path / "wd.json"
+    path.write_text(json.dumps({"head": {"vars": ["org"]}, "results": {"bindings": rows}}))
+    monkeypatch.setenv("SOVMAP_LANG", "nl")
+    argv = ["orgs", "import", str(path), "--source", "wikidata", "--country", "NL"]
+    assert main([*argv, "--db", str(tmp_path / "o.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert f"let op: {path}: results.bindings[1] is geen object; overgeslagen" in out
+    assert f"let op: {path}: rijen gelezen: 3 = aanvaard 2 + afgewezen 1 (resultaten; 2 " in out
+    assert "skipped" not in out and "rows read" not in out

@@ -11,6 +11,7 @@ from typing import Any
 
 from sovmap import i18n
 from sovmap.cli import CommandError
+from sovmap.i18n.said import localised
 from sovmap.orgs import service
 from sovmap.orgs.domains import DomainError
 from sovmap.orgs.fetch import default_cache_dir
@@ -247,7 +248,7 @@ def _fetch(args: argparse.Namespace) -> int:
         raise _fail(exc) from exc
     lang = _lang(args)
     for note in result.notes:
-        print(i18n.t(lang, "ORGSRC_NOTE", note=note))
+        print(i18n.t(lang, "ORGSRC_NOTE", note=localised(note, lang)))
     print(i18n.t(lang, "ORGSRC_SOURCE_FROM", source=args.source, origins=", ".join(result.origins)))
     _print_report(result.report, lang=lang)
     print(i18n.t(lang, "ORGSRC_STORED", set=result.set_id, db=args.db))
@@ -264,7 +265,7 @@ def _import(args: argparse.Namespace) -> int:
         raise _fail(exc) from exc
     lang = _lang(args)
     for note in result.notes:
-        print(i18n.t(lang, "ORGSRC_NOTE", note=note))
+        print(i18n.t(lang, "ORGSRC_NOTE", note=localised(note, lang)))
     _print_report(result.report, lang=lang)
     print(i18n.t(lang, "ORGSRC_STORED", set=result.set_id, db=args.db))
     return 0

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sovmap import __version__
 from sovmap.i18n import t
+from sovmap.i18n.said import SaidText, localised
 from sovmap.orgs.model import Organisation
 from sovmap.orgs.sources import Download, Source, SourceError, parse_problems
 
@@ -104,7 +105,7 @@ def fetch_source(
                 fresh = True
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                notes.append(f"cannot reach {d.url}: {reason}")
+                notes.append(SaidText.of("ORGSRC_CANNOT_REACH", url=d.url, reason=reason))
         if data is None:
             cached = _read_cache(cache_dir, source.name, d)
             if cached is None:
@@ -112,7 +113,9 @@ def fetch_source(
                 raise SourceUnavailable.of(
                     code,
                     source=source.name,
-                    why=lambda lang: notes[-1] if notes else t(lang, "ORGSRC_NOT_REACHABLE"),
+                    why=lambda lang: (
+                        localised(notes[-1], lang) if notes else t(lang, "ORGSRC_NOT_REACHABLE")
+                    ),
                     key=d.key,
                     cache=cache_dir / "orgs" / source.name,
                 )

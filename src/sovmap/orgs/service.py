@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from sovmap.i18n.said import SaidText
 from sovmap.model import Finding
 from sovmap.orgs.domains import PSL_RESOURCE, PublicSuffixList, load_psl
 from sovmap.orgs.fetch import USER_AGENT, default_cache_dir, fetch_source
@@ -115,7 +116,10 @@ def _dedupe(orgs: Sequence[Organisation]) -> tuple[list[Organisation], list[str]
     notes: list[str] = []
     for o in orgs:
         if o.id in kept:
-            notes.append(f"duplicate id {o.id} ({o.name!r}): kept the first ({kept[o.id].name!r})")
+            first = repr(kept[o.id].name)
+            notes.append(
+                SaidText.of("ORGSRC_DUPLICATE_KEPT", id=o.id, name=repr(o.name), first=first)
+            )
             continue
         kept[o.id] = o
     return list(kept.values()), notes

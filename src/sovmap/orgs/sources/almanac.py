@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from sovmap.i18n.said import SaidText
 from sovmap.orgs.model import Location, Organisation, OrgType
 from sovmap.orgs.sources import Download, Option, Parsed, SourceError, slug
 from sovmap.readers import accounting, quote
@@ -144,7 +145,14 @@ class AlmanacSource:
             raise SourceError.of("ORGSRC_NOT_XML", origin, detail=exc) from exc
         # every organisation element read was imported or reported (a unit is part of one)
         rejected = len(problems)
-        problems.append(f"{origin}: {accounting(len(raws) + rejected, len(raws), rejected)}")
+        read, accepted = len(raws) + rejected, len(raws)
+        problems.append(
+            SaidText.of(
+                "ORGSRC_ACCOUNTING",
+                origin,
+                accounting=lambda lang: accounting(read, accepted, rejected, lang),
+            )
+        )
         orgs = _resolve_parents(raws)
         wanted = {t.strip() for t in options.get("type", "").split(",") if t.strip()}
         if wanted:
@@ -176,8 +184,7 @@ class AlmanacSource:
         is_unit = bool(parent_id) and (not type_names or type_names[0] == UNIT_TYPE)
         if not is_unit and not name:
             problems.append(
-                f"{origin}: <{tag}> {quote(system_id or '?')}: missing field 'naam'; skipped "
-                "(its sub-organisations are read)"
+                SaidText.of("ORGSRC_ALMANAC_NO_NAME", origin, tag=tag, id=quote(system_id or "?"))
             )
         elif not is_unit:
             org_id = f"nl-oo:{system_id}" if system_id else f"nl-oo:name:{slug(name)}"

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 
 from sovmap.i18n import format_number, t
+from sovmap.i18n.said import SaidText
 from sovmap.orgs.model import Organisation, OrgType
 from sovmap.orgs.sources import Download, Option, Parsed, SourceError, slug
 from sovmap.readers import InputError, accounting, decode, read_csv, split_lines
@@ -209,7 +210,10 @@ def parse_table(data: bytes, origin: str, *, excel: bool) -> list[Organisation]:
         raise SourceError.of("ORGSRC_EMPTY_FILE", origin)
     # every row after the header became an organisation (a rejected row refuses the list)
     n = len(out)
-    return Parsed(out, [f"{origin}: {accounting(n, n, 0)}"])
+    counted = SaidText.of(
+        "ORGSRC_ACCOUNTING", origin, accounting=lambda lang: accounting(n, n, 0, lang)
+    )
+    return Parsed(out, [counted])
 
 
 class TabularSource:

@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 
 import yaml
 
+from sovmap.i18n import format_number
+from sovmap.i18n.said import SaidText, localised
 from sovmap.orgs.model import Location, Organisation
 from sovmap.orgs.sources import Download, Option, Parsed, SourceError
 from sovmap.readers import accounting
@@ -142,11 +144,11 @@ class WikidataSource:
         problems: list[str] = []  # a broken result is reported and skipped, the rest read
         for i, row in enumerate(bindings):
             if not isinstance(row, dict):
-                problems.append(f"{origin}: results.bindings[{i}] is not an object; skipped")
+                problems.append(SaidText.of("ORGSRC_WIKIDATA_NOT_OBJECT", origin, i=i))
                 continue
             uri = _value(row, "org")
             if not uri:
-                problems.append(f"{origin}: results.bindings[{i}]: field 'org' missing; skipped")
+                problems.append(SaidText.of("ORGSRC_WIKIDATA_NO_ORG", origin, i=i))
                 continue
             g = grouped.setdefault(
                 uri,
@@ -160,7 +162,8 @@ class WikidataSource:
             g["coord"] = g["coord"] or _value(row, "coord")
             g["code"] = g["code"] or _value(row, "code")
         if problems and not grouped:  # nothing usable: not a result of the query
-            raise SourceError.of("ORGSRC_NONE_USABLE", problem=problems[0])
+            first = problems[0]
+            raise SourceError.of("ORGSRC_NONE_USABLE", problem=lambda lang: localised(first, lang))
         out: list[Organisation] = []
         for uri, g in grouped.items():
             qid = _qid(uri)
@@ -185,9 +188,14 @@ class WikidataSource:
                 )
             )
         rejected = len(problems)
+        read, found = len(bindings), len(out)
         problems.append(
-            f"{origin}: {accounting(len(bindings), len(bindings) - rejected, rejected)} "
-            f"(results; {len(out):,} organisations)"
+            SaidText.of(
+                "ORGSRC_WIKIDATA_ACCOUNTING",
+                origin,
+                accounting=lambda lang: accounting(read, read - rejected, rejected, lang),
+                n=lambda lang: format_number(found, lang),
+            )
         )
         return Parsed(out, problems)
 
