@@ -11,9 +11,10 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, distinct, func, select
+from sqlalchemy import Connection, and_, bindparam, distinct, func, select
 
 from sovmap.classify.posture import PostureFinding, posture
 from sovmap.control import us_controlled
@@ -231,6 +232,57 @@ def stored_posture(
         yield name, posture(name, unpack_observations(blob))
 
 
+def _search_statements() -> dict[str, Any]:
+    """The statements of :func:`search_domains`, built once: constructing and cache-keying
+    a SQLAlchemy select per call cost about a third of a search page. Parameters are bound
+    per call (``scan``, ``lo``/``hi``/``pattern`` for a prefix, ``names``)."""
+    sid = bindparam("scan")
+    by_prefix = scan_domains.c.domain.like(bindparam("pattern"), escape="\\")
+    ranged = and_(  # SQLite's LIKE cannot use the (scan_id, domain) index; a binary range can
+        scan_domains.c.domain >= bindparam("lo"), scan_domains.c.domain < bindparam("hi")
+    )
+    out: dict[str, Any] = {}
+    for name, cond in (
+        ("all", scan_domains.c.scan_id == sid),
+        ("like", and_(scan_domains.c.scan_id == sid, by_prefix)),
+        ("range", and_(scan_domains.c.scan_id == sid, by_prefix, ranged)),
+    ):
+        out[f"count-{name}"] = select(func.count()).select_from(scan_domains).where(cond)
+        out[f"page-{name}"] = (
+            select(scan_domains.c.domain, scan_domains.c.attributes)
+            .where(cond)
+            .order_by(scan_domains.c.domain)
+            .offset(bindparam("offset"))
+            .limit(bindparam("limit"))
+        )
+    # only the columns a summary shows: decoding every finding's evidence cost ~85 % of a
+    # search (100 µs a finding) and the summary shows none of it
+    out["findings"] = select(
+        findings.c.domain,
+        findings.c.capability,
+        findings.c.role,
+        findings.c.provider_name,
+        findings.c.jurisdiction,
+        findings.c.tags,
+    ).where(
+        and_(
+            findings.c.scan_id == bindparam("scan"),
+            findings.c.domain.in_(bindparam("names", expanding=True)),
+        )
+    )
+    return out
+
+
+_SEARCH = _search_statements()
+
+
+@cache
+def _us_of(jurisdiction: str, tags: str) -> bool:
+    """Whether a finding with this jurisdiction and stored tags (JSON) is US-controlled: the
+    rule of :func:`sovmap.control.us_controlled`, remembered per distinct pair."""
+    return us_controlled(jurisdiction, tuple(json.loads(tags)))
+
+
 def search_domains(
     conn: Connection,
     scan: ScanInfo,
@@ -242,74 +294,66 @@ def search_domains(
     limit: int = 50,
 ) -> tuple[int, list[DomainSummary]]:
     """Domains of a scan, by prefix and/or provider; returns (total, page)."""
-    conds: list[Any] = [scan_domains.c.scan_id == scan.id]
+    params: dict[str, Any] = {"scan": scan.id, "offset": offset, "limit": limit}
+    kind = "all"
+    prefix = q.lower().replace("\\", "").replace("%", "") if q else ""
     if q:
-        prefix = q.lower().replace("\\", "").replace("%", "")
-        pattern = prefix.replace("_", "\\_")
-        conds.append(scan_domains.c.domain.like(pattern + "%", escape="\\"))
+        params["pattern"] = prefix.replace("_", "\\_") + "%"
+        kind = "like"
         if conn.dialect.name == "sqlite" and prefix:
-            # SQLite's LIKE cannot use the (scan_id, domain) index; a binary range can
-            # (domain names are lower-case ASCII, all below "~")
-            conds.append(scan_domains.c.domain >= prefix)
-            conds.append(scan_domains.c.domain < prefix + "~")
+            # domain names are lower-case ASCII, all below "~"
+            params.update(lo=prefix, hi=prefix + "~")
+            kind = "range"
     if provider or capability:
+        conds: list[Any] = [scan_domains.c.scan_id == scan.id]
+        if q:
+            conds.append(scan_domains.c.domain.like(params["pattern"], escape="\\"))
+            if kind == "range":
+                conds.append(scan_domains.c.domain >= prefix)
+                conds.append(scan_domains.c.domain < prefix + "~")
         sub = select(findings.c.domain).where(findings.c.scan_id == scan.id)
         if provider:
             sub = sub.where(findings.c.provider == provider)
         if capability:
             sub = sub.where(findings.c.capability == capability)
         conds.append(scan_domains.c.domain.in_(sub))
-    where = and_(*conds)
-    total = int(
-        conn.execute(select(func.count()).select_from(scan_domains).where(where)).scalar_one()
-    )
-    page = (
-        conn.execute(
+        where = and_(*conds)
+        total = int(
+            conn.execute(select(func.count()).select_from(scan_domains).where(where)).scalar_one()
+        )
+        page = conn.execute(
             select(scan_domains.c.domain, scan_domains.c.attributes)
             .where(where)
             .order_by(scan_domains.c.domain)
             .offset(offset)
             .limit(limit)
-        )
-        .mappings()
-        .all()
-    )
-    names = [r["domain"] for r in page]
-    # only the columns a summary shows: decoding every finding's evidence cost ~85 % of a
-    # search (100 µs a finding) and the summary shows none of it
-    per: dict[str, list[Any]] = defaultdict(list)
-    if names:
-        frows = conn.execute(
-            select(
-                findings.c.domain,
-                findings.c.capability,
-                findings.c.role,
-                findings.c.provider_name,
-                findings.c.jurisdiction,
-                findings.c.tags,
-            ).where(and_(findings.c.scan_id == scan.id, findings.c.domain.in_(names)))
         ).all()
-        for f in frows:
-            per[f.domain].append(f)
-    known: dict[tuple[str, str], bool] = {}  # (jurisdiction, tags) -> US-controlled
-
-    def is_us(f: Any) -> bool:
-        key = (f.jurisdiction or "", f.tags or "[]")
-        if key not in known:
-            known[key] = us_controlled(key[0], tuple(json.loads(key[1])))
-        return known[key]
-
+    else:
+        total = int(conn.execute(_SEARCH[f"count-{kind}"], params).scalar_one())
+        page = conn.execute(_SEARCH[f"page-{kind}"], params).all()
+    per: dict[str, list[Any]] = defaultdict(list)
+    if page:
+        rows = conn.execute(
+            _SEARCH["findings"], {"scan": scan.id, "names": [r[0] for r in page]}
+        ).all()
+        for f in rows:
+            per[f[0]].append(f)
     out = []
-    for r in page:
-        fs = per.get(r["domain"], [])
-        mbox = next((f for f in fs if f.capability == "mailbox" and f.role == "primary"), None)
-        us = {f.capability for f in fs if is_us(f)}
+    for name, attributes in page:
+        mailbox = ""
+        mailbox_jurisdiction = ""
+        us: set[str] = set()
+        for _domain, cap, role, provider_name, jurisdiction, tags in per.get(name, ()):
+            if not mailbox and cap == "mailbox" and role == "primary":
+                mailbox, mailbox_jurisdiction = provider_name, jurisdiction or ""
+            if _us_of(jurisdiction or "", tags or "[]"):
+                us.add(cap)
         out.append(
             DomainSummary(
-                domain=r["domain"],
-                attributes=json.loads(r["attributes"] or "{}"),
-                mailbox=mbox.provider_name if mbox else "",
-                mailbox_jurisdiction=(mbox.jurisdiction or "") if mbox else "",
+                domain=name,
+                attributes=json.loads(attributes) if attributes else {},
+                mailbox=mailbox,
+                mailbox_jurisdiction=mailbox_jurisdiction,
                 us_capabilities=tuple(sorted(us)),
             )
         )

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from sovmap import i18n
 from sovmap.store.schema import scan_domains, scans
@@ -82,6 +83,24 @@ class ScanInfo:
         return self.state == DONE
 
 
+def _info(r: Any, domains: int, now: datetime) -> ScanInfo:
+    """A ``scans`` row as the read model."""
+    return ScanInfo(
+        id=int(r["id"]),
+        started_at=r["started_at"],
+        finished_at=r["finished_at"],
+        status=r["status"],
+        state=scan_state(r["status"], r["heartbeat_at"], now),
+        label=r["label"] or "",
+        domains=domains,
+        input=r["input"] or "",
+        input_digest=r["input_digest"] or "",
+        shard=r["shard"] or "",
+        knowledge_version=r["knowledge_version"] or "",
+        heartbeat_at=r["heartbeat_at"],
+    )
+
+
 def list_scans(conn: Connection, known: KnownCounts | None = None) -> list[ScanInfo]:
     """Every scan, oldest first, with its number of stored domains. ``known`` caches the
     counts of finished scans between calls."""
@@ -104,22 +123,7 @@ def list_scans(conn: Connection, known: KnownCounts | None = None) -> list[ScanI
             n = counts.get(int(r["id"]), 0)
             if known is not None and r["status"] == DONE:
                 known[key] = n
-        out.append(
-            ScanInfo(
-                id=int(r["id"]),
-                started_at=r["started_at"],
-                finished_at=r["finished_at"],
-                status=r["status"],
-                state=scan_state(r["status"], r["heartbeat_at"], now),
-                label=r["label"] or "",
-                domains=n,
-                input=r["input"] or "",
-                input_digest=r["input_digest"] or "",
-                shard=r["shard"] or "",
-                knowledge_version=r["knowledge_version"] or "",
-                heartbeat_at=r["heartbeat_at"],
-            )
-        )
+        out.append(_info(r, n, now))
     return out
 
 
@@ -127,10 +131,28 @@ def scan_info(conn: Connection, scan_id: int, known: KnownCounts | None = None) 
     return next((s for s in list_scans(conn, known) if s.id == scan_id), None)
 
 
+#: the newest finished scan's row (built once: the web app asks it on every request)
+_NEWEST_DONE = select(scans).where(scans.c.status == DONE).order_by(scans.c.id.desc()).limit(1)
+_DOMAINS_OF = (
+    select(func.count())
+    .select_from(scan_domains)
+    .where(scan_domains.c.scan_id == bindparam("scan"))
+)
+
+
 def latest_finished(conn: Connection, known: KnownCounts | None = None) -> ScanInfo | None:
-    """The newest finished scan (state ``done``), or None: *the* latest scan."""
-    done = [s for s in list_scans(conn, known) if s.finished]
-    return done[-1] if done else None
+    """The newest finished scan (state ``done``), or None: *the* latest scan. One row read
+    (and its domain count once per ``known`` cache), not the whole scan list."""
+    r = conn.execute(_NEWEST_DONE).mappings().first()
+    if r is None:
+        return None
+    key = (int(r["id"]), r["finished_at"])
+    n = known.get(key) if known is not None else None
+    if n is None:
+        n = int(conn.execute(_DOMAINS_OF, {"scan": key[0]}).scalar_one())
+        if known is not None:
+            known[key] = n
+    return _info(r, n, datetime.now(UTC))
 
 
 def newer_unfinished(
