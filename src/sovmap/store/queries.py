@@ -236,7 +236,7 @@ def _search_statements() -> dict[str, Any]:
     """The statements of :func:`search_domains`, built once: constructing and cache-keying
     a SQLAlchemy select per call cost about a third of a search page. Parameters are bound
     per call (``scan``, ``lo``/``hi``/``pattern`` for a prefix, ``names``)."""
-    sid = bindparam("scan")
+    sid: Any = bindparam("scan")
     by_prefix = scan_domains.c.domain.like(bindparam("pattern"), escape="\\")
     ranged = and_(  # SQLite's LIKE cannot use the (scan_id, domain) index; a binary range can
         scan_domains.c.domain >= bindparam("lo"), scan_domains.c.domain < bindparam("hi")
