@@ -120,6 +120,11 @@ def test_dutch_numbers_and_dates(built: Path) -> None:
     # the charts: titles and shares in Dutch
     assert t("nl", "REPORT_CHART_US_SHARE") in nl_html
     assert re.search(r">\d+(,\d)?%<", nl_html) and not re.search(r">\d+\.\d%<", nl_html)
+    charts = re.findall(r"<svg.*?</svg>", nl_html, re.S)
+    assert len(charts) >= 4  # jurisdictions, US share, trend, cut-off, Gantt
+    for chart in charts:  # tooltips too: 25,0%, never 25.0%
+        assert not re.search(r"\d\.\d+%", chart), re.search(r".{60}\d\.\d+%", chart)
+    assert re.search(r"@ #\d: \d+,\d%", nl_html)  # the trend's tooltips
     md = (built / "report.nl.md").read_text("utf-8")
     assert re.search(r"\| \d+(,\d)?% \|", md) and "1.100 domeinen" in md
 

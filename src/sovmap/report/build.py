@@ -138,6 +138,10 @@ def _charts(ov: q.Overview | None, trends: list[q.TrendPoint], lang: str) -> dic
         return catalogued(lang, "CAPABILITY", name)
 
     stacks = [svg.Stack(cap(c), palette.stack(per, lang)) for c, per in ov.by_jurisdiction.items()]
+
+    def number(value: float, decimals: int) -> str:
+        return format_number(value, lang, decimals)
+
     n = ov.scan.domains or 1
     us = []
     for c in ov.by_jurisdiction:
@@ -152,7 +156,7 @@ def _charts(ov: q.Overview | None, trends: list[q.TrendPoint], lang: str) -> dic
         us.append(svg.Bar(cap(c), share, colour=svg.US_COLOUR, note=note, shown=shown))
     out: dict[str, Any] = {
         "jur_chart": svg.stacked_bars(
-            stacks, title=t(lang, "REPORT_CHART_JURISDICTION"), colours=colours
+            stacks, title=t(lang, "REPORT_CHART_JURISDICTION"), colours=colours, number=number
         ),
         "us_chart": svg.bar_chart(us, title=t(lang, "REPORT_CHART_US_SHARE"), unit="%"),
     }
@@ -162,6 +166,7 @@ def _charts(ov: q.Overview | None, trends: list[q.TrendPoint], lang: str) -> dic
             [f"#{tp.scan.id}" for tp in trends],
             {cap(c): [tp.us_share.get(c, 0.0) for tp in trends] for c in caps},
             title=t(lang, "REPORT_CHART_TREND"),
+            number=number,
         )
     return out
 

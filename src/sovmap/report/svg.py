@@ -6,7 +6,7 @@ JavaScript, external assets or fonts, and prints.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -75,8 +75,23 @@ class Stack:
     href: str = ""
 
 
+def plain_number(value: float, decimals: int) -> str:
+    """A number in a chart's tooltip as Python writes it (``12``, ``12.5``); a report in
+    another language passes its own (:func:`sovmap.i18n.format_number`)."""
+    return f"{value:.{decimals}f}" if decimals else f"{value:g}"
+
+
+#: how a chart writes a number in its tooltips: (value, decimals) -> text
+NumberFormat = Callable[[float, int], str]
+
+
 def stacked_bars(
-    stacks: Sequence[Stack], *, title: str, colours: dict[str, str], width: int = 640
+    stacks: Sequence[Stack],
+    *,
+    title: str,
+    colours: dict[str, str],
+    width: int = 640,
+    number: NumberFormat = plain_number,
 ) -> Markup:
     """100% stacked horizontal bars (e.g. jurisdictions per capability), with a legend."""
     row, label_w = 24, 130
@@ -101,7 +116,7 @@ def stacked_bars(
             if v <= 0:
                 continue
             w = span * v / total
-            tip = escape(f"{s.label} — {key}: {v:g} ({100 * v / total:.1f}%)")
+            tip = escape(f"{s.label} — {key}: {number(v, 0)} ({number(100 * v / total, 1)}%)")
             inner.append(
                 f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" '
                 f'fill="{colours.get(key, PALETTE[-1])}"><title>{tip}</title></rect>'
@@ -128,6 +143,7 @@ def line_chart(
     unit: str = "%",
     width: int = 640,
     height: int = 260,
+    number: NumberFormat = plain_number,
 ) -> Markup:
     """Lines over labelled x positions (e.g. scans), y from 0 to the maximum."""
     left, bottom, top_pad = 48, 40, 28
@@ -164,7 +180,7 @@ def line_chart(
         for (px, py), v, xl in zip(pts, vals, xs, strict=False):
             parts.append(
                 f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}">'
-                f"<title>{escape(f'{name} @ {xl}: {v:.1f}{unit}')}</title></circle>"
+                f"<title>{escape(f'{name} @ {xl}: {number(v, 1)}{unit}')}</title></circle>"
             )
         parts.append(
             f'<rect x="{left + plot_w + 10}" y="{top_pad + 16 * j}" width="10" height="10" '
