@@ -38,6 +38,9 @@ ZONES = {
     "gemeinde-mxhost.at": OWN_MX + '@ TXT "v=spf1 mx:mailrelay-sued.at ~all"\n',
     # a bare a: the apex's address (asked once, as web), in the Austrian network
     "gemeinde-apex.at": OWN_MX + '@ A 198.51.100.50\n@ TXT "v=spf1 a -all"\n',
+    # a:www.<domain>: the plan's own web question (reused); a bare a at an apex without address
+    "gemeinde-www.at": OWN_MX
+    + 'www A 198.51.100.50\n@ TXT "v=spf1 a:www.gemeinde-www.at a -all"\n',
     # a:<host> in a catalogued network (Microsoft's AS 8075): the provider is named
     "gemeinde-ms.at": OWN_MX + '@ TXT "v=spf1 a:relay.msnet-example.net -all"\n',
     # a host without an address and a domain without MX: nothing to name
@@ -188,6 +191,23 @@ def test_a_bare_a_reuses_the_apex_answers(world: _World) -> None:
         "a: gemeinde-apex.at 198.51.100.50 in AS64530 (AT)",
     )
     assert world.probes("gemeinde-apex.at", "spf-host") == []
+
+
+def test_a_www_host_reuses_the_web_answers_and_an_apex_without_address_is_said(
+    world: _World,
+) -> None:
+    f = world.senders("gemeinde-www.at")["as:64530"]
+    assert _values(f)[:1] == [
+        (
+            "rule:spf-host-network",
+            "a:www.gemeinde-www.at: www.gemeinde-www.at 198.51.100.50 in AS64530 (AT)",
+        )
+    ]
+    assert (
+        "rule:spf-host-not-followed",
+        "gemeinde-www.at: not followed (no-address)",
+    ) in _values(f)
+    assert world.probes("gemeinde-www.at", "spf-host") == []
 
 
 def test_an_mx_host_term_names_each_network_of_its_mx_hosts(world: _World) -> None:

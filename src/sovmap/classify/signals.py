@@ -442,6 +442,12 @@ def _web(obs: Observation, end: str, chain: tuple[str, ...], x: Extraction) -> N
             x.add(_signals(x.cat.match_ip(r.data, obs.probe), obs, r.rtype, r.data, chain))
 
 
+@extractor("web", when="every")
+def _web_asked(obs: Observation, x: Extraction) -> None:
+    if x.facts.spf_host_terms:  # a bare SPF "a" (or a:www.<domain>) reads these answers
+        x.facts.spf_host_asked.add(obs.qname)
+
+
 @extractor("web", when="nxdomain")
 def _web_nxdomain(obs: Observation, x: Extraction) -> None:
     # a CNAME whose target does not exist: in this answer, or as a chased chain end
@@ -555,7 +561,7 @@ def spf_host_networks(
             nets = _networks_of(facts, host)
             if nets:
                 out.extend(SpfHostNetwork(record, t.term, host, a, n, c) for n, c, a in nets)
-            elif host == domain or host in facts.spf_host_asked or host in facts.mx_host_status:
+            elif host in facts.spf_host_asked or host in facts.mx_host_status:
                 notes.append((record, host, "no-address"))
             else:
                 notes.append((record, host, "host-limit"))

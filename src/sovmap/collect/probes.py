@@ -67,9 +67,9 @@ class ProbePlan:
     _base_keys: frozenset[tuple[str, str, str]] = field(init=False, repr=False, compare=False)
     _shared: frozenset[str] = field(init=False, repr=False, compare=False)
     _order: Mapping[str, int] = field(init=False, repr=False, compare=False)
-    # the address types the plan asks at the apex for a kind whose addresses get an origin-AS
-    # question (the web kind): a bare SPF "a" term reuses them
-    _apex_addresses: frozenset[str] = field(init=False, repr=False, compare=False)
+    # the base questions of a kind whose addresses get an origin-AS question (the web kind):
+    # name prefix -> address types; an SPF a/mx host that is such a name reuses them
+    _base_addresses: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # DomainScan.start asks these without the per-question checks of follow-ups
@@ -81,8 +81,12 @@ class ProbePlan:
             "_base_keys": frozenset(names),
             "_shared": frozenset(k.name for k in self.kinds if k.shared),
             "_order": MappingProxyType({k.name: k.order for k in self.kinds}),
-            "_apex_addresses": frozenset(
-                t for p, n, t in names if n == "@" and p in self.asn_probes
+            "_base_addresses": MappingProxyType(
+                {
+                    n: frozenset(t for p2, n2, t in names if n2 == n and p2 in self.asn_probes)
+                    for p, n, _ in names
+                    if p in self.asn_probes
+                }
             ),
         }
         for name, value in derived.items():
@@ -466,10 +470,13 @@ class DomainScan:
         for a host whose addresses the plan asks anyway (the apex, the domain's MX hosts)."""
         plan = self.plan
         types = plan.mx_address_types
-        if host == self.domain:
-            types = tuple(t for t in types if t not in plan._apex_addresses)
-        elif host in self.mx_names:
+        d = self.domain
+        if host in self.mx_names:
             return
+        if host == d or (host.endswith(d) and host[-len(d) - 1] == "."):
+            base = plan._base_addresses.get("@" if host == d else host[: -len(d) - 1])
+            if base:
+                types = tuple(t for t in types if t not in base)
         if not types or ("spf-host", host, types[0], "") in self.asked:
             return
         if self.spf_hosts >= plan.spf_host_limit:
