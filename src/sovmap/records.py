@@ -83,7 +83,7 @@ class SpfHostTerm:
     skipped: str = ""
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def spf_host_terms(
     text: str, domain: str, term_limit: int, lookup_limit: int
 ) -> tuple[SpfHostTerm, ...]:
@@ -91,7 +91,8 @@ def spf_host_terms(
     published at ``domain``, in order: the first ``term_limit`` that are macro-free host names
     within the first ``lookup_limit`` DNS-lookup terms (RFC 7208 section 4.6.4, counted in
     the record's order) are followed, the others say why not. Read the same way by the scan
-    (to ask) and the classifier (to name the networks asked)."""
+    (to ask) and the classifier (to name the networks asked), one right after the other: a
+    small cache (the record and its owner make the key, so it is seldom shared by domains)."""
     out: list[SpfHostTerm] = []
     lookups = followed = 0
     for t in parse_spf(text):
