@@ -18,7 +18,13 @@ from sovmap.orgs.sources.tabular import parse_table
 from sovmap.orgs.sources.wikidata import build_query
 
 #: messages whose words Dutch shares with English ("type", "scan")
-SAME_IN_BOTH = {"ORGSRC_SHOW_TYPE", "ORGSRC_SHOW_SCAN", "ORGSRC_ACCOUNTING"}
+SAME_IN_BOTH = {
+    "ORGSRC_SHOW_TYPE",
+    "ORGSRC_SHOW_SCAN",
+    "ORGSRC_ACCOUNTING",
+    "ORGSRC_COL_ID",
+    "ORGSRC_COL_TYPE",
+}
 
 
 def _fields(text: str) -> set[str]:
@@ -146,3 +152,21 @@ def test_the_notes_of_a_source_in_dutch(
     assert f"let op: {path}: results.bindings[1] is geen object; overgeslagen" in out
     assert f"let op: {path}: rijen gelezen: 3 = aanvaard 2 + afgewezen 1 (resultaten; 2 " in out
     assert "skipped" not in out and "rows read" not in out
+
+
+def test_an_overrides_error_in_dutch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "overrides.yaml"
+    bad.write_text("overrides:\n  - org: a\n    add:\n      - domain: gv.at\n        reason: x\n")
+    monkeypatch.setenv("SOVMAP_LANG", "nl")
+    argv = ["orgs", "import", str(DATA / "bodies.csv"), "--overrides", str(bad)]
+    assert main([*argv, "--db", str(tmp_path / "o.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"sovmap: error: {bad}:4: veld 'domain': een publiek achtervoegsel, geen domein dat een "
+        "organisatie kan bezitten (PUBLIC_SUFFIX: 'gv.at')\n"
+    )
+    assert main(["orgs", "list", "--db", str(tmp_path / "o.sqlite")]) == 0
+    head = capsys.readouterr().out.splitlines()[0].split()
+    assert head == ["id", "type", "onderdeel", "van", "naam", "domeinen"]

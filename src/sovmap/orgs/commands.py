@@ -273,11 +273,13 @@ def _import(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     rows = service.list_orgs(args.db, args.group)
-    print(f"{'id':<18} {'type':<18} {'parent':<14} {'name':<44} domains")
+    lang = _lang(args)
+    heads = [i18n.t(lang, f"ORGSRC_COL_{c}") for c in ("ID", "TYPE", "PARENT", "NAME", "DOMAINS")]
+    print(f"{heads[0]:<18} {heads[1]:<18} {heads[2]:<14} {heads[3]:<44} {heads[4]}")
     for org, domains in rows:
         name = org.name[:44]
         print(f"{org.id:<18} {org.type:<18} {org.parent_id:<14} {name:<44} {' '.join(domains)}")
-    print(i18n.t(_lang(args), "ORGSRC_COUNT", n=i18n.format_number(len(rows), _lang(args))))
+    print(i18n.t(lang, "ORGSRC_COUNT", n=i18n.format_number(len(rows), lang)))
     return 0
 
 

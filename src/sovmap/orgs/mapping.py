@@ -23,9 +23,10 @@ from pathlib import Path
 
 import yaml
 
+from sovmap.i18n.said import SaidError
 from sovmap.orgs.domains import DomainError, PublicSuffixList, load_psl, registrable
 from sovmap.orgs.model import Derivation, Mapping, Organisation, OrgDomain, Unmapped
-from sovmap.readers import InputError, compose_yaml
+from sovmap.readers import InputError, compose_yaml, localise
 
 NO_CONTACT = "NO_CONTACT"  # the source gives no website, e-mail address or domain
 NO_DOMAIN = "NO_DOMAIN"  # it gives some, but none yields a registrable domain
@@ -34,8 +35,9 @@ REMOVED_BY_OVERRIDE = "REMOVED_BY_OVERRIDE"
 OVERRIDE_UNKNOWN_ORG = "OVERRIDE_UNKNOWN_ORG"
 
 
-class OverrideError(ValueError):
-    """The overrides file is invalid; the message names file, line and field."""
+class OverrideError(SaidError, ValueError):
+    """The overrides file is invalid; the message names file, line and field (said from the
+    catalogue, ``ORGSRC_OVERRIDE_*``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ def _line(node: yaml.Node) -> int:
 
 def _mapping(node: yaml.Node, where: str, path: Path) -> dict[str, yaml.Node]:
     if not isinstance(node, yaml.MappingNode):
-        raise OverrideError(f"{path}:{_line(node)}: {where}: expected a mapping")
+        raise OverrideError.of("ORGSRC_OVERRIDE_NOT_MAPPING", f"{path}:{_line(node)}", what=where)
     out: dict[str, yaml.Node] = {}
     for key, value in node.value:
         out[str(key.value)] = value
@@ -68,9 +70,9 @@ def _mapping(node: yaml.Node, where: str, path: Path) -> dict[str, yaml.Node]:
 
 def _scalar(node: yaml.Node | None, field: str, path: Path, line: int) -> str:
     if node is None:
-        raise OverrideError(f"{path}:{line}: field {field!r} is missing")
+        raise OverrideError.of("ORGSRC_OVERRIDE_MISSING", f"{path}:{line}", field=field)
     if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
-        raise OverrideError(f"{path}:{_line(node)}: field {field!r} must be a non-empty text")
+        raise OverrideError.of("ORGSRC_OVERRIDE_EMPTY", f"{path}:{_line(node)}", field=field)
     return str(node.value).strip()
 
 
@@ -80,24 +82,27 @@ def load_overrides(path: Path, psl: PublicSuffixList | None = None) -> list[Over
     try:  # aliases, depth, size and duplicate keys checked while parsing
         root, _ = compose_yaml(Path(path))
     except InputError as exc:
-        raise OverrideError(str(exc)) from exc
+        raise OverrideError.wrap(exc) from exc
     if root is None:
         return []
     top = _mapping(root, "top level", path)
     unknown = set(top) - {"overrides"}
     if unknown:
-        raise OverrideError(f"{path}:{_line(root)}: unknown field(s) {sorted(unknown)}")
+        names = str(sorted(unknown))
+        raise OverrideError.of("ORGSRC_OVERRIDE_UNKNOWN", f"{path}:{_line(root)}", fields=names)
     items = top.get("overrides")
     if items is None:
         return []
     if not isinstance(items, yaml.SequenceNode):
-        raise OverrideError(f"{path}:{_line(items)}: field 'overrides' must be a list")
+        where = f"{path}:{_line(items)}"
+        raise OverrideError.of("ORGSRC_OVERRIDE_NOT_LIST", where, field="overrides")
     out: list[Override] = []
     for item in items.value:
         fields = _mapping(item, "override", path)
         bad = set(fields) - {"org", "add", "remove"}
         if bad:
-            raise OverrideError(f"{path}:{_line(item)}: unknown field(s) {sorted(bad)}")
+            names = str(sorted(bad))
+            raise OverrideError.of("ORGSRC_OVERRIDE_UNKNOWN", f"{path}:{_line(item)}", fields=names)
         org = _scalar(fields.get("org"), "org", path, _line(item))
         lists: dict[str, tuple[OverrideEntry, ...]] = {}
         for verb in ("add", "remove"):
@@ -105,27 +110,37 @@ def load_overrides(path: Path, psl: PublicSuffixList | None = None) -> list[Over
             entries: list[OverrideEntry] = []
             if node is not None:
                 if not isinstance(node, yaml.SequenceNode):
-                    raise OverrideError(f"{path}:{_line(node)}: field {verb!r} must be a list")
+                    where = f"{path}:{_line(node)}"
+                    raise OverrideError.of("ORGSRC_OVERRIDE_NOT_LIST", where, field=verb)
                 for entry in node.value:
                     ef = _mapping(entry, verb, path)
                     extra = set(ef) - {"domain", "reason"}
                     if extra:
-                        raise OverrideError(
-                            f"{path}:{_line(entry)}: unknown field(s) {sorted(extra)} in {verb!r}"
+                        raise OverrideError.of(
+                            "ORGSRC_OVERRIDE_UNKNOWN_IN",
+                            f"{path}:{_line(entry)}",
+                            fields=str(sorted(extra)),
+                            verb=verb,
                         )
                     raw = _scalar(ef.get("domain"), "domain", path, _line(entry))
                     reason = _scalar(ef.get("reason"), "reason", path, _line(entry))
                     try:
                         domain = registrable(raw, "domain", psl)
                     except DomainError as exc:
-                        raise OverrideError(
-                            f"{path}:{_line(ef['domain'])}: field 'domain': {exc.detail} "
-                            f"({exc.code}: {raw!r})"
+                        raise OverrideError.of(
+                            "ORGSRC_OVERRIDE_DOMAIN",
+                            f"{path}:{_line(ef['domain'])}",
+                            detail=lambda lang, text=exc.text: localise(
+                                lang, text.key, text.params
+                            ),
+                            problem=exc.code,
+                            value=repr(raw),
                         ) from exc
                     entries.append(OverrideEntry(domain, reason, _line(entry)))
             lists[verb] = tuple(entries)
         if not lists["add"] and not lists["remove"]:
-            raise OverrideError(f"{path}:{_line(item)}: override for {org!r} has no add or remove")
+            where = f"{path}:{_line(item)}"
+            raise OverrideError.of("ORGSRC_OVERRIDE_NO_CHANGE", where, org=org)
         out.append(Override(org, lists["add"], lists["remove"], _line(item)))
     return out
 

@@ -202,7 +202,9 @@ def load_scan(engine: Engine, scan_id: int, *, with_evidence: bool = False) -> S
     with engine.connect() as conn:
         row = conn.execute(select(scans).where(scans.c.id == scan_id)).first()
         if row is None:
-            raise LookupError(f"no scan with id {scan_id}")
+            from sovmap.orgs.sources import NotFound
+
+            raise NotFound.of("ORGSRC_NO_SCAN_ID", id=scan_id)
         drows = conn.execute(
             select(scan_domains.c.domain, scan_domains.c.attributes, scan_domains.c.observations)
             .where(scan_domains.c.scan_id == scan_id)

@@ -243,7 +243,7 @@ def _import_scan(args: argparse.Namespace) -> int:
         latest = store.latest_finished()
         scan_id = args.scan if args.scan is not None else latest.id if latest else None
         if scan_id is None:
-            raise CommandError(f"{args.db}: the store holds no scan")
+            raise CommandError(t(cli_language(), "REGCHECK_NO_SCAN", db=args.db))
         findings = store.findings(scan_id)
     finally:
         store.close()
@@ -256,12 +256,21 @@ def _import_scan(args: argparse.Namespace) -> int:
     header += "# regenerated on every import: confirm a value by copying it to your own files\n"
     scan_file.write_text(header + dump_yaml(data), encoding="utf-8")
     new = sum(1 for s in props.services if s.id not in reg.services)
+    lang = cli_language()
     print(
-        f"scan {scan_id}: {len(findings)} findings -> {len(props.services)} services "
-        f"({new} new), {len(props.providers)} providers proposed in {scan_file}"
+        t(
+            lang,
+            "REGCHECK_PROPOSED",
+            scan=scan_id,
+            findings=format_number(len(findings), lang),
+            services=format_number(len(props.services), lang),
+            new=format_number(new, lang),
+            providers=format_number(len(props.providers), lang),
+            file=scan_file,
+        )
     )
     for line in props.skipped:
-        print(f"skipped: {line}")
+        print(t(lang, "REGCHECK_SKIPPED", line=line))
     result = check_register(args.path)
     _print_problems(result.errors, cli_language())
     return 0 if result.ok else 1
@@ -285,11 +294,15 @@ def _export(args: argparse.Namespace) -> int:
         bom = register_to_cyclonedx(reg, stamp)
         errors = validate_cyclonedx(bom)
         if errors:
-            raise CommandError("CycloneDX output failed validation: " + "; ".join(errors[:5]))
+            said = "; ".join(errors[:5])
+            raise CommandError(t(cli_language(), "REGCHECK_CYCLONEDX_INVALID", errors=said))
         out.mkdir(parents=True, exist_ok=True)
         path = out / "services.cdx.json"
         path.write_text(json.dumps(bom, indent=2) + "\n", encoding="utf-8")
-        print(f"{path}: {len(bom['services'])} services, {len(bom['dependencies'])} dependencies")
+        lang = cli_language()
+        services = format_number(len(bom["services"]), lang)
+        dependencies = format_number(len(bom["dependencies"]), lang)
+        print(t(lang, "REGCHECK_CYCLONEDX_WROTE", path=path, services=services, deps=dependencies))
         return 0
     from sovmap.register.dora.cli import export_roi
 
