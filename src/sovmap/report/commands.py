@@ -74,7 +74,7 @@ def _figures(args: argparse.Namespace) -> int:
         if args.scan is not None and choice.scan is None:
             raise CommandError(i18n.t(args.lang, "REPORT_NO_SUCH_SCAN", scan=args.scan))
         if choice.newer:
-            print(f"note: {choice.notice(args.lang)}", file=sys.stderr)
+            print(i18n.t(args.lang, "REPORT_NOTE", note=choice.notice(args.lang)), file=sys.stderr)
         with store.connect() as conn:
             figs = figures.compute(conn, choice.scan, register)
             disputes = set(disputed_notes(conn))
