@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from sovmap.counting import counts_as_us
 from sovmap.figures import capability_domains
@@ -59,16 +59,36 @@ def has_orgs(conn: Connection) -> bool:
     return bool(current_sets(conn))
 
 
+#: the statements of an organisation's page, built once (bound per call; ``sets`` and
+#: ``orgs`` are expanding lists)
+_SETS = bindparam("sets", expanding=True)
+_ORG_DOMAINS = (
+    select(org_domains.c.org_id, org_domains.c.domain)
+    .where(
+        and_(
+            org_domains.c.set_id.in_(_SETS),
+            org_domains.c.org_id.in_(bindparam("orgs", expanding=True)),
+        )
+    )
+    .order_by(org_domains.c.domain)
+)
+_ORG_ROW = (
+    select(organisations)
+    .where(and_(organisations.c.set_id.in_(_SETS), organisations.c.org_id == bindparam("org")))
+    .order_by(organisations.c.set_id.desc())
+)
+_ORG_UNMAPPED = (
+    select(org_unmapped.c.value, org_unmapped.c.how, org_unmapped.c.code, org_unmapped.c.detail)
+    .where(and_(org_unmapped.c.set_id.in_(_SETS), org_unmapped.c.org_id == bindparam("org")))
+    .order_by(org_unmapped.c.id)
+)
+
+
 def _domains_of(conn: Connection, sets: list[int], org_ids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = defaultdict(list)
     if not org_ids:
         return out
-    rows = conn.execute(
-        select(org_domains.c.org_id, org_domains.c.domain)
-        .where(and_(org_domains.c.set_id.in_(sets), org_domains.c.org_id.in_(org_ids)))
-        .order_by(org_domains.c.domain)
-    )
-    for oid, dom in rows:
+    for oid, dom in conn.execute(_ORG_DOMAINS, {"sets": sets, "orgs": org_ids}):
         if dom not in out[oid]:
             out[oid].append(dom)
     return out
@@ -165,15 +185,7 @@ def org_detail(conn: Connection, scan: ScanInfo | None, org_id: str) -> OrgDetai
     sets = current_sets(conn)
     if not sets:
         return None
-    row = (
-        conn.execute(
-            select(organisations)
-            .where(and_(organisations.c.set_id.in_(sets), organisations.c.org_id == org_id))
-            .order_by(organisations.c.set_id.desc())
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_ORG_ROW, {"sets": sets, "org": org_id}).mappings().first()
     if row is None:
         return None
     doms = _domains_of(conn, sets, [org_id]).get(org_id, [])
@@ -185,11 +197,7 @@ def org_detail(conn: Connection, scan: ScanInfo | None, org_id: str) -> OrgDetai
             missing.append(d)
         else:
             details.append(dd)
-    unm = conn.execute(
-        select(org_unmapped.c.value, org_unmapped.c.how, org_unmapped.c.code, org_unmapped.c.detail)
-        .where(and_(org_unmapped.c.set_id.in_(sets), org_unmapped.c.org_id == org_id))
-        .order_by(org_unmapped.c.id)
-    ).all()
+    unm = conn.execute(_ORG_UNMAPPED, {"sets": sets, "org": org_id}).all()
     data = json.loads(row["data"] or "{}")
     return OrgDetail(
         org_id=row["org_id"],

@@ -176,28 +176,26 @@ def _finding(r: Any) -> FindingRow:
     )
 
 
+#: the statements of :func:`domain_detail`, built once (bound per call)
+_DOMAIN_ROW = select(
+    scan_domains.c.domain,
+    scan_domains.c.attributes,
+    scan_domains.c.queries,
+    scan_domains.c.errors,
+).where(
+    and_(scan_domains.c.scan_id == bindparam("scan"), scan_domains.c.domain == bindparam("domain"))
+)
+_DOMAIN_FINDINGS = (
+    select(findings)
+    .where(and_(findings.c.scan_id == bindparam("scan"), findings.c.domain == bindparam("domain")))
+    .order_by(findings.c.id)
+)
+
+
 def domain_detail(conn: Connection, scan: ScanInfo, domain: str) -> DomainDetail | None:
-    row = (
-        conn.execute(
-            select(
-                scan_domains.c.domain,
-                scan_domains.c.attributes,
-                scan_domains.c.queries,
-                scan_domains.c.errors,
-            ).where(and_(scan_domains.c.scan_id == scan.id, scan_domains.c.domain == domain))
-        )
-        .mappings()
-        .first()
-    )
-    rows = (
-        conn.execute(
-            select(findings)
-            .where(and_(findings.c.scan_id == scan.id, findings.c.domain == domain))
-            .order_by(findings.c.id)
-        )
-        .mappings()
-        .all()
-    )
+    params = {"scan": scan.id, "domain": domain}
+    row = conn.execute(_DOMAIN_ROW, params).mappings().first()
+    rows = conn.execute(_DOMAIN_FINDINGS, params).mappings().all()
     if row is None and not rows:
         return None
     order = {c.value: i for i, c in enumerate(Capability)}
@@ -413,8 +411,12 @@ def trends(
     return [TrendPoint(scan=s, us_share=shares.get(s.id, {})) for s in done]
 
 
+_CURRENT_SETS = select(func.max(org_sets.c.id)).group_by(org_sets.c.source)
+
+
 def current_sets(conn: Connection) -> list[int]:
-    rows = conn.execute(select(func.max(org_sets.c.id)).group_by(org_sets.c.source))
+    """The current organisation sets: the newest imported set of each source."""
+    rows = conn.execute(_CURRENT_SETS)
     return sorted(int(r[0]) for r in rows)
 
 
