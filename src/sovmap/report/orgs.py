@@ -61,7 +61,7 @@ def has_orgs(conn: Connection) -> bool:
 
 #: the statements of an organisation's page, built once (bound per call; ``sets`` and
 #: ``orgs`` are expanding lists)
-_SETS = bindparam("sets", expanding=True)
+_SETS: Any = bindparam("sets", expanding=True)
 _ORG_DOMAINS = (
     select(org_domains.c.org_id, org_domains.c.domain)
     .where(
