@@ -264,6 +264,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx-cluster01-hz13.hornetsecurity.ch", "mx", "hornetsecurity"),
     ("mx", "nemx9a.ne.ch", "mx", "kanton-neuchatel"),
     ("mx", "mail1.zg.ch", "mx", "kanton-zug"),
+    ("mx", "mail1.ur.ch", "mx", "kanton-uri"),
     ("mx", "mx.itcentrum.se", "mx", "itcentrum"),
     ("mx", "mx2-in.kase.fi", "mx", "kasenet"),
     # issue 17 catalogue breadth: ES, PL, IT, BE operators
