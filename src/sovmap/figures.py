@@ -494,7 +494,9 @@ def us_share_by_scan(conn: Connection, scans: Iterable[ScanInfo]) -> dict[int, d
     for s in scans:
         if not s.finished or not s.domains:
             continue
-        figs = compute(conn, s, rows=False)
+        # the scan's own figures only (the same rule as the headline figures): the
+        # organisation figures, which a trend point does not show, cost most of the time
+        figs = Figures(s, tuple(scan_figures(conn, s, rows=False)))
         n = figs.value("domains_scanned") or 0
         out[s.id] = (
             {cap: round(100.0 * v / n, 2) for cap, v in sorted(us_by_capability(figs).items()) if v}
