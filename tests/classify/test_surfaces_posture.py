@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -319,3 +320,34 @@ def test_api_domain_has_its_posture(world: World, web: Any) -> None:
     answer = schema["paths"]["/api/domains/{domain}"]["get"]["responses"]["200"]
     assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/DomainOut")
     assert "posture" in schema["components"]["schemas"]["DomainOut"]["properties"]
+
+
+def test_domain_page_shows_posture_and_data_centres(world: World, web: Any) -> None:
+    client, headers = web
+    for lang, good, unknown, place, title in (
+        ("en", "good", "unknown", "data centre: West Europe (Amsterdam area, the Netherlands) "
+         "of Azure", "Mail security posture"),
+        ("nl", "goed", "onbekend", "datacentrum: West Europe (Amsterdam area, Nederland) van "
+         "Azure", "Beveiliging van de mail"),
+    ):  # fmt: skip
+        client.cookies.set("sovmap_lang", lang)
+        page = client.get("/domains/gemeente-strikt.nl", headers=headers)
+        assert page.status_code == 200, page.text
+        html = page.text
+        assert f'<h2 id="posture">{title}</h2>' in html
+        section = html.split('<table id="table-posture">', 1)[1].split("</table>", 1)[0]
+        rows = re.findall(r"<tr class=\"posture-(\w+)\">(.*?)</tr>", section, re.S)
+        found = world.posture("gemeente-strikt.nl")
+        assert [lv for lv, _ in rows] == [f.level for f in found]
+        for (_, row), f in zip(rows, found, strict=True):
+            # the level as text, not only as a colour; the code's text and the records
+            level = {"good": good, "unknown": unknown}.get(f.level)
+            if level:
+                assert f"<td>{level}</td>" in row
+            assert describe(f, lang).replace("'", "&#39;") in row and f.code in row
+            for e in f.evidence:
+                assert f"{e.qname} {e.rtype}" in row
+        azure = client.get("/domains/gemeente-azuurdam.nl", headers=headers).text
+        assert place in azure
+        assert "Azure → West Europe" not in azure  # not the raw chain
+    client.cookies.clear()

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sovmap import figures, i18n
+from sovmap.classify.location import LOCATION_PROBE, data_centre
+from sovmap.classify.posture import describe
 from sovmap.control import us_controlled
 from sovmap.exitplan.catalogue import options_for
 from sovmap.i18n import t
@@ -303,7 +305,19 @@ def domain_page(
     )
     if (export := tables.answer(d.domain)) is not None:
         return export
-    return render(request, "domain.html", p, d=d, grid=grid)
+    # the mail security posture, once per request (like the findings, not cached: one domain)
+    found = dict(q.stored_posture(conn, s.id, d.domain)).get(d.domain, [])
+    return render(
+        request,
+        "domain.html",
+        p,
+        d=d,
+        grid=grid,
+        posture=found,
+        say=lambda f: describe(f, w.lang),
+        place=lambda e: data_centre(e, w.lang),
+        location_probe=LOCATION_PROBE,
+    )
 
 
 @router.get("/providers/{provider}", response_class=HTMLResponse)
