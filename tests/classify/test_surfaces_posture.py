@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from sovmap.classify.location import data_centre, data_location, located
 from sovmap.classify.posture import describe, posture_rules
+from sovmap.classify.stored import stored_posture
 from sovmap.cli import main
 from sovmap.collect.active import default_settings
 from sovmap.collect.engine import EngineConfig
@@ -32,7 +33,6 @@ from sovmap.knowledge.catalogue import default_catalogue, load_catalogue
 from sovmap.knowledge.refresh import directory_fetcher, load_prefix_sources, refresh_prefixes
 from sovmap.model import Finding
 from sovmap.store import Store
-from sovmap.store.queries import stored_posture
 from sovmap.web.app import create_app
 from sovmap.web.auth import create_token, create_user
 
@@ -143,7 +143,7 @@ def test_explain_gives_the_posture_in_english_and_dutch(
 def test_explain_shows_every_standard_of_every_golden_domain(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Each posture finding of the one door (store.queries.stored_posture), its level, text
+    """Each posture finding of the one door (classify.stored.stored_posture), its level, text
     and records, is in the explanation of its domain in both languages."""
     seen: set[str] = set()
     for domain in _domains(world):

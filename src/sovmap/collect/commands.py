@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sovmap import figures
 from sovmap.classify.location import LOCATION_PROBE, data_centre
 from sovmap.classify.posture import PostureFinding, describe
+from sovmap.classify.stored import stored_posture
 from sovmap.cli import CommandError
 from sovmap.collect.active import commands as active_commands
 from sovmap.collect.engine import EngineConfig, parse_resolver, system_resolvers
@@ -39,7 +40,6 @@ from sovmap.model import Finding
 from sovmap.orgs.domains import InvalidDomain, normalise_domain
 from sovmap.readers import printable, summary
 from sovmap.store import DEFAULT_DB, Store
-from sovmap.store.queries import stored_posture
 from sovmap.store.snapshots import scan_info
 
 

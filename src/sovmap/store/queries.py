@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, distinct, func, select
 
-from sovmap.classify.posture import PostureFinding, posture
 from sovmap.control import us_controlled
 from sovmap.model import Capability, Evidence
-from sovmap.store import unpack_observations
 from sovmap.store.org_tables import org_domains, org_sets
 from sovmap.store.schema import findings, scan_domains
 from sovmap.store.snapshots import (
@@ -208,26 +206,6 @@ def domain_detail(conn: Connection, scan: ScanInfo, domain: str) -> DomainDetail
         errors=int(row["errors"]) if row else 0,
         findings=tuple(found),
     )
-
-
-def stored_posture(
-    conn: Connection, scan_id: int, domain: str | None = None
-) -> Iterator[tuple[str, list[PostureFinding]]]:
-    """The mail security posture of a stored scan's domains (one
-    :class:`~sovmap.classify.posture.PostureFinding` per standard), computed on read from each
-    domain's stored observations by :func:`sovmap.classify.posture.posture`, in input order;
-    with ``domain`` that domain only (nothing when it is not in the scan). The one door every
-    surface (``sovmap explain``, ``sovmap export --what posture``, the web page and the API)
-    reads posture through."""
-    stmt = select(scan_domains.c.domain, scan_domains.c.observations).where(
-        scan_domains.c.scan_id == scan_id
-    )
-    if domain is not None:
-        stmt = stmt.where(scan_domains.c.domain == domain)
-    stmt = stmt.order_by(scan_domains.c.position, scan_domains.c.domain)
-    rows = conn.execution_options(stream_results=True, yield_per=2000).execute(stmt)
-    for name, blob in rows:
-        yield name, posture(name, unpack_observations(blob))
 
 
 def _search_statements() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import select
 
 from sovmap import figures
+from sovmap.classify.stored import stored_posture
 from sovmap.orgs.history import EventKind
 from sovmap.report import orgs as oq
 from sovmap.store import queries as q
@@ -236,7 +237,7 @@ def domain(domain: DomainP, p: Public, conn: Conn, scan: ScanQ = None) -> Respon
     d = q.domain_detail(conn, s, svc.domain_key(domain))
     if d is None:
         raise HTTPException(404, f"domain {domain} is not in scan {s.id}")
-    found = dict(q.stored_posture(conn, s.id, d.domain)).get(d.domain, [])
+    found = dict(stored_posture(conn, s.id, d.domain)).get(d.domain, [])
     return _json(DomainOut, domain_out(d, found))
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sovmap import figures, i18n
 from sovmap.classify.location import LOCATION_PROBE, data_centre
 from sovmap.classify.posture import describe
+from sovmap.classify.stored import stored_posture
 from sovmap.control import us_controlled
 from sovmap.exitplan.catalogue import options_for
 from sovmap.i18n import t
@@ -306,7 +307,7 @@ def domain_page(
     if (export := tables.answer(d.domain)) is not None:
         return export
     # the mail security posture, once per request (like the findings, not cached: one domain)
-    found = dict(q.stored_posture(conn, s.id, d.domain)).get(d.domain, [])
+    found = dict(stored_posture(conn, s.id, d.domain)).get(d.domain, [])
     return render(
         request,
         "domain.html",
