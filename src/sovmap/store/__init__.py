@@ -182,9 +182,14 @@ class Store:
     :mod:`sovmap.store.queries`. Surfaces hold a Store, never its URL (which may carry a
     password)."""
 
-    def __init__(self, target: str | Path, *, readonly: bool = False) -> None:
+    def __init__(
+        self, target: str | Path, *, readonly: bool = False, connections: int | None = None
+    ) -> None:
+        """``connections``: how many connections the engine keeps open at once (the web app
+        asks one per request thread; None: SQLAlchemy's default of 5, and 10 more on demand)."""
         self.url = database_url(str(target))
-        self.engine: Engine = open_store_engine(str(target), readonly=readonly)
+        pool = {} if connections is None else {"pool_size": connections, "max_overflow": 10}
+        self.engine: Engine = open_store_engine(str(target), readonly=readonly, **pool)
         self._leases: dict[int, threading.Event] = {}
 
     @classmethod
