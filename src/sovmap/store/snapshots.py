@@ -203,8 +203,7 @@ def choose_scan(
     if scan_id is not None:
         scan = next((s for s in all_scans if s.id == scan_id), None)
     else:
-        done = [s for s in all_scans if s.finished]
-        scan = done[-1] if done else None
+        scan = latest_finished(conn, known)  # the one rule for "the latest"
     floor = scan.id if scan is not None else 0
     newer = tuple(s for s in all_scans if s.id > floor and s.state in (RUNNING, INTERRUPTED))
     return ScanChoice(scan, newer)
