@@ -260,7 +260,6 @@ class DomainScan:
         "attributes",
         "domain",
         "errors",
-        "mx_names",
         "observations",
         "pending",
         "plan",
@@ -289,7 +288,6 @@ class DomainScan:
         self.spf_lookups = 0
         self.spf_networks = 0
         self.spf_hosts = 0
-        self.mx_names: tuple[str, ...] = ()  # the domain's MX hosts, once answered
         self.asked: set[tuple[str, str, str, str]] = set()
         self._wire = b""
 
@@ -389,8 +387,6 @@ class DomainScan:
                     host = r.data.partition(" ")[2]
                     if host and host not in hosts:
                         hosts.append(host)
-            if qname == self.domain:
-                self.mx_names = tuple(hosts[: plan.max_mx_hosts])
             for host in hosts[: plan.max_mx_hosts]:
                 for t in plan.mx_address_types:
                     self._ask("mx-host", host, t, qname, 0)
@@ -467,12 +463,13 @@ class DomainScan:
 
     def _spf_host(self, host: str, via: str) -> None:
         """Address questions for one host of an SPF a/mx term, within ``spf_host_limit``; none
-        for a host whose addresses the plan asks anyway (the apex, the domain's MX hosts)."""
+        for a name whose addresses the base plan asks anyway (the apex, ``www``). A host that is
+        also one of the domain's MX hosts is asked too: whether the MX answer came before the
+        SPF record is a matter of timing, and a scan must ask the same questions in any order
+        (a replay compares them)."""
         plan = self.plan
         types = plan.mx_address_types
         d = self.domain
-        if host in self.mx_names:
-            return
         if host == d or (host.endswith(d) and host[-len(d) - 1] == "."):
             base = plan._base_addresses.get("@" if host == d else host[: -len(d) - 1])
             if base:
