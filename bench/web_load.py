@@ -197,7 +197,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="load per call")
     ap.add_argument("--store", type=Path, default=ROOT / "out" / "bench" / "web-load.sqlite")
     ap.add_argument("--reuse", action="store_true", help="reuse a store built earlier")
-    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    ap.add_argument("--workers", type=int, default=2, help="sovmap serve worker processes")
     args = ap.parse_args()
     args.store.parent.mkdir(parents=True, exist_ok=True)
     token_file = args.store.with_suffix(".token")
@@ -235,7 +235,7 @@ def main() -> int:
                 raise SystemExit("sovmap serve did not start")
             time.sleep(0.2)
         print(
-            f"server: sovmap serve ({args.workers} uvicorn worker(s)) on 127.0.0.1:{port}; "
+            f"server: sovmap serve ({args.workers} worker(s)) on 127.0.0.1:{port}; "
             f"{args.clients} clients, {args.seconds:g} s per call, {os.cpu_count()} CPUs shared "
             "by server and load generator"
         )

@@ -58,3 +58,26 @@ def serve(db: str, *extra: str) -> Iterator[Served]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def workers(pid: int) -> list[int]:
+    """The worker processes ``sovmap serve --workers N`` (process ``pid``) started (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"sovmap.web.workers" in cmdline:
+            out.append(int(stat.parent.name))
+    return sorted(out)
+
+
+def wait_for_workers(pid: int, n: int, timeout: float = 60) -> list[int]:
+    """Wait until ``pid`` has ``n`` workers; their process ids."""
+    deadline = time.monotonic() + timeout
+    while len(found := workers(pid)) != n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(found) == n, found
+    return found

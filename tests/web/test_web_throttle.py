@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.support.webstore import PASSWORD, Store, auth, fill
-from tests.web.serving import serve
+from tests.web.serving import serve, wait_for_workers
 
 from sovmap.store.migrate import open_engine
 from sovmap.web.app import create_app
@@ -79,29 +79,12 @@ def test_burst_against_two_processes_on_postgres(postgres_url: str) -> None:
     check_two_processes(postgres_url)
 
 
-def workers(pid: int) -> list[int]:
-    """Worker processes uvicorn spawned under ``pid`` (from /proc)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and b"spawn_main" in cmdline:
-            out.append(int(stat.parent.name))
-    return out
-
-
 def test_burst_against_serve_with_two_workers(tmp_path: Path) -> None:
     db = str(tmp_path / "workers.db")
     engine = open_engine(db)
     store = fill(engine, n=2)
     with serve(db, "--workers", "2") as s:
-        deadline = time.monotonic() + 60
-        while len(workers(s.proc.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert len(workers(s.proc.pid)) == 2
+        wait_for_workers(s.proc.pid, 2)
         assert httpx.get(s.url + "/api/me", headers=auth(store, "viewer")).status_code == 200
         codes = burst([s.url])
         assert codes.count(401) == 5 and codes.count(429) == 55, codes

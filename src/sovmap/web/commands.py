@@ -361,7 +361,7 @@ def _serve(args: argparse.Namespace) -> int:
     # imported here so other sovmap commands do not pay for loading the web stack
     import uvicorn
 
-    from sovmap.web.workers import ENV, ServeSettings
+    from sovmap.web.workers import ServeError, ServeSettings, Supervisor, listening_sockets
 
     if args.register is not None and not args.register.is_dir():
         raise CommandError(f"--register {args.register}: not a directory")
@@ -388,12 +388,6 @@ def _serve(args: argparse.Namespace) -> int:
         upload_bytes=args.max_upload_mib * 1024 * 1024,
         oidc=str(args.oidc) if args.oidc else None,
     )
-    print(
-        f"sovmap: serving {migrate.database_url(args.db).split('@')[-1]} on "
-        f"http://{args.host}:{args.port}/"
-        + (f" with {args.workers} workers" if args.workers > 1 else ""),
-        flush=True,
-    )
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
@@ -401,18 +395,23 @@ def _serve(args: argparse.Namespace) -> int:
         "forwarded_allow_ips": args.forwarded_allow_ips,
         "log_level": "warning",
     }
+    where = migrate.database_url(args.db).split("@")[-1]
     if args.workers == 1:
+        print(f"sovmap: serving {where} on http://{args.host}:{args.port}/", flush=True)
         uvicorn.run(settings.app(), **common)
         return 0
-    os.environ[ENV] = settings.to_env()
-    uvicorn.run(
-        "sovmap.web.workers:app_from_environment",
-        factory=True,
-        workers=args.workers,
-        # uvicorn kills a worker that does not answer its supervisor's ping within this many
-        # seconds; its default of 5 killed busy workers (a cold aggregate on 100,000
-        # organisations, a loaded machine), which came back with cold caches
-        timeout_worker_healthcheck=60,
-        **common,
+    # one socket per worker (SO_REUSEPORT), bound here so a taken port fails before any start
+    try:
+        sockets = listening_sockets(args.host, args.port, args.workers)
+    except ServeError as exc:
+        raise CommandError(str(exc)) from exc
+    port = sockets[0].getsockname()[1]
+    print(
+        f"sovmap: serving {where} on http://{args.host}:{port}/ with {args.workers} workers",
+        flush=True,
     )
+    try:
+        Supervisor(settings, sockets, {**common, "port": port}).run()
+    except ServeError as exc:
+        raise CommandError(str(exc)) from exc
     return 0

@@ -1,15 +1,32 @@
-"""The app for ``sovmap serve --workers N``: uvicorn starts N processes, each of which builds
-the app from the settings ``sovmap serve`` put in the environment (``SOVMAP_SERVE``, JSON).
-The processes share the store, and with it sessions, tokens and the log-in throttle."""
+"""``sovmap serve --workers N``: N worker processes, each with its own listening socket on the
+same address (``SO_REUSEPORT``), so the kernel spreads new connections over the workers.
+
+uvicorn's own supervisor shares one socket between its workers; the worker that wakes first
+accepts every waiting connection, so under load all keep-alive connections of a burst ended up
+on one worker (50 of 50, counted with ``ss -tnp``) while the other idled. Here the parent
+binds one socket per worker before any worker starts (a taken port fails at once), keeps them
+open for its whole life (a worker that dies is replaced on the same socket, so connections
+waiting in its queue are not lost) and starts each worker as ``python -m sovmap.web.workers``
+with its socket's descriptor. Each worker builds the app from the settings in the environment
+(``SOVMAP_SERVE``, JSON). The processes share the store, and with it sessions, tokens and the
+log-in throttle."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -77,5 +94,149 @@ def _warm(engine: Engine, app: FastAPI) -> None:
 
 
 def app_from_environment() -> FastAPI:
-    """uvicorn's factory in each worker process."""
+    """The app of a worker process, from the settings ``sovmap serve`` put in its environment."""
     return ServeSettings(**json.loads(os.environ[ENV])).app()
+
+
+#: the worker's listening socket (a descriptor number), its uvicorn options and its parent
+FD_ENV = "SOVMAP_SERVE_FD"
+UVICORN_ENV = "SOVMAP_SERVE_UVICORN"
+PARENT_ENV = "SOVMAP_SERVE_PARENT"
+BACKLOG = 2048  # uvicorn's default
+#: a worker that exits within this many seconds of its start counts as failing to start
+QUICK_EXIT = 10.0
+#: this many quick exits in a row and the server stops instead of starting workers forever
+QUICK_EXITS = 5
+#: seconds the workers get to finish their requests after SIGINT/SIGTERM
+GRACE = 30.0
+
+
+class ServeError(Exception):
+    """The server cannot start or keep its workers running (a one-line message)."""
+
+
+def listening_sockets(host: str, port: int, n: int) -> list[socket.socket]:
+    """``n`` listening TCP sockets on the same address, each with ``SO_REUSEPORT``. Port 0
+    takes a free port for the first and the same port for the others."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServeError(f"--host {host}: {exc.strerror}") from exc
+    family, _, _, _, address = infos[0]
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+            sock.listen(BACKLOG)
+            sock.set_inheritable(True)
+            address = (address[0], sock.getsockname()[1], *address[2:])
+    except OSError as exc:
+        for sock in socks:
+            sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return socks
+
+
+@dataclass
+class _Worker:
+    sock: socket.socket
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+
+
+@dataclass
+class Supervisor:
+    """Starts a worker process per socket, replaces one that dies, and stops them all on
+    SIGINT or SIGTERM (each gets :data:`GRACE` seconds to finish its requests)."""
+
+    settings: ServeSettings
+    sockets: list[socket.socket]
+    uvicorn_options: dict[str, Any]
+    workers: list[_Worker] = field(default_factory=list)
+    stopping: bool = False
+    quick_exits: int = 0
+
+    def _start(self, w: _Worker) -> None:
+        env = dict(os.environ)
+        env[ENV] = self.settings.to_env()
+        env[FD_ENV] = str(w.sock.fileno())
+        env[UVICORN_ENV] = json.dumps(self.uvicorn_options)
+        env[PARENT_ENV] = str(os.getpid())
+        w.proc = subprocess.Popen(
+            [sys.executable, "-m", "sovmap.web.workers"], env=env, pass_fds=(w.sock.fileno(),)
+        )
+        w.started = time.monotonic()
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def run(self) -> None:
+        """Serve until SIGINT or SIGTERM; :class:`ServeError` when workers keep dying."""
+        old = {s: signal.signal(s, self._stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.workers = [_Worker(sock) for sock in self.sockets]
+            for w in self.workers:
+                self._start(w)
+            while not self.stopping:
+                time.sleep(0.2)
+                for w in self.workers:
+                    assert w.proc is not None
+                    code = w.proc.poll()
+                    if code is None or self.stopping:
+                        continue
+                    if time.monotonic() - w.started < QUICK_EXIT:
+                        self.quick_exits += 1
+                        if self.quick_exits >= QUICK_EXITS:
+                            raise ServeError(
+                                f"{self.quick_exits} workers in a row exited within "
+                                f"{QUICK_EXIT:.0f} s of their start (last exit code {code}); "
+                                "their messages are above"
+                            )
+                    else:
+                        self.quick_exits = 0
+                    print(
+                        f"sovmap: worker {w.proc.pid} exited with code {code}; starting another",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    self._start(w)
+        finally:
+            self._shutdown()
+            for s, handler in old.items():
+                signal.signal(s, handler)
+            for sock in self.sockets:
+                sock.close()
+
+    def _shutdown(self) -> None:
+        procs = [w.proc for w in self.workers if w.proc is not None and w.proc.poll() is None]
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE
+        for p in procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def _worker_main() -> None:
+    """A worker process: serve the app on the socket the parent passed."""
+    import uvicorn
+
+    with contextlib.suppress(Exception):  # die with the parent (Linux: PR_SET_PDEATHSIG)
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != int(os.environ[PARENT_ENV]):
+        return  # the parent died before the line above took effect
+    sock = socket.socket(fileno=int(os.environ[FD_ENV]))
+    config = uvicorn.Config(app_from_environment(), **json.loads(os.environ[UVICORN_ENV]))
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    _worker_main()

@@ -1,0 +1,112 @@
+"""``sovmap serve --workers N`` on real processes: each worker has its own listening socket
+(SO_REUSEPORT), so the kernel spreads connections over the workers; a worker that dies is
+replaced and the server keeps answering; SIGTERM stops every worker; a taken port is refused
+before any worker starts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from tests.support.webstore import auth, fill
+from tests.web.serving import free_port, serve, wait_for_workers
+
+from sovmap.store.migrate import open_engine
+
+
+def established(pid: int, port: int) -> int:
+    """Established TCP connections to local ``port`` whose socket process ``pid`` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()
+            local_port = int(f[1].rsplit(":", 1)[1], 16)
+            if local_port == port and f[3] == "01" and f[9] in inodes:  # 01: ESTABLISHED
+                n += 1
+    return n
+
+
+def get(sock: socket.socket) -> bytes:
+    """One keep-alive request on an open connection; the status line."""
+    sock.sendall(b"GET /api/me HTTP/1.1\r\nHost: test\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    return data.split(b"\r\n", 1)[0]
+
+
+def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(tmp_path: Path) -> None:
+    db = str(tmp_path / "workers.db")
+    engine = open_engine(db)
+    store = fill(engine, n=2)
+    engine.dispose()
+    with serve(db, "--workers", "2") as s:
+        first = wait_for_workers(s.proc.pid, 2)
+        # 40 keep-alive connections, as a browser or load generator holds them: with one shared
+        # socket the worker that woke first took them all; with a socket each, the kernel
+        # spreads them (fewer than 5 of 40 on one worker: probability about 1e-7)
+        conns = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(40)]
+        try:
+            assert {get(c) for c in conns} == {b"HTTP/1.1 401 Unauthorized"}
+            held = [established(pid, s.port) for pid in first]
+            assert sum(held) == 40 and min(held) >= 5, held
+        finally:
+            for c in conns:
+                c.close()
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = wait_for_workers(s.proc.pid, 2)
+            if first[0] not in now:
+                break
+            time.sleep(0.2)
+        assert first[0] not in now and first[1] in now
+        # every new connection is answered, including those the kernel gives the new worker's
+        # socket (it is the dead worker's socket: the supervisor kept it open)
+        codes = {
+            httpx.get(s.url + "/api/me", headers=auth(store, "viewer"), timeout=60).status_code
+            for _ in range(30)  # a new connection each
+        }
+        assert codes == {200}
+        assert s.proc.poll() is None
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(timeout=40) == 0
+    for pid in now:  # no worker outlives the server
+        assert (
+            not Path(f"/proc/{pid}").exists()
+            or b"zombie" in Path(f"/proc/{pid}/status").read_bytes().lower()
+        )
+
+
+def test_a_taken_port_is_refused_before_any_worker_starts(tmp_path: Path) -> None:
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        cmd = [sys.executable, "-m", "sovmap", "serve", "--db", str(tmp_path / "x.db")]
+        done = subprocess.run(
+            [*cmd, "--port", str(port), "--workers", "2"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
