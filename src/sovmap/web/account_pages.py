@@ -1,5 +1,6 @@
 """Account pages: your own account (API tokens, password) and the admin's (users, roles,
-disable/enable, delete, password reset, log-in lock-outs, public view, audit log).
+disable/enable, delete, password reset, OpenID Connect identities linked to users, log-in
+lock-outs, public view, audit log).
 
 Every change is in the audit log. A password change, a reset and disabling a user end that
 user's sessions and revoke its tokens at once. Forms answer with a redirect (POST, redirect,
@@ -18,22 +19,28 @@ from sqlalchemy import Connection, select
 from sovmap import i18n
 from sovmap.i18n import t
 from sovmap.web.auth import (
+    MAX_ISSUER,
+    MAX_SUBJECT,
     MAX_TOKEN_DAYS,
     ROLES,
     TOKEN_DAYS,
     AuthError,
     Principal,
     authenticate,
+    check_identity,
     create_session,
     create_token,
     create_user,
     delete_user,
     get_setting,
+    identities_by_user,
+    link_identity,
     put_setting,
     revoke_token,
     set_disabled,
     set_password,
     set_role,
+    unlink_identity,
 )
 from sovmap.web.deps import (
     PUBLIC_SCAN,
@@ -64,6 +71,28 @@ USER_COLS = (
     Col("state", "WEB_COL_STATE"),
     Col("change", "WEB_COL_CHANGE", sortable=False),
 )
+#: What an identity link or unlink on the admin page ends with: a code in the redirect's
+#: query (``?msg=`` done, ``?error=`` refused) and its catalogue text; the page shows only
+#: these texts, never the query itself.
+IDENTITY_DONE = {"identity_linked": "OIDC_ADMIN_LINKED", "identity_unlinked": "OIDC_ADMIN_UNLINKED"}
+IDENTITY_REFUSED = {
+    "AUTH_OIDC_BAD_ISSUER": "identity_bad_issuer",
+    "AUTH_OIDC_BAD_SUBJECT": "identity_bad_subject",
+    "AUTH_OIDC_LINKED": "identity_taken",
+    "AUTH_OIDC_NO_LINK": "identity_no_link",
+    "AUTH_NO_USER": "identity_no_user",
+}
+IDENTITY_ERRORS = {
+    "identity_bad_issuer": "OIDC_ADMIN_ERR_ISSUER",
+    "identity_bad_subject": "OIDC_ADMIN_ERR_SUBJECT",
+    "identity_taken": "OIDC_ADMIN_ERR_TAKEN",
+    "identity_no_link": "OIDC_ADMIN_ERR_NO_LINK",
+    "identity_no_user": "OIDC_ADMIN_ERR_NO_USER",
+    "identity_failed": "OIDC_ADMIN_ERR_FAILED",
+}
+# generous bounds for the form; check_identity gives the real limits a readable message
+IssuerF = Annotated[str, Form(max_length=4 * MAX_ISSUER)]
+SubjectF = Annotated[str, Form(max_length=4 * MAX_SUBJECT)]
 AUDIT_COLS = (
     Col("when", "WEB_COL_WHEN"),
     Col("who", "WEB_COL_WHO"),
@@ -196,13 +225,23 @@ def account_password(
 
 
 def _admin(
-    request: Request, p: Principal, conn: Connection, *, msg: str = "", error: str = ""
+    request: Request,
+    p: Principal,
+    conn: Connection,
+    *,
+    msg: str = "",
+    error: str = "",
+    refused: str = "",
 ) -> Response:
-    rows = conn.execute(
-        select(users.c.username, users.c.role, users.c.created_at, users.c.disabled).order_by(
-            users.c.username
-        )
-    ).mappings()
+    """The admin page; ``error`` is the text of a form refused in this request (422),
+    ``msg``/``refused`` a code from the query of a redirect to it."""
+    rows = list(
+        conn.execute(
+            select(users.c.username, users.c.role, users.c.created_at, users.c.disabled).order_by(
+                users.c.username
+            )
+        ).mappings()
+    )
     log = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).mappings()
     lang = lang_of(request)
     tables = Tables(request, lang)
@@ -216,7 +255,7 @@ def _admin(
             i18n.t(lang, "WEB_DISABLED" if u["disabled"] else "WEB_ENABLED"),
             "",
         ),
-        list(rows),
+        rows,
     )
     grid = tables.add(
         "audit",
@@ -235,14 +274,22 @@ def _admin(
         roles=ROLES,
         public=get_setting(conn, PUBLIC_SCAN) == "1",
         lockouts=request.app.state.throttle.locked(conn),
-        msg=message(msg, lang_of(request)),
-        error=error,
+        usernames=[u["username"] for u in rows],
+        identities=identities_by_user(conn),
+        msg=t(lang, IDENTITY_DONE[msg]) if msg in IDENTITY_DONE else message(msg, lang),
+        error=error or _refused_text(lang, refused),
     )
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request, p: Admin, conn: Conn, msg: str = "") -> Response:
-    return _admin(request, p, conn, msg=msg)
+def admin_page(
+    request: Request,
+    p: Admin,
+    conn: Conn,
+    msg: str = "",
+    error: str = "",
+) -> Response:
+    return _admin(request, p, conn, msg=msg, refused=error)
 
 
 @router.post("/admin/users")
@@ -263,6 +310,62 @@ def admin_add_user(
         return _admin(request, p, conn, error=exc.render(lang_of(request)))
     audit(conn, p, "user.create", username, {"role": role})
     return _done("/admin", "user_created")
+
+
+def _refused_text(lang: str, code: str) -> str:
+    if code not in IDENTITY_ERRORS:
+        return ""
+    return t(lang, IDENTITY_ERRORS[code], issuer_max=MAX_ISSUER, subject_max=MAX_SUBJECT)
+
+
+def _identity_refused(exc: AuthError) -> Response:
+    code = IDENTITY_REFUSED.get(exc.code, "identity_failed")
+    return RedirectResponse(f"/admin?error={code}", status_code=303)
+
+
+# before /admin/users/{username}/{action}, which would take "identities" for an action
+@router.post("/admin/users/{username}/identities")
+def admin_link_identity(
+    *,
+    request: Request,
+    p: Admin,
+    conn: Conn,
+    username: UserP,
+    issuer: IssuerF = "",
+    subject: SubjectF = "",
+    csrf: Csrf = "",
+) -> Response:
+    """Link an OpenID Connect identity (issuer, subject) to a user: it signs in as that user
+    (as ``sovmap users link`` does, with the same audit entry)."""
+    check_csrf(request, p, csrf)
+    try:
+        issuer, subject = link_identity(conn, username, issuer, subject)
+    except AuthError as exc:
+        return _identity_refused(exc)
+    audit(conn, p, "user.oidc.link", username, {"issuer": issuer, "sub": subject, "via": "web"})
+    return _done("/admin", "identity_linked")
+
+
+@router.post("/admin/users/{username}/identities/unlink")
+def admin_unlink_identity(
+    *,
+    request: Request,
+    p: Admin,
+    conn: Conn,
+    username: UserP,
+    issuer: IssuerF = "",
+    subject: SubjectF = "",
+    csrf: Csrf = "",
+) -> Response:
+    """Remove the link of an identity to a user (as ``sovmap users unlink`` does)."""
+    check_csrf(request, p, csrf)
+    try:
+        issuer, subject = check_identity(issuer, subject)
+        unlink_identity(conn, username, issuer, subject)
+    except AuthError as exc:
+        return _identity_refused(exc)
+    audit(conn, p, "user.oidc.unlink", username, {"issuer": issuer, "sub": subject, "via": "web"})
+    return _done("/admin", "identity_unlinked")
 
 
 @router.post("/admin/users/{username}/{action}")
