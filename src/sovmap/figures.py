@@ -34,11 +34,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, case, func, literal, select
+from sqlalchemy import Connection, and_, case, delete, func, insert, literal, select
 
 from sovmap import i18n
 from sovmap.control import known_sql, us_controlled_sql
@@ -46,7 +48,8 @@ from sovmap.counting import THRESHOLD, UNCOUNTED_ROLES, counts_as_us
 from sovmap.counting import rank as class_rank
 from sovmap.model import Capability
 from sovmap.store.schema import findings, scan_domains
-from sovmap.store.snapshots import ScanInfo
+from sovmap.store.schema import scan_figures as kept_figures
+from sovmap.store.snapshots import ScanInfo, scan_info
 
 if TYPE_CHECKING:
     from sovmap.register.model import Register
@@ -487,22 +490,76 @@ def capability_domains(conn: Connection, scan_id: int, capability: str, cls: str
     }
 
 
+#: the kept row that says under which counting rule the values were kept
+_RULE_ROW = "_rule"
+
+
+@cache
+def _rule_mark() -> int:
+    """A fingerprint of the counting rule: the capability query's SQL (which holds the
+    threshold, the uncounted roles and the control rule's SQL, with the EU member states and
+    the US-law tag from the knowledge data) and the figure ids. Kept values counted under
+    another rule (another tool version) are not used."""
+    text = _sql(_class_stmt(0)) + "|" + ",".join(SCAN_FIGURES)
+    return zlib.crc32(text.encode("utf-8")) & 0x7FFFFFFF
+
+
+def keep_scan_figures(conn: Connection, scan_id: int) -> ScanInfo | None:
+    """Count a finished scan's own figures and keep their values in the store (replacing
+    values kept before), so trend points read them instead of recounting every scan.
+    ``sovmap scan`` calls it when a scan ends and ``sovmap reclassify`` when it has rewritten
+    the findings. None (nothing kept) when the scan is not finished."""
+    scan = scan_info(conn, scan_id)
+    if scan is None or not scan.finished:
+        return None
+    values = [(f.id, f.value) for f in scan_figures(conn, scan, rows=False)]
+    conn.execute(delete(kept_figures).where(kept_figures.c.scan_id == scan_id))
+    conn.execute(
+        insert(kept_figures),
+        [
+            {"scan_id": scan_id, "figure": fid, "value": value}
+            for fid, value in (*values, (_RULE_ROW, _rule_mark()))
+        ],
+    )
+    return scan
+
+
+def kept_values(conn: Connection, scan_ids: Iterable[int]) -> dict[int, dict[str, int | None]]:
+    """Scan id -> its kept figure values, for the scans whose values were kept whole and under
+    the current counting rule (others are absent: count them)."""
+    ids = sorted(set(scan_ids))
+    out: dict[int, dict[str, int | None]] = {}
+    for i in range(0, len(ids), 500):
+        stmt = select(kept_figures.c.scan_id, kept_figures.c.figure, kept_figures.c.value).where(
+            kept_figures.c.scan_id.in_(ids[i : i + 500])
+        )
+        for sid, fid, value in conn.execute(stmt):
+            out.setdefault(int(sid), {})[str(fid)] = None if value is None else int(value)
+    mark = _rule_mark()
+    return {
+        sid: {k: v for k, v in vals.items() if k != _RULE_ROW}
+        for sid, vals in out.items()
+        if vals.get(_RULE_ROW) == mark and all(f in vals for f in SCAN_FIGURES)
+    }
+
+
 def us_share_by_scan(conn: Connection, scans: Iterable[ScanInfo]) -> dict[int, dict[str, float]]:
     """Per finished scan, capability -> percentage of its scanned domains counted in
-    ``<capability>_us_domains``: the trend chart's points (unknown scans are left out)."""
+    ``<capability>_us_domains``: the trend chart's points (unknown scans are left out). The
+    values the scan kept when it ended are used (:func:`keep_scan_figures`); a scan without
+    them is counted here, with the same rule."""
+    done = [s for s in scans if s.finished and s.domains]
+    kept = kept_values(conn, (s.id for s in done))
     out: dict[int, dict[str, float]] = {}
-    for s in scans:
-        if not s.finished or not s.domains:
-            continue
-        # the scan's own figures only (the same rule as the headline figures): the
-        # organisation figures, which a trend point does not show, cost most of the time
-        figs = Figures(s, tuple(scan_figures(conn, s, rows=False)))
-        n = figs.value("domains_scanned") or 0
-        out[s.id] = (
-            {cap: round(100.0 * v / n, 2) for cap, v in sorted(us_by_capability(figs).items()) if v}
-            if n
-            else {}
-        )
+    for s in done:
+        values = kept.get(s.id)
+        if values is None:
+            # the scan's own figures only (the same rule as the headline figures): the
+            # organisation figures, which a trend point does not show, cost most of the time
+            values = {f.id: f.value for f in scan_figures(conn, s, rows=False)}
+        n = values.get("domains_scanned") or 0
+        us = ((cap.value, values.get(f"{slug(cap)}_us_domains")) for cap in Capability)
+        out[s.id] = {c: round(100.0 * v / n, 2) for c, v in sorted(us) if n and v}
     return out
 
 
@@ -539,6 +596,8 @@ __all__ = [
     "counts_as_us",
     "format_value",
     "headline",
+    "keep_scan_figures",
+    "kept_values",
     "org_figures",
     "register_figures",
     "render_text",

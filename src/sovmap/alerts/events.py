@@ -3,9 +3,10 @@
 The events between the two latest finished scans come from the one place that computes them,
 :func:`sovmap.orgs.service.diff`. On 100,000 organisations that takes tens of seconds, so the
 scan computes them when it finishes and keeps them (zstd-compressed JSON) in the store's
-key/value table, keyed by the two scans and the organisation sets in force; the web's
-``/changes`` and the alerts read them from there. When the organisation sets change (a new
-import), the key no longer matches and the events are computed afresh.
+key/value table, keyed by the two scans (as their findings stand: ``ScanInfo.revision``) and
+the organisation sets in force; the web's ``/changes`` and the alerts read them from there.
+When the organisation sets change (a new import) or ``sovmap reclassify`` rewrites one of the
+two scans, the key no longer matches; a reclassify keeps them again.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ from sovmap.web.tables import settings
 PREFIX = "changes:"
 
 
-def _key(conn: Connection, old: int, new: int) -> str:
+def _key(conn: Connection, old: ScanInfo, new: ScanInfo) -> str:
+    """The two scans, as their findings stand (a reclassify changes the key), and the
+    organisation sets in force."""
     sets = ",".join(str(s) for s in q.current_sets(conn))
-    return f"{PREFIX}{old}:{new}:{hashlib.sha256(sets.encode()).hexdigest()[:16]}"
+    text = f"{sets}|{old.revision}|{new.revision}"
+    return f"{PREFIX}{old.id}:{new.id}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def _provider(p: Provider) -> list[Any]:
@@ -81,7 +85,7 @@ def keep_changes(engine: Engine, scan_id: int | None = None) -> DiffResult | Non
     result = diff(engine, done[-2].id, done[-1].id)
     text = _encode(result)
     with engine.begin() as conn:
-        key = _key(conn, done[-2].id, done[-1].id)
+        key = _key(conn, done[-2], done[-1])
         conn.execute(delete(settings).where(settings.c.key.startswith(PREFIX)))
         conn.execute(insert(settings).values(key=key, value=text))
     return result
@@ -91,6 +95,6 @@ def kept_changes(conn: Connection, old: ScanInfo, new: ScanInfo) -> DiffResult |
     """The change events between ``old`` and ``new`` as the scan kept them, or None when they
     were not kept (or the organisation sets changed since)."""
     text = conn.execute(
-        select(settings.c.value).where(settings.c.key == _key(conn, old.id, new.id))
+        select(settings.c.value).where(settings.c.key == _key(conn, old, new))
     ).scalar()
     return None if text is None else _decode(str(text), old, new)

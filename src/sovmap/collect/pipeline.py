@@ -32,6 +32,7 @@ from sovmap.errors import SovmapError
 from sovmap.knowledge.catalogue import Catalogue, default_catalogue
 from sovmap.model import DomainResult, Finding, Observation
 from sovmap.store import Row, Store, encode_results
+from sovmap.store.snapshots import list_scans
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,12 +199,33 @@ def run_scan(
 
 
 def end_scan(store: Store, scan_id: int) -> None:
-    """A scan's end, on one machine as on a cluster: marked done, its change events kept for
-    /changes, and alerts sent when the store has alert settings."""
+    """A scan's end, on one machine as on a cluster: marked done, its own figures kept for
+    the trend chart, its change events kept for /changes, and alerts sent when the store has
+    alert settings."""
     store.finish_scan(scan_id)
+    keep_derived(store, scan_id)
     from sovmap.alerts.deliver import after_scan
 
     after_scan(store.engine, scan_id)
+
+
+def keep_derived(store: Store, scan_id: int, *, reclassified: bool = False) -> None:
+    """Keep what the surfaces derive from a finished scan's findings, so no first request
+    computes it: the scan's own figures (trend points) and, after a reclassify of one of the
+    two latest finished scans, their change events again (a scan's end keeps those through
+    its alerts step)."""
+    from sovmap.figures import keep_scan_figures
+
+    with store.engine.begin() as conn:
+        scan = keep_scan_figures(conn, scan_id)
+    if scan is None or not reclassified:
+        return
+    with store.engine.connect() as conn:
+        done = [s.id for s in list_scans(conn) if s.finished]
+    if scan_id in done[-2:]:
+        from sovmap.alerts.events import keep_changes
+
+        keep_changes(store.engine)
 
 
 def begin_scan(
@@ -435,6 +457,7 @@ def reclassify(
     replace the stored ones (the observations are kept as they are); no DNS is asked."""
     cat = catalogue or default_catalogue()
     batch: list[tuple[str, Sequence[Finding]]] = []
+    store.begin_reclassify(scan_id)
 
     def on_result(result: DomainResult, findings: Sequence[Finding]) -> None:
         batch.append((result.domain, findings))
@@ -444,5 +467,6 @@ def reclassify(
 
     outcome = replay(store, scan_id, on_result, plan=plan, catalogue=cat, rules=rules)
     store.replace_findings(scan_id, batch, cat.version)
-    store.set_knowledge_version(scan_id, cat.version)
+    store.end_reclassify(scan_id, cat.version)
+    keep_derived(store, scan_id, reclassified=True)
     return outcome

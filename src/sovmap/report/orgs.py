@@ -19,7 +19,7 @@ from sovmap.model import Capability, Finding
 from sovmap.store.org_tables import org_domains, org_unmapped, organisations
 from sovmap.store.queries import DomainDetail, current_sets, domain_detail, org_domain_pairs
 from sovmap.store.schema import findings, scan_domains
-from sovmap.store.snapshots import ScanInfo
+from sovmap.store.snapshots import ScanInfo, list_scans
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +232,8 @@ def mailbox_domains(conn: Connection, scan_id: int) -> set[str]:
 
 
 def group_trends(conn: Connection) -> list[GroupTrend]:
-    """Per scan and organisation type, organisations with mailboxes at a US provider (the
-    definition of ``sovmap orgs trend``: any mailbox finding under US jurisdiction).
+    """Per finished scan and organisation type, organisations with mailboxes at a US provider
+    (counted in ``mailbox_us_domains``, :mod:`sovmap.figures`).
 
     Combined in Python from indexed queries: SQLite without statistics would join findings
     to the organisations' domains through the wrong index."""
@@ -250,12 +250,8 @@ def group_trends(conn: Connection) -> list[GroupTrend]:
     }
     pairs = org_domain_pairs(conn, sets)
     out: list[GroupTrend] = []
-    scan_ids = [
-        int(x)
-        for x in conn.execute(
-            select(scan_domains.c.scan_id).distinct().order_by(scan_domains.c.scan_id)
-        ).scalars()
-    ]
+    # finished scans only, as the trend chart: a running or interrupted scan is not a state
+    scan_ids = [s.id for s in list_scans(conn) if s.finished]
     for sid in scan_ids:
         scanned = set(
             conn.execute(

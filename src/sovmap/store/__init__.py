@@ -11,6 +11,7 @@ import json
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sovmap.model import RR, DomainResult, Finding, Observation, Status
 from sovmap.store import snapshots as scan_rules
 from sovmap.store.migrate import DEFAULT_DB, MigrationError, database_url, open_store_engine
-from sovmap.store.schema import findings, scan_domains, scans
+from sovmap.store.schema import findings, scan_domains, scan_figures, scans
 from sovmap.store.snapshots import ScanInfo, now_iso
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -444,9 +445,25 @@ class Store:
             rows = [_finding_row(scan_id, f, knowledge_version) for _, fs in items for f in fs]
             self._insert_rows(c, [], rows)
 
-    def set_knowledge_version(self, scan_id: int, version: str) -> None:
+    def begin_reclassify(self, scan_id: int) -> None:
+        """Before a reclassify rewrites the findings: the scan's kept figures no longer hold."""
         with self.engine.begin() as c:
-            c.execute(update(scans).where(scans.c.id == scan_id).values(knowledge_version=version))
+            c.execute(delete(scan_figures).where(scan_figures.c.scan_id == scan_id))
+
+    def end_reclassify(self, scan_id: int, version: str) -> None:
+        """After a reclassify: the knowledge version it used, and a new ``classified_at``, so
+        what was derived from the old findings (cached figures, kept change events) is keyed
+        differently from what is derived from the new ones."""
+        with self.engine.begin() as c:
+            c.execute(
+                update(scans)
+                .where(scans.c.id == scan_id)
+                # microseconds: two reclassifies within a second still differ
+                .values(
+                    knowledge_version=version,
+                    classified_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                )
+            )
 
 
 def _stored_among(c: Connection, scan_id: int, domains: Sequence[str]) -> set[str]:

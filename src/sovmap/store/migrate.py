@@ -226,6 +226,7 @@ def _adopt(conn: Connection) -> None:
 _LATER_COLUMNS = {
     ("scans", "heartbeat_at"): "0003",
     ("web_api_tokens", "expires_at"): "0004",
+    ("scans", "classified_at"): "0007",
 }
 
 

@@ -39,6 +39,9 @@ scans = Table(
     Column("params", Text, nullable=False, default="{}"),  # JSON
     Column("label", Text, nullable=False, default=""),
     Column("heartbeat_at", String(32)),  # ISO 8601 UTC, renewed while the scan runs
+    # ISO 8601 UTC: when `sovmap reclassify` last rewrote the findings (NULL: as scanned);
+    # with finished_at it tells whether what was derived from the findings is still theirs
+    Column("classified_at", String(32)),
 )
 
 #: One domain of one scan, with its raw observations (compressed JSON), written in the same
@@ -76,6 +79,17 @@ findings = Table(
     Column("knowledge_version", String(32), nullable=False, default=""),
 )
 Index("ix_findings_scan_domain", findings.c.scan_id, findings.c.domain)
+
+#: A finished scan's own headline values (``sovmap.figures.scan_figures``), kept when the scan
+#: ends and again after ``sovmap reclassify``, so trend points need not recount every scan
+#: (``value`` NULL: unknown). Absent rows: not kept, counted from the findings when asked.
+scan_figures = Table(
+    "scan_figures",
+    metadata,
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True),
+    Column("figure", String(64), primary_key=True),
+    Column("value", Integer),
+)
 Index(
     "ix_findings_scan_cap_provider", findings.c.scan_id, findings.c.capability, findings.c.provider
 )

@@ -77,10 +77,18 @@ class ScanInfo:
     shard: str = ""
     knowledge_version: str = ""
     heartbeat_at: str | None = None
+    #: when ``sovmap reclassify`` last rewrote the findings (None: as scanned)
+    classified_at: str | None = None
 
     @property
     def finished(self) -> bool:
         return self.state == DONE
+
+    @property
+    def revision(self) -> tuple[int, str | None, str | None]:
+        """What anything derived from this scan's findings is keyed by: it changes when the
+        scan finishes and when a reclassify rewrites its findings."""
+        return (self.id, self.finished_at, self.classified_at)
 
 
 def _info(r: Any, domains: int, now: datetime) -> ScanInfo:
@@ -98,6 +106,7 @@ def _info(r: Any, domains: int, now: datetime) -> ScanInfo:
         shard=r["shard"] or "",
         knowledge_version=r["knowledge_version"] or "",
         heartbeat_at=r["heartbeat_at"],
+        classified_at=r["classified_at"],
     )
 
 

@@ -62,7 +62,7 @@ class Cache:
     def get(self, key: tuple[Any, ...], scan: ScanInfo, make: Callable[[], T]) -> T:
         if not scan.finished:
             return make()
-        full = (*key, scan.id, scan.finished_at)
+        full = (*key, *scan.revision)  # a reclassify of the scan makes a new key
         found, hit = self._hit(full)
         if found:
             return cast(T, hit)
@@ -103,11 +103,14 @@ def latest(conn: Connection) -> ScanInfo | None:
 
 def trends(conn: Connection, cache: Cache) -> list[q.TrendPoint]:
     all_scans = scans(conn)
-    key = ("trends", *((s.id, s.finished_at, s.status) for s in all_scans))
-    if any(not s.finished for s in all_scans) or not all_scans:
+    done = [s for s in all_scans if s.finished]
+    if not done:
         return q.trends(conn, figures.us_share_by_scan, known_counts(conn))
+    # every scan's revision and status: a scan that finishes, is reclassified or is added
+    # makes a new key (a running scan has no point, so it may run while the points are cached)
+    key = ("trends", *((*s.revision, s.status) for s in all_scans))
     result: list[q.TrendPoint] = cache.get(
-        key, all_scans[-1], lambda: q.trends(conn, figures.us_share_by_scan, known_counts(conn))
+        key, done[-1], lambda: q.trends(conn, figures.us_share_by_scan, known_counts(conn))
     )
     return result
 
@@ -201,14 +204,15 @@ def locations(conn: Connection, scan: ScanInfo) -> list[Located]:
 
 def group_trends(conn: Connection, cache: Cache) -> list[oq.GroupTrend]:
     all_scans = scans(conn)
-    if not all_scans or any(not s.finished for s in all_scans):
+    done = [s for s in all_scans if s.finished]
+    if not done:
         return oq.group_trends(conn)
     key = (
         "group-trends",
         tuple(q.current_sets(conn)),
-        *((s.id, s.finished_at) for s in all_scans),
+        *((*s.revision, s.status) for s in all_scans),
     )
-    result: list[oq.GroupTrend] = cache.get(key, all_scans[-1], lambda: oq.group_trends(conn))
+    result: list[oq.GroupTrend] = cache.get(key, done[-1], lambda: oq.group_trends(conn))
     return result
 
 
