@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select, update
-from tests.support.webstore import Store, auth
+from tests.support.webstore import Store, auth, fill
 from tests.web.test_a11y import _tab_to, axe
 from tests.web.test_web_accounts import login
 from tests.web.tour import AXE, chromium, log_in, needs_chromium, served
@@ -350,5 +350,32 @@ def test_link_and_unlink_with_the_keyboard_and_no_wcag_violations(
             assert identities_of(conn, "viewer") == []
             assert [i["subject"] for i in identities_of(conn, "editor")] == ["e-1"]
             assert identities_of(conn, "admin") == []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_same_on_postgres(postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    store = fill(engine, n=5, with_orgs=False)
+    try:
+        with TestClient(create_app(engine)) as c:
+            h = auth(store, "admin")  # an API token: no CSRF token needed
+            r = link(c, "", "viewer", ISSUER + "/", headers=h)
+            assert r.headers["location"] == "/admin?msg=identity_linked"
+            r = link(c, "", "editor", headers=h)
+            assert r.headers["location"] == "/admin?error=identity_taken"
+            r = link(c, "", "editor", "https://login.example.nl/\u2028x", headers=h)
+            assert r.headers["location"] == "/admin?error=identity_bad_issuer"
+            page = c.get("/admin", headers=h)
+            assert page.status_code == 200
+            assert f">{SUB}</code>" in row_of(page.text, "viewer")
+            assert ids(store, "viewer") == [(ISSUER, SUB)]
+            r = unlink(c, "", "viewer", headers=h)
+            assert r.headers["location"] == "/admin?msg=identity_unlinked"
+            assert ids(store, "viewer") == []
+            assert [d for _, _, d in audit_rows(store, "user.oidc.unlink")] == [
+                {"issuer": ISSUER, "sub": SUB, "via": "web"}
+            ]
     finally:
         engine.dispose()
