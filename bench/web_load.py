@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.storegen import add_organisations, add_scan, municipalities  # noqa: E402
 
 from sovmap.alerts.events import keep_changes, kept_changes  # noqa: E402
+from sovmap.figures import keep_scan_figures, kept_values  # noqa: E402
 from sovmap.store.migrate import open_engine, upgrade  # noqa: E402
 from sovmap.store.snapshots import list_scans  # noqa: E402
 from sovmap.web.auth import create_token, create_user  # noqa: E402
@@ -60,13 +61,20 @@ def build_store(path: Path, n: int) -> str:
 
 
 def keep_events(path: Path) -> None:
-    """What a scan does as it finishes: keep the change events against the scan before
-    (sovmap.alerts.events), unless they are kept already."""
+    """What a scan does as it finishes: keep its own figure values (sovmap.figures) and the
+    change events against the scan before (sovmap.alerts.events), unless they are kept
+    already (a reused store is upgraded to the newest schema first)."""
     engine = open_engine(str(path))
+    upgrade(engine)
     try:
         with engine.connect() as conn:
             done = [s for s in list_scans(conn) if s.finished]
             kept = kept_changes(conn, done[-2], done[-1]) is not None
+            have = kept_values(conn, [s.id for s in done])
+        for s in done:
+            if s.id not in have:
+                with engine.begin() as conn:
+                    keep_scan_figures(conn, s.id)
         if not kept:
             t0 = time.perf_counter()
             n = len(keep_changes(engine).events)  # type: ignore[union-attr]

@@ -57,6 +57,16 @@ def lang_of(request: Request) -> str:
     return _accepted(request.headers.get("accept-language", "")[:512]) or DEFAULT
 
 
+def lang_of_headers(cookie: str, accept_language: str) -> str:
+    """:func:`lang_of` from the raw ``Cookie`` and ``Accept-Language`` headers, for answers
+    sent before the app parsed the request (the size and character limits)."""
+    for part in cookie[:4096].split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == LANG_COOKIE and value.strip('"') in i18n.LANGUAGES:
+            return value.strip('"')
+    return _accepted(accept_language[:512]) or DEFAULT
+
+
 class Words:
     """The catalogue in one language, as the templates call it."""
 

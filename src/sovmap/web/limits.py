@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from sovmap import i18n
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -70,7 +72,11 @@ def _json_strings(value: Any) -> Any:
             yield from _json_strings(v)
 
 
-def body_problem(content_type: str, body: bytes) -> str | None:
+#: why a request is refused before the app runs: a catalogue code and its parameters
+Problem = tuple[str, dict[str, str]]
+
+
+def body_problem(content_type: str, body: bytes) -> Problem | None:
     """Why a small form or JSON body is refused (invalid UTF-8 or a forbidden character)."""
     try:
         if content_type == "application/x-www-form-urlencoded":
@@ -80,51 +86,68 @@ def body_problem(content_type: str, body: bytes) -> str | None:
             texts = _json_strings(json.loads(body.decode("utf-8")))
         for t in texts:
             if (c := bad_character(t)) is not None:
-                return f"the request body holds the character {c}, which is not accepted"
+                return "WEB_LIMIT_BODY_CHAR", {"char": c}
     except UnicodeError:
-        return "the request body is not valid UTF-8"
+        return "WEB_LIMIT_BODY_UTF8", {}
     except ValueError:
         return None  # not JSON: the route's own validation answers (422)
     return None
 
 
-def _query_problem(raw: bytes) -> str | None:
+def _query_problem(raw: bytes) -> Problem | None:
     try:
         text = raw.decode("utf-8")
         for k, v in parse_qsl(text, keep_blank_values=True, errors="strict"):
             if (c := bad_character(k) or bad_character(v)) is not None:
-                return f"the query string holds the character {c}, which is not accepted"
+                return "WEB_LIMIT_QUERY_CHAR", {"char": c}
     except UnicodeError:
-        return "the query string is not valid UTF-8"
+        return "WEB_LIMIT_QUERY_UTF8", {}
     return None
 
 
-def _path_problem(scope: Scope) -> str | None:
+def _path_problem(scope: Scope) -> Problem | None:
     raw = scope.get("raw_path")
     try:
         path = unquote(raw.decode("utf-8"), errors="strict") if raw else scope["path"]
     except UnicodeError:
-        return "the path is not valid UTF-8"
+        return "WEB_LIMIT_PATH_UTF8", {}
     if (c := bad_character(path)) is not None:
-        return f"the path holds the character {c}, which is not accepted"
+        return "WEB_LIMIT_PATH_CHAR", {"char": c}
     return None
 
 
-async def refuse(scope: Scope, send: Send, status: int, message: str) -> None:
-    """A short answer sent before the app ran: JSON under ``/api/``, else a small HTML page
-    with a way back. The connection is closed, so an unread body is never read."""
+def _lang(scope: Scope) -> str:
+    from sovmap.web.i18n_web import lang_of_headers
+
+    headers = {k.lower(): v for k, v in scope.get("headers", ())}
+    return lang_of_headers(
+        headers.get(b"cookie", b"").decode("latin-1"),
+        headers.get(b"accept-language", b"").decode("latin-1"),
+    )
+
+
+async def refuse(scope: Scope, send: Send, status: int, problem: Problem) -> None:
+    """A short answer sent before the app ran, in the reader's language (cookie or browser,
+    as the pages): JSON under ``/api/`` (``detail`` the message, ``code`` its catalogue
+    code), else a small HTML page with a way back. The connection is closed, so an unread
+    body is never read."""
+    lang = _lang(scope)
+    code, params = problem
+    message = i18n.t(lang, code, **params)
     if scope["path"].startswith("/api/"):
-        body = json.dumps({"detail": message}).encode()
+        body = json.dumps({"detail": message, "code": code}).encode()
         ctype = b"application/json"
     else:
         from html import escape
 
+        title = escape(i18n.t(lang, "WEB_ERROR", status=str(status)))
         body = (
-            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>Error {status} · sovmap</title>"
+            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            f"<title>{title} · sovmap</title>"
             '<link rel="stylesheet" href="/static/app.css"></head><body><main>'
-            f'<h1>Error {status}</h1><p class="error">{escape(message)}</p>'
-            '<p><a href="/">Back to the overview</a> · <a href="/login">Log in</a></p>'
+            f'<h1>{title}</h1><p class="error" role="alert">{escape(message)}</p>'
+            f'<p><a href="/">{escape(i18n.t(lang, "WEB_BACK"))}</a> · '
+            f'<a href="/login">{escape(i18n.t(lang, "WEB_LOGIN"))}</a></p>'
             "</main></body></html>"
         ).encode()
         ctype = b"text/html; charset=utf-8"
@@ -166,17 +189,17 @@ class RequestLimits:
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
         path = scope["path"]
         limit = self.limits.limit(path, ctype)
-        too_large = f"the request body is larger than {_size(limit)}, the most this address takes"
+        too_large: Problem = ("WEB_LIMIT_TOO_LARGE", {"size": _size(limit)})
         length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit():
-                await refuse(scope, send, 400, "invalid Content-Length")
+                await refuse(scope, send, 400, ("WEB_LIMIT_LENGTH", {}))
                 return
             if int(length) > limit:
                 await refuse(scope, send, 413, too_large)
                 return
         if ctype == "multipart/form-data" and not self.limits.accepts_upload(path):
-            await refuse(scope, send, 415, "this address takes no file uploads")
+            await refuse(scope, send, 415, ("WEB_LIMIT_NO_UPLOAD", {}))
             return
         if ctype in ("application/x-www-form-urlencoded", "application/json"):
             await self._buffered(scope, receive, send, ctype, limit, too_large)
@@ -185,7 +208,7 @@ class RequestLimits:
         await self._counted(scope, receive, send, limit, too_large, expects_body)
 
     async def _buffered(
-        self, scope: Scope, receive: Receive, send: Send, ctype: str, limit: int, msg: str
+        self, scope: Scope, receive: Receive, send: Send, ctype: str, limit: int, msg: Problem
     ) -> None:
         """Small bodies: read them (up to ``limit``), check the characters, then replay."""
         chunks: list[bytes] = []
@@ -224,7 +247,7 @@ class RequestLimits:
         receive: Receive,
         send: Send,
         limit: int,
-        msg: str,
+        msg: Problem,
         expects_body: bool,
     ) -> None:
         """Other bodies stream through; past ``limit`` the app sees a disconnect and the
