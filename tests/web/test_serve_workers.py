@@ -1,7 +1,7 @@
 """``sovmap serve --workers N`` on real processes: each worker has its own listening socket
-(SO_REUSEPORT), so the kernel spreads connections over the workers; a worker that dies is
-replaced and the server keeps answering; SIGTERM stops every worker; a taken port is refused
-before any worker starts."""
+(SO_REUSEPORT), so the kernel spreads connections over the workers; a worker that dies, or
+whose event loop stops (SIGSTOP), is replaced and the server keeps answering; SIGTERM stops
+every worker; a taken port is refused before any worker starts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 from tests.support.webstore import auth, fill
-from tests.web.serving import free_port, serve, wait_for_workers
+from tests.web.serving import free_port, serve, wait_for_workers, workers
 
 from sovmap.store.migrate import open_engine
 
@@ -110,3 +110,30 @@ def test_a_taken_port_is_refused_before_any_worker_starts(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_stuck_worker_is_killed_and_replaced(tmp_path: Path) -> None:
+    db = str(tmp_path / "stuck.db")
+    engine = open_engine(db)
+    store = fill(engine, n=2)
+    engine.dispose()
+    with serve(db, "--workers", "2", "--worker-timeout", "3") as s:
+        first = wait_for_workers(s.proc.pid, 2)
+        time.sleep(4)  # both beat: neither is replaced while it answers
+        assert wait_for_workers(s.proc.pid, 2) == first
+        os.kill(first[0], signal.SIGSTOP)  # alive, but its event loop no longer turns
+        deadline = time.monotonic() + 60
+        now = first
+        while first[0] in now and time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = workers(s.proc.pid)
+        assert first[0] not in now and first[1] in now
+        now = wait_for_workers(s.proc.pid, 2)
+        codes = {
+            httpx.get(s.url + "/api/me", headers=auth(store, "viewer"), timeout=60).status_code
+            for _ in range(30)
+        }
+        assert codes == {200}
+        s.proc.send_signal(signal.SIGTERM)
+        out = s.proc.communicate(timeout=40)[0].decode()
+    assert f"worker {first[0]} gave no sign of life for 3 s" in out

@@ -77,6 +77,13 @@ def register(sub: Any) -> None:
         help="worker processes (they share the store, sessions and the log-in throttle)",
     )
     serve.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=60.0,
+        help="with --workers above 1: seconds without a heartbeat from a worker's event loop "
+        "after which it is killed and replaced (default 60)",
+    )
+    serve.add_argument(
         "--max-form-kib",
         type=int,
         default=FORM_BYTES // 1024,
@@ -375,6 +382,8 @@ def _serve(args: argparse.Namespace) -> int:
         load_oidc_settings(args.oidc)  # a bad file stops here, before any worker starts
     if not 1 <= args.workers <= 64:
         raise CommandError(f"--workers {args.workers}: choose 1 to 64")
+    if not 2 <= args.worker_timeout <= 3600:
+        raise CommandError(f"--worker-timeout {args.worker_timeout:g}: choose 2 to 3600 seconds")
     if not 1 <= args.max_form_kib <= 1024 or not 1 <= args.max_upload_mib <= 1024:
         raise CommandError("--max-form-kib and --max-upload-mib: choose 1 to 1024")
     _engine(args.db).dispose()  # migrate once, before any worker starts
@@ -411,7 +420,7 @@ def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        Supervisor(settings, sockets, {**common, "port": port}).run()
+        Supervisor(settings, sockets, {**common, "port": port}, args.worker_timeout).run()
     except ServeError as exc:
         raise CommandError(str(exc)) from exc
     return 0

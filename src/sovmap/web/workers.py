@@ -13,6 +13,7 @@ log-in throttle."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import json
@@ -98,8 +99,10 @@ def app_from_environment() -> FastAPI:
     return ServeSettings(**json.loads(os.environ[ENV])).app()
 
 
-#: the worker's listening socket (a descriptor number), its uvicorn options and its parent
+#: the worker's listening socket (a descriptor number), its heartbeat pipe, its uvicorn
+#: options and its parent
 FD_ENV = "SOVMAP_SERVE_FD"
+BEAT_ENV = "SOVMAP_SERVE_BEAT_FD"
 UVICORN_ENV = "SOVMAP_SERVE_UVICORN"
 PARENT_ENV = "SOVMAP_SERVE_PARENT"
 BACKLOG = 2048  # uvicorn's default
@@ -109,6 +112,10 @@ QUICK_EXIT = 10.0
 QUICK_EXITS = 5
 #: seconds the workers get to finish their requests after SIGINT/SIGTERM
 GRACE = 30.0
+#: a worker's event loop writes a byte to its heartbeat pipe this often (seconds)
+BEAT = 1.0
+#: default seconds without a heartbeat after which a worker is killed and replaced
+WORKER_TIMEOUT = 60.0
 
 
 class ServeError(Exception):
@@ -146,30 +153,60 @@ class _Worker:
     sock: socket.socket
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
+    beat_fd: int = -1  # the read end of the worker's heartbeat pipe
+    last_beat: float = 0.0
+
+    def heard(self, now: float) -> float:
+        """Read the heartbeats waiting; the time of the last one (or of the start)."""
+        try:
+            while os.read(self.beat_fd, 4096):
+                self.last_beat = now
+        except BlockingIOError:
+            pass
+        return max(self.last_beat, self.started)
+
+    def close_beat(self) -> None:
+        if self.beat_fd >= 0:
+            os.close(self.beat_fd)
+            self.beat_fd = -1
 
 
 @dataclass
 class Supervisor:
-    """Starts a worker process per socket, replaces one that dies, and stops them all on
-    SIGINT or SIGTERM (each gets :data:`GRACE` seconds to finish its requests)."""
+    """Starts a worker process per socket, replaces one that dies or whose event loop has not
+    written a heartbeat for ``timeout`` seconds (killed: a stuck worker would keep its share
+    of the connections unanswered), and stops them all on SIGINT or SIGTERM (each gets
+    :data:`GRACE` seconds to finish its requests)."""
 
     settings: ServeSettings
     sockets: list[socket.socket]
     uvicorn_options: dict[str, Any]
+    timeout: float = WORKER_TIMEOUT
     workers: list[_Worker] = field(default_factory=list)
     stopping: bool = False
     quick_exits: int = 0
 
     def _start(self, w: _Worker) -> None:
+        w.close_beat()
+        read, write = os.pipe()
+        os.set_blocking(read, False)
         env = dict(os.environ)
         env[ENV] = self.settings.to_env()
         env[FD_ENV] = str(w.sock.fileno())
+        env[BEAT_ENV] = str(write)
         env[UVICORN_ENV] = json.dumps(self.uvicorn_options)
         env[PARENT_ENV] = str(os.getpid())
-        w.proc = subprocess.Popen(
-            [sys.executable, "-m", "sovmap.web.workers"], env=env, pass_fds=(w.sock.fileno(),)
-        )
+        try:
+            w.proc = subprocess.Popen(
+                [sys.executable, "-m", "sovmap.web.workers"],
+                env=env,
+                pass_fds=(w.sock.fileno(), write),
+            )
+        finally:
+            os.close(write)
+        w.beat_fd = read
         w.started = time.monotonic()
+        w.last_beat = 0.0
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
@@ -186,7 +223,22 @@ class Supervisor:
                 for w in self.workers:
                     assert w.proc is not None
                     code = w.proc.poll()
-                    if code is None or self.stopping:
+                    if self.stopping:
+                        break
+                    now = time.monotonic()
+                    if code is None:
+                        if now - w.heard(now) <= self.timeout:
+                            continue
+                        print(
+                            f"sovmap: worker {w.proc.pid} gave no sign of life for "
+                            f"{self.timeout:.0f} s; stopping it and starting another",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        w.proc.kill()
+                        w.proc.wait()
+                        self.quick_exits = 0
+                        self._start(w)
                         continue
                     if time.monotonic() - w.started < QUICK_EXIT:
                         self.quick_exits += 1
@@ -208,6 +260,8 @@ class Supervisor:
             self._shutdown()
             for s, handler in old.items():
                 signal.signal(s, handler)
+            for w in self.workers:
+                w.close_beat()
             for sock in self.sockets:
                 sock.close()
 
@@ -234,8 +288,27 @@ def _worker_main() -> None:
     if os.getppid() != int(os.environ[PARENT_ENV]):
         return  # the parent died before the line above took effect
     sock = socket.socket(fileno=int(os.environ[FD_ENV]))
+    beat = int(os.environ[BEAT_ENV])
+    os.set_blocking(beat, False)
     config = uvicorn.Config(app_from_environment(), **json.loads(os.environ[UVICORN_ENV]))
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+
+    async def heartbeat() -> None:
+        # written by the event loop itself: a loop that stops turning stops the heartbeat
+        while True:
+            with contextlib.suppress(BlockingIOError):  # a full pipe: the parent reads later
+                os.write(beat, b".")
+            await asyncio.sleep(BEAT)
+
+    async def main() -> None:
+        task = asyncio.create_task(heartbeat())
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            task.cancel()
+
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(main())
 
 
 if __name__ == "__main__":
