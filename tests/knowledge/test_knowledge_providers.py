@@ -339,6 +339,11 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("txt", "teamviewer-sso-verification=abc123", "txt", "teamviewer"),
     ("txt", "cisco-ci-domain-verification=abc123", "txt", "cisco"),
     ("dmarc", "dmarc.postmarkapp.com", "dmarc", "postmark"),
+    ("ns", "ns2.openprovider.be", "ns", "openprovider"),
+    ("ns", "ns1.yoursrs.com", "ns", "realtime-register"),
+    ("ns", "ns3.argewebhosting.nl", "ns", "argeweb"),
+    ("ns", "ns4.nucleus.be", "ns", "nucleus"),
+    ("ns", "ns1.easyhost.be", "ns", "easyhost"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
@@ -353,6 +358,9 @@ NEGATIVES: list[tuple[str, str, str]] = [
     ("ns", "ns-cloud-z9.googledomains.com", "ns"),
     ("spf", "spf.protection.outlook.com.example", "spf"),
     ("txt", "v=spf1 include:_spf.google.com ~all", "txt"),
+    ("ns", "eu-sedo-ns1.yoursrs.com", "ns"),
+    ("ns", "ns1.openprovider.nl.example", "ns"),
+    ("ns", "ns1.argewebhosting.org", "ns"),
 ]
 
 
