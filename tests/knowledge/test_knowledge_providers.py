@@ -344,6 +344,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("ns", "ns3.argewebhosting.nl", "ns", "argeweb"),
     ("ns", "ns4.nucleus.be", "ns", "nucleus"),
     ("ns", "ns1.easyhost.be", "ns", "easyhost"),
+    ("mx", "mx2.cyso.net", "mx", "cyso"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
@@ -361,6 +362,7 @@ NEGATIVES: list[tuple[str, str, str]] = [
     ("ns", "eu-sedo-ns1.yoursrs.com", "ns"),
     ("ns", "ns1.openprovider.nl.example", "ns"),
     ("ns", "ns1.argewebhosting.org", "ns"),
+    ("mx", "mx1.notcyso.net", "mx"),
 ]
 
 
