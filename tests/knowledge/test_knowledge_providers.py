@@ -345,6 +345,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("ns", "ns4.nucleus.be", "ns", "nucleus"),
     ("ns", "ns1.easyhost.be", "ns", "easyhost"),
     ("mx", "mx2.cyso.net", "mx", "cyso"),
+    ("mx", "mx.backup.mailprotect.be", "mx", "combell"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
