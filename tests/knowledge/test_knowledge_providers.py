@@ -346,6 +346,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("ns", "ns1.easyhost.be", "ns", "easyhost"),
     ("mx", "mx2.cyso.net", "mx", "cyso"),
     ("mx", "mx.backup.mailprotect.be", "mx", "combell"),
+    ("mx", "mx11.surfmailfilter.nl", "mx", "surf"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
