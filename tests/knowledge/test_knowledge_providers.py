@@ -347,6 +347,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx2.cyso.net", "mx", "cyso"),
     ("mx", "mx.backup.mailprotect.be", "mx", "combell"),
     ("mx", "mx11.surfmailfilter.nl", "mx", "surf"),
+    ("mx", "mx2.onlinespamfilter.com", "mx", "onlinespamfilter"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
