@@ -137,11 +137,14 @@ def test_timeouts_and_window_follow_the_measured_round_trip(upstream: DevServer)
         r = eng._resolvers[0]
     assert set(got.values()) == {Status.NOERROR}
     assert eng.stats.timeouts >= 10  # the 5 % lost
-    # 50 ms ± 10 ms (Gaussian): the smoothed RTT of a few dozen samples stays well inside
-    # 25-150 ms on a busy machine (0.0396 was seen once on CI), far from the 2 s first timeout
-    assert 0.025 < r.srtt < 0.15 and r.rto < 0.5
+    # 50 ms ± 10 ms (Gaussian) plus the time the proxy and the engine wait for a CPU: the
+    # smoothed RTT is at least the simulated delay, and on a busy machine much more (CI saw
+    # 0.0396 once and 0.245 with other tests beside it); what matters is that the timeout
+    # follows it (RFC 6298: srtt + 4 rttvar), below the configured 2 s first timeout
+    assert 0.025 < r.srtt < 1.0
+    assert r.rto == min(2.0, max(eng.config.min_timeout, r.srtt + 4 * r.rttvar)) < 2.0
     assert r.cap >= 400 * 0.2 * 1.5  # the bandwidth-delay window at the budget, not 64
-    assert took < 600 / 400 + 8  # (a loose bound: the machine may be busy)
+    assert took < 600 / 400 + 20  # (a loose bound: the machine may be busy)
 
 
 def test_a_refused_storm_backs_off_and_rotates_to_the_other_resolver(upstream: DevServer) -> None:
