@@ -348,6 +348,8 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx.backup.mailprotect.be", "mx", "combell"),
     ("mx", "mx11.surfmailfilter.nl", "mx", "surf"),
     ("mx", "mx2.onlinespamfilter.com", "mx", "onlinespamfilter"),
+    ("mx", "mx1.alwaysdata.com", "mx", "alwaysdata"),
+    ("ns", "dns2.alwaysdata.com", "ns", "alwaysdata"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
@@ -366,6 +368,7 @@ NEGATIVES: list[tuple[str, str, str]] = [
     ("ns", "ns1.openprovider.nl.example", "ns"),
     ("ns", "ns1.argewebhosting.org", "ns"),
     ("mx", "mx1.notcyso.net", "mx"),
+    ("ns", "dns3.alwaysdata.com", "ns"),
 ]
 
 
