@@ -110,6 +110,17 @@ def test_a_taken_port_is_refused_before_any_worker_starts(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+    # nor does a second sovmap serve join the first one's port (SO_REUSEPORT would let it)
+    with serve(str(tmp_path / "x.db"), "--workers", "2") as first:
+        second = subprocess.run(
+            [*cmd, "--port", str(first.port), "--workers", "2"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 2
+        assert f"cannot listen on 127.0.0.1:{first.port}" in second.stderr
 
 
 def test_a_stuck_worker_is_killed_and_replaced(tmp_path: Path) -> None:

@@ -132,6 +132,13 @@ def listening_sockets(host: str, port: int, n: int) -> list[socket.socket]:
     family, _, _, _, address = infos[0]
     socks: list[socket.socket] = []
     try:
+        # first a plain bind: it fails while anything listens on the port, another sovmap
+        # serve's SO_REUSEPORT group included (which the group's own binds would silently
+        # join, splitting the connections between two servers)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+            address = (address[0], probe.getsockname()[1], *address[2:])
         for _ in range(n):
             sock = socket.socket(family, socket.SOCK_STREAM)
             socks.append(sock)
