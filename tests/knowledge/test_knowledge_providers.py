@@ -350,6 +350,9 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx2.onlinespamfilter.com", "mx", "onlinespamfilter"),
     ("mx", "mx1.alwaysdata.com", "mx", "alwaysdata"),
     ("ns", "dns2.alwaysdata.com", "ns", "alwaysdata"),
+    ("mx", "mx.cert.legalmail.it", "mx", "infocert"),
+    ("spf", "_spf-legalmail.infocert.it", "spf", "infocert"),
+    ("mx", "mx2.altospam.net", "mx", "altospam"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
@@ -369,6 +372,8 @@ NEGATIVES: list[tuple[str, str, str]] = [
     ("ns", "ns1.argewebhosting.org", "ns"),
     ("mx", "mx1.notcyso.net", "mx"),
     ("ns", "dns3.alwaysdata.com", "ns"),
+    ("mx", "mx.cert.legalmail.it.example", "mx"),
+    ("mx", "mx.notaltospam.com", "mx"),
 ]
 
 
