@@ -353,6 +353,9 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx.cert.legalmail.it", "mx", "infocert"),
     ("spf", "_spf-legalmail.infocert.it", "spf", "infocert"),
     ("mx", "mx2.altospam.net", "mx", "altospam"),
+    ("mx", "mx1.seeweb.it", "mx", "seeweb"),
+    ("mx", "mail.numerian.fr", "mx", "numerian"),
+    ("mx", "mx.inforoutes.fr", "mx", "numerian"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
@@ -374,6 +377,7 @@ NEGATIVES: list[tuple[str, str, str]] = [
     ("ns", "dns3.alwaysdata.com", "ns"),
     ("mx", "mx.cert.legalmail.it.example", "mx"),
     ("mx", "mx.notaltospam.com", "mx"),
+    ("mx", "mail.numerian.fr.example", "mx"),
 ]
 
 
