@@ -218,12 +218,16 @@ _CAP_HEADER = (
 _RANK_CLASS = {2: US, 1: NON_US, 0: UNKNOWN}
 
 
-def scan_figures(conn: Connection, scan: ScanInfo | None, *, rows: bool = True) -> list[Figure]:
+def scan_figures(
+    conn: Connection, scan: ScanInfo | None, *, rows: bool = True, use_kept: bool = True
+) -> list[Figure]:
     """The scan's figures; every value unknown without a scan. With ``rows`` false only the
     values are read (the scan summary of a million domains); each figure's rows are then
-    empty but its value is the count of the same query."""
+    empty but its value is the count of the same query, or the value the scan kept when it
+    ended (:func:`keep_scan_figures`, the same count) unless ``use_kept`` is false."""
     if scan is None:
         return _unknown(SCAN_FIGURES)
+    kept = None if rows or not use_kept else kept_values(conn, [scan.id]).get(scan.id)
     dom_stmt = (
         select(scan_domains.c.domain, scan_domains.c.position)
         .where(scan_domains.c.scan_id == scan.id)
@@ -234,6 +238,9 @@ def scan_figures(conn: Connection, scan: ScanInfo | None, *, rows: bool = True) 
     if rows:
         drows = tuple((str(d), int(p)) for d, p in conn.execute(dom_stmt))
         n_domains: int = len(drows)
+    elif kept is not None:
+        drows = ()
+        n_domains = int(kept["domains_scanned"] or 0)
     else:
         drows = ()
         n_domains = int(
@@ -262,6 +269,12 @@ def scan_figures(conn: Connection, scan: ScanInfo | None, *, rows: bool = True) 
             d = decided.get((cap, dom), ("", "", "", None, "", None))
             per.setdefault((cap, cls), []).append((dom, cap, cls, *d))
         counts = {k: len(v) for k, v in per.items()}
+    elif kept is not None:
+        counts = {
+            (cap.value, cls): int(kept[f"{slug(cap)}_{cls}_domains"] or 0)
+            for cap in Capability
+            for cls in (US, NON_US, UNKNOWN)
+        }
     else:
         sub = cls_stmt.subquery()
         for cap, rank, n in conn.execute(
@@ -512,7 +525,7 @@ def keep_scan_figures(conn: Connection, scan_id: int) -> ScanInfo | None:
     scan = scan_info(conn, scan_id)
     if scan is None or not scan.finished:
         return None
-    values = [(f.id, f.value) for f in scan_figures(conn, scan, rows=False)]
+    values = [(f.id, f.value) for f in scan_figures(conn, scan, rows=False, use_kept=False)]
     conn.execute(delete(kept_figures).where(kept_figures.c.scan_id == scan_id))
     conn.execute(
         insert(kept_figures),
@@ -556,7 +569,7 @@ def us_share_by_scan(conn: Connection, scans: Iterable[ScanInfo]) -> dict[int, d
         if values is None:
             # the scan's own figures only (the same rule as the headline figures): the
             # organisation figures, which a trend point does not show, cost most of the time
-            values = {f.id: f.value for f in scan_figures(conn, s, rows=False)}
+            values = {f.id: f.value for f in scan_figures(conn, s, rows=False, use_kept=False)}
         n = values.get("domains_scanned") or 0
         us = ((cap.value, values.get(f"{slug(cap)}_us_domains")) for cap in Capability)
         out[s.id] = {c: round(100.0 * v / n, 2) for c, v in sorted(us) if n and v}
