@@ -405,8 +405,9 @@ def _serve(args: argparse.Namespace) -> int:
         "log_level": "warning",
     }
     where = migrate.database_url(args.db).split("@")[-1]
+    host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address in a URL
     if args.workers == 1:
-        print(f"sovmap: serving {where} on http://{args.host}:{args.port}/", flush=True)
+        print(f"sovmap: serving {where} on http://{host}:{args.port}/", flush=True)
         uvicorn.run(settings.app(), **common)
         return 0
     # one socket per worker (SO_REUSEPORT), bound here so a taken port fails before any start
@@ -416,7 +417,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     port = sockets[0].getsockname()[1]
     print(
-        f"sovmap: serving {where} on http://{args.host}:{port}/ with {args.workers} workers",
+        f"sovmap: serving {where} on http://{host}:{port}/ with {args.workers} workers",
         flush=True,
     )
     try:
