@@ -356,6 +356,15 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx1.seeweb.it", "mx", "seeweb"),
     ("mx", "mail.numerian.fr", "mx", "numerian"),
     ("mx", "mx.inforoutes.fr", "mx", "numerian"),
+    ("mx", "mx.ddgi.cat", "mx", "diputacio-girona"),
+    ("mx", "smtpin2.dipcas.es", "mx", "diputacion-castellon"),
+    ("mx", "mx1.dipta.cat", "mx", "diputacio-tarragona"),
+    ("mx", "mx2.tinet.org", "mx", "diputacio-tarragona"),
+    ("mx", "estafeta1.dpteruel.es", "mx", "diputacion-teruel"),
+    ("mx", "mx10.samdipuleon.es", "mx", "diputacion-leon"),
+    ("mx", "mail2.correo.gob.es", "mx", "correo-gob-es"),
+    ("spf", "spf.correo.gob.es", "spf", "correo-gob-es"),
+    ("mx", "mail.nominalia.com", "mx", "nominalia"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
@@ -378,6 +387,9 @@ NEGATIVES: list[tuple[str, str, str]] = [
     ("mx", "mx.cert.legalmail.it.example", "mx"),
     ("mx", "mx.notaltospam.com", "mx"),
     ("mx", "mail.numerian.fr.example", "mx"),
+    ("mx", "mx.notddgi.cat", "mx"),
+    ("mx", "correo.gob.es.example", "mx"),
+    ("mx", "mx1.nominalia.com", "mx"),
 ]
 
 
