@@ -365,6 +365,9 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mail2.correo.gob.es", "mx", "correo-gob-es"),
     ("spf", "spf.correo.gob.es", "spf", "correo-gob-es"),
     ("mx", "mail.nominalia.com", "mx", "nominalia"),
+    ("mx", "mailgw02.host.it", "mx", "host-it"),
+    ("mx", "mail.vianova.it", "mx", "vianova"),
+    ("mx", "mx.vi-pa.cloud", "mx", "vianova"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
@@ -390,6 +393,7 @@ NEGATIVES: list[tuple[str, str, str]] = [
     ("mx", "mx.notddgi.cat", "mx"),
     ("mx", "correo.gob.es.example", "mx"),
     ("mx", "mx1.nominalia.com", "mx"),
+    ("mx", "mx.interhost.it", "mx"),
 ]
 
 
