@@ -368,6 +368,9 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mailgw02.host.it", "mx", "host-it"),
     ("mx", "mail.vianova.it", "mx", "vianova"),
     ("mx", "mx.vi-pa.cloud", "mx", "vianova"),
+    ("mx", "mxb.ovh.net", "mx", "ovhcloud"),
+    ("mx", "mx.relay.orange-business.com", "mx", "orange"),
+    ("mx", "mx4.nameshield.net", "mx", "nameshield"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
@@ -394,6 +397,7 @@ NEGATIVES: list[tuple[str, str, str]] = [
     ("mx", "correo.gob.es.example", "mx"),
     ("mx", "mx1.nominalia.com", "mx"),
     ("mx", "mx.interhost.it", "mx"),
+    ("mx", "mx9.ovh.net", "mx"),
 ]
 
 
