@@ -371,6 +371,8 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mxb.ovh.net", "mx", "ovhcloud"),
     ("mx", "mx.relay.orange-business.com", "mx", "orange"),
     ("mx", "mx4.nameshield.net", "mx", "nameshield"),
+    ("mx", "correo.dip-caceres.es", "mx", "diputacion-caceres"),
+    ("mx", "mail1.dipualba.es", "mx", "diputacion-albacete"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
