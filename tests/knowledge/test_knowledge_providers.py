@@ -373,6 +373,7 @@ EXAMPLES: list[tuple[str, str, str, str]] = [
     ("mx", "mx4.nameshield.net", "mx", "nameshield"),
     ("mx", "correo.dip-caceres.es", "mx", "diputacion-caceres"),
     ("mx", "mail1.dipualba.es", "mx", "diputacion-albacete"),
+    ("mx", "correo3.dipujaen.es", "mx", "diputacion-jaen"),
 ]
 
 # Look-alikes that must not match anything of the given kind.
