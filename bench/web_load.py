@@ -221,7 +221,8 @@ def main() -> int:
             *(sys.executable, "-m", "sovmap", "serve", "--db", str(args.store)),
             *("--port", str(port), "--workers", str(args.workers)),
         ],
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # English messages: the relay below reads the workers' "warm in" lines
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "SOVMAP_LANG": "en"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

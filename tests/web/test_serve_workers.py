@@ -65,7 +65,9 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(tmp_path:
         try:
             assert {get(c) for c in conns} == {b"HTTP/1.1 401 Unauthorized"}
             held = [established(pid, s.port) for pid in first]
-            assert sum(held) == 40 and min(held) >= 5, held
+            # (uvicorn closes a keep-alive connection idle for 5 s: on a slow machine a few
+            # may be gone before they are counted)
+            assert 30 <= sum(held) <= 40 and min(held) >= 5, held
         finally:
             for c in conns:
                 c.close()
@@ -106,10 +108,20 @@ def test_a_taken_port_is_refused_before_any_worker_starts(tmp_path: Path) -> Non
             capture_output=True,
             text=True,
             timeout=120,
+            env={**os.environ, "SOVMAP_LANG": "nl"},  # the messages in Dutch too
         )
     assert done.returncode == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert f"kan niet luisteren op 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+    bad = subprocess.run(
+        [*cmd, "--workers", "2", "--worker-timeout", "nan"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SOVMAP_LANG": "nl"},
+    )
+    assert bad.returncode == 2 and "--worker-timeout nan: kies 2 tot en met 3600" in bad.stderr
     # nor does a second sovmap serve join the first one's port (SO_REUSEPORT would let it)
     with serve(str(tmp_path / "x.db"), "--workers", "2") as first:
         second = subprocess.run(
@@ -128,9 +140,9 @@ def test_a_stuck_worker_is_killed_and_replaced(tmp_path: Path) -> None:
     engine = open_engine(db)
     store = fill(engine, n=2)
     engine.dispose()
-    with serve(db, "--workers", "2", "--worker-timeout", "3") as s:
+    with serve(db, "--workers", "2", "--worker-timeout", "5") as s:
         first = wait_for_workers(s.proc.pid, 2)
-        time.sleep(4)  # both beat: neither is replaced while it answers
+        time.sleep(6)  # both beat: neither is replaced while it answers
         assert wait_for_workers(s.proc.pid, 2) == first
         os.kill(first[0], signal.SIGSTOP)  # alive, but its event loop no longer turns
         deadline = time.monotonic() + 60
@@ -147,4 +159,4 @@ def test_a_stuck_worker_is_killed_and_replaced(tmp_path: Path) -> None:
         assert codes == {200}
         s.proc.send_signal(signal.SIGTERM)
         out = s.proc.communicate(timeout=40)[0].decode()
-    assert f"worker {first[0]} gave no sign of life for 3 s" in out
+    assert f"worker {first[0]} gave no sign of life for 5 s" in out

@@ -370,22 +370,33 @@ def _serve(args: argparse.Namespace) -> int:
 
     from sovmap.web.workers import ServeError, ServeSettings, Supervisor, listening_sockets
 
+    lang = i18n.cli_language()
+
+    def refuse(code: str, **params: Any) -> CommandError:
+        return CommandError(i18n.t(lang, code, **params))
+
     if args.register is not None and not args.register.is_dir():
-        raise CommandError(f"--register {args.register}: not a directory")
+        raise refuse("SERVE_NOT_A_DIRECTORY", option="--register", path=str(args.register))
     for opt in ("scenario_settings", "exit_settings"):
         f = getattr(args, opt)
         if f is not None and not f.is_file():
-            raise CommandError(f"--{opt.replace('_', '-')} {f}: no such file")
+            raise refuse("SERVE_NO_FILE", option=f"--{opt.replace('_', '-')}", path=str(f))
     if args.oidc is not None:
         from sovmap.web.oidc import load_oidc_settings
 
         load_oidc_settings(args.oidc)  # a bad file stops here, before any worker starts
     if not 1 <= args.workers <= 64:
-        raise CommandError(f"--workers {args.workers}: choose 1 to 64")
+        raise refuse("SERVE_RANGE", option="--workers", value=str(args.workers), low=1, high=64)
     if not 2 <= args.worker_timeout <= 3600:
-        raise CommandError(f"--worker-timeout {args.worker_timeout:g}: choose 2 to 3600 seconds")
-    if not 1 <= args.max_form_kib <= 1024 or not 1 <= args.max_upload_mib <= 1024:
-        raise CommandError("--max-form-kib and --max-upload-mib: choose 1 to 1024")
+        raise refuse(
+            "SERVE_RANGE", option="--worker-timeout", value=f"{args.worker_timeout:g}", low=2,
+            high=3600,
+        )  # fmt: skip
+    for opt in ("max_form_kib", "max_upload_mib"):
+        if not 1 <= getattr(args, opt) <= 1024:
+            value = str(getattr(args, opt))
+            raise refuse("SERVE_RANGE", option=f"--{opt.replace('_', '-')}", value=value, low=1,
+                         high=1024)  # fmt: skip
     _engine(args.db).dispose()  # migrate once, before any worker starts
     settings = ServeSettings(
         db=args.db,
@@ -407,21 +418,22 @@ def _serve(args: argparse.Namespace) -> int:
     where = migrate.database_url(args.db).split("@")[-1]
     host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address in a URL
     if args.workers == 1:
-        print(f"sovmap: serving {where} on http://{host}:{args.port}/", flush=True)
+        print(i18n.t(lang, "SERVE_SERVING", store=where, url=f"http://{host}:{args.port}/"),
+              flush=True)  # fmt: skip
         uvicorn.run(settings.app(), **common)
         return 0
     # one socket per worker (SO_REUSEPORT), bound here so a taken port fails before any start
     try:
-        sockets = listening_sockets(args.host, args.port, args.workers)
+        sockets = listening_sockets(args.host, args.port, args.workers, lang)
     except ServeError as exc:
         raise CommandError(str(exc)) from exc
     port = sockets[0].getsockname()[1]
-    print(
-        f"sovmap: serving {where} on http://{host}:{port}/ with {args.workers} workers",
-        flush=True,
-    )
+    url = f"http://{host}:{port}/"
+    print(i18n.t(lang, "SERVE_SERVING_WORKERS", store=where, url=url, n=args.workers), flush=True)
     try:
-        Supervisor(settings, sockets, {**common, "port": port}, args.worker_timeout).run()
+        Supervisor(
+            settings, sockets, {**common, "port": port}, args.worker_timeout, lang=lang
+        ).run()
     except ServeError as exc:
         raise CommandError(str(exc)) from exc
     return 0

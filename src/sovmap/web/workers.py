@@ -32,6 +32,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from sovmap.i18n import cli_language, format_number, t
 from sovmap.store import Store
 from sovmap.store.migrate import database_url
 from sovmap.web.app import create_app
@@ -91,7 +92,9 @@ class ServeSettings:
 def _warm(engine: Engine, app: FastAPI) -> None:
     t0 = time.monotonic()
     warm(engine, app.state.cache)
-    print(f"sovmap: worker {os.getpid()} warm in {time.monotonic() - t0:.0f} s", flush=True)
+    lang = cli_language()
+    seconds = format_number(round(time.monotonic() - t0), lang)
+    print(t(lang, "SERVE_WORKER_WARM", pid=os.getpid(), seconds=seconds), flush=True)
 
 
 def app_from_environment() -> FastAPI:
@@ -122,13 +125,13 @@ class ServeError(Exception):
     """The server cannot start or keep its workers running (a one-line message)."""
 
 
-def listening_sockets(host: str, port: int, n: int) -> list[socket.socket]:
+def listening_sockets(host: str, port: int, n: int, lang: str = "en") -> list[socket.socket]:
     """``n`` listening TCP sockets on the same address, each with ``SO_REUSEPORT``. Port 0
     takes a free port for the first and the same port for the others."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise ServeError(f"--host {host}: {exc.strerror}") from exc
+        raise ServeError(t(lang, "SERVE_BAD_HOST", host=host, reason=exc.strerror)) from exc
     family, _, _, _, address = infos[0]
     socks: list[socket.socket] = []
     try:
@@ -151,7 +154,9 @@ def listening_sockets(host: str, port: int, n: int) -> list[socket.socket]:
     except OSError as exc:
         for sock in socks:
             sock.close()
-        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise ServeError(
+            t(lang, "SERVE_CANNOT_LISTEN", host=host, port=port, reason=exc.strerror or str(exc))
+        ) from exc
     return socks
 
 
@@ -189,6 +194,7 @@ class Supervisor:
     sockets: list[socket.socket]
     uvicorn_options: dict[str, Any]
     timeout: float = WORKER_TIMEOUT
+    lang: str = "en"  # of the messages (sovmap.i18n.cli_language)
     workers: list[_Worker] = field(default_factory=list)
     stopping: bool = False
     quick_exits: int = 0
@@ -215,6 +221,9 @@ class Supervisor:
         w.started = time.monotonic()
         w.last_beat = 0.0
 
+    def _say(self, code: str, **params: Any) -> None:
+        print(t(self.lang, code, **params), file=sys.stderr, flush=True)
+
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
 
@@ -236,12 +245,8 @@ class Supervisor:
                     if code is None:
                         if now - w.heard(now) <= self.timeout:
                             continue
-                        print(
-                            f"sovmap: worker {w.proc.pid} gave no sign of life for "
-                            f"{self.timeout:.0f} s; stopping it and starting another",
-                            file=sys.stderr,
-                            flush=True,
-                        )
+                        seconds = format_number(self.timeout, self.lang)
+                        self._say("SERVE_WORKER_STUCK", pid=w.proc.pid, seconds=seconds)
                         w.proc.kill()
                         w.proc.wait()
                         self.quick_exits = 0
@@ -251,17 +256,12 @@ class Supervisor:
                         self.quick_exits += 1
                         if self.quick_exits >= QUICK_EXITS:
                             raise ServeError(
-                                f"{self.quick_exits} workers in a row exited within "
-                                f"{QUICK_EXIT:.0f} s of their start (last exit code {code}); "
-                                "their messages are above"
-                            )
+                                t(self.lang, "SERVE_WORKERS_FAIL", n=self.quick_exits,
+                                  seconds=format_number(QUICK_EXIT, self.lang), status=code)
+                            )  # fmt: skip
                     else:
                         self.quick_exits = 0
-                    print(
-                        f"sovmap: worker {w.proc.pid} exited with code {code}; starting another",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                    self._say("SERVE_WORKER_EXITED", pid=w.proc.pid, status=code)
                     self._start(w)
         finally:
             self._shutdown()
