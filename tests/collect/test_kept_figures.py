@@ -7,7 +7,6 @@ longer used."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -155,4 +154,3 @@ def test_an_older_store_gets_the_column_and_table(tmp_path: Path) -> None:
     with store.engine.begin() as conn:  # and back down
         command.downgrade(alembic_config(conn), "0006")
     store.close()
-    shutil.rmtree(tmp_path, ignore_errors=True)

@@ -29,6 +29,7 @@ from sovmap.collect.scanner import Scanner
 from sovmap.collect.transport import ReplayTransport
 from sovmap.collect.workers import WorkerJob, run_workers, scan_stats, tuned_gc
 from sovmap.errors import SovmapError
+from sovmap.figures import keep_scan_figures
 from sovmap.knowledge.catalogue import Catalogue, default_catalogue
 from sovmap.model import DomainResult, Finding, Observation
 from sovmap.store import Row, Store, encode_results
@@ -214,8 +215,6 @@ def keep_derived(store: Store, scan_id: int, *, reclassified: bool = False) -> N
     computes it: the scan's own figures (trend points) and, after a reclassify of one of the
     two latest finished scans, their change events again (a scan's end keeps those through
     its alerts step)."""
-    from sovmap.figures import keep_scan_figures
-
     with store.engine.begin() as conn:
         scan = keep_scan_figures(conn, scan_id)
     if scan is None or not reclassified:

@@ -16,7 +16,6 @@ running; what the workers had not handed over is simply scanned again on resume.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import multiprocessing
 import os
@@ -36,6 +35,7 @@ from sovmap.collect.probes import ProbePlan
 from sovmap.collect.scanner import WAIT, Scanner
 from sovmap.errors import SovmapError
 from sovmap.model import DomainResult, Finding
+from sovmap.process import die_with_parent
 from sovmap.store import Row, encode_results
 
 CHUNK = 250  # domains per input message
@@ -96,15 +96,8 @@ def share_config(config: EngineConfig, workers: int) -> EngineConfig:
     )
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (best effort elsewhere)."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _worker_main(conn: Connection, job: WorkerJob) -> None:
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     try:
         engine = Engine(job.config)

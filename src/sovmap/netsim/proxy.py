@@ -27,6 +27,7 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from sovmap.errors import SovmapError
+from sovmap.process import die_with_parent
 
 _HEADER = struct.Struct("!HHHHHH")
 _ID = struct.Struct("!H")
@@ -315,10 +316,7 @@ class _Proxy:
 
 def _main(listen: socket.socket, upstream: tuple[str, int], b: Behaviour, counters: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(Exception):  # die with the parent (Linux)
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    die_with_parent()
     _Proxy(listen, upstream, b, counters).run()
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from sovmap import i18n
+from sovmap.web.i18n_web import lang_of_headers
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -117,8 +118,6 @@ def _path_problem(scope: Scope) -> Problem | None:
 
 
 def _lang(scope: Scope) -> str:
-    from sovmap.web.i18n_web import lang_of_headers
-
     headers = {k.lower(): v for k, v in scope.get("headers", ())}
     return lang_of_headers(
         headers.get(b"cookie", b"").decode("latin-1"),

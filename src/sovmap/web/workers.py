@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -33,6 +32,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from sovmap.i18n import cli_language, format_number, t
+from sovmap.process import die_with_parent
 from sovmap.store import Store
 from sovmap.store.migrate import database_url
 from sovmap.web.app import create_app
@@ -237,32 +237,9 @@ class Supervisor:
             while not self.stopping:
                 time.sleep(0.2)
                 for w in self.workers:
-                    assert w.proc is not None
-                    code = w.proc.poll()
                     if self.stopping:
                         break
-                    now = time.monotonic()
-                    if code is None:
-                        if now - w.heard(now) <= self.timeout:
-                            continue
-                        seconds = format_number(self.timeout, self.lang)
-                        self._say("SERVE_WORKER_STUCK", pid=w.proc.pid, seconds=seconds)
-                        w.proc.kill()
-                        w.proc.wait()
-                        self.quick_exits = 0
-                        self._start(w)
-                        continue
-                    if time.monotonic() - w.started < QUICK_EXIT:
-                        self.quick_exits += 1
-                        if self.quick_exits >= QUICK_EXITS:
-                            raise ServeError(
-                                t(self.lang, "SERVE_WORKERS_FAIL", n=self.quick_exits,
-                                  seconds=format_number(QUICK_EXIT, self.lang), status=code)
-                            )  # fmt: skip
-                    else:
-                        self.quick_exits = 0
-                    self._say("SERVE_WORKER_EXITED", pid=w.proc.pid, status=code)
-                    self._start(w)
+                    self._tend(w)
         finally:
             self._shutdown()
             for s, handler in old.items():
@@ -271,6 +248,35 @@ class Supervisor:
                 w.close_beat()
             for sock in self.sockets:
                 sock.close()
+
+    def _tend(self, w: _Worker) -> None:
+        """Replace ``w``'s process when it has exited or gave no heartbeat for ``timeout``
+        seconds; :class:`ServeError` after :data:`QUICK_EXITS` exits in a row right after
+        their start (a worker that cannot start, e.g. a store it cannot open)."""
+        assert w.proc is not None
+        now = time.monotonic()
+        code = w.proc.poll()
+        if code is None:
+            if now - w.heard(now) <= self.timeout:
+                return
+            seconds = format_number(self.timeout, self.lang)
+            self._say("SERVE_WORKER_STUCK", pid=w.proc.pid, seconds=seconds)
+            w.proc.kill()
+            w.proc.wait()
+            self.quick_exits = 0
+        elif now - w.started < QUICK_EXIT:
+            self.quick_exits += 1
+            if self.quick_exits >= QUICK_EXITS:
+                seconds = format_number(QUICK_EXIT, self.lang)
+                raise ServeError(
+                    t(self.lang, "SERVE_WORKERS_FAIL", n=self.quick_exits, seconds=seconds,
+                      status=code)
+                )  # fmt: skip
+            self._say("SERVE_WORKER_EXITED", pid=w.proc.pid, status=code)
+        else:
+            self.quick_exits = 0
+            self._say("SERVE_WORKER_EXITED", pid=w.proc.pid, status=code)
+        self._start(w)
 
     def _shutdown(self) -> None:
         procs = [w.proc for w in self.workers if w.proc is not None and w.proc.poll() is None]
@@ -290,8 +296,7 @@ def _worker_main() -> None:
     """A worker process: serve the app on the socket the parent passed."""
     import uvicorn
 
-    with contextlib.suppress(Exception):  # die with the parent (Linux: PR_SET_PDEATHSIG)
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    die_with_parent()
     if os.getppid() != int(os.environ[PARENT_ENV]):
         return  # the parent died before the line above took effect
     sock = socket.socket(fileno=int(os.environ[FD_ENV]))
