@@ -58,6 +58,10 @@ def load_metadata() -> MetaData:
     return metadata
 
 
+#: seconds a SQLite connection waits for another connection's lock (its busy timeout)
+BUSY_TIMEOUT = 30
+
+
 def database_url(db: str) -> str:
     """A SQLAlchemy URL for ``--db``: a file path (SQLite) or a URL (``postgresql://...``)."""
     if "://" not in db:
@@ -75,11 +79,11 @@ def _readonly_sqlite(path: str) -> Any:
     def connect() -> sqlite3.Connection:
         uri = Path(path).expanduser().absolute().as_uri()
         try:
-            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30)
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return conn
         except sqlite3.OperationalError:
-            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30)
+            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT)
 
     return connect
 
@@ -92,7 +96,7 @@ def open_engine(db: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
     if readonly and url.startswith("sqlite:///") and ":memory:" not in url:
         return create_engine("sqlite://", creator=_readonly_sqlite(url[len("sqlite:///") :]))
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

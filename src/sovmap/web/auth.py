@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,8 +21,10 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from sovmap import i18n
+from sovmap.store.migrate import BUSY_TIMEOUT
 from sovmap.web.tables import api_tokens, oidc_identities, sessions, settings, users
 
 ROLES = ("viewer", "editor", "admin")
@@ -387,10 +391,56 @@ def principal_for_token(conn: Connection, token: str) -> Principal | None:
         "%Y-%m-%dT%H:%M:%SZ"
     )
     if (row["last_used_at"] or "") < stale:
-        conn.execute(
-            update(api_tokens).where(api_tokens.c.id == row["id"]).values(last_used_at=now)
-        )
+        _record_token_use(conn, int(row["id"]), now)
     return Principal(row["username"], row["role"], "token", user_id=int(row["uid"]))
+
+
+#: per process: when each token's use was last written (monotonic seconds, by store and
+#: token); one writer at a time
+_token_use_written: dict[tuple[str, int], float] = {}
+_token_use_lock = threading.Lock()
+#: milliseconds the write of a token's time of use waits for SQLite's write lock
+TOKEN_USE_WAIT_MS = 200
+
+
+def _record_token_use(conn: Connection, token_id: int, now: str) -> None:
+    """Write a token's time of use in a short statement of its own, by one request of this
+    process at a time, waiting at most :data:`TOKEN_USE_WAIT_MS` for SQLite's write lock.
+    Written in the request's own transaction, as before, the write lock was held until the
+    request ended: a burst of requests with one token, all finding the time stale, queued on
+    that lock in every request thread, the request holding it could not get a thread to
+    finish, and after SQLite's 30 s busy timeout they failed with "database is locked" (32
+    answers of 500 in one load run). A busy store skips the write: a later request writes it."""
+    url = conn.engine.url
+    if url.database in (None, "", ":memory:"):  # a single connection: write in place
+        conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
+        return
+    if not _token_use_lock.acquire(blocking=False):
+        return  # another request of this process is writing it
+    try:
+        key = (url.render_as_string(hide_password=True), token_id)
+        t = time.monotonic()
+        if t - _token_use_written.get(key, -1e18) < TOKEN_USE_MINUTES * 60:
+            return
+        if len(_token_use_written) >= 10_000:  # bounded: forgetting costs one more write
+            _token_use_written.clear()
+        _token_use_written[key] = t
+        sqlite = url.get_backend_name() == "sqlite"
+        with conn.engine.connect() as own:
+            own = own.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                if sqlite:
+                    own.exec_driver_sql(f"PRAGMA busy_timeout = {TOKEN_USE_WAIT_MS}")
+                own.execute(
+                    update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now)
+                )
+            except OperationalError:
+                _token_use_written.pop(key, None)  # not written: the next request tries
+            finally:
+                if sqlite:
+                    own.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000}")
+    finally:
+        _token_use_lock.release()
 
 
 def create_session(conn: Connection, user_id: int) -> str:

@@ -368,7 +368,7 @@ def _serve(args: argparse.Namespace) -> int:
     # imported here so other sovmap commands do not pay for loading the web stack
     import uvicorn
 
-    from sovmap.web.workers import ServeError, ServeSettings, Supervisor, listening_sockets
+    from sovmap.web.workers import ServeError, ServeSettings, Supervisor, listening_socket
 
     lang = i18n.cli_language()
 
@@ -422,17 +422,17 @@ def _serve(args: argparse.Namespace) -> int:
               flush=True)  # fmt: skip
         uvicorn.run(settings.app(), **common)
         return 0
-    # one socket per worker (SO_REUSEPORT), bound here so a taken port fails before any start
+    # bound here, so a taken port fails before any worker starts
     try:
-        sockets = listening_sockets(args.host, args.port, args.workers, lang)
+        sock = listening_socket(args.host, args.port, lang)
     except ServeError as exc:
         raise CommandError(str(exc)) from exc
-    port = sockets[0].getsockname()[1]
+    port = sock.getsockname()[1]
     url = f"http://{host}:{port}/"
     print(i18n.t(lang, "SERVE_SERVING_WORKERS", store=where, url=url, n=args.workers), flush=True)
     try:
         Supervisor(
-            settings, sockets, {**common, "port": port}, args.worker_timeout, lang=lang
+            settings, sock, args.workers, {**common, "port": port}, args.worker_timeout, lang=lang
         ).run()
     except ServeError as exc:
         raise CommandError(str(exc)) from exc

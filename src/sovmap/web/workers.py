@@ -1,15 +1,24 @@
-"""``sovmap serve --workers N``: N worker processes, each with its own listening socket on the
-same address (``SO_REUSEPORT``), so the kernel spreads new connections over the workers.
+"""``sovmap serve --workers N``: N worker processes behind one listening socket that the
+parent accepts on, handing each new connection to the worker with the fewest open connections.
 
-uvicorn's own supervisor shares one socket between its workers; the worker that wakes first
-accepts every waiting connection, so under load all keep-alive connections of a burst ended up
-on one worker (50 of 50, counted with ``ss -tnp``) while the other idled. Here the parent
-binds one socket per worker before any worker starts (a taken port fails at once), keeps them
-open for its whole life (a worker that dies is replaced on the same socket, so connections
-waiting in its queue are not lost) and starts each worker as ``python -m sovmap.web.workers``
-with its socket's descriptor. Each worker builds the app from the settings in the environment
-(``SOVMAP_SERVE``, JSON). The processes share the store, and with it sessions, tokens and the
-log-in throttle."""
+How connections reach the workers decides the latency under load, because browsers and load
+generators keep their connections open (keep-alive) and each stays with the worker that got it:
+- uvicorn's own supervisor shares one socket between its workers; the worker that wakes first
+  accepts every waiting connection, so a burst of keep-alive connections ended up on one
+  worker (50 of 50, counted with ``ss -tnp``) while the other idled;
+- a socket per worker with ``SO_REUSEPORT`` lets the kernel hash each connection to a worker:
+  spread, but by chance (40 connections: 17/23, 17/23, 19/21), and the worker with the most
+  sets the tail latency of all;
+- here the parent accepts and passes each connection's descriptor over a Unix socket pair
+  (``SCM_RIGHTS``) to the ready worker holding the fewest open connections (ties in turn);
+  each worker says when it is ready and when a connection it was given has closed.
+
+The parent binds the socket before any worker starts (a taken port fails at once), keeps it
+for its whole life (connections wait in its queue while a worker is replaced) and starts each
+worker as ``python -m sovmap.web.workers`` with its end of the socket pair. Each worker builds
+the app from the settings in the environment (``SOVMAP_SERVE``, JSON) and runs uvicorn without
+a listening socket of its own. The processes share the store, and with it sessions, tokens
+and the log-in throttle."""
 
 from __future__ import annotations
 
@@ -17,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -102,9 +112,9 @@ def app_from_environment() -> FastAPI:
     return ServeSettings(**json.loads(os.environ[ENV])).app()
 
 
-#: the worker's listening socket (a descriptor number), its heartbeat pipe, its uvicorn
-#: options and its parent
-FD_ENV = "SOVMAP_SERVE_FD"
+#: the worker's end of its socket pair with the parent (a descriptor number), its heartbeat
+#: pipe, its uvicorn options and its parent
+CHANNEL_ENV = "SOVMAP_SERVE_CHANNEL_FD"
 BEAT_ENV = "SOVMAP_SERVE_BEAT_FD"
 UVICORN_ENV = "SOVMAP_SERVE_UVICORN"
 PARENT_ENV = "SOVMAP_SERVE_PARENT"
@@ -119,54 +129,48 @@ GRACE = 30.0
 BEAT = 1.0
 #: default seconds without a heartbeat after which a worker is killed and replaced
 WORKER_TIMEOUT = 60.0
+#: what a worker sends its parent: ready to be given connections; a given connection closed
+READY = b"r"
+CLOSED = b"-"
+#: connections accepted at most per wake-up before the parent reads its workers' news again
+ACCEPT_BATCH = 64
 
 
 class ServeError(Exception):
     """The server cannot start or keep its workers running (a one-line message)."""
 
 
-def listening_sockets(host: str, port: int, n: int, lang: str = "en") -> list[socket.socket]:
-    """``n`` listening TCP sockets on the same address, each with ``SO_REUSEPORT``. Port 0
-    takes a free port for the first and the same port for the others."""
+def listening_socket(host: str, port: int, lang: str = "en") -> socket.socket:
+    """The listening TCP socket of the server (non-blocking); port 0 takes a free port."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise ServeError(t(lang, "SERVE_BAD_HOST", host=host, reason=exc.strerror)) from exc
     family, _, _, _, address = infos[0]
-    socks: list[socket.socket] = []
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        # first a plain bind: it fails while anything listens on the port, another sovmap
-        # serve's SO_REUSEPORT group included (which the group's own binds would silently
-        # join, splitting the connections between two servers)
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
-            address = (address[0], probe.getsockname()[1], *address[2:])
-        for _ in range(n):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            socks.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind(address)
-            sock.listen(BACKLOG)
-            sock.set_inheritable(True)
-            address = (address[0], sock.getsockname()[1], *address[2:])
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
     except OSError as exc:
-        for sock in socks:
-            sock.close()
+        sock.close()
         raise ServeError(
             t(lang, "SERVE_CANNOT_LISTEN", host=host, port=port, reason=exc.strerror or str(exc))
         ) from exc
-    return socks
+    sock.setblocking(False)
+    return sock
 
 
 @dataclass
 class _Worker:
-    sock: socket.socket
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     beat_fd: int = -1  # the read end of the worker's heartbeat pipe
     last_beat: float = 0.0
+    channel: socket.socket | None = None  # the parent's end of the socket pair
+    ready: bool = False  # said so since its start: it may be given connections
+    open: int = 0  # connections given to it and not yet closed
+    given: int = 0  # connections given to it in all (ties go to the one given fewer)
 
     def heard(self, now: float) -> float:
         """Read the heartbeats waiting; the time of the last one (or of the start)."""
@@ -177,35 +181,47 @@ class _Worker:
             pass
         return max(self.last_beat, self.started)
 
-    def close_beat(self) -> None:
+    def close(self) -> None:
+        """Forget the process's pipe and socket pair (it exited, or is being replaced)."""
         if self.beat_fd >= 0:
             os.close(self.beat_fd)
             self.beat_fd = -1
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        self.ready = False
+        self.open = 0
 
 
 @dataclass
 class Supervisor:
-    """Starts a worker process per socket, replaces one that dies or whose event loop has not
-    written a heartbeat for ``timeout`` seconds (killed: a stuck worker would keep its share
-    of the connections unanswered), and stops them all on SIGINT or SIGTERM (each gets
-    :data:`GRACE` seconds to finish its requests)."""
+    """Starts the workers and hands each accepted connection to the ready worker with the
+    fewest open connections; replaces a worker that dies or whose event loop has not written a
+    heartbeat for ``timeout`` seconds (killed: a stuck worker would keep its connections
+    unanswered), and stops them all on SIGINT or SIGTERM (each gets :data:`GRACE` seconds to
+    finish its requests)."""
 
     settings: ServeSettings
-    sockets: list[socket.socket]
+    sock: socket.socket  # the listening socket (sovmap.web.workers.listening_socket)
+    n: int  # workers
     uvicorn_options: dict[str, Any]
     timeout: float = WORKER_TIMEOUT
     lang: str = "en"  # of the messages (sovmap.i18n.cli_language)
     workers: list[_Worker] = field(default_factory=list)
     stopping: bool = False
     quick_exits: int = 0
+    _sel: selectors.BaseSelector = field(default_factory=selectors.DefaultSelector)
+    _accepting: bool = False
 
     def _start(self, w: _Worker) -> None:
-        w.close_beat()
+        w.close()
         read, write = os.pipe()
         os.set_blocking(read, False)
+        # SOCK_SEQPACKET: each connection's descriptor is one message, never merged
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         env[ENV] = self.settings.to_env()
-        env[FD_ENV] = str(w.sock.fileno())
+        env[CHANNEL_ENV] = str(theirs.fileno())
         env[BEAT_ENV] = str(write)
         env[UVICORN_ENV] = json.dumps(self.uvicorn_options)
         env[PARENT_ENV] = str(os.getpid())
@@ -213,13 +229,25 @@ class Supervisor:
             w.proc = subprocess.Popen(
                 [sys.executable, "-m", "sovmap.web.workers"],
                 env=env,
-                pass_fds=(w.sock.fileno(), write),
+                pass_fds=(theirs.fileno(), write),
             )
+        except BaseException:
+            mine.close()
+            raise
         finally:
             os.close(write)
+            theirs.close()
+        mine.setblocking(False)
+        w.channel = mine
+        self._sel.register(mine, selectors.EVENT_READ, w)
         w.beat_fd = read
         w.started = time.monotonic()
         w.last_beat = 0.0
+
+    def _forget(self, w: _Worker) -> None:
+        if w.channel is not None:
+            self._sel.unregister(w.channel)
+        w.close()
 
     def _say(self, code: str, **params: Any) -> None:
         print(t(self.lang, code, **params), file=sys.stderr, flush=True)
@@ -231,23 +259,85 @@ class Supervisor:
         """Serve until SIGINT or SIGTERM; :class:`ServeError` when workers keep dying."""
         old = {s: signal.signal(s, self._stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self.workers = [_Worker(sock) for sock in self.sockets]
+            self.workers = [_Worker() for _ in range(self.n)]
             for w in self.workers:
                 self._start(w)
+            tended = time.monotonic()
             while not self.stopping:
-                time.sleep(0.2)
-                for w in self.workers:
-                    if self.stopping:
-                        break
-                    self._tend(w)
+                for key, _ in self._sel.select(0.2):
+                    if key.data is None:
+                        self._accept()
+                    else:
+                        self._news(key.data)
+                if time.monotonic() - tended >= 0.2:
+                    tended = time.monotonic()
+                    for w in self.workers:
+                        if self.stopping:
+                            break
+                        self._tend(w)
+                self._listen(any(w.ready for w in self.workers))
         finally:
             self._shutdown()
             for s, handler in old.items():
                 signal.signal(s, handler)
             for w in self.workers:
-                w.close_beat()
-            for sock in self.sockets:
-                sock.close()
+                w.close()
+            self._sel.close()
+            self.sock.close()
+
+    def _listen(self, on: bool) -> None:
+        """Accept only while a worker is ready: until then connections wait in the queue."""
+        if on and not self._accepting:
+            self._sel.register(self.sock, selectors.EVENT_READ, None)
+        elif not on and self._accepting:
+            self._sel.unregister(self.sock)
+        self._accepting = on
+
+    def _news(self, w: _Worker) -> None:
+        """Read what ``w`` said: ready, connections closed, or its end closed (it exited)."""
+        assert w.channel is not None
+        while True:
+            try:
+                msg = w.channel.recv(16)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                msg = b""
+            if not msg:  # the worker is gone: no more connections for it (_tend restarts it)
+                self._forget(w)
+                return
+            if msg == READY:
+                w.ready = True
+            elif msg == CLOSED:
+                w.open = max(0, w.open - 1)
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # out of descriptors, or the client gave up: try on the next wake
+                return
+            with conn:  # the parent's copy: the worker holds its own from here
+                self._hand(conn)
+
+    def _hand(self, conn: socket.socket) -> None:
+        """Give ``conn`` to the ready worker with the fewest open connections; one whose
+        socket pair is full (stuck) or gone is passed over. No worker takes it: it is closed."""
+        ready = sorted((w for w in self.workers if w.ready), key=lambda w: (w.open, w.given))
+        for w in ready:
+            assert w.channel is not None
+            try:
+                socket.send_fds(w.channel, [b"c"], [conn.fileno()])
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                self._forget(w)
+                continue
+            w.open += 1
+            w.given += 1
+            return
 
     def _tend(self, w: _Worker) -> None:
         """Replace ``w``'s process when it has exited or gave no heartbeat for ``timeout``
@@ -276,6 +366,7 @@ class Supervisor:
         else:
             self.quick_exits = 0
             self._say("SERVE_WORKER_EXITED", pid=w.proc.pid, status=code)
+        self._forget(w)
         self._start(w)
 
     def _shutdown(self) -> None:
@@ -293,17 +384,23 @@ class Supervisor:
 
 
 def _worker_main() -> None:
-    """A worker process: serve the app on the socket the parent passed."""
+    """A worker process: serve the app on the connections the parent passes."""
     import uvicorn
 
     die_with_parent()
     if os.getppid() != int(os.environ[PARENT_ENV]):
         return  # the parent died before the line above took effect
-    sock = socket.socket(fileno=int(os.environ[FD_ENV]))
+    channel = socket.socket(fileno=int(os.environ[CHANNEL_ENV]))
+    channel.setblocking(False)
     beat = int(os.environ[BEAT_ENV])
     os.set_blocking(beat, False)
     config = uvicorn.Config(app_from_environment(), **json.loads(os.environ[UVICORN_ENV]))
     server = uvicorn.Server(config)
+
+    def tell(news: bytes) -> None:
+        # never blocks the loop: a parent too busy to read loses a count, not a request
+        with contextlib.suppress(OSError):
+            channel.send(news)
 
     async def heartbeat() -> None:
         # written by the event loop itself: a loop that stops turning stops the heartbeat
@@ -312,10 +409,66 @@ def _worker_main() -> None:
                 os.write(beat, b".")
             await asyncio.sleep(BEAT)
 
+    async def take_connections() -> None:
+        loop = asyncio.get_running_loop()
+        base: Any = config.http_protocol_class
+
+        class Counted(base):  # type: ignore[misc]
+            """uvicorn's HTTP protocol, telling the parent when its connection closes."""
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                try:
+                    super().connection_lost(exc)
+                finally:
+                    tell(CLOSED)
+
+        def protocol() -> asyncio.Protocol:
+            return Counted(
+                config=config,
+                server_state=server.server_state,
+                app_state=server.lifespan.state,
+                _loop=loop,
+            )
+
+        async def adopt(conn: socket.socket) -> None:
+            try:
+                conn.setblocking(False)
+                await loop.connect_accepted_socket(protocol, conn)
+            except OSError:  # the client is already gone
+                conn.close()
+                tell(CLOSED)
+
+        adopting: set[asyncio.Task[None]] = set()
+
+        def receive() -> None:
+            while True:
+                try:
+                    msg, fds, _, _ = socket.recv_fds(channel, 16, 1, socket.MSG_CMSG_CLOEXEC)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    msg, fds = b"", []
+                if not msg and not fds:  # the parent closed its end: stop
+                    loop.remove_reader(channel.fileno())
+                    server.should_exit = True
+                    return
+                for fd in fds:
+                    task = loop.create_task(adopt(socket.socket(fileno=fd)))
+                    adopting.add(task)  # held until done: the loop keeps only a weak reference
+                    task.add_done_callback(adopting.discard)
+
+        loop.add_reader(channel.fileno(), receive)
+        tell(READY)
+
     async def main() -> None:
         task = asyncio.create_task(heartbeat())
+        serving = asyncio.create_task(server.serve(sockets=[]))  # no socket of its own
         try:
-            await server.serve(sockets=[sock])
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.02)
+            if server.started:
+                await take_connections()
+            await serving
         finally:
             task.cancel()
 
