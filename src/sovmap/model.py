@@ -159,6 +159,14 @@ class Evidence:
     weight: float
     chain: tuple[str, ...] = ()  # how we got here: SPF include path, CNAME chain
 
+    @property
+    def source_host(self) -> str:
+        """The host of a web source (``https://host/...``), the text of its link on a page;
+        empty when the source is not a web address."""
+        if not self.source.startswith(("http://", "https://")):
+            return ""
+        return self.source.split("/", 3)[2]
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "probe": self.probe,
