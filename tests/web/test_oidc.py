@@ -346,7 +346,12 @@ def test_forged_and_unsigned_tokens_are_refused(idp: Idp, app_port: int) -> None
 def test_bad_settings_are_refused(tmp_path: Path) -> None:
     for text, words in [
         ({"client_id": "x"}, "issuer"),
-        ({"issuer": "ftp://x", "client_id": "x"}, "http"),
+        ({"issuer": "ftp://x", "client_id": "x"}, "https"),
+        # the code, the client secret and the signing keys never cross a network in clear text
+        ({"issuer": "http://idp.example.org", "client_id": "x"}, "https"),
+        ({"issuer": "http://10.0.0.1:8080", "client_id": "x"}, "https"),
+        ({"issuer": "http://127.0.0.1.example.org", "client_id": "x"}, "https"),
+        ({"issuer": "https://[::1", "client_id": "x"}, "https"),
         ({"issuer": "https://x", "client_id": "x", "roles": {"g": "root"}}, "roles"),
         ({"issuer": "https://x", "client_id": "x", "default_role": "god"}, "default_role"),
         ({"issuer": "https://x", "client_id": "x", "scopes": ["email"]}, "openid"),
@@ -354,6 +359,9 @@ def test_bad_settings_are_refused(tmp_path: Path) -> None:
     ]:
         with pytest.raises(OidcError, match=words):
             parse_oidc_settings(text, "oidc.yaml")
+    for ok in ("https://idp.example.org", "http://127.0.0.1:9000", "http://localhost:9000/x",
+               "http://[::1]:9000"):  # fmt: skip
+        assert parse_oidc_settings({"issuer": ok, "client_id": "x"}, "oidc.yaml").issuer == ok
     bad = tmp_path / "oidc.yaml"
     bad.write_text("issuer: 12\n")
     r = subprocess.run(
@@ -373,3 +381,46 @@ def test_bad_settings_are_refused(tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "issuer must be a text" in r.stderr
+
+
+def test_a_discovery_document_with_a_clear_text_endpoint_is_refused() -> None:
+    """An IdP on this machine may speak http, but its discovery document may not send the
+    code, the client secret or the key fetch to an http address elsewhere."""
+    import http.server
+    import threading
+
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    docs = {
+        "good": {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/auth",
+            "token_endpoint": f"{issuer}/token",
+            "jwks_uri": f"{issuer}/jwks",
+        }
+    }
+    docs["bad"] = {**docs["good"], "token_endpoint": "http://idp.example.org/token"}
+    served = {"doc": docs["good"]}
+
+    class Discovery(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(served["doc"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Discovery)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert Provider(OidcSettings(issuer, "x")).metadata()["token_endpoint"].startswith(issuer)
+        served["doc"] = docs["bad"]
+        with pytest.raises(OidcError, match="token_endpoint is not https"):
+            Provider(OidcSettings(issuer, "x")).metadata()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import secrets
@@ -136,9 +137,12 @@ def parse_oidc_settings(data: Any, where: str) -> OidcSettings:
         return tuple(v)
 
     issuer = text("issuer").rstrip("/")
-    parts = urllib.parse.urlsplit(issuer)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise OidcError("OIDC_SETTINGS", f"{where}: issuer must be an http(s) URL")
+    if not secure_url(issuer):
+        raise OidcError(
+            "OIDC_SETTINGS",
+            f"{where}: issuer must be an https URL (http only on this machine: localhost, "
+            "127.0.0.1, ::1)",
+        )
     if len(issuer) > MAX_ISSUER:
         raise OidcError("OIDC_SETTINGS", f"{where}: issuer longer than {MAX_ISSUER} characters")
     roles = data.get("roles", {})
@@ -187,6 +191,29 @@ def load_oidc_settings(path: Path) -> OidcSettings:
 # --- the IdP: discovery, keys, token exchange -----------------------------------------------
 
 
+def secure_url(url: str) -> bool:
+    """An https URL, or an http one to this machine (a test or development IdP): the client
+    secret, the authorisation code and the keys that sign ID tokens never cross a network in
+    clear text (OpenID Connect Core 1.0, 16.17; Discovery 1.0, 7)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _fetch_json(url: str, timeout: float, data: bytes | None = None, **headers: str) -> Any:
     req = urllib.request.Request(url, data=data, headers={"Accept": "application/json", **headers})
     try:
@@ -226,6 +253,13 @@ class Provider:
                 for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
                     if not isinstance(meta.get(key), str):
                         raise OidcError("OIDC_IDP_ERROR", f"the discovery document has no {key}")
+                for key in (
+                    "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"
+                ):  # fmt: skip
+                    if key in meta and not secure_url(str(meta[key])):
+                        raise OidcError(
+                            "OIDC_IDP_ERROR", f"the discovery document's {key} is not https"
+                        )
                 self._meta, self._meta_at = meta, time.monotonic()
                 self._jwks = jwt.PyJWKClient(
                     meta["jwks_uri"], cache_keys=True, lifespan=3600, timeout=int(s.timeout) or 1
