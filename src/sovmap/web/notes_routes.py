@@ -1,7 +1,7 @@
 """Accepting, disputing and annotating findings from the web app and the API.
 
 - ``POST /domains/{domain}/notes``: the form under each finding of a domain's page
-  (``templates/_finding_notes.html``), for editors and admins, with the session's CSRF token;
+  (sovmap.web.finding_rows), for editors and admins, with the session's CSRF token;
   answers with a redirect back to the finding, and a message chosen by code.
 - ``GET /api/findings/notes`` and ``POST /api/findings/notes``: the same as JSON (bearer token
   or session with ``X-CSRF-Token``).
@@ -169,16 +169,16 @@ def notes_other_methods(p: Viewer) -> Response:
     raise HTTPException(405, "Method Not Allowed", headers={"Allow": "GET, POST"})
 
 
-# -- the domain page's partial -------------------------------------------------------------
+# -- the domain page's notes ----------------------------------------------------------------
 
 
 def notes_of(request: Request, domain: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """For ``templates/_finding_notes.html``: (capability, provider) -> the deciding note
-    (``status``), the history (newest first) and the message after a form, if any."""
+    """For the domain page's findings (sovmap.web.finding_rows): (capability, provider) ->
+    the deciding note (``status``) and the history (newest first); one query per page."""
     cached: dict[str, dict[tuple[str, str], dict[str, Any]]] = request.state.__dict__.setdefault(
         "finding_notes", {}
     )
-    if domain in cached:  # the partial asks once per finding: one query per page
+    if domain in cached:  # one query per page
         return cached[domain]
     conn = getattr(request.state, "conn", None)  # the page's own (sovmap.web.deps)
     if conn is not None:
@@ -207,9 +207,8 @@ def page_message(request: Request) -> tuple[str, str] | None:
 
 
 def install(app: FastAPI) -> None:
-    """Add the routes and the partial's helpers to the app."""
+    """Add the routes and the page message's helper to the app."""
     app.include_router(page_router)
     app.include_router(api_router)
     env = app.state.templates.env
-    env.globals["finding_notes_of"] = notes_of
     env.globals["finding_notes_message"] = page_message

@@ -28,7 +28,9 @@ from sovmap.web.auth import (
 )
 from sovmap.web.deps import Conn, require
 from sovmap.web.export import Col, Tables, page_of
+from sovmap.web.finding_rows import FindingRows
 from sovmap.web.i18n_web import LANG_COOKIE, Words, lang_of
+from sovmap.web.notes_routes import notes_of, page_message
 from sovmap.web.service import (
     changes,
     domain_key,
@@ -308,16 +310,27 @@ def domain_page(
         return export
     # the mail security posture, once per request (like the findings, not cached: one domain)
     found = dict(stored_posture(conn, s.id, d.domain)).get(d.domain, [])
+    editor = p.can("editor")
+    rows = FindingRows(
+        w,
+        domain=d.domain,
+        notes=notes_of(request, d.domain),
+        editor=editor,
+        csrf=p.csrf,
+        location_probe=LOCATION_PROBE,
+        place=lambda e: data_centre(e, w.lang),
+    )
     return render(
         request,
         "domain.html",
         p,
         d=d,
         grid=grid,
+        rows=rows.html(grid.sorted()),
+        editor=editor,
+        notes_message=page_message(request),
         posture=found,
         say=lambda f: describe(f, w.lang),
-        place=lambda e: data_centre(e, w.lang),
-        location_probe=LOCATION_PROBE,
     )
 
 
