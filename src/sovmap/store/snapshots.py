@@ -15,6 +15,7 @@ newer one is running (:func:`newer_unfinished`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -204,11 +205,16 @@ class ScanChoice:
 
 
 def choose_scan(
-    conn: Connection, scan_id: int | None = None, known: KnownCounts | None = None
+    conn: Connection,
+    scan_id: int | None = None,
+    known: KnownCounts | None = None,
+    all_scans: Sequence[ScanInfo] | None = None,
 ) -> ScanChoice:
     """Scan ``scan_id`` when given (any state), else the latest finished scan; with the newer
-    unfinished scans to mention. ``scan`` is None when there is no such scan."""
-    all_scans = list_scans(conn, known)
+    unfinished scans to mention. ``scan`` is None when there is no such scan. ``all_scans``:
+    :func:`list_scans` when the caller has read it already."""
+    if all_scans is None:
+        all_scans = list_scans(conn, known)
     if scan_id is not None:
         scan = next((s for s in all_scans if s.id == scan_id), None)
     else:

@@ -188,7 +188,8 @@ def overview_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -
         return render(request, "empty.html", p)
     w = Words(lang_of(request))
     figs = scan_figures(request, conn, s)
-    ov: q.Overview = request.app.state.cache.get(
+    cache = request.app.state.cache
+    ov: q.Overview = cache.get(
         ("overview",), s, lambda: q.overview(conn, s, figures.us_by_capability(figs))
     )
     tables = Tables(request, w.lang, ("scan",))
@@ -202,17 +203,20 @@ def overview_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -
     )
     if (export := tables.answer("overview")) is not None:
         return export
+    all_scans = scans(conn)
+    # the charts depend on the scan's aggregates and the language only: drawn once per both
+    charts = cache.get(("overview-charts", w.lang), s, lambda: _overview_charts(ov, w))
     return render(
         request,
         "overview.html",
         p,
         ov=ov,
         figs=figs,
-        choice=choose_scan(conn, scan, known_counts(conn)),
-        scans=scans(conn),
+        choice=choose_scan(conn, scan, known_counts(conn), all_scans),
+        scans=all_scans,
         caps=[c.value for c in Capability],
         grids={"jurisdiction": jur, "providers": provs},
-        **_overview_charts(ov, w),
+        **charts,
     )
 
 
