@@ -233,17 +233,28 @@ def _search_statements() -> dict[str, Any]:
         )
     # only the columns a summary shows: decoding every finding's evidence cost ~85 % of a
     # search (100 µs a finding) and the summary shows none of it
-    out["findings"] = select(
+    summary = select(
         findings.c.domain,
         findings.c.capability,
         findings.c.role,
         findings.c.provider_name,
         findings.c.jurisdiction,
         findings.c.tags,
-    ).where(
+    )
+    out["findings"] = summary.where(
         and_(
             findings.c.scan_id == bindparam("scan"),
             findings.c.domain.in_(bindparam("names", expanding=True)),
+        )
+    )
+    # a page without provider or capability filter is a run of consecutive domains in the
+    # store's order: its findings are read by that range (an IN of 50 names is expanded and
+    # compiled on every call), rows of domains not on the page dropped by name
+    out["findings-range"] = summary.where(
+        and_(
+            findings.c.scan_id == bindparam("scan"),
+            findings.c.domain >= bindparam("first"),
+            findings.c.domain <= bindparam("last"),
         )
     )
     return out
@@ -307,13 +318,18 @@ def search_domains(
     else:
         total = int(conn.execute(_SEARCH[f"count-{kind}"], params).scalar_one())
         page = conn.execute(_SEARCH[f"page-{kind}"], params).all()
-    per: dict[str, list[Any]] = defaultdict(list)
-    if page:
-        rows = conn.execute(
-            _SEARCH["findings"], {"scan": scan.id, "names": [r[0] for r in page]}
-        ).all()
-        for f in rows:
-            per[f[0]].append(f)
+    per: dict[str, list[Any]] = {r[0]: [] for r in page}
+    if page and (provider or capability):
+        names = {"scan": scan.id, "names": list(per)}
+        rows = conn.execute(_SEARCH["findings"], names).all()
+    elif page:
+        ends = {"scan": scan.id, "first": page[0][0], "last": page[-1][0]}
+        rows = conn.execute(_SEARCH["findings-range"], ends).all()
+    else:
+        rows = []
+    for f in rows:
+        if (mine := per.get(f[0])) is not None:
+            mine.append(f)
     out = []
     for name, attributes in page:
         mailbox = ""
