@@ -5,11 +5,14 @@ fills the aggregates the first pages need."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from typing import Any
 
 import pytest
-from tests.support.webstore import Store
+from fastapi.testclient import TestClient
+from tests.support.webstore import Store, auth
 
 from sovmap.store.snapshots import ScanInfo
 from sovmap.web.service import Cache, warm
@@ -57,3 +60,30 @@ def test_warm_fills_the_first_pages_aggregates(store: Store) -> None:
     warm(store.engine, cache)
     keys = {k[0] for k in cache._data}
     assert {"figures", "overview", "trends", "group-trends", "changes"} <= keys
+
+
+def test_the_overview_body_is_kept_per_scan_language_and_order(
+    client: TestClient, store: Store
+) -> None:
+    """The overview's figures, charts and tables are rendered once per scan revision and
+    language in the default order; another order is rendered for its request."""
+    h = {**auth(store, "viewer"), "Accept": "text/html"}
+
+    def counts(r: Any) -> list[int]:
+        table = r.text.split('id="table-providers"')[1].split("</table>")[0]
+        found = re.findall(r'<td class="num"><a href="[^"]+">([0-9.,]+)</a>', table)
+        return [int(n.replace(",", "").replace(".", "")) for n in found]
+
+    first = client.get("/", headers=h)
+    assert first.status_code == 200
+    assert client.get("/", headers=h).text == first.text
+    up = client.get("/?sort=providers.domains&dir=asc", headers=h)
+    down = client.get("/?sort=providers.domains&dir=desc", headers=h)
+    assert len(counts(up)) > 2 and counts(up) == sorted(counts(first))
+    assert counts(down) == sorted(counts(first), reverse=True) != counts(up)
+    # the kept body of the English page is not the Dutch one
+    nl = client.get("/", headers={**h, "Accept-Language": "nl"})
+    assert "Per rechtsgebied" in nl.text or 'lang="nl"' in nl.text
+    body = nl.text.split('<div class="cards">')[1]
+    assert body != first.text.split('<div class="cards">')[1]
+    assert client.get("/", headers=h).text == first.text

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from sovmap import figures, i18n
 from sovmap.classify.location import LOCATION_PROBE, data_centre
@@ -29,7 +30,7 @@ from sovmap.web.auth import (
 from sovmap.web.deps import Conn, require
 from sovmap.web.export import Col, Tables, page_of
 from sovmap.web.finding_rows import FindingRows
-from sovmap.web.i18n_web import LANG_COOKIE, Words, lang_of
+from sovmap.web.i18n_web import LANG_COOKIE, Words, context, lang_of
 from sovmap.web.notes_routes import notes_of, page_message
 from sovmap.web.service import (
     changes,
@@ -52,6 +53,13 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 ScanQ = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
 PAGE = 50
+
+
+def fragment(request: Request, name: str, **ctx: Any) -> Markup:
+    """A template rendered on its own (part of a page), with the page's words (``t``, ``w``,
+    ``lang``) and ``request``."""
+    env = request.app.state.templates.env
+    return Markup(env.get_template(name).render({**context(request), "request": request, **ctx}))
 
 
 def render(request: Request, name: str, p: Principal | None, **ctx: Any) -> HTMLResponse:
@@ -204,19 +212,25 @@ def overview_page(request: Request, p: Public, conn: Conn, scan: ScanQ = None) -
     if (export := tables.answer("overview")) is not None:
         return export
     all_scans = scans(conn)
-    # the charts depend on the scan's aggregates and the language only: drawn once per both
-    charts = cache.get(("overview-charts", w.lang), s, lambda: _overview_charts(ov, w))
+    body_ctx = {"ov": ov, "figs": figs, "grids": {"jurisdiction": jur, "providers": provs}}
+
+    def body() -> Markup:
+        # the charts depend on the scan's aggregates and the language only
+        charts = cache.get(("overview-charts", w.lang), s, lambda: _overview_charts(ov, w))
+        return fragment(request, "_overview_body.html", **body_ctx, **charts)
+
+    if jur.sort or provs.sort:  # another order than the default: rendered for this request
+        shown = body()
+    else:  # the same for every reader of this scan in this language (and filter links)
+        shown = cache.get(("overview-body", w.lang, tuple(jur.base)), s, body)
     return render(
         request,
         "overview.html",
         p,
         ov=ov,
-        figs=figs,
         choice=choose_scan(conn, scan, known_counts(conn), all_scans),
         scans=all_scans,
-        caps=[c.value for c in Capability],
-        grids={"jurisdiction": jur, "providers": provs},
-        **charts,
+        body=shown,
     )
 
 
