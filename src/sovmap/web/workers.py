@@ -175,7 +175,7 @@ class _Worker:
     def heard(self, now: float) -> float:
         """Read the heartbeats waiting; the time of the last one (or of the start)."""
         try:
-            while os.read(self.beat_fd, 4096):
+            while self.beat_fd >= 0 and os.read(self.beat_fd, 4096):
                 self.last_beat = now
         except BlockingIOError:
             pass
@@ -186,6 +186,10 @@ class _Worker:
         if self.beat_fd >= 0:
             os.close(self.beat_fd)
             self.beat_fd = -1
+        self.close_channel()
+
+    def close_channel(self) -> None:
+        """No more connections for this process (its end of the socket pair is closed)."""
         if self.channel is not None:
             self.channel.close()
             self.channel = None
@@ -244,10 +248,16 @@ class Supervisor:
         w.started = time.monotonic()
         w.last_beat = 0.0
 
-    def _forget(self, w: _Worker) -> None:
+    def _forget(self, w: _Worker, *, process: bool = True) -> None:
+        """Stop giving ``w`` connections; with ``process`` also close its heartbeat pipe (it
+        has exited or is replaced: :meth:`_tend` still reads the pipe of one that is only
+        closing its end of the socket pair)."""
         if w.channel is not None:
             self._sel.unregister(w.channel)
-        w.close()
+        if process:
+            w.close()
+        else:
+            w.close_channel()
 
     def _say(self, code: str, **params: Any) -> None:
         print(t(self.lang, code, **params), file=sys.stderr, flush=True)
@@ -295,16 +305,15 @@ class Supervisor:
 
     def _news(self, w: _Worker) -> None:
         """Read what ``w`` said: ready, connections closed, or its end closed (it exited)."""
-        assert w.channel is not None
-        while True:
+        while w.channel is not None:  # (forgotten earlier in this round: nothing to read)
             try:
                 msg = w.channel.recv(16)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 msg = b""
-            if not msg:  # the worker is gone: no more connections for it (_tend restarts it)
-                self._forget(w)
+            if not msg:  # the worker is going: no more connections for it (_tend restarts it)
+                self._forget(w, process=False)
                 return
             if msg == READY:
                 w.ready = True
@@ -333,7 +342,7 @@ class Supervisor:
             except (BlockingIOError, InterruptedError):
                 continue
             except OSError:
-                self._forget(w)
+                self._forget(w, process=False)
                 continue
             w.open += 1
             w.given += 1
