@@ -58,6 +58,17 @@ def get(sock: socket.socket) -> bytes:
     return data.split(b"\r\n", 1)[0]
 
 
+def settled(pids: list[int], port: int, holding: dict[int, int] | None = None) -> None:
+    """Wait until the workers have closed the connections the test closed (each holds
+    ``holding`` of them, else none), then give the parent a moment to read their news."""
+    want = {pid: (holding or {}).get(pid, 0) for pid in pids}
+    deadline = time.monotonic() + 20
+    while {pid: established(pid, port) for pid in pids} != want:
+        assert time.monotonic() < deadline, ({pid: established(pid, port) for pid in pids}, want)
+        time.sleep(0.05)
+    time.sleep(0.3)
+
+
 def each_serves(pids: list[int], port: int, timeout: float = 60) -> None:
     """Wait until every worker is ready: a new connection lands on each (a worker that is still
     starting is given none, they go to the ready ones or wait in the parent's queue)."""
@@ -93,6 +104,7 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(tmp_path:
             for c in conns:
                 c.close()
         # the parent counts closed connections: the worker whose 5 of 10 closed gets the next 5
+        settled(first, s.port)
         conns = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(10)]
         try:
             for c in conns:
@@ -102,7 +114,7 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(tmp_path:
             for c in conns:
                 if c.getsockname()[1] in mine:
                     c.close()
-            time.sleep(0.5)  # the worker tells the parent; the parent reads it
+            settled(first, s.port, holding={first[1]: 5})
             more = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(5)]
             conns += more
             for c in more:
