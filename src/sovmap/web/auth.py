@@ -406,11 +406,12 @@ TOKEN_USE_WAIT_MS = 200
 def _record_token_use(conn: Connection, token_id: int, now: str) -> None:
     """Write a token's time of use in a short statement of its own, by one request of this
     process at a time, waiting at most :data:`TOKEN_USE_WAIT_MS` for SQLite's write lock.
-    Written in the request's own transaction, as before, the write lock was held until the
-    request ended: a burst of requests with one token, all finding the time stale, queued on
-    that lock in every request thread, the request holding it could not get a thread to
-    finish, and after SQLite's 30 s busy timeout they failed with "database is locked" (32
-    answers of 500 in one load run). A busy store skips the write: a later request writes it."""
+    Written in the request's own transaction after the token was read, as before, SQLite
+    refused at once to turn that read into a write while another connection held the write
+    lock ("database is locked", without waiting for the busy timeout), so a request whose
+    token's time was stale failed with 500 whenever another request was writing (32 answers
+    of 500 in one load run; tests/web/test_token_use.py). A busy store skips the write: a
+    later request writes it."""
     url = conn.engine.url
     if url.database in (None, "", ":memory:"):  # a single connection: write in place
         conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
