@@ -110,11 +110,9 @@ class Grid(Generic[T]):
             return ""
         return "descending" if self.desc else "ascending"
 
-    def sort_href(self, col: Col) -> str:
-        """The link of a header: sorts by this column, ascending first, then the other way."""
-        return self._sort_href(col, urlencode(self.base))
-
     def _sort_href(self, col: Col, base: str) -> str:
+        """The link of a header: sorts by this column, ascending first, then the other way
+        (``base``: the page's filters, urlencoded)."""
         way = "desc" if col.key == self.sort and not self.desc else "asc"
         mine = f"sort={_quoted(f'{self.key}.{col.key}')}&dir={way}"
         return f"?{base}&{mine}" if base else f"?{mine}"

@@ -19,9 +19,11 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from sovmap.model import Evidence
+from sovmap.store import notes as nt
 from sovmap.web.i18n_web import Words
 
-STATUSES = ("disputed", "accepted", "noted")
+#: the note form's choices, in the order it offers them
+FORM_STATUSES = (nt.DISPUTED, nt.ACCEPTED, nt.NOTED)
 
 
 class FindingRows:
@@ -61,7 +63,7 @@ class FindingRows:
         self.submit = escape(t("NOTE_FORM_SUBMIT"))
         self.options = "".join(
             f'<option value="{s}">{escape(t("NOTE_STATUS_" + s.upper()))}</option>'
-            for s in STATUSES
+            for s in FORM_STATUSES
         )
 
     def html(self, findings: Iterable[Any]) -> Markup:
@@ -137,7 +139,7 @@ class FindingRows:
                 f'{escape(decided.text)} <span class="muted">({self._by(decided)})</span></p>\n'
             )
         history = fn["history"] if fn else []
-        opened = " open" if decided and decided.status == "disputed" else ""
+        opened = " open" if decided and decided.status == nt.DISPUTED else ""
         heading = escape(w.t("NOTE_HEADING", n=w.num(len(history))))
         out.append(f'<details class="notes"{opened}><summary>{heading}</summary>\n')
         if fn:

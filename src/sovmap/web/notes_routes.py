@@ -207,8 +207,7 @@ def page_message(request: Request) -> tuple[str, str] | None:
 
 
 def install(app: FastAPI) -> None:
-    """Add the routes and the page message's helper to the app."""
+    """Add the routes to the app (the domain page reads :func:`notes_of` and
+    :func:`page_message` itself)."""
     app.include_router(page_router)
     app.include_router(api_router)
-    env = app.state.templates.env
-    env.globals["finding_notes_message"] = page_message
